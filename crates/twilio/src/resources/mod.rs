@@ -1,0 +1,9 @@
+//! The REST resources, each with its parameters, response type and `Client` methods.
+
+pub mod calls;
+pub mod common;
+pub mod conferences;
+pub mod participants;
+pub mod recordings;
+pub mod sync;
+pub mod verify;

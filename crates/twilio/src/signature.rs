@@ -1,0 +1,570 @@
+//! Webhook request signatures (`X-Twilio-Signature`), computed and checked exactly as Twilio does.
+//!
+//! Form bodies: HMAC-SHA1 (key = auth token) over the full URL followed by every parameter's
+//! name and value, sorted by name (values of a repeated name sorted too), base64-encoded.
+//!
+//! JSON bodies: Twilio adds a `bodySHA256` query parameter (hex SHA-256 of the raw body) to the
+//! URL and signs that URL alone, with no parameters.
+//!
+//! Checking follows Twilio's helper libraries: the URL is tried both without its port and with
+//! one (the scheme's default added when absent), because Twilio's own signing is inconsistent
+//! about ports.
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit, Mac};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The HTTP header carrying the signature.
+pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+
+/// The query parameter that carries the body hash of a JSON request.
+pub const BODY_HASH_PARAM: &str = "bodySHA256";
+
+/// Why a signature check failed; the messages are meant for a person debugging a 403.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// No URL variant and parameter set produced the given signature.
+    #[error(
+        "signature mismatch: none of the URLs tried ({}) with these parameters gives this signature; \
+         check the auth token, that the URL is exactly the one Twilio requested (scheme, host, \
+         path and query) and that every POST parameter is included",
+        tried.join(", ")
+    )]
+    Mismatch {
+        /// The URL variants that were tried.
+        tried: Vec<String>,
+    },
+    /// A JSON body was given but the URL carries no `bodySHA256` query parameter.
+    #[error(
+        "missing body hash: the URL has no bodySHA256 query parameter, so a JSON body cannot be checked"
+    )]
+    MissingBodyHash,
+    /// The signature matched the URL, but the body is not the one the hash was taken of.
+    #[error(
+        "body hash mismatch: the body's SHA-256 is {actual}, the URL's bodySHA256 says {expected}"
+    )]
+    BodyHashMismatch {
+        /// The hash in the URL.
+        expected: String,
+        /// The hash of the body received.
+        actual: String,
+    },
+}
+
+/// The signature Twilio sends for a request to `url` with form parameters `params`.
+pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    sorted.sort_unstable();
+    sign_sorted(auth_token, url, &sorted)
+}
+
+fn sign_sorted(auth_token: &str, url: &str, sorted: &[(&str, &str)]) -> String {
+    let mut mac =
+        Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(url.as_bytes());
+    for (k, v) in sorted {
+        mac.update(k.as_bytes());
+        mac.update(v.as_bytes());
+    }
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Whether `signature` is Twilio's for a form-encoded request to `url` with `params`.
+pub fn validate(auth_token: &str, signature: &str, url: &str, params: &[(String, String)]) -> bool {
+    check(auth_token, signature, url, params).is_ok()
+}
+
+/// Like [`validate`], but says why a request is refused.
+pub fn check(
+    auth_token: &str,
+    signature: &str,
+    url: &str,
+    params: &[(String, String)],
+) -> Result<(), SignatureError> {
+    let mut sorted: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    sorted.sort_unstable();
+    // twilio-python signs every repeated value, twilio-node each distinct one; accept both.
+    let mut distinct = sorted.clone();
+    distinct.dedup();
+    let param_sets: &[&[(&str, &str)]] = if distinct.len() == sorted.len() {
+        &[&sorted]
+    } else {
+        &[&sorted, &distinct]
+    };
+
+    let tried = url_variants(url);
+    let mut ok = subtle::Choice::from(0);
+    for candidate in &tried {
+        for set in param_sets {
+            ok |= ct_eq(&sign_sorted(auth_token, candidate, set), signature);
+        }
+    }
+    if bool::from(ok) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch { tried })
+    }
+}
+
+/// Whether `signature` is Twilio's for a JSON request to `url` (which carries `bodySHA256`)
+/// with raw body `body`.
+pub fn validate_body(auth_token: &str, signature: &str, url: &str, body: &[u8]) -> bool {
+    check_body(auth_token, signature, url, body).is_ok()
+}
+
+/// Like [`validate_body`], but says why a request is refused.
+pub fn check_body(
+    auth_token: &str,
+    signature: &str,
+    url: &str,
+    body: &[u8],
+) -> Result<(), SignatureError> {
+    let expected = body_hash_param(url).ok_or(SignatureError::MissingBodyHash)?;
+    check(auth_token, signature, url, &[])?;
+    let actual = body_sha256_hex(body);
+    if bool::from(ct_eq(&actual, &expected.to_ascii_lowercase())) {
+        Ok(())
+    } else {
+        Err(SignatureError::BodyHashMismatch { expected, actual })
+    }
+}
+
+/// Signs a JSON request as Twilio does: returns the URL with `bodySHA256` appended and the
+/// signature of that URL.
+pub fn sign_body(auth_token: &str, url_without_hash: &str, body: &[u8]) -> (String, String) {
+    let (base, fragment) = match url_without_hash.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url_without_hash, None),
+    };
+    let separator = match base.split_once('?') {
+        None => "?",
+        Some((_, "")) => "",
+        Some(_) if base.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    let mut url = format!(
+        "{base}{separator}{BODY_HASH_PARAM}={}",
+        body_sha256_hex(body)
+    );
+    if let Some(fragment) = fragment {
+        url.push('#');
+        url.push_str(fragment);
+    }
+    let signature = sign(auth_token, &url, &[]);
+    (url, signature)
+}
+
+/// Lowercase hex SHA-256 of `body`, as Twilio puts it in `bodySHA256`.
+pub fn body_sha256_hex(body: &[u8]) -> String {
+    Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn ct_eq(a: &str, b: &str) -> subtle::Choice {
+    // Lengths of base64 SHA-1 or hex SHA-256 are public; only the content must not leak.
+    if a.len() != b.len() {
+        return subtle::Choice::from(0);
+    }
+    a.as_bytes().ct_eq(b.as_bytes())
+}
+
+fn body_hash_param(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split_once('#').map_or(query, |(q, _)| q);
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == BODY_HASH_PARAM)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The URL as given, without its port and with one, in that order and without duplicates.
+fn url_variants(url: &str) -> Vec<String> {
+    let mut out = vec![url.to_owned()];
+    if let Some(parts) = UrlParts::split(url) {
+        for variant in [parts.without_port(), parts.with_port()] {
+            if !out.contains(&variant) {
+                out.push(variant);
+            }
+        }
+    }
+    out
+}
+
+/// A URL cut around its port, leaving every other character as given: Twilio signs the URL
+/// text, so re-serialising it through a parser would change what is hashed.
+struct UrlParts<'a> {
+    scheme: &'a str,
+    /// Everything from the scheme's end up to and including the host.
+    head: &'a str,
+    port: Option<&'a str>,
+    /// Path, query and fragment.
+    tail: &'a str,
+}
+
+impl<'a> UrlParts<'a> {
+    fn split(url: &'a str) -> Option<Self> {
+        let scheme_end = url.find("://")?;
+        let scheme = &url[..scheme_end];
+        let authority_start = scheme_end + 3;
+        let authority_len = url[authority_start..]
+            .find(['/', '?', '#'])
+            .unwrap_or(url.len() - authority_start);
+        let authority_end = authority_start + authority_len;
+        let authority = &url[authority_start..authority_end];
+        let host_start = authority.rfind('@').map_or(0, |i| i + 1);
+        let host_and_port = &authority[host_start..];
+        // An IPv6 literal has colons of its own; the port comes after its closing bracket.
+        let search_from = host_and_port.rfind(']').unwrap_or(0);
+        let port_colon = host_and_port[search_from..]
+            .rfind(':')
+            .map(|i| search_from + i)
+            .filter(|&i| {
+                let digits = &host_and_port[i + 1..];
+                digits.chars().all(|c| c.is_ascii_digit())
+            });
+        let (head_end, port) = match port_colon {
+            Some(i) => (
+                authority_start + host_start + i,
+                Some(&host_and_port[i + 1..]),
+            ),
+            None => (authority_end, None),
+        };
+        Some(Self {
+            scheme,
+            head: &url[..head_end],
+            port,
+            tail: &url[authority_end..],
+        })
+    }
+
+    fn without_port(&self) -> String {
+        format!("{}{}", self.head, self.tail)
+    }
+
+    fn with_port(&self) -> String {
+        let port = match self.port {
+            Some(port) => port,
+            None if self.scheme.eq_ignore_ascii_case("https") => "443",
+            None => "80",
+        };
+        format!("{}:{port}{}", self.head, self.tail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    // The vectors below are the published ones of twilio-python (tests/unit/test_request_validator.py)
+    // and twilio-node (spec/validation.spec.js).
+    const TOKEN: &str = "12345";
+    const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    const EXPECTED: &str = "RSOYDt4T1cUTdK1PDd93/VVr8B8=";
+    const BODY: &str = r#"{"property": "value", "boolean": true}"#;
+    const BODY_HASH: &str = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn params() -> Vec<(String, String)> {
+        pairs(&[
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Digits", "1234"),
+            ("From", "+14158675309"),
+            ("To", "+18005551212"),
+            ("Caller", "+14158675309"),
+        ])
+    }
+
+    #[test]
+    fn computes_the_published_signature() {
+        assert_eq!(sign(TOKEN, URL, &params()), EXPECTED);
+        assert!(validate(TOKEN, EXPECTED, URL, &params()));
+    }
+
+    #[test]
+    fn repeated_keys_are_sorted_by_value() {
+        let expected = "IK+Dwps556ElfBT0I3Rgjkr1wJU=";
+        let params = pairs(&[
+            ("Sid", "CA123"),
+            ("SidAccount", "AC123"),
+            ("Digits", "5678"),
+            ("Digits", "1234"),
+        ]);
+        assert_eq!(sign(TOKEN, URL, &params), expected);
+        assert!(validate(TOKEN, expected, URL, &params));
+    }
+
+    #[test]
+    fn a_repeated_identical_value_validates_as_twilio_node_does() {
+        let params = pairs(&[
+            ("Sid", "CA123"),
+            ("SidAccount", "AC123"),
+            ("Digits", "5678"),
+            ("Digits", "1234"),
+            ("Digits", "1234"),
+        ]);
+        assert!(validate(
+            TOKEN,
+            "IK+Dwps556ElfBT0I3Rgjkr1wJU=",
+            URL,
+            &params
+        ));
+    }
+
+    #[test]
+    fn array_parameters_in_any_order() {
+        let expected = "83O6e2vORAoJHUNzJjDWN1jz+BA=";
+        for order in [
+            ["+1325xxxxxxx", "+1415xxxxxxx"],
+            ["+1415xxxxxxx", "+1325xxxxxxx"],
+        ] {
+            let params = pairs(&[
+                ("MessagingBinding.Address", order[0]),
+                ("MessagingBinding.Address", order[1]),
+            ]);
+            assert!(validate(TOKEN, expected, URL, &params));
+        }
+    }
+
+    #[test]
+    fn removes_a_port_on_https() {
+        let url = URL.replace(".com", ".com:1234");
+        assert!(validate(TOKEN, EXPECTED, &url, &params()));
+    }
+
+    #[test]
+    fn keeps_a_non_default_port_on_http() {
+        let url = URL.replace(".com", ".com:1234").replace("https", "http");
+        assert!(validate(
+            TOKEN,
+            "Zmvh+3yNM1Phv2jhDCwEM3q5ebU=",
+            &url,
+            &params()
+        ));
+    }
+
+    #[test]
+    fn adds_port_443_on_https() {
+        assert!(validate(
+            TOKEN,
+            "kvajT1Ptam85bY51eRf/AJRuM3w=",
+            URL,
+            &params()
+        ));
+    }
+
+    #[test]
+    fn adds_port_80_on_http() {
+        let url = URL.replace("https", "http");
+        assert!(validate(
+            TOKEN,
+            "0ZXoZLH/DfblKGATFgpif+LLRf4=",
+            &url,
+            &params()
+        ));
+    }
+
+    #[test]
+    fn urls_with_credentials() {
+        let url = "https://user:pass@mycompany.com/myapp.php?foo=1&bar=2";
+        assert!(validate(
+            TOKEN,
+            "CukzLTc1tT5dXEDIHm/tKBanW10=",
+            url,
+            &params()
+        ));
+        assert!(validate(
+            TOKEN,
+            "ZQFR1PTIZXF2MXB8ZnKCvnnA+rI=",
+            url,
+            &params()
+        ));
+        let user_only = "https://user@mycompany.com/myapp.php?foo=1&bar=2";
+        assert!(validate(
+            TOKEN,
+            "2YRLlVAflCqxaNicjMpJcSTgzSs=",
+            user_only,
+            &params()
+        ));
+    }
+
+    #[test]
+    fn urls_with_special_characters_are_signed_as_given() {
+        let url = format!("{URL}&Body=It's+amazing");
+        assert!(validate(
+            TOKEN,
+            "dsq4Ehbj6cs+KdTkpF5sSSplOWw=",
+            &url,
+            &params()
+        ));
+    }
+
+    #[test]
+    fn wrong_signature_is_a_mismatch_naming_the_urls_tried() {
+        let err = check(TOKEN, "WRONG_SIGNATURE", URL, &params()).unwrap_err();
+        let SignatureError::Mismatch { tried } = &err else {
+            panic!("expected a mismatch, got {err:?}");
+        };
+        assert_eq!(
+            tried,
+            &[
+                URL.to_owned(),
+                "https://mycompany.com:443/myapp.php?foo=1&bar=2".to_owned()
+            ]
+        );
+        assert!(err.to_string().contains("signature mismatch"));
+        assert!(!validate(TOKEN, "", URL, &params()));
+    }
+
+    #[test]
+    fn the_body_hash_is_the_published_one() {
+        assert_eq!(body_sha256_hex(BODY.as_bytes()), BODY_HASH);
+    }
+
+    #[test]
+    fn validates_a_json_body() {
+        let url = format!("{URL}&bodySHA256={BODY_HASH}");
+        assert!(validate_body(
+            TOKEN,
+            "a9nBmqA0ju/hNViExpshrM61xv4=",
+            &url,
+            BODY.as_bytes()
+        ));
+        // The python library's form of the same check.
+        assert_eq!(sign(TOKEN, &url, &[]), "a9nBmqA0ju/hNViExpshrM61xv4=");
+    }
+
+    #[test]
+    fn validates_an_empty_json_body() {
+        let hash = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+        let url = format!("{URL}&bodySHA256={hash}");
+        assert!(validate_body(
+            TOKEN,
+            "Ldidvp12m26NI7eqEvxnEpkd9Hc=",
+            &url,
+            b"{}"
+        ));
+    }
+
+    #[test]
+    fn validates_a_url_whose_only_parameter_is_the_hash() {
+        let url = format!("https://mycompany.com/myapp.php?bodySHA256={BODY_HASH}");
+        assert!(validate_body(
+            TOKEN,
+            "y77kIzt2vzLz71DgmJGsen2scGs=",
+            &url,
+            BODY.as_bytes()
+        ));
+    }
+
+    #[test]
+    fn a_body_check_without_hash_says_so() {
+        assert_eq!(
+            check_body(TOKEN, EXPECTED, URL, BODY.as_bytes()),
+            Err(SignatureError::MissingBodyHash)
+        );
+    }
+
+    #[test]
+    fn a_tampered_body_is_a_body_hash_mismatch() {
+        let url = format!("{URL}&bodySHA256={BODY_HASH}");
+        let err = check_body(TOKEN, "a9nBmqA0ju/hNViExpshrM61xv4=", &url, b"{}").unwrap_err();
+        assert_eq!(
+            err,
+            SignatureError::BodyHashMismatch {
+                expected: BODY_HASH.to_owned(),
+                actual: body_sha256_hex(b"{}"),
+            }
+        );
+    }
+
+    #[test]
+    fn sign_body_reproduces_the_published_vector() {
+        let (url, signature) = sign_body(TOKEN, URL, BODY.as_bytes());
+        assert_eq!(url, format!("{URL}&bodySHA256={BODY_HASH}"));
+        assert_eq!(signature, "a9nBmqA0ju/hNViExpshrM61xv4=");
+        let (url, signature) = sign_body(TOKEN, "https://mycompany.com/myapp.php", BODY.as_bytes());
+        assert_eq!(
+            url,
+            format!("https://mycompany.com/myapp.php?bodySHA256={BODY_HASH}")
+        );
+        assert_eq!(signature, "y77kIzt2vzLz71DgmJGsen2scGs=");
+    }
+
+    #[test]
+    fn ipv6_hosts_keep_their_colons() {
+        let parts = UrlParts::split("http://[::1]:8080/x?y=1").unwrap();
+        assert_eq!(parts.without_port(), "http://[::1]/x?y=1");
+        assert_eq!(parts.with_port(), "http://[::1]:8080/x?y=1");
+        let parts = UrlParts::split("https://[::1]/x").unwrap();
+        assert_eq!(parts.with_port(), "https://[::1]:443/x");
+    }
+
+    #[test]
+    fn a_url_without_path_gets_its_port_at_the_end() {
+        let parts = UrlParts::split("https://example.com").unwrap();
+        assert_eq!(parts.with_port(), "https://example.com:443");
+        assert_eq!(parts.without_port(), "https://example.com");
+    }
+
+    fn param_list() -> impl Strategy<Value = Vec<(String, String)>> {
+        prop::collection::vec(("[A-Za-z]{1,12}", "\\PC{0,20}"), 0..8)
+    }
+
+    proptest! {
+        #[test]
+        fn sign_then_validate_passes(
+            token in "[a-f0-9]{32}",
+            path in "[a-z/]{0,20}",
+            params in param_list(),
+        ) {
+            let url = format!("https://example.com/{path}?a=1");
+            let signature = sign(&token, &url, &params);
+            prop_assert!(validate(&token, &signature, &url, &params));
+            let mut reversed = params;
+            reversed.reverse();
+            prop_assert!(validate(&token, &signature, &url, &reversed));
+        }
+
+        #[test]
+        fn changing_a_value_fails(
+            token in "[a-f0-9]{32}",
+            params in param_list().prop_filter("needs a parameter", |p| !p.is_empty()),
+            index in any::<prop::sample::Index>(),
+            extra in "\\PC{1,5}",
+        ) {
+            let url = "https://example.com/hook";
+            let signature = sign(&token, url, &params);
+            let mut changed = params;
+            let i = index.index(changed.len());
+            changed[i].1.push_str(&extra);
+            prop_assert!(!validate(&token, &signature, url, &changed));
+        }
+
+        #[test]
+        fn sign_body_then_validate_passes(
+            token in "[a-f0-9]{32}",
+            body in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let (url, signature) = sign_body(&token, "https://example.com/hook?x=1", &body);
+            prop_assert!(validate_body(&token, &signature, &url, &body));
+            let mut other = body;
+            other.push(0);
+            prop_assert!(!validate_body(&token, &signature, &url, &other));
+        }
+    }
+}
