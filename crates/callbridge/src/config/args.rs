@@ -1,0 +1,117 @@
+//! The raw settings as given (environment, `.env`, or flags), before any check.
+
+use clap::Args;
+
+/// Every field is optional here: defaults and checks live in `Settings::from_raw`, so that a
+/// missing value is reported with the variable's name and what to set it to.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RawSettings {
+    /// Twilio account SID (AC…). Seed alias: ACCOUNT_SID.
+    #[arg(long, env = "TWILIO_ACCOUNT_SID", hide_env_values = true)]
+    pub twilio_account_sid: Option<String>,
+    #[arg(long = "seed-account-sid", env = "ACCOUNT_SID", hide = true)]
+    pub account_sid: Option<String>,
+
+    /// Twilio auth token: REST auth and webhook signatures. Seed alias: AUTH_TOKEN.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+    #[arg(
+        long = "seed-auth-token",
+        env = "AUTH_TOKEN",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub auth_token: Option<String>,
+
+    /// API key SID (SK…), for REST auth and browser Access Tokens.
+    #[arg(long, env = "TWILIO_API_KEY", hide_env_values = true)]
+    pub twilio_api_key: Option<String>,
+
+    /// API key secret.
+    #[arg(long, env = "TWILIO_API_SECRET", hide_env_values = true)]
+    pub twilio_api_secret: Option<String>,
+
+    /// Twilio number the calls come from, in E.164.
+    #[arg(long, env = "CALLER_ID")]
+    pub caller_id: Option<String>,
+
+    /// Verify service (VA…) for email and SMS codes; needed by the setup endpoints.
+    #[arg(long, env = "VERIFY_SERVICE_SID")]
+    pub verify_service_sid: Option<String>,
+
+    /// Sync service (IS…); if set, verified agents are mirrored into Sync documents.
+    #[arg(long, env = "SYNC_SERVICE_SID")]
+    pub sync_service_sid: Option<String>,
+
+    /// HS256 key for setup and call tokens, at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Comma-separated email domains allowed to sign up; empty allows any.
+    #[arg(long, env = "ALLOWED_EMAIL_DOMAINS")]
+    pub allowed_email_domains: Option<String>,
+
+    /// Comma-separated E.164 prefixes the service may dial [default: +1].
+    #[arg(long, env = "ALLOWED_DESTINATIONS")]
+    pub allowed_destinations: Option<String>,
+
+    /// The URL Twilio reaches this service at [default: http://127.0.0.1:8080].
+    /// Seed alias: DOMAIN_NAME (taken as https://DOMAIN_NAME).
+    #[arg(long, env = "PUBLIC_BASE_URL")]
+    pub public_base_url: Option<String>,
+    #[arg(long = "seed-domain-name", env = "DOMAIN_NAME", hide = true)]
+    pub domain_name: Option<String>,
+
+    /// Listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "BIND")]
+    pub bind: Option<String>,
+
+    /// Separate listen address for /metrics (it is always on the main listener too).
+    #[arg(long, env = "METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
+    /// sqlite://path or postgres://… [default: sqlite://callbridge.db].
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// One base URL for every Twilio product (the simulator); unset means Twilio's own hosts.
+    #[arg(long, env = "TWILIO_BASE_URL")]
+    pub twilio_base_url: Option<String>,
+
+    /// TwiML App (AP…) whose Voice URL is /browser/voice.
+    #[arg(long, env = "TWIML_APP_SID")]
+    pub twiml_app_sid: Option<String>,
+
+    /// Airtable personal access token; enables the Airtable integration.
+    #[arg(long, env = "AIRTABLE_TOKEN", hide_env_values = true)]
+    pub airtable_token: Option<String>,
+
+    /// Airtable base (app…).
+    #[arg(long, env = "AIRTABLE_BASE_ID")]
+    pub airtable_base_id: Option<String>,
+
+    /// Airtable table name or id.
+    #[arg(long, env = "AIRTABLE_TABLE")]
+    pub airtable_table: Option<String>,
+
+    /// Airtable API base URL [default: https://api.airtable.com].
+    #[arg(long, env = "AIRTABLE_BASE_URL")]
+    pub airtable_base_url: Option<String>,
+
+    /// Outbound call creations per second (the account's CPS) [default: 1].
+    #[arg(long, env = "CALLS_PER_SECOND")]
+    pub calls_per_second: Option<String>,
+
+    /// Lifetime of an agent's call token, e.g. 90d, 12h [default: 90d].
+    #[arg(long, env = "CALL_TOKEN_TTL")]
+    pub call_token_ttl: Option<String>,
+
+    /// What a silent agent gets after the key prompt: connect (the seed's way) or hangup
+    /// [default: connect].
+    #[arg(long, env = "AGENT_SILENCE")]
+    pub agent_silence: Option<String>,
+
+    /// Log lines as json or pretty [default: pretty]. Levels come from RUST_LOG.
+    #[arg(long, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
+}

@@ -1,0 +1,417 @@
+//! Settings: read from the environment (and `.env`), checked once, then trusted.
+
+mod args;
+mod duration;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+pub use args::RawSettings;
+
+use crate::domain::{EmailAddress, PhoneNumber};
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+const DEFAULT_BIND: &str = "127.0.0.1:8080";
+const DEFAULT_PUBLIC_BASE_URL: &str = "http://127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://callbridge.db";
+const DEFAULT_DESTINATIONS: &str = "+1";
+const DEFAULT_AIRTABLE_BASE_URL: &str = "https://api.airtable.com";
+const DEFAULT_CALL_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
+
+/// One line naming the variable and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is not set: {hint}")]
+    Missing {
+        var: &'static str,
+        hint: &'static str,
+    },
+    #[error("{var} {problem}")]
+    Invalid { var: &'static str, problem: String },
+}
+
+fn invalid(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentSilence {
+    /// Dial the customer anyway, as the seed does.
+    Connect,
+    Hangup,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(raw: Option<&str>) -> Result<Self, ConfigError> {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            None | Some("pretty") => Ok(Self::Pretty),
+            Some("json") => Ok(Self::Json),
+            Some(other) => Err(invalid(
+                "LOG_FORMAT",
+                format!("must be json or pretty (got {other:?})"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    pub auth_token: SecretString,
+    pub api_key: Option<ApiKey>,
+    pub base_url: Option<Url>,
+    pub verify_service_sid: Option<String>,
+    pub sync_service_sid: Option<String>,
+    pub twiml_app_sid: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub sid: String,
+    pub secret: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct AirtableSettings {
+    pub token: SecretString,
+    pub base_id: String,
+    pub table: String,
+    pub base_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub twilio: TwilioSettings,
+    pub caller_id: PhoneNumber,
+    pub jwt_secret: SecretString,
+    /// Lower-case; empty allows any domain.
+    pub allowed_email_domains: Vec<String>,
+    /// E.164 prefixes, e.g. `+1`, `+44`.
+    pub allowed_destinations: Vec<String>,
+    pub public_base_url: Url,
+    pub bind: SocketAddr,
+    pub metrics_bind: Option<SocketAddr>,
+    /// May hold a password, hence secret.
+    pub database_url: SecretString,
+    pub airtable: Option<AirtableSettings>,
+    pub calls_per_second: f64,
+    pub call_token_ttl: Duration,
+    pub agent_silence: AgentSilence,
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Applies defaults and seed aliases, and checks every value; the first problem is returned.
+    pub fn from_raw(raw: RawSettings) -> Result<Self, ConfigError> {
+        let account_sid = required(
+            first_set([raw.twilio_account_sid, raw.account_sid]),
+            "TWILIO_ACCOUNT_SID",
+            "set it to your account SID, AC… (Console → Account info)",
+        )?;
+        sid_prefix("TWILIO_ACCOUNT_SID", &account_sid, "AC")?;
+        let auth_token = required(
+            first_set([raw.twilio_auth_token, raw.auth_token]),
+            "TWILIO_AUTH_TOKEN",
+            "set it to your account's auth token (Console → Account info)",
+        )?;
+        let caller_id = required(
+            raw.caller_id,
+            "CALLER_ID",
+            "set it to a Twilio number of your account in E.164, e.g. +14155550100",
+        )?;
+        let caller_id = PhoneNumber::parse(&caller_id)
+            .map_err(|e| invalid("CALLER_ID", format!("is not usable: {e}")))?;
+        let jwt_secret = required(
+            raw.jwt_secret,
+            "JWT_SECRET",
+            "generate one with `openssl rand -base64 32`",
+        )?;
+        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(invalid(
+                "JWT_SECRET",
+                format!(
+                    "must be at least {MIN_JWT_SECRET_BYTES} bytes (got {}): generate one with \
+                     `openssl rand -base64 32`",
+                    jwt_secret.len()
+                ),
+            ));
+        }
+
+        let twilio = TwilioSettings {
+            account_sid,
+            auth_token: auth_token.into(),
+            api_key: api_key(
+                non_empty(raw.twilio_api_key),
+                non_empty(raw.twilio_api_secret),
+            )?,
+            base_url: non_empty(raw.twilio_base_url)
+                .map(|u| http_url("TWILIO_BASE_URL", &u))
+                .transpose()?,
+            verify_service_sid: optional_sid("VERIFY_SERVICE_SID", raw.verify_service_sid, "VA")?,
+            sync_service_sid: optional_sid("SYNC_SERVICE_SID", raw.sync_service_sid, "IS")?,
+            twiml_app_sid: optional_sid("TWIML_APP_SID", raw.twiml_app_sid, "AP")?,
+        };
+
+        let public_base_url = match (non_empty(raw.public_base_url), non_empty(raw.domain_name)) {
+            (Some(url), _) => http_url("PUBLIC_BASE_URL", &url)?,
+            (None, Some(domain)) => http_url("DOMAIN_NAME", &format!("https://{domain}"))?,
+            (None, None) => http_url("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL)?,
+        };
+
+        Ok(Self {
+            twilio,
+            caller_id,
+            jwt_secret: jwt_secret.into(),
+            allowed_email_domains: email_domains(raw.allowed_email_domains.as_deref())?,
+            allowed_destinations: destinations(
+                non_empty(raw.allowed_destinations)
+                    .as_deref()
+                    .unwrap_or(DEFAULT_DESTINATIONS),
+            )?,
+            public_base_url,
+            bind: socket_addr(
+                "BIND",
+                non_empty(raw.bind).as_deref().unwrap_or(DEFAULT_BIND),
+            )?,
+            metrics_bind: non_empty(raw.metrics_bind)
+                .map(|a| socket_addr("METRICS_BIND", &a))
+                .transpose()?,
+            database_url: database_url(raw.database_url)?.into(),
+            airtable: airtable(
+                non_empty(raw.airtable_token),
+                non_empty(raw.airtable_base_id),
+                non_empty(raw.airtable_table),
+                non_empty(raw.airtable_base_url).as_deref(),
+            )?,
+            calls_per_second: calls_per_second(non_empty(raw.calls_per_second))?,
+            call_token_ttl: non_empty(raw.call_token_ttl)
+                .map(|t| {
+                    duration::parse(&t)
+                        .map_err(|e| invalid("CALL_TOKEN_TTL", format!("is wrong: {e}")))
+                })
+                .transpose()?
+                .unwrap_or(DEFAULT_CALL_TOKEN_TTL),
+            agent_silence: agent_silence(non_empty(raw.agent_silence).as_deref())?,
+            log_format: LogFormat::parse(raw.log_format.as_deref())?,
+        })
+    }
+
+    pub fn email_domain_allowed(&self, email: &EmailAddress) -> bool {
+        self.allowed_email_domains.is_empty()
+            || self
+                .allowed_email_domains
+                .iter()
+                .any(|d| d == email.domain())
+    }
+
+    pub fn destination_allowed(&self, number: &PhoneNumber) -> bool {
+        self.allowed_destinations
+            .iter()
+            .any(|p| number.has_prefix(p))
+    }
+
+    /// An absolute URL under `PUBLIC_BASE_URL`, for callbacks and signature checks.
+    pub fn public_url(&self, path_and_query: &str) -> String {
+        let base = self.public_base_url.as_str().trim_end_matches('/');
+        format!("{base}/{}", path_and_query.trim_start_matches('/'))
+    }
+
+    pub fn jwt_secret_bytes(&self) -> &[u8] {
+        self.jwt_secret.expose_secret().as_bytes()
+    }
+}
+
+/// `DATABASE_URL` on its own, for commands (like `migrate`) that need nothing else.
+pub fn database_url(raw: Option<String>) -> Result<String, ConfigError> {
+    let url = non_empty(raw).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    crate::store::Backend::from_url(&url)
+        .map_err(|e| invalid("DATABASE_URL", format!("is not supported: {e}")))?;
+    Ok(url)
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn first_set<const N: usize>(values: [Option<String>; N]) -> Option<String> {
+    values.into_iter().find_map(non_empty)
+}
+
+fn required(
+    value: Option<String>,
+    var: &'static str,
+    hint: &'static str,
+) -> Result<String, ConfigError> {
+    non_empty(value).ok_or(ConfigError::Missing { var, hint })
+}
+
+fn sid_prefix(var: &'static str, sid: &str, prefix: &str) -> Result<(), ConfigError> {
+    if sid.starts_with(prefix) && sid.len() > prefix.len() {
+        Ok(())
+    } else {
+        Err(invalid(
+            var,
+            format!("must start with {prefix} (got {sid:?}): copy it from the Twilio Console"),
+        ))
+    }
+}
+
+fn optional_sid(
+    var: &'static str,
+    value: Option<String>,
+    prefix: &str,
+) -> Result<Option<String>, ConfigError> {
+    let Some(sid) = non_empty(value) else {
+        return Ok(None);
+    };
+    sid_prefix(var, &sid, prefix)?;
+    Ok(Some(sid))
+}
+
+fn api_key(sid: Option<String>, secret: Option<String>) -> Result<Option<ApiKey>, ConfigError> {
+    match (sid, secret) {
+        (None, None) => Ok(None),
+        (Some(sid), Some(secret)) => {
+            sid_prefix("TWILIO_API_KEY", &sid, "SK")?;
+            Ok(Some(ApiKey {
+                sid,
+                secret: secret.into(),
+            }))
+        }
+        (Some(_), None) => Err(ConfigError::Missing {
+            var: "TWILIO_API_SECRET",
+            hint: "it is needed with TWILIO_API_KEY: set it to the key's secret, shown once when the key was created",
+        }),
+        (None, Some(_)) => Err(ConfigError::Missing {
+            var: "TWILIO_API_KEY",
+            hint: "it is needed with TWILIO_API_SECRET: set it to the key's SID, SK…",
+        }),
+    }
+}
+
+fn http_url(var: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| invalid(var, format!("is not a URL ({raw:?}: {e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid(
+            var,
+            format!("must be an http(s) URL with a host (got {raw:?})"),
+        ));
+    }
+    Ok(url)
+}
+
+fn socket_addr(var: &'static str, raw: &str) -> Result<SocketAddr, ConfigError> {
+    raw.parse().map_err(|_| {
+        invalid(
+            var,
+            format!("must be an address and port like 127.0.0.1:8080 (got {raw:?})"),
+        )
+    })
+}
+
+fn email_domains(raw: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for part in raw.unwrap_or_default().split(',') {
+        let domain = part.trim().trim_start_matches('@').to_lowercase();
+        if domain.is_empty() {
+            continue;
+        }
+        // The same rule as for the part after an address's @.
+        EmailAddress::parse(&format!("x@{domain}")).map_err(|_| {
+            invalid(
+                "ALLOWED_EMAIL_DOMAINS",
+                format!("has an invalid domain {part:?}: use e.g. example.com,example.org"),
+            )
+        })?;
+        out.push(domain);
+    }
+    Ok(out)
+}
+
+fn destinations(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let digits = part.strip_prefix('+').unwrap_or_default();
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid(
+                "ALLOWED_DESTINATIONS",
+                format!("has an invalid prefix {part:?}: use E.164 prefixes like +1,+44"),
+            ));
+        }
+        out.push(part.to_owned());
+    }
+    if out.is_empty() {
+        return Err(invalid(
+            "ALLOWED_DESTINATIONS",
+            "lists no prefix: use E.164 prefixes like +1,+44",
+        ));
+    }
+    Ok(out)
+}
+
+fn airtable(
+    token: Option<String>,
+    base_id: Option<String>,
+    table: Option<String>,
+    base_url: Option<&str>,
+) -> Result<Option<AirtableSettings>, ConfigError> {
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    let base_id = base_id.ok_or(ConfigError::Missing {
+        var: "AIRTABLE_BASE_ID",
+        hint: "it is needed with AIRTABLE_TOKEN: set it to the base's id, app… (from its URL)",
+    })?;
+    let table = table.ok_or(ConfigError::Missing {
+        var: "AIRTABLE_TABLE",
+        hint: "it is needed with AIRTABLE_TOKEN: set it to the table's name or id",
+    })?;
+    let base_url = http_url(
+        "AIRTABLE_BASE_URL",
+        base_url.unwrap_or(DEFAULT_AIRTABLE_BASE_URL),
+    )?;
+    Ok(Some(AirtableSettings {
+        token: token.into(),
+        base_id,
+        table,
+        base_url,
+    }))
+}
+
+fn calls_per_second(raw: Option<String>) -> Result<f64, ConfigError> {
+    let Some(raw) = raw else { return Ok(1.0) };
+    match raw.parse::<f64>() {
+        Ok(cps) if cps.is_finite() && cps > 0.0 => Ok(cps),
+        _ => Err(invalid(
+            "CALLS_PER_SECOND",
+            format!("must be a number above zero, e.g. 1 (got {raw:?})"),
+        )),
+    }
+}
+
+fn agent_silence(raw: Option<&str>) -> Result<AgentSilence, ConfigError> {
+    match raw {
+        None | Some("connect") => Ok(AgentSilence::Connect),
+        Some("hangup") => Ok(AgentSilence::Hangup),
+        Some(other) => Err(invalid(
+            "AGENT_SILENCE",
+            format!("must be connect or hangup (got {other:?})"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,24 @@
+//! Values that are valid by construction: parse once at the edge, then trust the type.
+
+mod call;
+mod email;
+mod ids;
+mod phone;
+
+pub use call::{CallState, EventSource, LegRole};
+pub use email::EmailAddress;
+pub use ids::{AgentId, CallId, EventId};
+pub use phone::PhoneNumber;
+
+/// Why a value was refused; the message is meant for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("{0}")]
+    InvalidPhoneNumber(String),
+    #[error("{0}")]
+    InvalidEmail(String),
+    #[error("unknown {kind} {value:?}")]
+    UnknownVariant { kind: &'static str, value: String },
+    #[error("invalid id {0:?}")]
+    InvalidId(String),
+}

@@ -1,0 +1,167 @@
+use std::fmt;
+use std::str::FromStr;
+
+use phonenumber::Mode;
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+
+/// A dialable phone number, always held in E.164 (`+14155550100`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Accepts any international notation (`+1 (415) 555-0100`) and normalises it to E.164.
+    /// A leading `+` and country code are required: without them the number's country is a guess.
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(DomainError::InvalidPhoneNumber(
+                "phone number is empty: use E.164, e.g. +14155550100".into(),
+            ));
+        }
+        if !trimmed.starts_with('+') {
+            return Err(DomainError::InvalidPhoneNumber(format!(
+                "phone number {trimmed:?} has no country code: use E.164, e.g. +14155550100"
+            )));
+        }
+        let parsed = phonenumber::parse(None, trimmed).map_err(|e| {
+            DomainError::InvalidPhoneNumber(format!("phone number {trimmed:?} is not valid: {e}"))
+        })?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(DomainError::InvalidPhoneNumber(format!(
+                "phone number {trimmed:?} is not a valid number for its country"
+            )));
+        }
+        Ok(Self(parsed.format().mode(Mode::E164).to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the number falls under an E.164 prefix such as `+1` or `+44`.
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        self.0.starts_with(prefix)
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for PhoneNumber {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for PhoneNumber {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for PhoneNumber {
+    type Error = DomainError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<PhoneNumber> for String {
+    fn from(value: PhoneNumber) -> Self {
+        value.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn normalises_national_punctuation_to_e164() {
+        let n = PhoneNumber::parse(" +1 (415) 555-0100 ").unwrap();
+        assert_eq!(n.as_str(), "+14155550100");
+        assert_eq!(
+            PhoneNumber::parse("+44 20 7946 0958").unwrap().as_str(),
+            "+442079460958"
+        );
+    }
+
+    #[test]
+    fn refuses_numbers_without_country_code() {
+        let err = PhoneNumber::parse("4155550100").unwrap_err();
+        assert!(err.to_string().contains("no country code"), "{err}");
+    }
+
+    #[test]
+    fn refuses_garbage_and_impossible_numbers() {
+        for bad in [
+            "",
+            "+",
+            "+1",
+            "+1415",
+            "hello",
+            "+1 415 555 0100 99999",
+            "+999123456",
+        ] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn fictional_555_01xx_and_twilio_test_numbers_pass_but_area_code_555_does_not() {
+        // Tests should use numbers like +14155550100: a +1555… number has no valid area code.
+        for ok in [
+            "+14155550100",
+            "+12025550123",
+            "+15005550006",
+            "+18005551212",
+        ] {
+            assert!(PhoneNumber::parse(ok).is_ok(), "{ok} refused");
+        }
+        for bad in ["+15551234567", "+15550001111"] {
+            assert!(PhoneNumber::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn checks_prefixes_on_the_normalised_form() {
+        let n = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        assert!(n.has_prefix("+44"));
+        assert!(!n.has_prefix("+1"));
+    }
+
+    #[test]
+    fn deserialises_through_parse() {
+        let n: PhoneNumber = serde_json::from_str("\"+1 415 555 0100\"").unwrap();
+        assert_eq!(serde_json::to_string(&n).unwrap(), "\"+14155550100\"");
+        assert!(serde_json::from_str::<PhoneNumber>("\"555\"").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_output_is_canonical(input in "\\PC{0,24}") {
+            if let Ok(n) = PhoneNumber::parse(&input) {
+                prop_assert!(n.as_str().starts_with('+'));
+                prop_assert!(n.as_str()[1..].bytes().all(|b| b.is_ascii_digit()));
+                prop_assert_eq!(PhoneNumber::parse(n.as_str()).unwrap(), n);
+            }
+        }
+
+        #[test]
+        fn valid_us_numbers_round_trip(area in 201u32..990, line in 0u32..10_000) {
+            let raw = format!("+1{area}555{line:04}");
+            if let Ok(n) = PhoneNumber::parse(&raw) {
+                prop_assert_eq!(n.as_str(), raw.as_str());
+            }
+        }
+    }
+}

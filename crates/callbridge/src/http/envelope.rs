@@ -1,0 +1,66 @@
+//! The seed's success envelope: `{"status":"success","message":…,"data":…}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Debug)]
+pub struct Success<T> {
+    status: StatusCode,
+    message: String,
+    data: T,
+}
+
+/// A 200 reply with `data`.
+pub fn success<T: Serialize>(message: impl Into<String>, data: T) -> Success<T> {
+    Success {
+        status: StatusCode::OK,
+        message: message.into(),
+        data,
+    }
+}
+
+impl<T> Success<T> {
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+impl<T: Serialize> IntoResponse for Success<T> {
+    fn into_response(self) -> Response {
+        let body = json!({"status": "success", "message": self.message, "data": self.data});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn wraps_data_in_the_seed_shape() {
+        let response = success(
+            "OTP sent successfully to email",
+            json!({"to": "a@example.com"}),
+        )
+        .with_status(StatusCode::CREATED)
+        .into_response();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        insta::assert_json_snapshot!(body, @r#"
+        {
+          "data": {
+            "to": "a@example.com"
+          },
+          "message": "OTP sent successfully to email",
+          "status": "success"
+        }
+        "#);
+    }
+}

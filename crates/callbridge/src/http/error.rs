@@ -1,0 +1,201 @@
+//! The one error type of every handler, rendered as the seed's envelope
+//! `{"status":"error","message":…,"code":…}` with the right HTTP status.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::DomainError;
+use crate::store::StoreError;
+
+/// `code` in the body is Twilio's error code when Twilio refused something (as the seed passed
+/// it on), otherwise the HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed but against a rule: a domain or destination not allowed.
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("too many requests, retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// Twilio (or another upstream) failed or refused.
+    #[error("{message}")]
+    Upstream {
+        message: String,
+        twilio_code: Option<u32>,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    /// Our own failure; the detail is logged, never sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> u32 {
+        match self {
+            Self::Upstream {
+                twilio_code: Some(code),
+                ..
+            } => *code,
+            other => u32::from(other.status().as_u16()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Internal(detail) => tracing::error!(%detail, "request failed"),
+            Self::Upstream { message, .. } => tracing::warn!(%message, "upstream failed"),
+            Self::Unavailable(message) => tracing::warn!(%message, "unavailable"),
+            _ => {}
+        }
+        let body = json!({"status": "error", "message": self.to_string(), "code": self.code()});
+        let mut response = (status, Json(body)).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        Self::BadRequest(err.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::NotFound("not found".into()),
+            StoreError::Conflict(what) => Self::Conflict(format!("already exists: {what}")),
+            StoreError::Unavailable(e) => Self::Unavailable(format!("database unavailable: {e}")),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+
+    use super::*;
+
+    async fn render(err: ApiError) -> (StatusCode, serde_json::Value, Option<HeaderValue>) {
+        let response = err.into_response();
+        let status = response.status();
+        let retry = response.headers().get(header::RETRY_AFTER).cloned();
+        let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), retry)
+    }
+
+    #[tokio::test]
+    async fn every_variant_maps_to_its_status_in_the_seed_envelope() {
+        let cases = [
+            (ApiError::BadRequest("bad".into()), 400),
+            (ApiError::Unauthorized("who".into()), 401),
+            (ApiError::Forbidden("no".into()), 403),
+            (ApiError::NotFound("gone".into()), 404),
+            (ApiError::Conflict("twice".into()), 409),
+            (ApiError::Unprocessable("rule".into()), 422),
+            (
+                ApiError::RateLimited {
+                    retry_after_secs: 7,
+                },
+                429,
+            ),
+            (
+                ApiError::Upstream {
+                    message: "twilio down".into(),
+                    twilio_code: None,
+                },
+                502,
+            ),
+            (ApiError::Unavailable("db".into()), 503),
+            (ApiError::Internal("secret detail".into()), 500),
+        ];
+        for (err, status) in cases {
+            let message = err.to_string();
+            let (got, body, _) = render(err).await;
+            assert_eq!(got.as_u16(), status);
+            assert_eq!(body["status"], "error");
+            assert_eq!(body["message"], message);
+            assert_eq!(body["code"], status);
+        }
+    }
+
+    #[tokio::test]
+    async fn twilio_codes_pass_through_and_internals_stay_hidden() {
+        let (_, body, _) = render(ApiError::Upstream {
+            message: "Invalid parameter".into(),
+            twilio_code: Some(60200),
+        })
+        .await;
+        insta::assert_json_snapshot!(body, @r#"
+        {
+          "code": 60200,
+          "message": "Invalid parameter",
+          "status": "error"
+        }
+        "#);
+        let (_, body, _) = render(ApiError::Internal("password=hunter2".into())).await;
+        assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn rate_limited_says_when_to_retry() {
+        let (_, _, retry) = render(ApiError::RateLimited {
+            retry_after_secs: 7,
+        })
+        .await;
+        assert_eq!(retry.unwrap(), "7");
+    }
+
+    #[test]
+    fn store_errors_become_client_or_server_errors() {
+        assert_eq!(
+            ApiError::from(StoreError::NotFound).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Conflict("x".into())).status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            ApiError::from(StoreError::Unavailable(sqlx::Error::PoolTimedOut)).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let parsed = crate::domain::PhoneNumber::parse("nope").unwrap_err();
+        assert_eq!(ApiError::from(parsed).status(), StatusCode::BAD_REQUEST);
+    }
+}

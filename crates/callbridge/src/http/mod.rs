@@ -1,0 +1,92 @@
+//! The HTTP surface: one `router()` per module, merged here under shared middleware.
+
+mod envelope;
+mod error;
+pub mod ops;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use envelope::{Success, success};
+pub use error::ApiError;
+
+use crate::state::AppState;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+pub const TWILIO_SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-twilio-signature");
+
+/// Twilio waits 15 s for a webhook answer; we give up well before.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Webhooks and API bodies are a few KiB.
+const BODY_LIMIT_BYTES: usize = 256 * 1024;
+
+/// The whole application. Modules add their own `router()` here.
+pub fn router(state: AppState) -> Router {
+    let app = Router::new()
+        .merge(ops::router())
+        .fallback(not_found)
+        .layer(middleware::from_fn(crate::metrics::track))
+        .with_state(state);
+    with_common_layers(app)
+}
+
+/// The separate metrics listener's app.
+pub fn metrics_router(state: AppState) -> Router {
+    with_common_layers(ops::metrics_router().fallback(not_found).with_state(state))
+}
+
+fn with_common_layers(app: Router) -> Router {
+    // Outermost first: secrets are marked before anything can log them, and the request id
+    // exists before the trace span that records it.
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([
+                header::AUTHORIZATION,
+                header::COOKIE,
+                TWILIO_SIGNATURE_HEADER,
+            ]))
+            .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let request_id = request
+                        .headers()
+                        .get(REQUEST_ID_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    // The path only: query strings may carry tokens.
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id,
+                    )
+                }),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+            .layer(CatchPanicLayer::new())
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                REQUEST_TIMEOUT,
+            )),
+    )
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::NotFound(format!(
+        "no route for {} {}",
+        request.method(),
+        request.uri().path()
+    ))
+}

@@ -1,0 +1,123 @@
+//! Building and running the server: `launch` for `serve`, `launch_with_tcp_listener` for tests
+//! and anything else that binds its own socket.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::state::AppState;
+use crate::store::{SharedStore, SqlStore, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Binds `BIND` (and `METRICS_BIND`) and serves until SIGINT or SIGTERM.
+pub async fn launch(settings: Settings) -> Result<(), StartupError> {
+    let listener = bind(settings.bind).await?;
+    launch_with_tcp_listener(settings, listener, shutdown_signal()).await
+}
+
+/// Opens and migrates the store, then serves on `listener` until `shutdown` resolves, letting
+/// requests in flight finish.
+pub async fn launch_with_tcp_listener(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
+    let store = SqlStore::open(settings.database_url.expose_secret()).await?;
+    tracing::info!(backend = store.backend().as_str(), "database ready");
+    launch_with_store(settings, Arc::new(store), listener, shutdown).await
+}
+
+/// Like [`launch_with_tcp_listener`], with a store the caller already opened.
+pub async fn launch_with_store(
+    settings: Settings,
+    store: SharedStore,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
+    let metrics_listener = match settings.metrics_bind {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let state = AppState {
+        settings: Arc::new(settings),
+        store,
+        metrics: crate::metrics::handle(),
+    };
+    // Both listeners stop on the same signal.
+    let shutdown = shutdown.shared();
+
+    let metrics_server = metrics_listener.map(|metrics_listener| {
+        if let Ok(addr) = metrics_listener.local_addr() {
+            tracing::info!(%addr, "metrics listening");
+        }
+        let app = crate::http::metrics_router(state.clone());
+        tokio::spawn(
+            axum::serve(metrics_listener, app)
+                .with_graceful_shutdown(shutdown.clone())
+                .into_future(),
+        )
+    });
+
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, public_base_url = %state.settings.public_base_url, "listening");
+    }
+    let app = crate::http::router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartupError::Serve)?;
+    if let Some(task) = metrics_server {
+        // The metrics server saw the same signal; its result only matters for logs.
+        if let Ok(Err(err)) = task.await {
+            tracing::warn!(%err, "metrics server failed");
+        }
+    }
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what container runtimes and systemd send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

@@ -1,0 +1,108 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::{
+    AgentId, CallId, CallState, EmailAddress, EventId, EventSource, LegRole, PhoneNumber,
+};
+
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub email: EmailAddress,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub phone: Option<PhoneNumber>,
+    pub phone_verified_at: Option<DateTime<Utc>>,
+    pub record_by_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Agent {
+    pub id: AgentId,
+    pub email: EmailAddress,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub phone: Option<PhoneNumber>,
+    pub phone_verified_at: Option<DateTime<Utc>>,
+    /// Bumped to revoke every call token issued so far; tokens carry the version they were minted at.
+    pub token_version: i64,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub record_by_default: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub agent_id: AgentId,
+    pub recipient: PhoneNumber,
+    pub agent_number: PhoneNumber,
+    /// The user's own name for the call (the seed's ConferenceName); never used as the conference.
+    pub label: Option<String>,
+    pub record: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Call {
+    pub id: CallId,
+    pub agent_id: AgentId,
+    pub state: CallState,
+    pub reason: Option<String>,
+    pub label: Option<String>,
+    pub recipient: PhoneNumber,
+    pub agent_number: PhoneNumber,
+    pub conference_name: String,
+    pub conference_sid: Option<String>,
+    pub record: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LegUpdate {
+    pub call_id: CallId,
+    pub role: LegRole,
+    pub call_sid: String,
+    /// Twilio's CallStatus (`queued`, `ringing`, `in-progress`, `completed`, `busy`, …).
+    pub status: String,
+    pub number: PhoneNumber,
+    pub duration_secs: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallLeg {
+    pub call_id: CallId,
+    pub role: LegRole,
+    pub call_sid: String,
+    pub status: String,
+    pub number: PhoneNumber,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub duration_secs: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub call_id: CallId,
+    pub source: EventSource,
+    /// What happened: a CallStatus, a StatusCallbackEvent, a RecordingStatus.
+    pub kind: String,
+    pub call_sid: Option<String>,
+    /// Identical for a retried delivery of the same webhook, different for anything else.
+    pub dedupe_key: String,
+    pub sequence_number: Option<i64>,
+    pub payload: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallEvent {
+    pub id: EventId,
+    pub call_id: CallId,
+    pub source: EventSource,
+    pub kind: String,
+    pub call_sid: Option<String>,
+    pub dedupe_key: String,
+    pub sequence_number: Option<i64>,
+    pub payload: serde_json::Value,
+    pub received_at: DateTime<Utc>,
+}

@@ -1,0 +1,225 @@
+use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+
+use super::SqlStore;
+use super::rows::{Columns, flag, now_ms};
+use crate::domain::{AgentId, CallId, CallState};
+use crate::store::{Call, CallLeg, CallStore, LegUpdate, NewCall, StoreError, StoreResult};
+
+const CALL_COLUMNS: &str = "id, agent_id, state, reason, label, recipient, agent_number, \
+                            conference_name, conference_sid, record, created_at, updated_at, \
+                            ended_at, duration_secs";
+
+const LEG_COLUMNS: &str =
+    "call_id, role, call_sid, status, number, created_at, updated_at, duration_secs";
+
+fn call_from_row(row: &AnyRow) -> StoreResult<Call> {
+    let c = Columns::new(row, "calls");
+    Ok(Call {
+        id: c.parsed("id")?,
+        agent_id: c.parsed("agent_id")?,
+        state: c.parsed("state")?,
+        reason: c.opt_text("reason")?,
+        label: c.opt_text("label")?,
+        recipient: c.parsed("recipient")?,
+        agent_number: c.parsed("agent_number")?,
+        conference_name: c.text("conference_name")?,
+        conference_sid: c.opt_text("conference_sid")?,
+        record: c.flag("record")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+        ended_at: c.opt_time("ended_at")?,
+        duration_secs: c.opt_int("duration_secs")?,
+    })
+}
+
+fn leg_from_row(row: &AnyRow) -> StoreResult<CallLeg> {
+    let c = Columns::new(row, "call_legs");
+    Ok(CallLeg {
+        call_id: c.parsed("call_id")?,
+        role: c.parsed("role")?,
+        call_sid: c.text("call_sid")?,
+        status: c.text("status")?,
+        number: c.parsed("number")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+        duration_secs: c.opt_int("duration_secs")?,
+    })
+}
+
+/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl SqlStore {
+    async fn require_call(&self, id: CallId) -> StoreResult<Call> {
+        self.call_by_id(id).await?.ok_or(StoreError::NotFound)
+    }
+}
+
+#[async_trait]
+impl CallStore for SqlStore {
+    async fn create_call(&self, call: NewCall) -> StoreResult<Call> {
+        let id = CallId::new();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO calls (id, agent_id, state, label, recipient, agent_number, \
+             conference_name, record, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(id.to_string())
+        .bind(call.agent_id.to_string())
+        .bind(CallState::Created.as_str())
+        .bind(call.label)
+        .bind(call.recipient.as_str())
+        .bind(call.agent_number.as_str())
+        .bind(id.conference_name())
+        .bind(flag(call.record))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.require_call(id).await
+    }
+
+    async fn call_by_id(&self, id: CallId) -> StoreResult<Option<Call>> {
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(call_from_row)
+            .transpose()
+    }
+
+    async fn calls_for_agent(&self, agent: AgentId, limit: u32) -> StoreResult<Vec<Call>> {
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE agent_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(agent.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(call_from_row)
+            .collect()
+    }
+
+    async fn set_call_state(
+        &self,
+        id: CallId,
+        state: CallState,
+        reason: Option<&str>,
+    ) -> StoreResult<Call> {
+        let done = self
+            .transition_call(id, CallState::ALL, state, reason)
+            .await?;
+        if !done {
+            return Err(StoreError::NotFound);
+        }
+        self.require_call(id).await
+    }
+
+    async fn transition_call(
+        &self,
+        id: CallId,
+        from: &[CallState],
+        to: CallState,
+        reason: Option<&str>,
+    ) -> StoreResult<bool> {
+        if from.is_empty() {
+            return Ok(false);
+        }
+        // ended_at keeps the first time the call reached a final state.
+        let sql = format!(
+            "UPDATE calls SET state = $1, reason = $2, updated_at = $3, \
+             ended_at = CASE WHEN $4 = 1 THEN COALESCE(ended_at, $3) ELSE ended_at END \
+             WHERE id = $5 AND state IN ({})",
+            placeholders(6, from.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(to.as_str())
+            .bind(reason.map(str::to_owned))
+            .bind(now_ms())
+            .bind(flag(to.is_final()))
+            .bind(id.to_string());
+        for state in from {
+            query = query.bind(state.as_str());
+        }
+        let result = query.execute(&self.pool).await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn set_conference_sid(&self, id: CallId, conference_sid: &str) -> StoreResult<()> {
+        let result =
+            sqlx::query("UPDATE calls SET conference_sid = $1, updated_at = $2 WHERE id = $3")
+                .bind(conference_sid)
+                .bind(now_ms())
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn upsert_leg(&self, leg: LegUpdate) -> StoreResult<CallLeg> {
+        let now = now_ms();
+        // A later callback without a duration must not erase one we already have.
+        sqlx::query(
+            "INSERT INTO call_legs (call_sid, call_id, role, status, number, created_at, \
+             updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
+             ON CONFLICT (call_sid) DO UPDATE SET status = excluded.status, \
+             updated_at = excluded.updated_at, \
+             duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs)",
+        )
+        .bind(leg.call_sid.as_str())
+        .bind(leg.call_id.to_string())
+        .bind(leg.role.as_str())
+        .bind(leg.status.as_str())
+        .bind(leg.number.as_str())
+        .bind(now)
+        .bind(leg.duration_secs)
+        .execute(&self.pool)
+        .await?;
+        let sql = format!("SELECT {LEG_COLUMNS} FROM call_legs WHERE call_sid = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(leg.call_sid.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        leg_from_row(&row)
+    }
+
+    async fn legs_for_call(&self, id: CallId) -> StoreResult<Vec<CallLeg>> {
+        let sql = format!(
+            "SELECT {LEG_COLUMNS} FROM call_legs WHERE call_id = $1 \
+             ORDER BY created_at, call_sid"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(leg_from_row)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_count_from_the_first_index() {
+        assert_eq!(placeholders(6, 3), "$6, $7, $8");
+        assert_eq!(placeholders(1, 1), "$1");
+    }
+}

@@ -1,0 +1,211 @@
+//! The one SQL implementation, written on `sqlx::any` so the same query text (with `$N`
+//! placeholders, which SQLite accepts too) serves SQLite and PostgreSQL. Only portable column
+//! types are used; where SQL has to differ, code matches on [`Backend`].
+
+mod agents;
+mod calls;
+mod events;
+mod rows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{ConnectOptions, Connection};
+
+use super::{Store, StoreError, StoreResult};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Requests fail fast with 503 rather than queue behind a database that is down.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            // Only the scheme: the rest may hold a password.
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(StoreError::UnsupportedUrl(format!("{scheme}:…")))
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATIONS,
+            Self::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Opens a pool; a SQLite file is created if missing and switched to WAL. Does not migrate.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let in_memory = backend == Backend::Sqlite && is_sqlite_memory(url);
+        let mut options = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+        match backend {
+            Backend::Sqlite if in_memory => {
+                // Every connection to `:memory:` is its own empty database: keep exactly one, forever.
+                options = options
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            Backend::Sqlite => {
+                prepare_sqlite_file(url).await?;
+                options = options.max_connections(8);
+            }
+            Backend::Postgres => options = options.max_connections(16),
+        }
+        let pool = options.connect(url).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> StoreResult<()> {
+        self.backend.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    #[cfg(test)]
+    fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+fn is_sqlite_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// WAL lets readers proceed while a webhook writes. Setting it needs an exclusive lock that
+/// busy_timeout cannot wait for, so it is done once here, before the pool opens; WAL then stays
+/// on in the file. Foreign keys and busy_timeout are sqlx's per-connection defaults.
+async fn prepare_sqlite_file(url: &str) -> StoreResult<()> {
+    let mut conn = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .connect()
+        .await?;
+    conn.ping().await?;
+    conn.close().await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_follows_the_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("sqlite::memory:").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+    }
+
+    #[test]
+    fn unsupported_url_error_does_not_leak_credentials() {
+        let err = Backend::from_url("mysql://root:hunter2@db/x").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("mysql"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn creates_a_missing_sqlite_file_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fresh.db");
+        let store = SqlStore::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        assert!(path.exists());
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        store.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn migrating_twice_is_harmless() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("twice.db").display());
+        SqlStore::open(&url).await.unwrap().close().await;
+        let again = SqlStore::open(&url).await.unwrap();
+        again.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn in_memory_database_keeps_its_schema() {
+        let store = SqlStore::open("sqlite::memory:").await.unwrap();
+        sqlx::query("SELECT count(*) FROM agents")
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+}

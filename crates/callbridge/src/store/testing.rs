@@ -1,0 +1,157 @@
+//! Throw-away databases for tests, on both backends. Public so the end-to-end suites of every
+//! module can run against SQLite and PostgreSQL alike.
+//!
+//! PostgreSQL is expected at `postgres://postgres@127.0.0.1:5432/test` (`TEST_DATABASE_URL`
+//! overrides). Each [`TestDatabase`] gets its own schema, dropped afterwards, so tests running at
+//! the same time never see each other's rows. When PostgreSQL is unreachable its tests are skipped
+//! with a note, unless `CALLBRIDGE_REQUIRE_POSTGRES=1`, which turns that into a failure.
+
+use std::time::Duration;
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{AssertSqlSafe, Connection};
+
+use super::{Backend, SqlStore};
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    backend: Backend,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    Directory(#[allow(dead_code)] tempfile::TempDir),
+    Schema { admin_url: String, schema: String },
+}
+
+impl TestDatabase {
+    /// A new SQLite file in a temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("callbridge.db").display());
+        Self {
+            url,
+            backend: Backend::Sqlite,
+            cleanup: Cleanup::Directory(dir),
+        }
+    }
+
+    /// A new, empty schema on the test PostgreSQL, or `None` when it is unreachable and not
+    /// required. Panics when it is required and unreachable.
+    pub async fn postgres() -> Option<Self> {
+        let admin_url = postgres_url();
+        match create_schema(&admin_url).await {
+            Ok(schema) => {
+                let sep = if admin_url.contains('?') { '&' } else { '?' };
+                let url = format!("{admin_url}{sep}options=-c%20search_path%3D{schema}");
+                Some(Self {
+                    url,
+                    backend: Backend::Postgres,
+                    cleanup: Cleanup::Schema { admin_url, schema },
+                })
+            }
+            Err(err) if postgres_required() => panic!(
+                "PostgreSQL is required (CALLBRIDGE_REQUIRE_POSTGRES=1) but unreachable at \
+                 {admin_url}: {err}"
+            ),
+            Err(err) => {
+                eprintln!(
+                    "note: PostgreSQL tests skipped, {admin_url} unreachable ({err}); \
+                     set CALLBRIDGE_REQUIRE_POSTGRES=1 to make this an error"
+                );
+                None
+            }
+        }
+    }
+
+    /// SQLite, plus PostgreSQL when available.
+    pub async fn all() -> Vec<Self> {
+        let mut dbs = vec![Self::sqlite()];
+        dbs.extend(Self::postgres().await);
+        dbs
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A migrated store on this database.
+    pub async fn store(&self) -> SqlStore {
+        SqlStore::open(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("open {} test store: {e}", self.backend.as_str()))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Cleanup::Schema { admin_url, schema } = &self.cleanup else {
+            return;
+        };
+        let (admin_url, schema) = (admin_url.clone(), schema.clone());
+        let name = schema.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on; a short-lived thread
+        // with its own runtime can.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&mut conn)
+                .await
+                .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("note: could not drop test schema {name}");
+        }
+    }
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+pub fn postgres_required() -> bool {
+    std::env::var("CALLBRIDGE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+async fn create_schema(admin_url: &str) -> Result<String, sqlx::Error> {
+    tokio::time::timeout(CONNECT_TIMEOUT, async {
+        if !sqlx::Postgres::database_exists(admin_url).await? {
+            // Another test may create it at the same moment; only a real failure matters.
+            if let Err(e) = sqlx::Postgres::create_database(admin_url).await
+                && !sqlx::Postgres::database_exists(admin_url).await?
+            {
+                return Err(e);
+            }
+        }
+        let schema = format!("cb_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(schema)
+    })
+    .await
+    .map_err(|_| sqlx::Error::PoolTimedOut)?
+}
