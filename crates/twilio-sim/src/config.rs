@@ -1,0 +1,135 @@
+//! How the simulator is set up: credentials, time scale, per-number behaviour, webhook chaos.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Everything a [`crate::Sim`] needs to start. See [`SimConfig::default`] for the defaults.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The one account this Twilio knows.
+    pub account_sid: String,
+    /// REST password for `account_sid` and the key every webhook is signed with.
+    pub auth_token: String,
+    /// Extra valid `(SK… sid, secret)` pairs for basic auth.
+    pub api_keys: Vec<(String, String)>,
+    /// 1.0 = real time; 0.01 = 100x faster. Every wait (ring, Say, Pause, Gather timeout, talk) is scaled.
+    pub time_scale: f64,
+    /// How a number not listed in `numbers` behaves.
+    pub default_behaviour: NumberBehaviour,
+    /// E.164 -> behaviour.
+    pub numbers: HashMap<String, NumberBehaviour>,
+    /// Numbers the account owns, listed by IncomingPhoneNumbers.
+    pub incoming_numbers: Vec<String>,
+    /// If non-empty: each webhook goes to a random one of these (scheme, host and port replaced) while
+    /// still being signed for the original URL, as it would arrive behind a load balancer.
+    pub webhook_targets: Vec<Url>,
+    /// Chaos: probability that a webhook is delivered twice.
+    pub webhook_duplicate_rate: f64,
+    /// Chaos: random extra delay (0..=this, milliseconds, not scaled) per status callback, which reorders them.
+    pub webhook_jitter_ms: u64,
+}
+
+/// The account SID used when none is given.
+pub const DEFAULT_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+/// The auth token used when none is given.
+pub const DEFAULT_AUTH_TOKEN: &str = "simulated-auth-token-0123456789ab";
+
+impl Default for SimConfig {
+    /// Account [`DEFAULT_ACCOUNT_SID`] with token [`DEFAULT_AUTH_TOKEN`], no API keys, real time, every
+    /// number answering as a human after 1 s of ringing, pressing nothing and staying on the line, owning
+    /// `+15005550006` (Twilio's magic valid test number), webhooks delivered once, in order, to their URL.
+    fn default() -> Self {
+        Self {
+            account_sid: DEFAULT_ACCOUNT_SID.to_owned(),
+            auth_token: DEFAULT_AUTH_TOKEN.to_owned(),
+            api_keys: Vec::new(),
+            time_scale: 1.0,
+            default_behaviour: NumberBehaviour::default(),
+            numbers: HashMap::new(),
+            incoming_numbers: vec!["+15005550006".to_owned()],
+            webhook_targets: Vec::new(),
+            webhook_duplicate_rate: 0.0,
+            webhook_jitter_ms: 0,
+        }
+    }
+}
+
+/// What the phone at a number does when called. JSON shape of `PUT /sim/numbers/{e164}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NumberBehaviour {
+    /// How the call is answered (or not).
+    pub answer: Answer,
+    /// How long it rings before answering (or before busy / failing), in simulated milliseconds.
+    pub ring_ms: u64,
+    /// Keys pressed once the call is in its first `<Gather>`.
+    pub digits: Option<String>,
+    /// How long after that Gather starts the keys are pressed, in simulated milliseconds.
+    pub digits_after_ms: u64,
+    /// The callee hangs up this long after answering; `None` = stays until someone else ends the call.
+    pub talk_ms: Option<u64>,
+}
+
+impl Default for NumberBehaviour {
+    fn default() -> Self {
+        Self {
+            answer: Answer::Human,
+            ring_ms: 1000,
+            digits: None,
+            digits_after_ms: 500,
+            talk_ms: None,
+        }
+    }
+}
+
+/// How a called number reacts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Answer {
+    /// Answered by a person (`AnsweredBy=human`).
+    Human,
+    /// Answered by voicemail (`AnsweredBy=machine_start` when detection was asked).
+    Machine,
+    /// The line is busy.
+    Busy,
+    /// Rings until the caller's timeout.
+    NoAnswer,
+    /// The carrier rejects the call.
+    Failed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaviour_json_shape_matches_the_control_api() {
+        let b: NumberBehaviour = serde_json::from_str(
+            r#"{"answer":"no-answer","ring_ms":5,"digits":"1","digits_after_ms":7,"talk_ms":9}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            b,
+            NumberBehaviour {
+                answer: Answer::NoAnswer,
+                ring_ms: 5,
+                digits: Some("1".into()),
+                digits_after_ms: 7,
+                talk_ms: Some(9)
+            }
+        );
+        let partial: NumberBehaviour = serde_json::from_str(r#"{"answer":"busy"}"#).unwrap();
+        assert_eq!(partial.ring_ms, NumberBehaviour::default().ring_ms);
+        assert_eq!(serde_json::to_value(Answer::NoAnswer).unwrap(), "no-answer");
+    }
+
+    #[test]
+    fn default_account_sid_is_well_formed() {
+        let c = SimConfig::default();
+        assert_eq!(c.account_sid.len(), 34);
+        assert!(c.account_sid.starts_with("AC"));
+        assert!(c.account_sid[2..].chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

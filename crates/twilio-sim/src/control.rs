@@ -1,0 +1,201 @@
+//! The control API under `/sim/` (no auth): what tests and people use to look inside the simulator and
+//! to act as the callee.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::NumberBehaviour;
+use crate::engine::Signal;
+use crate::model::{CallRec, Model};
+use crate::state::Shared;
+
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/verifications", get(verification))
+        .route("/calls", get(calls))
+        .route("/calls/{sid}", get(call))
+        .route("/calls/{sid}/digits", post(digits))
+        .route("/calls/{sid}/hangup", post(hangup))
+        .route("/numbers/{number}", put(set_number).get(get_number))
+        .route("/conferences", get(conferences))
+        .route("/webhooks", get(webhooks))
+        .route("/clock/advance", post(advance_clock))
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct ToQuery {
+    to: String,
+}
+
+async fn verification(State(shared): State<Arc<Shared>>, Query(q): Query<ToQuery>) -> Response {
+    let model = shared.model();
+    match model.verifications.iter().rev().find(|v| v.to == q.to) {
+        Some(v) => Json(json!({"to": v.to, "channel": v.channel, "code": v.code, "status": v.status, "sid": v.sid})).into_response(),
+        None => problem(StatusCode::NOT_FOUND, format!("no verification for {}", q.to)),
+    }
+}
+
+fn call_view(model: &Model, c: &CallRec) -> Value {
+    let conference = c
+        .conference_sid
+        .as_ref()
+        .and_then(|sid| model.conferences.get(sid));
+    json!({
+        "sid": c.sid,
+        "parent_call_sid": c.parent_call_sid,
+        "direction": c.direction,
+        "from": c.from,
+        "to": c.to,
+        "status": c.status.as_str(),
+        "duration": c.duration,
+        "answered_by": c.answered_by,
+        "in_gather": c.in_gather,
+        "error_code": c.error_code,
+        "conference": conference.map(|cf| cf.friendly_name.clone()),
+        "conference_sid": c.conference_sid,
+        "timeline": c.timeline,
+    })
+}
+
+async fn calls(State(shared): State<Arc<Shared>>) -> Response {
+    let model = shared.model();
+    let calls: Vec<Value> = model
+        .call_order
+        .iter()
+        .filter_map(|sid| model.calls.get(sid))
+        .map(|c| call_view(&model, c))
+        .collect();
+    Json(json!({ "calls": calls })).into_response()
+}
+
+async fn call(State(shared): State<Arc<Shared>>, Path(sid): Path<String>) -> Response {
+    let model = shared.model();
+    match model.calls.get(&sid) {
+        Some(c) => Json(call_view(&model, c)).into_response(),
+        None => problem(StatusCode::NOT_FOUND, format!("no call {sid}")),
+    }
+}
+
+#[derive(Deserialize)]
+struct DigitsForm {
+    digits: String,
+}
+
+async fn digits(
+    State(shared): State<Arc<Shared>>,
+    Path(sid): Path<String>,
+    Form(form): Form<DigitsForm>,
+) -> Response {
+    if form.digits.is_empty()
+        || !form
+            .digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '#' || c == 'w')
+    {
+        return problem(StatusCode::BAD_REQUEST, "digits may hold 0-9, * and # only");
+    }
+    send(
+        &shared,
+        &sid,
+        Signal::Digits(form.digits.replace('w', "")),
+        |s| s == crate::model::CallStatus::InProgress,
+    )
+}
+
+async fn hangup(State(shared): State<Arc<Shared>>, Path(sid): Path<String>) -> Response {
+    send(&shared, &sid, Signal::Hangup, |s| !s.is_final())
+}
+
+fn send(
+    shared: &Shared,
+    sid: &str,
+    signal: Signal,
+    allowed: impl Fn(crate::model::CallStatus) -> bool,
+) -> Response {
+    let model = shared.model();
+    let Some(c) = model.calls.get(sid) else {
+        return problem(StatusCode::NOT_FOUND, format!("no call {sid}"));
+    };
+    if !allowed(c.status) {
+        return problem(
+            StatusCode::CONFLICT,
+            format!("call {sid} is {}", c.status.as_str()),
+        );
+    }
+    let _ = c.signals.send(signal);
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({"sid": sid, "status": c.status.as_str()})),
+    )
+        .into_response()
+}
+
+async fn set_number(
+    State(shared): State<Arc<Shared>>,
+    Path(number): Path<String>,
+    Json(b): Json<NumberBehaviour>,
+) -> Response {
+    shared.model().numbers.insert(number.clone(), b.clone());
+    tracing::info!(target: "twilio_sim::control", "{number} now behaves as {b:?}");
+    Json(b).into_response()
+}
+
+async fn get_number(State(shared): State<Arc<Shared>>, Path(number): Path<String>) -> Response {
+    Json(shared.behaviour(&number)).into_response()
+}
+
+async fn conferences(State(shared): State<Arc<Shared>>) -> Response {
+    let model = shared.model();
+    let list: Vec<Value> = model
+        .conf_order
+        .iter()
+        .filter_map(|sid| model.conferences.get(sid))
+        .map(|c| {
+            json!({
+                "sid": c.sid,
+                "friendly_name": c.friendly_name,
+                "status": c.status.as_str(),
+                "reason_conference_ended": c.reason_ended,
+                "call_sid_ending_conference": c.call_sid_ending,
+                "recording_sid": c.recording.as_ref().map(|r| r.sid.clone()),
+                "participants": c.participants.iter().map(|p| json!({
+                    "call_sid": p.call_sid,
+                    "label": p.label,
+                    "status": p.status,
+                    "muted": p.muted,
+                    "hold": p.hold,
+                    "start_conference_on_enter": p.start_on_enter,
+                    "end_conference_on_exit": p.end_on_exit,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Json(json!({ "conferences": list })).into_response()
+}
+
+async fn webhooks(State(shared): State<Arc<Shared>>) -> Response {
+    let model = shared.model();
+    Json(json!({ "webhooks": model.webhooks })).into_response()
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    ms: i64,
+}
+
+/// Moves the simulator's wall clock forward (Verify expiry, Sync TTLs), without waiting.
+async fn advance_clock(State(shared): State<Arc<Shared>>, Json(a): Json<Advance>) -> Response {
+    shared.clock.advance(a.ms);
+    Json(json!({"now": shared.now_rfc3339()})).into_response()
+}

@@ -1,0 +1,171 @@
+//! An offline Twilio for tests and demos.
+//!
+//! [`Sim`] serves the subset of Twilio's REST API that callbridge uses (Calls, Conferences,
+//! Participants, Recordings, IncomingPhoneNumbers, Verify v2, Sync v1) with Twilio's paths, auth, JSON
+//! shapes and error bodies; places simulated calls that ring, answer (or not) per the called number's
+//! [`NumberBehaviour`], execute TwiML and send signed webhooks; and offers a control API under `/sim/`.
+#![forbid(unsafe_code)]
+
+mod clock;
+mod config;
+mod control;
+mod engine;
+mod model;
+mod rest;
+mod sid;
+mod state;
+mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+use url::Url;
+
+pub use config::{Answer, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig};
+pub use state::SimEvent;
+
+use state::Shared;
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Binding or reading the listener failed.
+    #[error("simulator listener: {0}")]
+    Io(#[from] std::io::Error),
+    /// The configuration cannot work.
+    #[error("invalid simulator configuration: {0}")]
+    Config(String),
+}
+
+/// A running simulator. Dropping it leaves the server running until the runtime ends; call
+/// [`Sim::shutdown`] to stop it.
+#[derive(Debug)]
+pub struct Sim {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+}
+
+impl Sim {
+    /// Starts a simulator on `127.0.0.1` and a free port.
+    pub async fn start(config: SimConfig) -> Result<Sim, Error> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::serve(config, listener).await
+    }
+
+    /// Starts a simulator on a listener the caller bound.
+    pub async fn serve(config: SimConfig, listener: TcpListener) -> Result<Sim, Error> {
+        validate(&config)?;
+        let mut addr: SocketAddr = listener.local_addr()?;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let base_url =
+            Url::parse(&format!("http://{addr}/")).map_err(|e| Error::Config(e.to_string()))?;
+        let (queue, queue_rx) = mpsc::unbounded_channel();
+        let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared::new(config, base_url, queue, stopped.clone()));
+        let worker = webhook::spawn_worker(Arc::clone(&shared), queue_rx);
+        let app = Router::new()
+            .nest("/sim", control::router())
+            .fallback(rest::handle)
+            .with_state(Arc::clone(&shared));
+        let mut until = stopped;
+        let server = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = until.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(target: "twilio_sim", "server stopped: {e}");
+            }
+        });
+        tracing::info!(target: "twilio_sim", "simulated Twilio at {} (account {})", shared.base_url, shared.config.account_sid);
+        Ok(Sim {
+            shared,
+            stop,
+            server,
+            worker,
+        })
+    }
+
+    /// Where every Twilio product is served (`…/2010-04-01/…`, `…/v2/…`, `…/v1/…`, `…/sim/…`).
+    pub fn base_url(&self) -> Url {
+        self.shared.base_url.clone()
+    }
+
+    /// The account SID REST requests must use.
+    pub fn account_sid(&self) -> &str {
+        &self.shared.config.account_sid
+    }
+
+    /// The auth token REST requests use and webhooks are signed with.
+    pub fn auth_token(&self) -> &str {
+        &self.shared.config.auth_token
+    }
+
+    /// Live call, conference, webhook and verification events.
+    pub fn subscribe(&self) -> broadcast::Receiver<SimEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Sets how a number behaves for calls placed from now on (same as `PUT /sim/numbers/{e164}`).
+    pub fn set_number(&self, e164: &str, behaviour: NumberBehaviour) {
+        self.shared
+            .model()
+            .numbers
+            .insert(e164.to_owned(), behaviour);
+    }
+
+    /// Moves the simulator's wall clock forward (Verify code expiry, Sync TTLs) without waiting.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared
+            .clock
+            .advance(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+    }
+
+    /// Stops the server and every simulated call.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(2), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        self.worker.abort();
+    }
+}
+
+fn validate(config: &SimConfig) -> Result<(), Error> {
+    if !config.account_sid.starts_with("AC") || config.account_sid.len() != 34 {
+        return Err(Error::Config(format!(
+            "account SID {:?} is not AC followed by 32 hex digits",
+            config.account_sid
+        )));
+    }
+    if config.auth_token.is_empty() {
+        return Err(Error::Config("auth token is empty".to_owned()));
+    }
+    if !(config.time_scale.is_finite() && config.time_scale > 0.0) {
+        return Err(Error::Config(format!(
+            "time_scale must be positive, not {}",
+            config.time_scale
+        )));
+    }
+    if !(0.0..=1.0).contains(&config.webhook_duplicate_rate) {
+        return Err(Error::Config(
+            "webhook_duplicate_rate must be within 0..=1".to_owned(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! The simulator's state: every resource it has created, kept behind one mutex that is never held
+//! across an await.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::config::NumberBehaviour;
+use crate::engine::Signal;
+use crate::engine::twiml::Callback;
+
+#[derive(Debug, Default)]
+pub(crate) struct Model {
+    pub(crate) calls: HashMap<String, CallRec>,
+    pub(crate) call_order: Vec<String>,
+    pub(crate) conferences: HashMap<String, ConfRec>,
+    pub(crate) conf_order: Vec<String>,
+    pub(crate) recordings: HashMap<String, RecordingRec>,
+    pub(crate) recording_order: Vec<String>,
+    /// Oldest first.
+    pub(crate) verifications: Vec<VerificationRec>,
+    pub(crate) documents: HashMap<String, DocumentRec>,
+    pub(crate) document_order: Vec<String>,
+    pub(crate) webhooks: Vec<WebhookRecord>,
+    pub(crate) numbers: HashMap<String, NumberBehaviour>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum CallStatus {
+    Queued,
+    Ringing,
+    InProgress,
+    Completed,
+    Busy,
+    Failed,
+    NoAnswer,
+    Canceled,
+}
+
+impl CallStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Ringing => "ringing",
+            Self::InProgress => "in-progress",
+            Self::Completed => "completed",
+            Self::Busy => "busy",
+            Self::Failed => "failed",
+            Self::NoAnswer => "no-answer",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    pub(crate) fn is_final(self) -> bool {
+        !matches!(self, Self::Queued | Self::Ringing | Self::InProgress)
+    }
+}
+
+/// One entry of a call's human-readable history.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct TimelineEntry {
+    pub(crate) at: String,
+    pub(crate) event: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct CallRec {
+    pub(crate) sid: String,
+    pub(crate) parent_call_sid: Option<String>,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) status: CallStatus,
+    pub(crate) direction: &'static str,
+    pub(crate) date_created: DateTime<Utc>,
+    pub(crate) date_updated: DateTime<Utc>,
+    pub(crate) start_time: Option<DateTime<Utc>>,
+    pub(crate) end_time: Option<DateTime<Utc>>,
+    pub(crate) duration: Option<u64>,
+    pub(crate) answered_at: Option<Instant>,
+    pub(crate) answered_by: Option<String>,
+    pub(crate) status_callback: Option<Callback>,
+    pub(crate) seq: u32,
+    /// The conference the call is in, or was last in.
+    pub(crate) conference_sid: Option<String>,
+    pub(crate) in_gather: bool,
+    pub(crate) error_code: Option<u32>,
+    pub(crate) timeline: Vec<TimelineEntry>,
+    pub(crate) signals: mpsc::UnboundedSender<Signal>,
+    /// `Record=true` on create: the call's own recording, and where to report it.
+    pub(crate) record: Option<Option<Callback>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConfStatus {
+    Init,
+    InProgress,
+    Completed,
+}
+
+impl ConfStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::InProgress => "in-progress",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct ConfRec {
+    pub(crate) sid: String,
+    pub(crate) friendly_name: String,
+    pub(crate) status: ConfStatus,
+    pub(crate) date_created: DateTime<Utc>,
+    pub(crate) date_updated: DateTime<Utc>,
+    pub(crate) reason_ended: Option<String>,
+    pub(crate) call_sid_ending: Option<String>,
+    /// Participants not yet gone: queued/ringing ones added through the API, and connected ones.
+    pub(crate) participants: Vec<ParticipantRec>,
+    pub(crate) status_callback: Option<Callback>,
+    pub(crate) seq: u32,
+    /// Record from start: who asked (call sid) and where the recording is reported.
+    pub(crate) record: Option<(String, Option<Callback>)>,
+    pub(crate) recording: Option<ActiveRecording>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ActiveRecording {
+    pub(crate) sid: String,
+    pub(crate) started: Instant,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ParticipantRec {
+    pub(crate) call_sid: String,
+    pub(crate) label: Option<String>,
+    pub(crate) muted: bool,
+    pub(crate) hold: bool,
+    pub(crate) start_on_enter: bool,
+    pub(crate) end_on_exit: bool,
+    pub(crate) coaching: bool,
+    pub(crate) call_sid_to_coach: Option<String>,
+    /// queued | ringing | connected
+    pub(crate) status: &'static str,
+    pub(crate) date_created: DateTime<Utc>,
+    pub(crate) date_updated: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+pub(crate) struct RecordingRec {
+    pub(crate) sid: String,
+    pub(crate) call_sid: Option<String>,
+    pub(crate) conference_sid: Option<String>,
+    pub(crate) date_created: DateTime<Utc>,
+    pub(crate) date_updated: DateTime<Utc>,
+    pub(crate) start_time: DateTime<Utc>,
+    pub(crate) duration: u64,
+    pub(crate) status: &'static str,
+    pub(crate) channels: u32,
+    pub(crate) source: &'static str,
+}
+
+#[derive(Debug)]
+pub(crate) struct VerificationRec {
+    pub(crate) sid: String,
+    pub(crate) service_sid: String,
+    pub(crate) to: String,
+    pub(crate) channel: String,
+    pub(crate) code: String,
+    /// pending | approved | canceled | expired | max_attempts_reached
+    pub(crate) status: &'static str,
+    pub(crate) date_created: DateTime<Utc>,
+    pub(crate) date_updated: DateTime<Utc>,
+    pub(crate) failed_checks: u32,
+    /// (attempt sid, channel, time) of every send.
+    pub(crate) sends: Vec<(String, String, DateTime<Utc>)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct DocumentRec {
+    pub(crate) sid: String,
+    pub(crate) service_sid: String,
+    pub(crate) unique_name: Option<String>,
+    pub(crate) data: serde_json::Value,
+    pub(crate) revision: u64,
+    pub(crate) date_created: DateTime<Utc>,
+    pub(crate) date_updated: DateTime<Utc>,
+    pub(crate) date_expires: Option<DateTime<Utc>>,
+}
+
+/// Every webhook the simulator sent, as `GET /sim/webhooks` lists it.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct WebhookRecord {
+    /// twiml | status | conference-status | recording-status | action
+    pub(crate) kind: &'static str,
+    pub(crate) method: String,
+    /// The URL the request was signed for.
+    pub(crate) url: String,
+    /// Where it was actually sent (differs behind simulated load balancing).
+    pub(crate) delivered_to: String,
+    pub(crate) params: serde_json::Map<String, serde_json::Value>,
+    pub(crate) signature: String,
+    pub(crate) idempotency_token: String,
+    /// HTTP status of the answer; `None` when the request failed.
+    pub(crate) status: Option<u16>,
+    pub(crate) error: Option<String>,
+    pub(crate) time: String,
+}
+
+impl Model {
+    pub(crate) fn conference_by_name(&self, name: &str) -> Option<&ConfRec> {
+        self.conf_order
+            .iter()
+            .rev()
+            .filter_map(|sid| self.conferences.get(sid))
+            .find(|c| c.friendly_name == name && c.status != ConfStatus::Completed)
+    }
+}

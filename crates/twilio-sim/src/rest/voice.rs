@@ -1,0 +1,920 @@
+//! The 2010-04-01 Voice resources: Calls, Conferences, Participants, Recordings, IncomingPhoneNumbers.
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiResult, Form, Req, method_not_allowed, page, reply};
+use crate::clock::rfc2822;
+use crate::engine::twiml::Callback;
+use crate::engine::{self, JoinSpec, NewCall, Signal, Start, TwimlSource, conference};
+use crate::model::{CallRec, CallStatus, ConfRec, ConfStatus, Model, ParticipantRec, RecordingRec};
+use crate::state::Shared;
+
+pub(super) async fn route(shared: &Arc<Shared>, req: &Req<'_>, rest: &[&str]) -> ApiResult {
+    let m = req.method;
+    match rest {
+        ["Calls.json"] => match *m {
+            Method::GET => list_calls(shared, req),
+            Method::POST => create_call(shared, req),
+            _ => Err(method_not_allowed(req)),
+        },
+        ["Calls", file] => {
+            let sid = json_sid(file, req)?;
+            match *m {
+                Method::GET => fetch_call(shared, req, sid),
+                Method::POST => update_call(shared, req, sid).await,
+                Method::DELETE => delete_call(shared, req, sid),
+                _ => Err(method_not_allowed(req)),
+            }
+        }
+        ["Calls", call, "Recordings.json"] if *m == Method::GET => {
+            list_recordings(shared, req, |r| r.call_sid.as_deref() == Some(*call))
+        }
+        ["Conferences.json"] if *m == Method::GET => list_conferences(shared, req),
+        ["Conferences", file] => {
+            let sid = json_sid(file, req)?;
+            match *m {
+                Method::GET => fetch_conference(shared, req, sid),
+                Method::POST => update_conference(shared, req, sid),
+                _ => Err(method_not_allowed(req)),
+            }
+        }
+        ["Conferences", conf, "Participants.json"] => match *m {
+            Method::GET => list_participants(shared, req, conf),
+            Method::POST => create_participant(shared, req, conf),
+            _ => Err(method_not_allowed(req)),
+        },
+        ["Conferences", conf, "Participants", file] => {
+            let call = json_sid(file, req)?;
+            match *m {
+                Method::GET => fetch_participant(shared, req, conf, call),
+                Method::POST => update_participant(shared, req, conf, call),
+                Method::DELETE => delete_participant(shared, req, conf, call),
+                _ => Err(method_not_allowed(req)),
+            }
+        }
+        ["Conferences", conf, "Recordings.json"] if *m == Method::GET => {
+            list_recordings(shared, req, |r| r.conference_sid.as_deref() == Some(*conf))
+        }
+        ["Recordings.json"] if *m == Method::GET => {
+            let call = req.query.get("CallSid").map(str::to_owned);
+            let conf = req.query.get("ConferenceSid").map(str::to_owned);
+            list_recordings(shared, req, |r| {
+                call.as_ref().is_none_or(|c| r.call_sid.as_ref() == Some(c))
+                    && conf
+                        .as_ref()
+                        .is_none_or(|c| r.conference_sid.as_ref() == Some(c))
+            })
+        }
+        ["Recordings", file] => recording(shared, req, file),
+        ["IncomingPhoneNumbers.json"] if *m == Method::GET => list_numbers(shared, req),
+        _ => Err(ApiError::not_found(req.path)),
+    }
+}
+
+fn json_sid<'a>(file: &'a str, req: &Req<'_>) -> Result<&'a str, ApiError> {
+    file.strip_suffix(".json")
+        .ok_or_else(|| ApiError::not_found(req.path))
+}
+
+// ---- validation ----
+
+/// E.164 (`+` and 8 to 15 digits), or a Client / SIP address.
+pub(crate) fn valid_address(to: &str) -> bool {
+    if to.starts_with("client:") && to.len() > 7 {
+        return true;
+    }
+    if to.starts_with("sip:") && to.contains('@') {
+        return true;
+    }
+    to.strip_prefix('+').is_some_and(|d| {
+        (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
+}
+
+fn valid_url(u: &str) -> bool {
+    url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+}
+
+fn to_and_from(form: &Form) -> Result<(String, String), ApiError> {
+    let to = form
+        .non_empty("To")
+        .ok_or_else(|| ApiError::bad_request(21201, "No 'To' number is specified"))?;
+    if !valid_address(&to) {
+        return Err(ApiError::bad_request(
+            21211,
+            format!("Invalid 'To' Phone Number: {to}"),
+        ));
+    }
+    let from = form
+        .non_empty("From")
+        .ok_or_else(|| ApiError::bad_request(21213, "No 'From' number is specified"))?;
+    if !valid_address(&from) {
+        return Err(ApiError::bad_request(
+            21212,
+            format!("Invalid 'From' Phone Number: {from}"),
+        ));
+    }
+    Ok((to, from))
+}
+
+fn callback(
+    form: &Form,
+    url: &str,
+    events: &str,
+    default_events: &[&str],
+) -> Result<Option<Callback>, ApiError> {
+    let Some(u) = form.non_empty(url) else {
+        return Ok(None);
+    };
+    if !valid_url(&u) {
+        return Err(ApiError::bad_request(21609, format!("Invalid {url}: {u}")));
+    }
+    let mut events = form.list(events);
+    if events.is_empty() {
+        events = default_events.iter().map(|e| (*e).to_owned()).collect();
+    }
+    Ok(Some(Callback {
+        url: u,
+        method: form.method(&format!("{url}Method")),
+        events,
+    }))
+}
+
+fn timeout(form: &Form) -> Result<u64, ApiError> {
+    Ok(form.uint("Timeout")?.unwrap_or(60).clamp(1, 600))
+}
+
+fn machine_detection(form: &Form) -> bool {
+    form.get("MachineDetection")
+        .is_some_and(|m| m == "Enable" || m == "DetectMessageEnd")
+}
+
+// ---- calls ----
+
+fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
+    let f = &req.form;
+    let (to, from) = to_and_from(f)?;
+    let source = if let Some(twiml) = f.non_empty("Twiml") {
+        TwimlSource::Inline(twiml)
+    } else if let Some(url) = f.non_empty("Url") {
+        if !valid_url(&url) {
+            return Err(ApiError::bad_request(
+                21205,
+                format!("Url is not a valid URL: {url}"),
+            ));
+        }
+        TwimlSource::Fetch {
+            url,
+            method: f.method("Method"),
+            extra: Vec::new(),
+            kind: "twiml",
+        }
+    } else if f.non_empty("ApplicationSid").is_some() {
+        return Err(ApiError::bad_request(
+            21205,
+            "ApplicationSid is not supported by this simulator; give Url or Twiml",
+        ));
+    } else {
+        return Err(ApiError::bad_request(21205, "Url parameter is required"));
+    };
+    let spec = NewCall {
+        from,
+        to,
+        parent: None,
+        direction: "outbound-api",
+        status_callback: callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?,
+        timeout_s: timeout(f)?,
+        machine_detection: machine_detection(f),
+        record: recording_request(
+            f,
+            "Record",
+            "RecordingStatusCallback",
+            "RecordingStatusCallbackEvent",
+        )?,
+        start: Start::Twiml(source),
+    };
+    let mut model = shared.model();
+    let sid = engine::place_call(shared, &mut model, spec);
+    reply(StatusCode::CREATED, call_json(shared, &model.calls[&sid]))
+}
+
+fn recording_request(
+    f: &Form,
+    flag: &str,
+    url: &str,
+    events: &str,
+) -> Result<Option<Option<Callback>>, ApiError> {
+    Ok(match f.bool(flag)? {
+        Some(true) => Some(callback(f, url, events, &["completed"])?),
+        _ => None,
+    })
+}
+
+fn fetch_call(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiResult {
+    let model = shared.model();
+    let call = model
+        .calls
+        .get(sid)
+        .ok_or_else(|| ApiError::not_found(req.path))?;
+    reply(StatusCode::OK, call_json(shared, call))
+}
+
+fn list_calls(shared: &Shared, req: &Req<'_>) -> ApiResult {
+    let q = &req.query;
+    let model = shared.model();
+    let items = model
+        .call_order
+        .iter()
+        .rev()
+        .filter_map(|sid| model.calls.get(sid))
+        .filter(|c| q.get("To").is_none_or(|v| v == c.to))
+        .filter(|c| q.get("From").is_none_or(|v| v == c.from))
+        .filter(|c| q.get("Status").is_none_or(|v| v == c.status.as_str()))
+        .filter(|c| {
+            q.get("ParentCallSid")
+                .is_none_or(|v| Some(v) == c.parent_call_sid.as_deref())
+        })
+        .map(|c| call_json(shared, c))
+        .collect();
+    reply(
+        StatusCode::OK,
+        page::classic(
+            &format!("{}/Calls.json", shared.account_path()),
+            "calls",
+            items,
+            q,
+        ),
+    )
+}
+
+async fn update_call(shared: &Arc<Shared>, req: &Req<'_>, sid: &str) -> ApiResult {
+    let f = &req.form;
+    let status = {
+        let model = shared.model();
+        model
+            .calls
+            .get(sid)
+            .ok_or_else(|| ApiError::not_found(req.path))?
+            .status
+    };
+    if let Some(target) = f.get("Status") {
+        if target != "completed" && target != "canceled" {
+            return Err(ApiError::bad_request(
+                20001,
+                format!("Invalid Status: {target}"),
+            ));
+        }
+        let applies = match target {
+            "canceled" => matches!(status, CallStatus::Queued | CallStatus::Ringing),
+            _ => !status.is_final(),
+        };
+        if applies {
+            signal(shared, sid, Signal::End);
+            wait_for_final(shared, sid).await;
+        }
+    } else {
+        let source = if let Some(twiml) = f.non_empty("Twiml") {
+            Some(TwimlSource::Inline(twiml))
+        } else if let Some(url) = f.non_empty("Url") {
+            if !valid_url(&url) {
+                return Err(ApiError::bad_request(
+                    21205,
+                    format!("Url is not a valid URL: {url}"),
+                ));
+            }
+            Some(TwimlSource::Fetch {
+                url,
+                method: f.method("Method"),
+                extra: Vec::new(),
+                kind: "twiml",
+            })
+        } else {
+            None
+        };
+        if let Some(source) = source {
+            if status.is_final() {
+                return Err(ApiError::bad_request(
+                    21220,
+                    "Call is not in-progress. Cannot redirect.",
+                ));
+            }
+            signal(shared, sid, Signal::Redirect(source));
+        }
+        if let Some(cb) = callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])? {
+            let mut model = shared.model();
+            if let Some(c) = model.calls.get_mut(sid) {
+                c.status_callback = Some(cb);
+            }
+        }
+    }
+    fetch_call(shared, req, sid)
+}
+
+fn signal(shared: &Shared, sid: &str, s: Signal) {
+    if let Some(c) = shared.model().calls.get(sid) {
+        let _ = c.signals.send(s);
+    }
+}
+
+/// Ending a call answers with the ended call, as Twilio does; the call's task needs a moment.
+async fn wait_for_final(shared: &Shared, sid: &str) {
+    for _ in 0..400 {
+        if shared
+            .model()
+            .calls
+            .get(sid)
+            .is_none_or(|c| c.status.is_final())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+fn delete_call(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiResult {
+    let mut model = shared.model();
+    let call = model
+        .calls
+        .get(sid)
+        .ok_or_else(|| ApiError::not_found(req.path))?;
+    if !call.status.is_final() {
+        return Err(ApiError::bad_request(
+            20009,
+            "Cannot delete a call that is not completed",
+        ));
+    }
+    model.calls.remove(sid);
+    model.call_order.retain(|s| s != sid);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn formatted(number: &str) -> String {
+    match number.strip_prefix("+1") {
+        Some(d) if d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("({}) {}-{}", &d[..3], &d[3..6], &d[6..])
+        }
+        _ => number.to_owned(),
+    }
+}
+
+fn date(d: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    d.map_or(Value::Null, |d| json!(rfc2822(d)))
+}
+
+pub(crate) fn call_json(shared: &Shared, c: &CallRec) -> Value {
+    let uri = format!("{}/Calls/{}", shared.account_path(), c.sid);
+    let sub = |s: &str| format!("{uri}/{s}.json");
+    json!({
+        "sid": c.sid,
+        "date_created": rfc2822(c.date_created),
+        "date_updated": rfc2822(c.date_updated),
+        "parent_call_sid": c.parent_call_sid,
+        "account_sid": shared.config.account_sid,
+        "to": c.to,
+        "to_formatted": formatted(&c.to),
+        "from": c.from,
+        "from_formatted": formatted(&c.from),
+        "phone_number_sid": phone_number_sid(&c.from, shared),
+        "status": c.status.as_str(),
+        "start_time": date(c.start_time),
+        "end_time": date(c.end_time),
+        "duration": c.duration.map(|d| d.to_string()),
+        "price": Value::Null,
+        "price_unit": "USD",
+        "direction": c.direction,
+        "answered_by": c.answered_by,
+        "api_version": "2010-04-01",
+        "forwarded_from": Value::Null,
+        "group_sid": Value::Null,
+        "caller_name": Value::Null,
+        "queue_time": "0",
+        "trunk_sid": Value::Null,
+        "uri": format!("{uri}.json"),
+        "subresource_uris": {
+            "feedback": format!("{uri}/Feedback.json"),
+            "user_defined_messages": sub("UserDefinedMessages"),
+            "notifications": sub("Notifications"),
+            "recordings": sub("Recordings"),
+            "streams": sub("Streams"),
+            "payments": sub("Payments"),
+            "user_defined_message_subscriptions": sub("UserDefinedMessageSubscriptions"),
+            "siprec": sub("Siprec"),
+            "events": sub("Events"),
+            "feedback_summaries": format!("{}/Calls/FeedbackSummary.json", shared.account_path()),
+            "transcriptions": sub("Transcriptions"),
+        },
+    })
+}
+
+// ---- conferences ----
+
+fn conference_sid(model: &Model, key: &str) -> Option<String> {
+    if model.conferences.contains_key(key) {
+        return Some(key.to_owned());
+    }
+    model.conference_by_name(key).map(|c| c.sid.clone())
+}
+
+fn fetch_conference(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiResult {
+    let model = shared.model();
+    let conf = model
+        .conferences
+        .get(sid)
+        .ok_or_else(|| ApiError::not_found(req.path))?;
+    reply(StatusCode::OK, conference_json(shared, conf))
+}
+
+fn list_conferences(shared: &Shared, req: &Req<'_>) -> ApiResult {
+    let q = &req.query;
+    let model = shared.model();
+    let items = model
+        .conf_order
+        .iter()
+        .rev()
+        .filter_map(|sid| model.conferences.get(sid))
+        .filter(|c| q.get("FriendlyName").is_none_or(|v| v == c.friendly_name))
+        .filter(|c| q.get("Status").is_none_or(|v| v == c.status.as_str()))
+        .map(|c| conference_json(shared, c))
+        .collect();
+    reply(
+        StatusCode::OK,
+        page::classic(
+            &format!("{}/Conferences.json", shared.account_path()),
+            "conferences",
+            items,
+            q,
+        ),
+    )
+}
+
+fn update_conference(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiResult {
+    let mut model = shared.model();
+    if !model.conferences.contains_key(sid) {
+        return Err(ApiError::not_found(req.path));
+    }
+    match req.form.get("Status") {
+        Some("completed") => {
+            conference::end(shared, &mut model, sid, "conference-ended-via-api", None)
+        }
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                20001,
+                format!("Invalid Status: {other}"),
+            ));
+        }
+        None => {}
+    }
+    reply(
+        StatusCode::OK,
+        conference_json(shared, &model.conferences[sid]),
+    )
+}
+
+pub(crate) fn conference_json(shared: &Shared, c: &ConfRec) -> Value {
+    let uri = format!("{}/Conferences/{}", shared.account_path(), c.sid);
+    json!({
+        "account_sid": shared.config.account_sid,
+        "date_created": rfc2822(c.date_created),
+        "date_updated": rfc2822(c.date_updated),
+        "api_version": "2010-04-01",
+        "friendly_name": c.friendly_name,
+        "region": "us1",
+        "sid": c.sid,
+        "status": c.status.as_str(),
+        "uri": format!("{uri}.json"),
+        "subresource_uris": {
+            "participants": format!("{uri}/Participants.json"),
+            "recordings": format!("{uri}/Recordings.json"),
+        },
+        "reason_conference_ended": c.reason_ended,
+        "call_sid_ending_conference": c.call_sid_ending,
+    })
+}
+
+// ---- participants ----
+
+fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> ApiResult {
+    let f = &req.form;
+    let (to, from) = to_and_from(f)?;
+    let conference_record = f
+        .get("ConferenceRecord")
+        .is_some_and(|v| v == "true" || v == "record-from-start");
+    let mut join = JoinSpec {
+        conference_sid: None,
+        name: String::new(),
+        label: f.non_empty("Label"),
+        muted: f.bool("Muted")?.unwrap_or(false),
+        start_on_enter: f.bool("StartConferenceOnEnter")?.unwrap_or(true),
+        end_on_exit: f.bool("EndConferenceOnExit")?.unwrap_or(false),
+        coaching: f.bool("Coaching")?.unwrap_or(false),
+        call_sid_to_coach: f.non_empty("CallSidToCoach"),
+        status_callback: callback(
+            f,
+            "ConferenceStatusCallback",
+            "ConferenceStatusCallbackEvent",
+            &["start", "end"],
+        )?,
+        record: if conference_record {
+            Some(callback(
+                f,
+                "ConferenceRecordingStatusCallback",
+                "ConferenceRecordingStatusCallbackEvent",
+                &["completed"],
+            )?)
+        } else {
+            None
+        },
+    };
+    let status_callback = callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?;
+    let timeout_s = timeout(f)?;
+    let record = recording_request(
+        f,
+        "Record",
+        "RecordingStatusCallback",
+        "RecordingStatusCallbackEvent",
+    )?;
+    let mut model = shared.model();
+    let conf_sid = if conf_key.starts_with("CF") && crate::sid::is_sid(conf_key, "CF") {
+        match model.conferences.get(conf_key) {
+            Some(c) if c.status != ConfStatus::Completed => conf_key.to_owned(),
+            _ => return Err(ApiError::not_found(req.path)),
+        }
+    } else {
+        conference::find_or_create(shared, &mut model, conf_key)
+    };
+    join.conference_sid = Some(conf_sid.clone());
+    join.name = model.conferences[&conf_sid].friendly_name.clone();
+    let spec = NewCall {
+        from,
+        to,
+        parent: None,
+        direction: "outbound-api",
+        status_callback,
+        timeout_s,
+        machine_detection: machine_detection(f),
+        record,
+        start: Start::Conference(join.clone()),
+    };
+    let call_sid = engine::place_call(shared, &mut model, spec);
+    conference::add_pending(shared, &mut model, &conf_sid, &call_sid, &join);
+    let p = model.conferences[&conf_sid]
+        .participants
+        .iter()
+        .find(|p| p.call_sid == call_sid)
+        .expect("just added");
+    reply(StatusCode::CREATED, participant_json(shared, &conf_sid, p))
+}
+
+fn list_participants(shared: &Shared, req: &Req<'_>, conf_key: &str) -> ApiResult {
+    let model = shared.model();
+    let conf_sid = conference_sid(&model, conf_key).ok_or_else(|| ApiError::not_found(req.path))?;
+    let q = &req.query;
+    let items = model.conferences[&conf_sid]
+        .participants
+        .iter()
+        .filter(|p| q.get("Muted").is_none_or(|v| v == p.muted.to_string()))
+        .filter(|p| q.get("Hold").is_none_or(|v| v == p.hold.to_string()))
+        .map(|p| participant_json(shared, &conf_sid, p))
+        .collect();
+    let path = format!(
+        "{}/Conferences/{conf_sid}/Participants.json",
+        shared.account_path()
+    );
+    reply(
+        StatusCode::OK,
+        page::classic(&path, "participants", items, q),
+    )
+}
+
+fn find_participant<'m>(
+    model: &'m Model,
+    req: &Req<'_>,
+    conf_key: &str,
+    call: &str,
+) -> Result<(String, &'m ParticipantRec), ApiError> {
+    let conf_sid = conference_sid(model, conf_key).ok_or_else(|| ApiError::not_found(req.path))?;
+    let p = model.conferences[&conf_sid]
+        .participants
+        .iter()
+        .find(|p| p.call_sid == call || p.label.as_deref() == Some(call))
+        .ok_or_else(|| ApiError::not_found(req.path))?;
+    Ok((conf_sid, p))
+}
+
+fn fetch_participant(shared: &Shared, req: &Req<'_>, conf_key: &str, call: &str) -> ApiResult {
+    let model = shared.model();
+    let (conf_sid, p) = find_participant(&model, req, conf_key, call)?;
+    reply(StatusCode::OK, participant_json(shared, &conf_sid, p))
+}
+
+fn update_participant(shared: &Shared, req: &Req<'_>, conf_key: &str, call: &str) -> ApiResult {
+    let f = &req.form;
+    let (muted, hold, end_on_exit, coaching) = (
+        f.bool("Muted")?,
+        f.bool("Hold")?,
+        f.bool("EndConferenceOnExit")?,
+        f.bool("Coaching")?,
+    );
+    let mut model = shared.model();
+    let (conf_sid, p) = find_participant(&model, req, conf_key, call)?;
+    let call_sid = p.call_sid.clone();
+    conference::update_participant(
+        shared,
+        &mut model,
+        &conf_sid,
+        &call_sid,
+        muted,
+        hold,
+        end_on_exit,
+    );
+    if let Some(c) = coaching
+        && let Some(p) = model
+            .conferences
+            .get_mut(&conf_sid)
+            .and_then(|cf| cf.participants.iter_mut().find(|p| p.call_sid == call_sid))
+    {
+        p.coaching = c;
+    }
+    let (conf_sid, p) = find_participant(&model, req, &conf_sid, &call_sid)?;
+    reply(StatusCode::OK, participant_json(shared, &conf_sid, p))
+}
+
+fn delete_participant(shared: &Shared, req: &Req<'_>, conf_key: &str, call: &str) -> ApiResult {
+    let mut model = shared.model();
+    let (conf_sid, p) = find_participant(&model, req, conf_key, call)?;
+    let (call_sid, connected) = (p.call_sid.clone(), p.status == "connected");
+    if connected {
+        conference::leave(
+            shared,
+            &mut model,
+            &conf_sid,
+            &call_sid,
+            conference::Leave::Kicked,
+        );
+    }
+    if let Some(c) = model.calls.get(&call_sid) {
+        let _ = c.signals.send(if connected {
+            Signal::Kicked
+        } else {
+            Signal::End
+        });
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) fn participant_json(shared: &Shared, conf_sid: &str, p: &ParticipantRec) -> Value {
+    json!({
+        "account_sid": shared.config.account_sid,
+        "call_sid": p.call_sid,
+        "label": p.label,
+        "call_sid_to_coach": p.call_sid_to_coach,
+        "coaching": p.coaching,
+        "conference_sid": conf_sid,
+        "date_created": rfc2822(p.date_created),
+        "date_updated": rfc2822(p.date_updated),
+        "end_conference_on_exit": p.end_on_exit,
+        "muted": p.muted,
+        "hold": p.hold,
+        "start_conference_on_enter": p.start_on_enter,
+        "status": p.status,
+        "queue_time": "0",
+        "uri": format!("{}/Conferences/{conf_sid}/Participants/{}.json", shared.account_path(), p.call_sid),
+    })
+}
+
+// ---- recordings ----
+
+fn list_recordings(
+    shared: &Shared,
+    req: &Req<'_>,
+    keep: impl Fn(&RecordingRec) -> bool,
+) -> ApiResult {
+    let model = shared.model();
+    let items = model
+        .recording_order
+        .iter()
+        .rev()
+        .filter_map(|sid| model.recordings.get(sid))
+        .filter(|r| keep(r))
+        .map(|r| recording_json(shared, r))
+        .collect();
+    reply(
+        StatusCode::OK,
+        page::classic(req.path, "recordings", items, &req.query),
+    )
+}
+
+fn recording(shared: &Shared, req: &Req<'_>, file: &str) -> ApiResult {
+    let (sid, ext) = file
+        .rsplit_once('.')
+        .ok_or_else(|| ApiError::not_found(req.path))?;
+    let mut model = shared.model();
+    let rec = model
+        .recordings
+        .get(sid)
+        .ok_or_else(|| ApiError::not_found(req.path))?;
+    match (ext, req.method) {
+        ("json", &Method::GET) => reply(StatusCode::OK, recording_json(shared, rec)),
+        ("json", &Method::DELETE) => {
+            model.recordings.remove(sid);
+            model.recording_order.retain(|s| s != sid);
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        ("wav" | "mp3", &Method::GET) => {
+            let content_type = if ext == "wav" {
+                "audio/x-wav"
+            } else {
+                "audio/mpeg"
+            };
+            Ok((
+                [(header::CONTENT_TYPE, content_type)],
+                silent_wav(rec.duration),
+            )
+                .into_response())
+        }
+        ("json" | "wav" | "mp3", _) => Err(method_not_allowed(req)),
+        _ => Err(ApiError::not_found(req.path)),
+    }
+}
+
+/// A valid, silent 8 kHz mono WAV of `secs` seconds (capped), standing in for the recorded audio.
+fn silent_wav(secs: u64) -> Vec<u8> {
+    let samples = (secs.min(60) * 8000) as u32;
+    let data_len = samples * 2;
+    let mut w = Vec::with_capacity(44 + data_len as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&8000u32.to_le_bytes());
+    w.extend_from_slice(&16000u32.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    w.resize(44 + data_len as usize, 0);
+    w
+}
+
+pub(crate) fn recording_json(shared: &Shared, r: &RecordingRec) -> Value {
+    let uri = format!("{}/Recordings/{}", shared.account_path(), r.sid);
+    json!({
+        "account_sid": shared.config.account_sid,
+        "api_version": "2010-04-01",
+        "call_sid": r.call_sid,
+        "conference_sid": r.conference_sid,
+        "date_created": rfc2822(r.date_created),
+        "date_updated": rfc2822(r.date_updated),
+        "start_time": rfc2822(r.start_time),
+        "duration": if r.status == "completed" { json!(r.duration.to_string()) } else { json!("-1") },
+        "sid": r.sid,
+        "price": Value::Null,
+        "price_unit": "USD",
+        "status": r.status,
+        "channels": r.channels,
+        "source": r.source,
+        "error_code": Value::Null,
+        "uri": format!("{uri}.json"),
+        "encryption_details": Value::Null,
+        "subresource_uris": {
+            "add_on_results": format!("{uri}/AddOnResults.json"),
+            "transcriptions": format!("{uri}/Transcriptions.json"),
+        },
+        "media_url": engine::recording::media_url(shared, &r.sid),
+    })
+}
+
+// ---- incoming phone numbers ----
+
+fn phone_number_sid(number: &str, shared: &Shared) -> Value {
+    if shared.config.incoming_numbers.iter().any(|n| n == number) {
+        json!(number_sid(number))
+    } else {
+        Value::Null
+    }
+}
+
+/// A stable SID per owned number.
+fn number_sid(number: &str) -> String {
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    format!("PN{digits:0>32}")
+}
+
+fn list_numbers(shared: &Shared, req: &Req<'_>) -> ApiResult {
+    let q = &req.query;
+    let filter = q
+        .get("PhoneNumber")
+        .map(|p| p.chars().filter(|c| c.is_ascii_digit()).collect::<String>());
+    let items = shared
+        .config
+        .incoming_numbers
+        .iter()
+        .filter(|n| {
+            filter.as_ref().is_none_or(|f| {
+                n.chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>()
+                    .contains(f.as_str())
+            })
+        })
+        .filter(|n| q.get("FriendlyName").is_none_or(|f| formatted(n) == f))
+        .map(|n| number_json(shared, n))
+        .collect();
+    reply(
+        StatusCode::OK,
+        page::classic(
+            &format!("{}/IncomingPhoneNumbers.json", shared.account_path()),
+            "incoming_phone_numbers",
+            items,
+            q,
+        ),
+    )
+}
+
+fn number_json(shared: &Shared, number: &str) -> Value {
+    let sid = number_sid(number);
+    let created = rfc2822(shared.clock.now());
+    json!({
+        "account_sid": shared.config.account_sid,
+        "address_sid": Value::Null,
+        "address_requirements": "none",
+        "api_version": "2010-04-01",
+        "beta": false,
+        "capabilities": {"voice": true, "sms": true, "mms": true, "fax": false},
+        "date_created": created,
+        "date_updated": created,
+        "friendly_name": formatted(number),
+        "identity_sid": Value::Null,
+        "phone_number": number,
+        "origin": "twilio",
+        "sid": sid,
+        "sms_application_sid": "",
+        "sms_fallback_method": "POST",
+        "sms_fallback_url": "",
+        "sms_method": "POST",
+        "sms_url": "",
+        "status_callback": "",
+        "status_callback_method": "POST",
+        "trunk_sid": Value::Null,
+        "uri": format!("{}/IncomingPhoneNumbers/{sid}.json", shared.account_path()),
+        "voice_receive_mode": "voice",
+        "voice_application_sid": Value::Null,
+        "voice_caller_id_lookup": false,
+        "voice_fallback_method": "POST",
+        "voice_fallback_url": Value::Null,
+        "voice_method": "POST",
+        "voice_url": Value::Null,
+        "emergency_status": "Inactive",
+        "emergency_address_sid": Value::Null,
+        "emergency_address_status": "unregistered",
+        "bundle_sid": Value::Null,
+        "status": "in-use",
+        "type": "local",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        for ok in [
+            "+14155550100",
+            "+442071838750",
+            "client:alice",
+            "sip:a@b.example",
+        ] {
+            assert!(valid_address(ok), "{ok}");
+        }
+        for bad in [
+            "4155550100",
+            "+1",
+            "+1415555010a",
+            "client:",
+            "",
+            "+0123456789",
+        ] {
+            assert!(!valid_address(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn us_numbers_are_formatted() {
+        assert_eq!(formatted("+14155550100"), "(415) 555-0100");
+        assert_eq!(formatted("+442071838750"), "+442071838750");
+    }
+
+    #[test]
+    fn wav_header_is_consistent() {
+        let w = silent_wav(1);
+        assert_eq!(&w[..4], b"RIFF");
+        assert_eq!(w.len(), 44 + 16000);
+    }
+}

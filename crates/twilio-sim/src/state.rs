@@ -1,0 +1,158 @@
+//! What every part of the simulator shares: configuration, clock, model, webhook queue, event feed.
+
+use std::sync::{Mutex, MutexGuard};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, watch};
+use url::Url;
+
+use crate::clock::Clock;
+use crate::config::{NumberBehaviour, SimConfig};
+use crate::model::{Model, TimelineEntry};
+use crate::webhook::Outgoing;
+
+/// Something that happened inside the simulator, for live timelines (`Sim::subscribe`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SimEvent {
+    /// A call changed state or executed a verb.
+    Call {
+        /// RFC 3339 time of the event.
+        at: String,
+        /// Call SID.
+        sid: String,
+        /// Called number.
+        to: String,
+        /// What happened, e.g. `ringing`, `say "Hello."`, `gather -> 1`.
+        event: String,
+    },
+    /// A conference event (`conference-start`, `participant-join`, …).
+    Conference {
+        /// RFC 3339 time of the event.
+        at: String,
+        /// Conference SID.
+        sid: String,
+        /// Its friendly name.
+        name: String,
+        /// Twilio's event name.
+        event: String,
+        /// The participant's call, for participant events.
+        call_sid: Option<String>,
+    },
+    /// A webhook was delivered (or failed).
+    Webhook {
+        /// RFC 3339 time of the event.
+        at: String,
+        /// twiml | status | conference-status | recording-status | action
+        kind: String,
+        /// The URL it was signed for.
+        url: String,
+        /// HTTP status of the answer; `None` when the request failed.
+        status: Option<u16>,
+    },
+    /// A verification code was "sent".
+    Verification {
+        /// RFC 3339 time of the event.
+        at: String,
+        /// Address the code went to.
+        to: String,
+        /// sms | call | email | whatsapp
+        channel: String,
+        /// The code, as the message would have carried it.
+        code: String,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: SimConfig,
+    pub(crate) clock: Clock,
+    pub(crate) base_url: Url,
+    model: Mutex<Model>,
+    pub(crate) events: broadcast::Sender<SimEvent>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) queue: mpsc::UnboundedSender<Outgoing>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: SimConfig,
+        base_url: Url,
+        queue: mpsc::UnboundedSender<Outgoing>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        let model = Model {
+            numbers: config.numbers.clone(),
+            ..Model::default()
+        };
+        let (events, _) = broadcast::channel(4096);
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .user_agent("TwilioProxy/1.1")
+            .build()
+            .expect("a default HTTP client builds");
+        Self {
+            clock: Clock::new(config.time_scale),
+            config,
+            base_url,
+            model: Mutex::new(model),
+            events,
+            http,
+            queue,
+            shutdown,
+        }
+    }
+
+    pub(crate) fn model(&self) -> MutexGuard<'_, Model> {
+        self.model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn now_rfc3339(&self) -> String {
+        self.clock
+            .now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    pub(crate) fn behaviour(&self, number: &str) -> NumberBehaviour {
+        self.model()
+            .numbers
+            .get(number)
+            .cloned()
+            .unwrap_or_else(|| self.config.default_behaviour.clone())
+    }
+
+    /// Appends to a call's timeline, logs it and publishes it. Takes the locked model.
+    pub(crate) fn note(&self, model: &mut Model, sid: &str, event: impl Into<String>) {
+        let event = event.into();
+        let at = self.now_rfc3339();
+        let Some(call) = model.calls.get_mut(sid) else {
+            return;
+        };
+        tracing::info!(target: "twilio_sim::call", "{sid} {} {event}", call.to);
+        call.timeline.push(TimelineEntry {
+            at: at.clone(),
+            event: event.clone(),
+        });
+        let _ = self.events.send(SimEvent::Call {
+            at,
+            sid: sid.to_owned(),
+            to: call.to.clone(),
+            event,
+        });
+    }
+
+    /// The path prefix of every 2010-04-01 resource of the account.
+    pub(crate) fn account_path(&self) -> String {
+        format!("/2010-04-01/Accounts/{}", self.config.account_sid)
+    }
+
+    /// An absolute URL on the simulator for a path.
+    pub(crate) fn absolute(&self, path: &str) -> String {
+        let mut base = self.base_url.as_str().trim_end_matches('/').to_owned();
+        base.push_str(path);
+        base
+    }
+}

@@ -1,0 +1,237 @@
+//! Webhooks: signed exactly as Twilio signs them, recorded for `GET /sim/webhooks`, optionally sent to
+//! a load-balanced target, duplicated or delayed for chaos testing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng as _;
+use tokio::sync::mpsc;
+use url::Url;
+
+use crate::model::WebhookRecord;
+use crate::state::{Shared, SimEvent};
+
+/// A request the simulator makes to the application.
+#[derive(Clone, Debug)]
+pub(crate) struct Outgoing {
+    /// twiml | status | conference-status | recording-status | action
+    pub(crate) kind: &'static str,
+    pub(crate) url: String,
+    pub(crate) method: String,
+    pub(crate) params: Vec<(String, String)>,
+}
+
+/// The application's answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+}
+
+/// Queues a status callback. Callbacks are delivered one at a time in the order queued, unless
+/// jitter is configured, in which case each waits a random time first (and so they reorder).
+pub(crate) fn enqueue(shared: &Shared, out: Outgoing) {
+    let _ = shared.queue.send(out);
+}
+
+pub(crate) fn spawn_worker(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let jitter = shared.config.webhook_jitter_ms;
+            if jitter == 0 {
+                let _ = deliver(&shared, &out).await;
+            } else {
+                let shared = Arc::clone(&shared);
+                let delay = rand::rng().random_range(0..=jitter);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                    let _ = deliver(&shared, &out).await;
+                });
+            }
+        }
+    })
+}
+
+/// Sends a webhook now and returns the application's answer. A 2xx is not required here: callers
+/// decide what a non-2xx means.
+pub(crate) async fn deliver(shared: &Shared, out: &Outgoing) -> Result<Reply, String> {
+    let token = crate::sid::new_sid("ID");
+    let first = send_once(shared, out, &token).await;
+    if shared.config.webhook_duplicate_rate > 0.0
+        && rand::rng().random_bool(shared.config.webhook_duplicate_rate.min(1.0))
+    {
+        let _ = send_once(shared, out, &token).await;
+    }
+    first
+}
+
+/// The URL to request, the form to send and the signature.
+type Signed = (Url, Vec<(String, String)>, String);
+
+/// The signed URL and form for a request: GET carries the parameters in the query and signs that URL.
+fn signed_request(auth_token: &str, out: &Outgoing) -> Result<Signed, String> {
+    let mut url =
+        Url::parse(&out.url).map_err(|e| format!("invalid webhook URL {}: {e}", out.url))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("webhook URL {} is not http(s)", out.url));
+    }
+    if out.method == "GET" {
+        url.query_pairs_mut().extend_pairs(out.params.iter());
+        let sig = twilio::signature::sign(auth_token, url.as_str(), &[]);
+        Ok((url, Vec::new(), sig))
+    } else {
+        let sig = twilio::signature::sign(auth_token, url.as_str(), &out.params);
+        Ok((url, out.params.clone(), sig))
+    }
+}
+
+fn load_balanced(shared: &Shared, url: &Url) -> Url {
+    let targets = &shared.config.webhook_targets;
+    if targets.is_empty() {
+        return url.clone();
+    }
+    let target = &targets[rand::rng().random_range(0..targets.len())];
+    let mut routed = url.clone();
+    let _ = routed.set_scheme(target.scheme());
+    let _ = routed.set_host(target.host_str());
+    let _ = routed.set_port(target.port());
+    routed
+}
+
+async fn send_once(shared: &Shared, out: &Outgoing, token: &str) -> Result<Reply, String> {
+    let (url, form, signature) = match signed_request(&shared.config.auth_token, out) {
+        Ok(r) => r,
+        Err(e) => {
+            record(shared, out, &out.url, "", token, None, Some(e.clone()));
+            return Err(e);
+        }
+    };
+    let target = load_balanced(shared, &url);
+    let request = if out.method == "GET" {
+        shared.http.get(target.clone())
+    } else {
+        shared.http.post(target.clone()).form(&form)
+    };
+    let result = request
+        .header("X-Twilio-Signature", &signature)
+        .header("I-Twilio-Idempotency-Token", token)
+        .header("Accept", "text/xml, application/xml, text/html, */*")
+        .send()
+        .await;
+    match result {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            record(
+                shared,
+                out,
+                target.as_str(),
+                &signature,
+                token,
+                Some(status),
+                None,
+            );
+            Ok(Reply { status, body })
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            record(
+                shared,
+                out,
+                target.as_str(),
+                &signature,
+                token,
+                None,
+                Some(msg.clone()),
+            );
+            Err(msg)
+        }
+    }
+}
+
+fn record(
+    shared: &Shared,
+    out: &Outgoing,
+    delivered_to: &str,
+    signature: &str,
+    token: &str,
+    status: Option<u16>,
+    error: Option<String>,
+) {
+    let time = shared.now_rfc3339();
+    let params = out
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect::<serde_json::Map<_, _>>();
+    match (&status, &error) {
+        (Some(s), _) => {
+            tracing::debug!(target: "twilio_sim::webhook", "{} {} {} -> {s}", out.kind, out.method, out.url)
+        }
+        (None, Some(e)) => {
+            tracing::warn!(target: "twilio_sim::webhook", "{} {} {} failed: {e}", out.kind, out.method, out.url)
+        }
+        (None, None) => {}
+    }
+    let _ = shared.events.send(SimEvent::Webhook {
+        at: time.clone(),
+        kind: out.kind.to_owned(),
+        url: out.url.clone(),
+        status,
+    });
+    shared.model().webhooks.push(WebhookRecord {
+        kind: out.kind,
+        method: out.method.clone(),
+        url: out.url.clone(),
+        delivered_to: delivered_to.to_owned(),
+        params,
+        signature: signature.to_owned(),
+        idempotency_token: token.to_owned(),
+        status,
+        error,
+        time,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_requests_sign_the_url_with_its_query() {
+        let out = Outgoing {
+            kind: "status",
+            url: "https://app.example/status?x=1".into(),
+            method: "GET".into(),
+            params: vec![("CallSid".into(), "CA1".into())],
+        };
+        let (url, form, sig) = signed_request("tok", &out).unwrap();
+        assert_eq!(url.as_str(), "https://app.example/status?x=1&CallSid=CA1");
+        assert!(form.is_empty());
+        assert_eq!(sig, twilio::signature::sign("tok", url.as_str(), &[]));
+    }
+
+    #[test]
+    fn post_requests_sign_url_and_form() {
+        let out = Outgoing {
+            kind: "status",
+            url: "https://app.example/status".into(),
+            method: "POST".into(),
+            params: vec![("B".into(), "2".into()), ("A".into(), "1".into())],
+        };
+        let (_, form, sig) = signed_request("tok", &out).unwrap();
+        assert_eq!(form.len(), 2);
+        assert_eq!(
+            sig,
+            twilio::signature::sign("tok", "https://app.example/status", &out.params)
+        );
+        let bad = Outgoing {
+            url: "ftp://x".into(),
+            ..out
+        };
+        assert!(signed_request("tok", &bad).is_err());
+    }
+}
