@@ -18,11 +18,12 @@ use std::time::Duration;
 use oas_check::Spec;
 use serde_json::{Value, json};
 use twilio::{
-    Beep, CallEvent, CallInstructions, CallStatus, CallUpdateStatus, CheckVerification, Client, ClientConfig,
-    ConferenceEvent, ConferenceRecord, ConferenceStatus, ConferenceUpdateStatus, CreateCall, CreateDocument,
-    CreateParticipant, CreateVerification, Credentials, Error, HttpMethod, ListCalls, ListConferences,
-    ListIncomingPhoneNumbers, ListRecordings, MachineDetection, RecordingEvent, RecordingStatus, SecretString,
-    UpdateCall, UpdateConference, UpdateDocument, UpdateParticipant, VerificationStatus, VerifyChannel,
+    Beep, CallEvent, CallInstructions, CallStatus, CallUpdateStatus, CheckVerification, Client,
+    ClientConfig, ConferenceEvent, ConferenceRecord, ConferenceStatus, ConferenceUpdateStatus,
+    CreateCall, CreateDocument, CreateParticipant, CreateVerification, Credentials, Error,
+    HttpMethod, ListCalls, ListConferences, ListIncomingPhoneNumbers, ListRecordings,
+    MachineDetection, RecordingEvent, RecordingStatus, SecretString, UpdateCall, UpdateConference,
+    UpdateDocument, UpdateParticipant, VerificationStatus, VerifyChannel,
 };
 use twilio_sim::{NumberBehaviour, Sim, SimConfig};
 
@@ -38,19 +39,24 @@ const VERIFY_SERVICE: &str = "VA0123456789abcdef0123456789abcdef";
 const SYNC_SERVICE: &str = "IS0123456789abcdef0123456789abcdef";
 const API_KEY: &str = "SK0123456789abcdef0123456789abcdef";
 const API_SECRET: &str = "conformance-api-key-secret";
-const SPEC_FILES: [&str; 3] = ["twilio_api_v2010.json", "twilio_verify_v2.json", "twilio_sync_v1.json"];
+const SPEC_FILES: [&str; 3] = [
+    "twilio_api_v2010.json",
+    "twilio_verify_v2.json",
+    "twilio_sync_v1.json",
+];
 
-/// Twilio's OpenAPI documents, kept beside the repository as `../shared/twilio-oai`.
+/// Twilio's OpenAPI documents, vendored in `specs/twilio-oai` at the repository root.
 fn spec_dir() -> PathBuf {
     match std::env::var_os("TWILIO_OAI_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/twilio-oai"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../specs/twilio-oai"),
     }
 }
 
 fn spec() -> Spec {
     let files: Vec<PathBuf> = SPEC_FILES.iter().map(|f| spec_dir().join(f)).collect();
-    let error_schema: Value = serde_json::from_str(include_str!("conformance/twilio_error.json")).unwrap();
+    let error_schema: Value =
+        serde_json::from_str(include_str!("conformance/twilio_error.json")).unwrap();
     Spec::load(&files)
         .unwrap()
         .with_error_schema(error_schema)
@@ -101,25 +107,46 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     let sink = start_sink().await;
     let hook = |path: &str| sink.join(path).unwrap().to_string();
     let account = sim.account_sid().to_owned();
-    let twilio = client(&proxy.base, &account, Credentials::AuthToken(SecretString::from(sim.auth_token().to_owned())));
+    let twilio = client(
+        &proxy.base,
+        &account,
+        Credentials::AuthToken(SecretString::from(sim.auth_token().to_owned())),
+    );
     let mut cov = Coverage::default();
     for number in [AGENT, CUSTOMER, SECOND] {
-        sim.set_number(number, NumberBehaviour { ring_ms: 200, ..NumberBehaviour::default() });
+        sim.set_number(
+            number,
+            NumberBehaviour {
+                ring_ms: 200,
+                ..NumberBehaviour::default()
+            },
+        );
     }
 
     // Phone numbers.
-    let numbers = exercise!(cov, proxy, twilio.list_incoming_phone_numbers(&ListIncomingPhoneNumbers {
-        phone_number: Some(CALLER_ID.to_owned()),
-        page_size: Some(20),
-    }))
+    let numbers = exercise!(
+        cov,
+        proxy,
+        twilio.list_incoming_phone_numbers(&ListIncomingPhoneNumbers {
+            phone_number: Some(CALLER_ID.to_owned()),
+            page_size: Some(20),
+        })
+    )
     .unwrap();
-    assert!(numbers.items.iter().any(|n| n.phone_number.as_deref() == Some(CALLER_ID)));
+    assert!(
+        numbers
+            .items
+            .iter()
+            .any(|n| n.phone_number.as_deref() == Some(CALLER_ID))
+    );
 
     // Calls: inline TwiML joining a conference, with every optional field the client can send.
     let mut create = CreateCall::new(
         AGENT,
         CALLER_ID,
-        CallInstructions::Twiml(format!("<Response><Dial><Conference>{ROOM}</Conference></Dial></Response>")),
+        CallInstructions::Twiml(format!(
+            "<Response><Dial><Conference>{ROOM}</Conference></Dial></Response>"
+        )),
     );
     create.status_callback = Some(hook("status?leg=agent"));
     create.status_callback_method = Some(HttpMethod::Post);
@@ -128,7 +155,8 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     create.machine_detection = Some(MachineDetection::Enable);
     create.record = Some(true);
     create.recording_status_callback = Some(hook("recording"));
-    create.recording_status_callback_event = vec![RecordingEvent::InProgress, RecordingEvent::Completed];
+    create.recording_status_callback_event =
+        vec![RecordingEvent::InProgress, RecordingEvent::Completed];
     let agent = exercise!(cov, proxy, twilio.create_call(&create)).unwrap();
 
     // A second call driven by a URL.
@@ -142,27 +170,45 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     });
     assert_eq!(fetched.to.as_deref(), Some(AGENT));
 
-    let listed = exercise!(cov, proxy, twilio.list_calls(&ListCalls {
-        to: Some(AGENT.to_owned()),
-        from: Some(CALLER_ID.to_owned()),
-        status: Some(CallStatus::InProgress),
-        page_size: Some(20),
-    }))
+    let listed = exercise!(
+        cov,
+        proxy,
+        twilio.list_calls(&ListCalls {
+            to: Some(AGENT.to_owned()),
+            from: Some(CALLER_ID.to_owned()),
+            status: Some(CallStatus::InProgress),
+            page_size: Some(20),
+        })
+    )
     .unwrap();
     assert!(listed.items.iter().any(|c| c.sid == agent.sid));
-    let first_page = exercise!(cov, proxy, twilio.list_calls(&ListCalls { page_size: Some(1), ..ListCalls::default() })).unwrap();
+    let first_page = exercise!(
+        cov,
+        proxy,
+        twilio.list_calls(&ListCalls {
+            page_size: Some(1),
+            ..ListCalls::default()
+        })
+    )
+    .unwrap();
     assert_eq!(first_page.items.len(), 1);
-    let second_page = exercise!(cov, proxy, twilio.next_page(&first_page)).unwrap().expect("two calls make two pages");
+    let second_page = exercise!(cov, proxy, twilio.next_page(&first_page))
+        .unwrap()
+        .expect("two calls make two pages");
     assert_eq!(second_page.items.len(), 1);
     assert_ne!(second_page.items[0].sid, first_page.items[0].sid);
 
     // Conferences.
     let conference = eventually!("the conference to start", {
-        let page = exercise!(cov, proxy, twilio.list_conferences(&ListConferences {
-            friendly_name: Some(ROOM.to_owned()),
-            status: Some(ConferenceStatus::InProgress),
-            page_size: Some(20),
-        }))
+        let page = exercise!(
+            cov,
+            proxy,
+            twilio.list_conferences(&ListConferences {
+                friendly_name: Some(ROOM.to_owned()),
+                status: Some(ConferenceStatus::InProgress),
+                page_size: Some(20),
+            })
+        )
         .unwrap();
         page.items.into_iter().next()
     });
@@ -174,7 +220,11 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     join.label = Some("customer".to_owned());
     join.status_callback = Some(hook("status?leg=customer"));
     join.status_callback_method = Some(HttpMethod::Post);
-    join.status_callback_event = vec![CallEvent::Initiated, CallEvent::Answered, CallEvent::Completed];
+    join.status_callback_event = vec![
+        CallEvent::Initiated,
+        CallEvent::Answered,
+        CallEvent::Completed,
+    ];
     join.timeout = Some(30);
     join.record = Some(false);
     join.beep = Some(Beep::OnEnter);
@@ -183,86 +233,166 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     join.early_media = Some(true);
     join.conference_status_callback = Some(hook("conference"));
     join.conference_status_callback_method = Some(HttpMethod::Post);
-    join.conference_status_callback_event =
-        vec![ConferenceEvent::Start, ConferenceEvent::End, ConferenceEvent::Join, ConferenceEvent::Leave];
+    join.conference_status_callback_event = vec![
+        ConferenceEvent::Start,
+        ConferenceEvent::End,
+        ConferenceEvent::Join,
+        ConferenceEvent::Leave,
+    ];
     join.conference_record = Some(ConferenceRecord::RecordFromStart);
     join.conference_recording_status_callback = Some(hook("conference-recording"));
     join.conference_recording_status_callback_event = vec![RecordingEvent::Completed];
     join.wait_url = Some(hook("wait"));
     let participant = exercise!(cov, proxy, twilio.create_participant(ROOM, &join)).unwrap();
-    assert_eq!(participant.conference_sid.as_deref(), Some(conference.sid.as_str()));
+    assert_eq!(
+        participant.conference_sid.as_deref(),
+        Some(conference.sid.as_str())
+    );
     let customer_sid = participant.call_sid.clone();
 
     eventually!("the customer to join", {
-        let p = exercise!(cov, proxy, twilio.fetch_participant(&conference.sid, &customer_sid)).unwrap();
+        let p = exercise!(
+            cov,
+            proxy,
+            twilio.fetch_participant(&conference.sid, &customer_sid)
+        )
+        .unwrap();
         (p.status == Some(twilio::ParticipantStatus::Connected)).then_some(p)
     });
-    let by_label = exercise!(cov, proxy, twilio.fetch_participant(&conference.sid, "customer")).unwrap();
+    let by_label = exercise!(
+        cov,
+        proxy,
+        twilio.fetch_participant(&conference.sid, "customer")
+    )
+    .unwrap();
     assert_eq!(by_label.call_sid, customer_sid);
-    let held = exercise!(cov, proxy, twilio.update_participant(&conference.sid, &customer_sid, &UpdateParticipant {
-        hold: Some(true),
-        muted: Some(true),
-        hold_url: Some(hook("hold")),
-        hold_method: Some(HttpMethod::Get),
-    }))
+    let held = exercise!(
+        cov,
+        proxy,
+        twilio.update_participant(
+            &conference.sid,
+            &customer_sid,
+            &UpdateParticipant {
+                hold: Some(true),
+                muted: Some(true),
+                hold_url: Some(hook("hold")),
+                hold_method: Some(HttpMethod::Get),
+            }
+        )
+    )
     .unwrap();
     assert_eq!(held.hold, Some(true));
     assert_eq!(held.muted, Some(true));
-    exercise!(cov, proxy, twilio.delete_participant(&conference.sid, &customer_sid)).unwrap();
+    exercise!(
+        cov,
+        proxy,
+        twilio.delete_participant(&conference.sid, &customer_sid)
+    )
+    .unwrap();
 
     // Redirect the second call, end the conference (and with it the agent's Dial), hang up.
-    let redirected = exercise!(cov, proxy, twilio.update_call(&second.sid, &UpdateCall {
-        url: Some(hook("twiml?redirected=1")),
-        method: Some(HttpMethod::Post),
-        ..UpdateCall::default()
-    }))
+    let redirected = exercise!(
+        cov,
+        proxy,
+        twilio.update_call(
+            &second.sid,
+            &UpdateCall {
+                url: Some(hook("twiml?redirected=1")),
+                method: Some(HttpMethod::Post),
+                ..UpdateCall::default()
+            }
+        )
+    )
     .unwrap();
     assert_eq!(redirected.sid, second.sid);
-    let ended = exercise!(cov, proxy, twilio.update_conference(&conference.sid, &UpdateConference {
-        status: Some(ConferenceUpdateStatus::Completed),
-    }))
+    let ended = exercise!(
+        cov,
+        proxy,
+        twilio.update_conference(
+            &conference.sid,
+            &UpdateConference {
+                status: Some(ConferenceUpdateStatus::Completed),
+            }
+        )
+    )
     .unwrap();
     assert_eq!(ended.sid, conference.sid);
-    exercise!(cov, proxy, twilio.update_call(&second.sid, &UpdateCall {
-        twiml: Some("<Response><Hangup/></Response>".to_owned()),
-        ..UpdateCall::default()
-    }))
+    exercise!(
+        cov,
+        proxy,
+        twilio.update_call(
+            &second.sid,
+            &UpdateCall {
+                twiml: Some("<Response><Hangup/></Response>".to_owned()),
+                ..UpdateCall::default()
+            }
+        )
+    )
     .ok();
-    exercise!(cov, proxy, twilio.update_call(&agent.sid, &UpdateCall {
-        status: Some(CallUpdateStatus::Completed),
-        ..UpdateCall::default()
-    }))
+    exercise!(
+        cov,
+        proxy,
+        twilio.update_call(
+            &agent.sid,
+            &UpdateCall {
+                status: Some(CallUpdateStatus::Completed),
+                ..UpdateCall::default()
+            }
+        )
+    )
     .ok();
     eventually!("the agent's call to end", {
         let call = exercise!(cov, proxy, twilio.fetch_call(&agent.sid)).unwrap();
-        call.status.is_some_and(CallStatus::is_final).then_some(call)
+        call.status
+            .is_some_and(CallStatus::is_final)
+            .then_some(call)
     });
 
     // Recordings: the agent's call was recorded.
     let recording = eventually!("the call's recording", {
-        let page = exercise!(cov, proxy, twilio.list_recordings(&ListRecordings {
-            call_sid: Some(agent.sid.clone()),
-            page_size: Some(20),
-            ..ListRecordings::default()
-        }))
+        let page = exercise!(
+            cov,
+            proxy,
+            twilio.list_recordings(&ListRecordings {
+                call_sid: Some(agent.sid.clone()),
+                page_size: Some(20),
+                ..ListRecordings::default()
+            })
+        )
         .unwrap();
-        page.items.into_iter().find(|r| r.status == Some(RecordingStatus::Completed))
+        page.items
+            .into_iter()
+            .find(|r| r.status == Some(RecordingStatus::Completed))
     });
     let recording = exercise!(cov, proxy, twilio.fetch_recording(&recording.sid)).unwrap();
     assert_eq!(recording.call_sid.as_deref(), Some(agent.sid.as_str()));
-    exercise!(cov, proxy, twilio.list_recordings(&ListRecordings {
-        conference_sid: Some(conference.sid.clone()),
-        ..ListRecordings::default()
-    }))
+    exercise!(
+        cov,
+        proxy,
+        twilio.list_recordings(&ListRecordings {
+            conference_sid: Some(conference.sid.clone()),
+            ..ListRecordings::default()
+        })
+    )
     .unwrap();
 
     // Verify: email and SMS, a wrong code, then the right one read from the control API.
     let control = reqwest::Client::new();
-    for (to, channel) in [("agent@example.com", VerifyChannel::Email), ("+15550107009", VerifyChannel::Sms)] {
-        let sent = exercise!(cov, proxy, twilio.create_verification(VERIFY_SERVICE, &CreateVerification {
-            to: to.to_owned(),
-            channel,
-        }))
+    for (to, channel) in [
+        ("agent@example.com", VerifyChannel::Email),
+        ("+15550107009", VerifyChannel::Sms),
+    ] {
+        let sent = exercise!(
+            cov,
+            proxy,
+            twilio.create_verification(
+                VERIFY_SERVICE,
+                &CreateVerification {
+                    to: to.to_owned(),
+                    channel,
+                }
+            )
+        )
         .unwrap();
         assert_eq!(sent.status, Some(VerificationStatus::Pending));
         let otp: Value = control
@@ -276,70 +406,179 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
             .unwrap();
         let code = otp["code"].as_str().unwrap().to_owned();
         let wrong = if code == "000000" { "111111" } else { "000000" };
-        let denied = exercise!(cov, proxy, twilio.check_verification(VERIFY_SERVICE, &CheckVerification {
-            to: to.to_owned(),
-            code: wrong.to_owned(),
-        }))
+        let denied = exercise!(
+            cov,
+            proxy,
+            twilio.check_verification(
+                VERIFY_SERVICE,
+                &CheckVerification {
+                    to: to.to_owned(),
+                    code: wrong.to_owned(),
+                }
+            )
+        )
         .unwrap();
         assert!(!denied.is_approved());
-        let approved = exercise!(cov, proxy, twilio.check_verification(VERIFY_SERVICE, &CheckVerification {
-            to: to.to_owned(),
-            code,
-        }))
+        let approved = exercise!(
+            cov,
+            proxy,
+            twilio.check_verification(
+                VERIFY_SERVICE,
+                &CheckVerification {
+                    to: to.to_owned(),
+                    code,
+                }
+            )
+        )
         .unwrap();
         assert!(approved.is_approved());
     }
 
     // Sync documents, by SID and by unique name.
-    let document = exercise!(cov, proxy, twilio.create_document(SYNC_SERVICE, &CreateDocument {
-        unique_name: Some("verified_email_YWdlbnRAZXhhbXBsZS5jb20=".to_owned()),
-        data: Some(json!({"email": "agent@example.com", "verifiedAt": "2024-01-01T00:00:00Z"})),
-        ttl: Some(3600),
-    }))
+    let document = exercise!(
+        cov,
+        proxy,
+        twilio.create_document(
+            SYNC_SERVICE,
+            &CreateDocument {
+                unique_name: Some("verified_email_YWdlbnRAZXhhbXBsZS5jb20=".to_owned()),
+                data: Some(
+                    json!({"email": "agent@example.com", "verifiedAt": "2024-01-01T00:00:00Z"})
+                ),
+                ttl: Some(3600),
+            }
+        )
+    )
     .unwrap();
-    let by_name = exercise!(cov, proxy, twilio.fetch_document(SYNC_SERVICE, "verified_email_YWdlbnRAZXhhbXBsZS5jb20=")).unwrap();
+    let by_name = exercise!(
+        cov,
+        proxy,
+        twilio.fetch_document(SYNC_SERVICE, "verified_email_YWdlbnRAZXhhbXBsZS5jb20=")
+    )
+    .unwrap();
     assert_eq!(by_name.sid, document.sid);
-    let updated = exercise!(cov, proxy, twilio.update_document(SYNC_SERVICE, &document.sid, &UpdateDocument {
-        data: Some(json!({"email": "agent@example.com", "phone": CUSTOMER})),
-        ttl: Some(7200),
-    }))
+    let updated = exercise!(
+        cov,
+        proxy,
+        twilio.update_document(
+            SYNC_SERVICE,
+            &document.sid,
+            &UpdateDocument {
+                data: Some(json!({"email": "agent@example.com", "phone": CUSTOMER})),
+                ttl: Some(7200),
+            }
+        )
+    )
     .unwrap();
-    assert_eq!(updated.data, Some(json!({"email": "agent@example.com", "phone": CUSTOMER})));
-    exercise!(cov, proxy, twilio.fetch_document(SYNC_SERVICE, &document.sid)).unwrap();
+    assert_eq!(
+        updated.data,
+        Some(json!({"email": "agent@example.com", "phone": CUSTOMER}))
+    );
+    exercise!(
+        cov,
+        proxy,
+        twilio.fetch_document(SYNC_SERVICE, &document.sid)
+    )
+    .unwrap();
 
     // API key credentials work like the auth token.
-    let keyed = client(&proxy.base, &account, Credentials::ApiKey {
-        sid: API_KEY.to_owned(),
-        secret: SecretString::from(API_SECRET),
-    });
+    let keyed = client(
+        &proxy.base,
+        &account,
+        Credentials::ApiKey {
+            sid: API_KEY.to_owned(),
+            secret: SecretString::from(API_SECRET),
+        },
+    );
     exercise!(cov, proxy, keyed.fetch_call(&agent.sid)).unwrap();
 
     // Errors: wrong credentials, and well-formed SIDs that do not exist.
-    let intruder = client(&proxy.base, &account, Credentials::AuthToken(SecretString::from("wrong-token")));
-    assert_eq!(api_error(exercise!(cov, proxy, intruder.fetch_call(&agent.sid))), (401, Some(20003)));
+    let intruder = client(
+        &proxy.base,
+        &account,
+        Credentials::AuthToken(SecretString::from("wrong-token")),
+    );
     assert_eq!(
-        api_error(exercise!(cov, proxy, intruder.create_verification(VERIFY_SERVICE, &CreateVerification {
-            to: "agent@example.com".to_owned(),
-            channel: VerifyChannel::Email,
-        }))),
+        api_error(exercise!(cov, proxy, intruder.fetch_call(&agent.sid))),
+        (401, Some(20003))
+    );
+    assert_eq!(
+        api_error(exercise!(
+            cov,
+            proxy,
+            intruder.create_verification(
+                VERIFY_SERVICE,
+                &CreateVerification {
+                    to: "agent@example.com".to_owned(),
+                    channel: VerifyChannel::Email,
+                }
+            )
+        )),
         (401, Some(20003))
     );
     let nowhere = "CAffffffffffffffffffffffffffffffff";
-    assert_eq!(api_error(exercise!(cov, proxy, twilio.fetch_call(nowhere))).0, 404);
-    assert_eq!(api_error(exercise!(cov, proxy, twilio.fetch_conference("CFffffffffffffffffffffffffffffffff"))).0, 404);
-    assert_eq!(api_error(exercise!(cov, proxy, twilio.fetch_participant(&conference.sid, nowhere))).0, 404);
-    assert_eq!(api_error(exercise!(cov, proxy, twilio.fetch_recording("REffffffffffffffffffffffffffffffff"))).0, 404);
-    assert_eq!(api_error(exercise!(cov, proxy, twilio.fetch_document(SYNC_SERVICE, "ETffffffffffffffffffffffffffffffff"))).0, 404);
-    let (status, _) = api_error(exercise!(cov, proxy, twilio.check_verification(VERIFY_SERVICE, &CheckVerification {
-        to: "nobody@example.com".to_owned(),
-        code: "123456".to_owned(),
-    })));
+    assert_eq!(
+        api_error(exercise!(cov, proxy, twilio.fetch_call(nowhere))).0,
+        404
+    );
+    assert_eq!(
+        api_error(exercise!(
+            cov,
+            proxy,
+            twilio.fetch_conference("CFffffffffffffffffffffffffffffffff")
+        ))
+        .0,
+        404
+    );
+    assert_eq!(
+        api_error(exercise!(
+            cov,
+            proxy,
+            twilio.fetch_participant(&conference.sid, nowhere)
+        ))
+        .0,
+        404
+    );
+    assert_eq!(
+        api_error(exercise!(
+            cov,
+            proxy,
+            twilio.fetch_recording("REffffffffffffffffffffffffffffffff")
+        ))
+        .0,
+        404
+    );
+    assert_eq!(
+        api_error(exercise!(
+            cov,
+            proxy,
+            twilio.fetch_document(SYNC_SERVICE, "ETffffffffffffffffffffffffffffffff")
+        ))
+        .0,
+        404
+    );
+    let (status, _) = api_error(exercise!(
+        cov,
+        proxy,
+        twilio.check_verification(
+            VERIFY_SERVICE,
+            &CheckVerification {
+                to: "nobody@example.com".to_owned(),
+                code: "123456".to_owned(),
+            }
+        )
+    ));
     assert_eq!(status, 404);
 
     let exchanges = proxy.exchanges();
     let violations = check_all(&spec, &exchanges);
     let coverage_gaps = check_coverage(&spec, &exchanges, &cov);
     sim.shutdown().await;
+    eprintln!(
+        "checked {} exchanges from {} client calls",
+        exchanges.len(),
+        cov.calls.len()
+    );
     assert!(
         violations.is_empty() && coverage_gaps.is_empty(),
         "{} of {} exchanges break Twilio's OpenAPI documents:\n{}\n\ncoverage:\n{}",
@@ -356,20 +595,41 @@ fn check_all(spec: &Spec, exchanges: &[Exchange]) -> Vec<String> {
     for x in exchanges {
         let name = format!("{} {} -> {}", x.method, x.path, x.status);
         let content_type = x.header("content-type");
-        if let Err(found) = spec.check_request(&x.method, &x.path, &x.query, content_type, &x.request_body) {
+        if let Err(found) =
+            spec.check_request(&x.method, &x.path, &x.query, content_type, &x.request_body)
+        {
             lines.extend(found.iter().map(|v| format!("{name}: {v}")));
         }
-        lines.extend(spec.check_response(&x.method, &x.path, x.status, &x.response_body).iter().map(|v| format!("{name}: {v}")));
-        if !x.header("authorization").is_some_and(|a| a.starts_with("Basic ")) {
-            lines.push(format!("{name}: request without HTTP basic auth, which every document requires"));
+        lines.extend(
+            spec.check_response(&x.method, &x.path, x.status, &x.response_body)
+                .iter()
+                .map(|v| format!("{name}: {v}")),
+        );
+        if !x
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Basic "))
+        {
+            lines.push(format!(
+                "{name}: request without HTTP basic auth, which every document requires"
+            ));
         }
         let bodiless = x.status == 204;
-        let json_reply = x.response_content_type.as_deref().is_some_and(|c| c.starts_with("application/json"));
+        let json_reply = x
+            .response_content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json"));
         if !bodiless && !json_reply {
-            lines.push(format!("{name}: response content type {:?}, not application/json", x.response_content_type));
+            lines.push(format!(
+                "{name}: response content type {:?}, not application/json",
+                x.response_content_type
+            ));
         }
         if x.status >= 400 {
-            lines.extend(error_semantics(x).into_iter().map(|why| format!("{name}: {why}")));
+            lines.extend(
+                error_semantics(x)
+                    .into_iter()
+                    .map(|why| format!("{name}: {why}")),
+            );
         }
     }
     lines
@@ -382,7 +642,10 @@ fn error_semantics(x: &Exchange) -> Vec<String> {
     };
     let mut wrong = Vec::new();
     if body["status"] != json!(x.status) {
-        wrong.push(format!("error body says status {} on an HTTP {}", body["status"], x.status));
+        wrong.push(format!(
+            "error body says status {} on an HTTP {}",
+            body["status"], x.status
+        ));
     }
     if let (Some(code), Some(link)) = (body["code"].as_u64(), body["more_info"].as_str())
         && !link.ends_with(&format!("/{code}"))
@@ -400,18 +663,34 @@ fn check_coverage(spec: &Spec, exchanges: &[Exchange], cov: &Coverage) -> Vec<St
     let listed: BTreeSet<&str> = expected.keys().copied().collect();
     let in_client: BTreeSet<&str> = methods.iter().map(String::as_str).collect();
     if listed != in_client {
-        gaps.push(format!("client methods {in_client:?} differ from the operations this test expects {listed:?}"));
+        gaps.push(format!(
+            "client methods {in_client:?} differ from the operations this test expects {listed:?}"
+        ));
     }
     for method in &methods {
         let Some((verb, template)) = expected.get(method.as_str()) else {
             continue;
         };
-        let reached = cov.calls.iter().filter(|(name, _)| name == method).flat_map(|(_, range)| exchanges[range.clone()].iter()).any(|x| {
-            let routed = spec.check_request(&x.method, &x.path, &x.query, x.header("content-type"), &x.request_body);
-            (200..300).contains(&x.status) && routed.is_ok_and(|op| op.method == *verb && op.template == *template)
-        });
+        let reached = cov
+            .calls
+            .iter()
+            .filter(|(name, _)| name == method)
+            .flat_map(|(_, range)| exchanges[range.clone()].iter())
+            .any(|x| {
+                let routed = spec.check_request(
+                    &x.method,
+                    &x.path,
+                    &x.query,
+                    x.header("content-type"),
+                    &x.request_body,
+                );
+                (200..300).contains(&x.status)
+                    && routed.is_ok_and(|op| op.method == *verb && op.template == *template)
+            });
         if !reached {
-            gaps.push(format!("{method} never reached {verb} {template} successfully"));
+            gaps.push(format!(
+                "{method} never reached {verb} {template} successfully"
+            ));
         }
     }
     gaps

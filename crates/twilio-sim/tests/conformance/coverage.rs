@@ -6,13 +6,34 @@ use std::collections::BTreeMap;
 /// exercised here fails the test.
 const RESOURCE_MODULES: &str = include_str!("../../../twilio/src/resources/mod.rs");
 const RESOURCE_SOURCES: [(&str, &str); 7] = [
-    ("calls", include_str!("../../../twilio/src/resources/calls.rs")),
-    ("common", include_str!("../../../twilio/src/resources/common.rs")),
-    ("conferences", include_str!("../../../twilio/src/resources/conferences.rs")),
-    ("participants", include_str!("../../../twilio/src/resources/participants.rs")),
-    ("recordings", include_str!("../../../twilio/src/resources/recordings.rs")),
-    ("sync", include_str!("../../../twilio/src/resources/sync.rs")),
-    ("verify", include_str!("../../../twilio/src/resources/verify.rs")),
+    (
+        "calls",
+        include_str!("../../../twilio/src/resources/calls.rs"),
+    ),
+    (
+        "common",
+        include_str!("../../../twilio/src/resources/common.rs"),
+    ),
+    (
+        "conferences",
+        include_str!("../../../twilio/src/resources/conferences.rs"),
+    ),
+    (
+        "participants",
+        include_str!("../../../twilio/src/resources/participants.rs"),
+    ),
+    (
+        "recordings",
+        include_str!("../../../twilio/src/resources/recordings.rs"),
+    ),
+    (
+        "sync",
+        include_str!("../../../twilio/src/resources/sync.rs"),
+    ),
+    (
+        "verify",
+        include_str!("../../../twilio/src/resources/verify.rs"),
+    ),
 ];
 
 /// The public async methods of `twilio::Client`: every one is a REST call.
@@ -23,12 +44,18 @@ pub fn client_methods() -> Vec<String> {
         .map(|l| l.trim_end_matches(';'))
         .collect();
     let read: Vec<&str> = RESOURCE_SOURCES.iter().map(|(name, _)| *name).collect();
-    assert_eq!(declared, read, "the client has resource modules this test does not read");
+    assert_eq!(
+        declared, read,
+        "the client has resource modules this test does not read"
+    );
     let mut methods = Vec::new();
     for (_, source) in RESOURCE_SOURCES {
         for line in source.lines() {
             if let Some(rest) = line.trim().strip_prefix("pub async fn ") {
-                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 methods.push(name);
             }
         }
@@ -50,19 +77,73 @@ pub fn expected_operations() -> BTreeMap<&'static str, (&'static str, String)> {
         ("next_page", ("GET", api("/Calls.json"))),
         ("fetch_conference", ("GET", api("/Conferences/{Sid}.json"))),
         ("list_conferences", ("GET", api("/Conferences.json"))),
-        ("update_conference", ("POST", api("/Conferences/{Sid}.json"))),
-        ("create_participant", ("POST", api("/Conferences/{ConferenceSid}/Participants.json"))),
-        ("fetch_participant", ("GET", api("/Conferences/{ConferenceSid}/Participants/{CallSid}.json"))),
-        ("update_participant", ("POST", api("/Conferences/{ConferenceSid}/Participants/{CallSid}.json"))),
-        ("delete_participant", ("DELETE", api("/Conferences/{ConferenceSid}/Participants/{CallSid}.json"))),
+        (
+            "update_conference",
+            ("POST", api("/Conferences/{Sid}.json")),
+        ),
+        (
+            "create_participant",
+            (
+                "POST",
+                api("/Conferences/{ConferenceSid}/Participants.json"),
+            ),
+        ),
+        (
+            "fetch_participant",
+            (
+                "GET",
+                api("/Conferences/{ConferenceSid}/Participants/{CallSid}.json"),
+            ),
+        ),
+        (
+            "update_participant",
+            (
+                "POST",
+                api("/Conferences/{ConferenceSid}/Participants/{CallSid}.json"),
+            ),
+        ),
+        (
+            "delete_participant",
+            (
+                "DELETE",
+                api("/Conferences/{ConferenceSid}/Participants/{CallSid}.json"),
+            ),
+        ),
         ("fetch_recording", ("GET", api("/Recordings/{Sid}.json"))),
         ("list_recordings", ("GET", api("/Recordings.json"))),
-        ("list_incoming_phone_numbers", ("GET", api("/IncomingPhoneNumbers.json"))),
-        ("create_verification", ("POST", "/v2/Services/{ServiceSid}/Verifications".to_owned())),
-        ("check_verification", ("POST", "/v2/Services/{ServiceSid}/VerificationCheck".to_owned())),
-        ("create_document", ("POST", "/v1/Services/{ServiceSid}/Documents".to_owned())),
-        ("fetch_document", ("GET", "/v1/Services/{ServiceSid}/Documents/{Sid}".to_owned())),
-        ("update_document", ("POST", "/v1/Services/{ServiceSid}/Documents/{Sid}".to_owned())),
+        (
+            "list_incoming_phone_numbers",
+            ("GET", api("/IncomingPhoneNumbers.json")),
+        ),
+        (
+            "create_verification",
+            ("POST", "/v2/Services/{ServiceSid}/Verifications".to_owned()),
+        ),
+        (
+            "check_verification",
+            (
+                "POST",
+                "/v2/Services/{ServiceSid}/VerificationCheck".to_owned(),
+            ),
+        ),
+        (
+            "create_document",
+            ("POST", "/v1/Services/{ServiceSid}/Documents".to_owned()),
+        ),
+        (
+            "fetch_document",
+            (
+                "GET",
+                "/v1/Services/{ServiceSid}/Documents/{Sid}".to_owned(),
+            ),
+        ),
+        (
+            "update_document",
+            (
+                "POST",
+                "/v1/Services/{ServiceSid}/Documents/{Sid}".to_owned(),
+            ),
+        ),
     ])
 }
 
