@@ -20,14 +20,21 @@ pub struct SimConfig {
     pub default_behaviour: NumberBehaviour,
     /// E.164 -> behaviour.
     pub numbers: HashMap<String, NumberBehaviour>,
-    /// Numbers the account owns, listed by IncomingPhoneNumbers.
+    /// Numbers the account owns (or has verified as caller IDs). If any are listed, a call or
+    /// participant `From` another phone number is refused with Twilio's 21210, and
+    /// IncomingPhoneNumbers lists exactly these. Empty (the default) is permissive: the account
+    /// owns every number, so any `From` is accepted and IncomingPhoneNumbers finds whichever
+    /// number it is asked for by `PhoneNumber`.
     pub incoming_numbers: Vec<String>,
     /// If non-empty: each webhook goes to a random one of these (scheme, host and port replaced) while
     /// still being signed for the original URL, as it would arrive behind a load balancer.
     pub webhook_targets: Vec<Url>,
-    /// Chaos: probability that a webhook is delivered twice.
+    /// Chaos: probability that a webhook is delivered twice. Both copies carry the same
+    /// `I-Twilio-Idempotency-Token`, parameters and signature, as Twilio's retries do.
     pub webhook_duplicate_rate: f64,
-    /// Chaos: random extra delay (0..=this, milliseconds, not scaled) per status callback, which reorders them.
+    /// Chaos: random extra delay (0..=this, milliseconds, not scaled) per status callback, which
+    /// reorders them (SequenceNumber still tells their order). At 0, every webhook of the
+    /// simulator, TwiML requests included, is delivered one at a time in the order it happened.
     pub webhook_jitter_ms: u64,
 }
 
@@ -38,8 +45,8 @@ pub const DEFAULT_AUTH_TOKEN: &str = "simulated-auth-token-0123456789ab";
 
 impl Default for SimConfig {
     /// Account [`DEFAULT_ACCOUNT_SID`] with token [`DEFAULT_AUTH_TOKEN`], no API keys, real time, every
-    /// number answering as a human after 1 s of ringing, pressing nothing and staying on the line, owning
-    /// `+15005550006` (Twilio's magic valid test number), webhooks delivered once, in order, to their URL.
+    /// number answering as a human after 1 s of ringing, pressing nothing and staying on the line, any
+    /// `From` accepted (no `incoming_numbers`), webhooks delivered once, in order, to their URL.
     fn default() -> Self {
         Self {
             account_sid: DEFAULT_ACCOUNT_SID.to_owned(),
@@ -48,7 +55,7 @@ impl Default for SimConfig {
             time_scale: 1.0,
             default_behaviour: NumberBehaviour::default(),
             numbers: HashMap::new(),
-            incoming_numbers: vec!["+15005550006".to_owned()],
+            incoming_numbers: Vec::new(),
             webhook_targets: Vec::new(),
             webhook_duplicate_rate: 0.0,
             webhook_jitter_ms: 0,

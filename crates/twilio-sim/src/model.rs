@@ -92,6 +92,8 @@ pub(crate) struct CallRec {
     pub(crate) signals: mpsc::UnboundedSender<Signal>,
     /// `Record=true` on create: the call's own recording, and where to report it.
     pub(crate) record: Option<Option<Callback>>,
+    /// The recording `Record=true` made, once the call was answered.
+    pub(crate) recording_sid: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use url::Url;
 use crate::clock::Clock;
 use crate::config::{NumberBehaviour, SimConfig};
 use crate::model::{Model, TimelineEntry};
-use crate::webhook::Outgoing;
+use crate::webhook::Job;
 
 /// Something that happened inside the simulator, for live timelines (`Sim::subscribe`).
 #[derive(Clone, Debug, Serialize)]
@@ -71,7 +71,7 @@ pub(crate) struct Shared {
     model: Mutex<Model>,
     pub(crate) events: broadcast::Sender<SimEvent>,
     pub(crate) http: reqwest::Client,
-    pub(crate) queue: mpsc::UnboundedSender<Outgoing>,
+    pub(crate) queue: mpsc::UnboundedSender<Job>,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
@@ -79,7 +79,7 @@ impl Shared {
     pub(crate) fn new(
         config: SimConfig,
         base_url: Url,
-        queue: mpsc::UnboundedSender<Outgoing>,
+        queue: mpsc::UnboundedSender<Job>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let model = Model {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng as _;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use crate::model::WebhookRecord;
@@ -28,28 +28,63 @@ pub(crate) struct Reply {
     pub(crate) body: String,
 }
 
-/// Queues a status callback. Callbacks are delivered one at a time in the order queued, unless
-/// jitter is configured, in which case each waits a random time first (and so they reorder).
+/// Something for the delivery worker to send.
+#[derive(Debug)]
+pub(crate) enum Job {
+    /// A status callback: nobody waits for its answer.
+    Notify(Outgoing),
+    /// A TwiML or action request: the call waits for the answer.
+    Fetch(Outgoing, oneshot::Sender<Result<Reply, String>>),
+}
+
+/// Queues a status callback. Without jitter, callbacks and TwiML requests are delivered one at a
+/// time in the order they happened, so an application sees every call's story in order; with
+/// jitter each callback waits a random time first (and so they reorder, as Twilio's may).
 pub(crate) fn enqueue(shared: &Shared, out: Outgoing) {
-    let _ = shared.queue.send(out);
+    let _ = shared.queue.send(Job::Notify(out));
+}
+
+/// Requests TwiML (a call's Url, a Gather or Dial action, a Redirect) and returns the answer.
+/// Without jitter the request waits for the callbacks queued before it, so it never overtakes
+/// them; with jitter it goes at once, and the callbacks it overtakes arrive after it.
+pub(crate) async fn request(shared: &Shared, out: Outgoing) -> Result<Reply, String> {
+    if shared.config.webhook_jitter_ms == 0 {
+        let (tx, rx) = oneshot::channel();
+        match shared.queue.send(Job::Fetch(out, tx)) {
+            Ok(()) => {
+                return rx
+                    .await
+                    .unwrap_or_else(|_| Err("the simulator is shutting down".to_owned()));
+            }
+            Err(mpsc::error::SendError(Job::Fetch(out, _))) => return deliver(shared, &out).await,
+            Err(_) => return Err("the simulator is shutting down".to_owned()),
+        }
+    }
+    deliver(shared, &out).await
 }
 
 pub(crate) fn spawn_worker(
     shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    mut rx: mpsc::UnboundedReceiver<Job>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while let Some(out) = rx.recv().await {
+        while let Some(job) = rx.recv().await {
             let jitter = shared.config.webhook_jitter_ms;
-            if jitter == 0 {
-                let _ = deliver(&shared, &out).await;
-            } else {
-                let shared = Arc::clone(&shared);
-                let delay = rand::rng().random_range(0..=jitter);
-                tokio::spawn(async move {
-                    tokio::time::sleep(Duration::from_millis(delay)).await;
+            match job {
+                Job::Fetch(out, reply) => {
+                    let _ = reply.send(deliver(&shared, &out).await);
+                }
+                Job::Notify(out) if jitter == 0 => {
                     let _ = deliver(&shared, &out).await;
-                });
+                }
+                Job::Notify(out) => {
+                    let shared = Arc::clone(&shared);
+                    let delay = rand::rng().random_range(0..=jitter);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                        let _ = deliver(&shared, &out).await;
+                    });
+                }
             }
         }
     })

@@ -192,8 +192,13 @@ async fn gather_action_then_conference_with_recording() {
     let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let agent_sid = h.call(agent, &form_ref).await;
 
-    h.wait_conference("room-1", "to start", |c| c["status"] == "in-progress")
+    // Alone, the agent waits on hold music: a conference needs two participants to start.
+    let waiting = h
+        .wait_conference("room-1", "to hold the agent", |c| {
+            c["participants"].as_array().unwrap().len() == 1
+        })
         .await;
+    assert_eq!(waiting["status"], "init", "{waiting}");
     let cust_status = h.rx.url("/status?leg=customer");
     let (code, participant) = h
         .post(
@@ -263,8 +268,8 @@ async fn gather_action_then_conference_with_recording() {
         conf,
         vec![
             ("participant-join".into(), a.clone()),
-            ("conference-start".into(), None),
             ("participant-join".into(), c.clone()),
+            ("conference-start".into(), None),
             ("participant-leave".into(), c.clone()),
             ("participant-leave".into(), a.clone()),
             ("conference-end".into(), None),
@@ -277,6 +282,24 @@ async fn gather_action_then_conference_with_recording() {
     );
     assert_eq!(end.param("CallSidEndingConference"), customer_sid);
     assert_eq!(end.param("FriendlyName"), "room-1");
+    let reasons: Vec<(String, String)> =
+        h.rx.at("/conf")
+            .iter()
+            .filter(|x| x.param("StatusCallbackEvent") == "participant-leave")
+            .map(|x| {
+                (
+                    x.param("CallSid").to_owned(),
+                    x.param("ReasonParticipantLeft").to_owned(),
+                )
+            })
+            .collect();
+    assert_eq!(
+        reasons,
+        [
+            (customer_sid.clone(), "participant_hung_up".to_owned()),
+            (agent_sid.clone(), "moderator_ended_conference".to_owned()),
+        ]
+    );
     let seqs: Vec<String> =
         h.rx.at("/conf")
             .iter()
@@ -296,6 +319,9 @@ async fn gather_action_then_conference_with_recording() {
     assert_eq!(rec.param("RecordingStatus"), "completed");
     assert_eq!(rec.param("RecordingSource"), "Conference");
     assert_eq!(rec.param("RecordingChannels"), "1");
+    // A conference recording is of the mix: no CallSid, no RecordingTrack.
+    assert_eq!(rec.get("CallSid"), None, "{rec:?}");
+    assert_eq!(rec.get("RecordingTrack"), None, "{rec:?}");
     let conf_sid = end.param("ConferenceSid");
     assert_eq!(rec.param("ConferenceSid"), conf_sid);
     assert!(
@@ -459,7 +485,11 @@ async fn conference_waits_for_a_starter_and_ends_with_the_last_participant() {
 #[tokio::test]
 async fn ending_a_conference_through_the_api_continues_each_call_after_its_dial() {
     let h = Harness::start().await;
-    let twiml = r#"<Response><Dial><Conference>api-room</Conference></Dial><Say>The conference is over.</Say></Response>"#;
+    let cb = h.rx.url("/api-room");
+    let twiml = format!(
+        r#"<Response><Dial><Conference statusCallback="{cb}" statusCallbackEvent="leave end">api-room</Conference></Dial><Say>The conference is over.</Say></Response>"#
+    );
+    let twiml = twiml.as_str();
     let a = h.call("+15550005001", &[("Twiml", twiml)]).await;
     let b = h.call("+15550005002", &[("Twiml", twiml)]).await;
     let conf = h
@@ -488,6 +518,46 @@ async fn ending_a_conference_through_the_api_continues_each_call_after_its_dial(
     assert_eq!(code, 200);
     assert_eq!(body["status"], "completed");
     assert_eq!(body["reason_conference_ended"], "conference-ended-via-api");
+    let hooks =
+        h.rx.wait_for("the conference's end", |hs| {
+            hs.iter()
+                .any(|x| x.get("StatusCallbackEvent") == Some("conference-end"))
+        })
+        .await;
+    let told: Vec<(String, String)> = hooks
+        .iter()
+        .map(|x| {
+            let event = x.param("StatusCallbackEvent").to_owned();
+            let detail = match event.as_str() {
+                "participant-leave" => x.param("ReasonParticipantLeft"),
+                _ => x.param("ReasonConferenceEnded"),
+            };
+            (event, detail.to_owned())
+        })
+        .collect();
+    let leave = (
+        "participant-leave".to_owned(),
+        "conference_ended_via_api".to_owned(),
+    );
+    assert_eq!(
+        told,
+        [
+            leave.clone(),
+            leave,
+            (
+                "conference-end".to_owned(),
+                "conference-ended-via-api".to_owned()
+            )
+        ]
+    );
+    assert!(
+        hooks
+            .last()
+            .unwrap()
+            .get("CallSidEndingConference")
+            .is_none(),
+        "no participant ended it"
+    );
     for call in [a, b] {
         let view = h.wait_final(&call).await;
         let timeline: Vec<&str> = view["timeline"]
@@ -558,7 +628,10 @@ async fn participants_can_be_muted_held_and_kicked() {
         ]
     );
     let leave = h.rx.at("/pc").pop().unwrap();
-    assert_eq!(leave.param("ReasonParticipantLeft"), "participant_kicked");
+    assert_eq!(
+        leave.param("ReasonParticipantLeft"),
+        "participant_updated_via_api"
+    );
     h.http
         .post(h.url(&format!("/sim/calls/{b}/hangup")))
         .send()
@@ -655,15 +728,30 @@ async fn record_verb_creates_a_recording_and_posts_the_action() {
                 ("Twiml", &twiml),
                 ("Record", "true"),
                 ("RecordingStatusCallback", &h.rx.url("/call-rec")),
+                ("StatusCallback", &h.rx.url("/done")),
             ],
         )
         .await;
     h.wait_final(&sid).await;
     let hooks =
         h.rx.wait_for("recordings", |hs| {
-            hs.iter().any(|x| x.path == "/call-rec") && hs.iter().any(|x| x.path == "/rs")
+            ["/call-rec", "/rs", "/done"]
+                .iter()
+                .all(|p| hs.iter().any(|x| x.path == *p))
         })
         .await;
+    let call_rec = hooks.iter().find(|x| x.path == "/call-rec").unwrap();
+    assert_eq!(call_rec.param("CallSid"), sid);
+    assert_eq!(call_rec.param("RecordingTrack"), "both");
+    // The completed event of a Record=true call names the call's recording.
+    let done = hooks.iter().find(|x| x.path == "/done").unwrap();
+    assert_eq!(done.param("CallStatus"), "completed");
+    assert_eq!(done.param("RecordingSid"), call_rec.param("RecordingSid"));
+    assert_eq!(done.param("RecordingUrl"), call_rec.param("RecordingUrl"));
+    assert_eq!(
+        done.param("RecordingDuration"),
+        call_rec.param("RecordingDuration")
+    );
     let action = hooks.iter().find(|x| x.path == "/recorded").unwrap();
     assert!(action.param("RecordingSid").starts_with("RE"));
     assert_eq!(action.param("RecordingDuration"), "3");
@@ -795,5 +883,79 @@ async fn two_hundred_concurrent_calls_lose_no_callback() {
             ["initiated", "ringing", "in-progress", "completed"]
         );
     }
+    h.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_participant_whose_call_never_connects_is_reported_as_an_add_failure() {
+    let h = Harness::start().await;
+    let cb = h.rx.url("/room");
+    let twiml = format!(
+        r#"<Response><Dial><Conference statusCallback="{cb}" statusCallbackEvent="start end join leave">add-fail-room</Conference></Dial></Response>"#
+    );
+    let host = h.call("+15550007001", &[("Twiml", &twiml)]).await;
+    h.wait_conference("add-fail-room", "to hold the host", |c| {
+        c["participants"].as_array().unwrap().len() == 1
+    })
+    .await;
+    for (number, answer, status) in [
+        ("+15550007002", Answer::Busy, "busy"),
+        ("+15550007003", Answer::NoAnswer, "no-answer"),
+    ] {
+        h.set_number(number, &behaviour(answer)).await;
+        let leg_status = h.rx.url("/leg");
+        let (code, body) = h
+            .post(
+                &h.api("/Conferences/add-fail-room/Participants.json"),
+                &[
+                    ("From", "+15005550006"),
+                    ("To", number),
+                    ("Timeout", "5"),
+                    ("StatusCallback", &leg_status),
+                ],
+            )
+            .await;
+        assert_eq!(code, 201, "{body}");
+        let sid = body["call_sid"].as_str().unwrap().to_owned();
+        let hooks =
+            h.rx.wait_for("the add failure", |hs| {
+                hs.iter().any(|x| {
+                    x.path == "/room"
+                        && x.get("CallSid") == Some(sid.as_str())
+                        && x.get("StatusCallbackEvent") == Some("participant-leave")
+                })
+            })
+            .await;
+        let about: Vec<&common::Hook> = hooks
+            .iter()
+            .filter(|x| x.path == "/room" && x.get("CallSid") == Some(sid.as_str()))
+            .collect();
+        assert_eq!(about.len(), 1, "a leave and no join: {about:#?}");
+        assert_eq!(
+            about[0].param("ReasonParticipantLeft"),
+            "participant_add_failed"
+        );
+        assert_eq!(about[0].param("ParticipantCallStatus"), status);
+        // The participant's own call reports its outcome to its StatusCallback (completed only).
+        let leg =
+            h.rx.wait_for("the leg's outcome", |hs| {
+                hs.iter()
+                    .any(|x| x.path == "/leg" && x.get("CallSid") == Some(sid.as_str()))
+            })
+            .await;
+        assert_eq!(statuses_of(&leg, "/leg", &sid), [status]);
+    }
+    let conf = h
+        .wait_conference("add-fail-room", "to keep its host", |c| {
+            c["participants"].as_array().unwrap().len() == 1
+        })
+        .await;
+    assert_eq!(conf["status"], "init", "nobody else ever joined: {conf}");
+    h.http
+        .post(h.url(&format!("/sim/calls/{host}/hangup")))
+        .send()
+        .await
+        .unwrap();
+    h.wait_final(&host).await;
     h.sim.shutdown().await;
 }

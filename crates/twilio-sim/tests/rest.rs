@@ -143,18 +143,116 @@ async fn call_resource_has_every_field_of_twilios_schema() {
     assert_eq!(status, 200);
     assert_eq!(list["calls"][0]["sid"], call["sid"]);
     assert_eq!(list["page_size"], 1);
+    h.sim.shutdown().await;
+}
+
+fn numbers_in(page: &Value) -> Vec<&str> {
+    page["incoming_phone_numbers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["phone_number"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn listed_incoming_numbers_are_the_only_caller_ids() {
+    let owned = "+15005550006";
+    let h = Harness::with(SimConfig {
+        incoming_numbers: vec![owned.to_owned()],
+        ..common::fast_config()
+    })
+    .await;
     let (status, numbers) = h
         .get(&h.api("/IncomingPhoneNumbers.json?PhoneNumber=%2B15005550006"))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(
-        numbers["incoming_phone_numbers"][0]["phone_number"],
-        "+15005550006"
-    );
+    assert_eq!(numbers_in(&numbers), [owned]);
     let (_, none) = h
         .get(&h.api("/IncomingPhoneNumbers.json?PhoneNumber=%2B19999999999"))
         .await;
-    assert_eq!(none["incoming_phone_numbers"].as_array().unwrap().len(), 0);
+    assert!(numbers_in(&none).is_empty(), "{none}");
+
+    let stranger = "+14155550199";
+    let (status, body) = h
+        .post(
+            &h.api("/Calls.json"),
+            &[
+                ("To", "+14155550100"),
+                ("From", stranger),
+                ("Twiml", "<Response/>"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 21210);
+    assert!(
+        body["message"].as_str().unwrap().contains(stranger),
+        "{body}"
+    );
+    let (status, body) = h
+        .post(
+            &h.api("/Conferences/owned-room/Participants.json"),
+            &[("To", "+14155550100"), ("From", stranger)],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], 21210);
+    let (status, none) = h
+        .get(&h.api("/Conferences.json?FriendlyName=owned-room"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(none["conferences"].as_array().unwrap().is_empty(), "{none}");
+
+    let (status, call) = h
+        .post(
+            &h.api("/Calls.json"),
+            &[
+                ("To", "+14155550100"),
+                ("From", owned),
+                ("Twiml", "<Response/>"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{call}");
+    assert!(call["phone_number_sid"].as_str().unwrap().starts_with("PN"));
+    // A browser caller is not a phone number and needs no ownership.
+    let (status, body) = h
+        .post(
+            &h.api("/Calls.json"),
+            &[
+                ("To", "client:alice"),
+                ("From", "client:bob"),
+                ("Twiml", "<Response/>"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    h.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_incoming_numbers_every_caller_id_is_owned() {
+    let h = Harness::start().await;
+    let any = "+14155550199";
+    let (status, call) = h
+        .post(
+            &h.api("/Calls.json"),
+            &[
+                ("To", "+14155550100"),
+                ("From", any),
+                ("Twiml", "<Response/>"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{call}");
+    assert!(call["phone_number_sid"].as_str().unwrap().starts_with("PN"));
+    let (_, found) = h
+        .get(&h.api("/IncomingPhoneNumbers.json?PhoneNumber=%2B14155550199"))
+        .await;
+    assert_eq!(numbers_in(&found), [any]);
+    let (_, unasked) = h.get(&h.api("/IncomingPhoneNumbers.json")).await;
+    assert!(numbers_in(&unasked).is_empty(), "{unasked}");
     h.sim.shutdown().await;
 }
 

@@ -221,8 +221,13 @@ impl CallTask {
                 },
             );
             call_event(s, m, &self.sid, "answered");
-            record
-                .map(|cb| recording::start(s, m, Some(&self.sid), None, "OutboundAPI", cb.as_ref()))
+            let recording = record.map(|cb| {
+                recording::start(s, m, Some(&self.sid), None, "OutboundAPI", cb.as_ref())
+            });
+            if let (Some((rec, _)), Some(call)) = (&recording, m.calls.get_mut(&self.sid)) {
+                call.recording_sid = Some(rec.clone());
+            }
+            recording
         });
         self.recording = recording;
         if let Some(talk) = self.behaviour.talk_ms {
@@ -414,9 +419,9 @@ impl CallTask {
                     .with_model(|s, m| m.calls.get(&self.sid).map(|c| call_params(s, c)))
                     .unwrap_or_default();
                 params.extend(extra);
-                let reply = webhook::deliver(
+                let reply = webhook::request(
                     &self.shared,
-                    &Outgoing {
+                    Outgoing {
                         kind,
                         url: url.clone(),
                         method: method.clone(),

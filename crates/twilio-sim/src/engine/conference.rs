@@ -1,6 +1,7 @@
-//! Conferences and Twilio's rules for them: a conference starts when a participant with
-//! startConferenceOnEnter joins; it ends when an endConferenceOnExit participant leaves, when the last
-//! participant leaves, or through the API. All functions take the locked model.
+//! Conferences and Twilio's rules for them. A conference starts once at least two participants are
+//! in it and at least one of them has startConferenceOnEnter; until then whoever is there hears
+//! hold music. It ends when an endConferenceOnExit participant leaves, when the last participant
+//! leaves, or through the API. All functions take the locked model.
 
 use crate::clock::rfc2822;
 use crate::engine::{JoinSpec, Signal, recording};
@@ -11,19 +12,61 @@ use crate::webhook::{self, Outgoing};
 /// Why a participant leaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Leave {
+    /// Its call ended.
     HungUp,
+    /// Removed with `DELETE …/Participants/{CallSid}`.
     Kicked,
+    /// Its call was given new TwiML.
     Redirected,
 }
 
 impl Leave {
+    /// `ReasonParticipantLeft`. Twilio sends one of conference_ended_via_api,
+    /// moderator_ended_conference, participant_updated_via_api, participant_hung_up and
+    /// participant_add_failed; removal through the API is an update through the API.
     fn reason(self) -> &'static str {
         match self {
             Self::HungUp => "participant_hung_up",
-            Self::Kicked => "participant_kicked",
-            Self::Redirected => "participant_updated_via_api",
+            Self::Kicked | Self::Redirected => "participant_updated_via_api",
         }
     }
+}
+
+/// The `ReasonParticipantLeft` of everyone still in a conference when it ends.
+fn reason_left_at_end(reason_ended: &str) -> &'static str {
+    if reason_ended == "conference-ended-via-api" {
+        "conference_ended_via_api"
+    } else {
+        "moderator_ended_conference"
+    }
+}
+
+/// The parameters of a `participant-leave` that describe the participant.
+fn leave_params(p: &ParticipantRec, reason: &str, call_status: &str) -> Vec<(String, String)> {
+    let mut params = vec![
+        ("ReasonParticipantLeft".to_owned(), reason.to_owned()),
+        ("ParticipantCallStatus".to_owned(), call_status.to_owned()),
+        ("Muted".to_owned(), p.muted.to_string()),
+        ("Hold".to_owned(), p.hold.to_string()),
+        ("Coaching".to_owned(), p.coaching.to_string()),
+        ("EndConferenceOnExit".to_owned(), p.end_on_exit.to_string()),
+        (
+            "StartConferenceOnEnter".to_owned(),
+            p.start_on_enter.to_string(),
+        ),
+    ];
+    if let Some(label) = &p.label {
+        params.push(("ParticipantLabel".to_owned(), label.clone()));
+    }
+    params
+}
+
+/// Whether a conference that has not started has what it takes to start.
+fn ready_to_start(conf: &ConfRec) -> bool {
+    let connected = || conf.participants.iter().filter(|p| p.status == "connected");
+    conf.status == ConfStatus::Init
+        && connected().count() >= 2
+        && connected().any(|p| p.start_on_enter)
 }
 
 /// The live conference called `name`, created (status `init`) if there is none.
@@ -158,7 +201,7 @@ pub(crate) fn join(shared: &Shared, model: &mut Model, call_sid: &str, spec: &Jo
     }
     conf.date_updated = shared.clock.now();
     let name = conf.friendly_name.clone();
-    let starts = conf.status == ConfStatus::Init && spec.start_on_enter;
+    let starts = ready_to_start(conf);
     if let Some(call) = model.calls.get_mut(call_sid) {
         call.conference_sid = Some(conf_sid.clone());
     }
@@ -172,6 +215,7 @@ pub(crate) fn join(shared: &Shared, model: &mut Model, call_sid: &str, spec: &Jo
         call_sid,
         format!("joined conference {name:?} {conf_sid} ({state})"),
     );
+    // The join that completes the conference is reported before the start it causes.
     emit(
         shared,
         model,
@@ -238,18 +282,32 @@ pub(crate) fn leave(
     let was_connected = conf.participants[idx].status == "connected";
     let leaver = conf.participants.remove(idx);
     conf.date_updated = shared.clock.now();
+    let call_status = model
+        .calls
+        .get(call_sid)
+        .map_or("completed", |c| c.status.as_str());
     if !was_connected {
-        // Never joined (its call did not connect): no join, so no leave either.
+        // A participant added through the API whose call never connected: Twilio reports it
+        // with a participant-leave (participant_add_failed and the call's busy / no-answer /
+        // failed / canceled) and no participant-join before it.
+        emit(
+            shared,
+            model,
+            conf_sid,
+            "participant-leave",
+            Some(call_sid),
+            leave_params(&leaver, "participant_add_failed", call_status),
+        );
+        let conf = model
+            .conferences
+            .get_mut(conf_sid)
+            .expect("conference exists");
         if conf.status == ConfStatus::Init && conf.participants.is_empty() {
             conf.status = ConfStatus::Completed;
             conf.reason_ended = Some("last-participant-left".to_owned());
         }
         return;
     }
-    let call_status = model
-        .calls
-        .get(call_sid)
-        .map_or("completed", |c| c.status.as_str());
     shared.note(
         model,
         call_sid,
@@ -261,21 +319,7 @@ pub(crate) fn leave(
         conf_sid,
         "participant-leave",
         Some(call_sid),
-        vec![
-            ("ReasonParticipantLeft".to_owned(), why.reason().to_owned()),
-            ("ParticipantCallStatus".to_owned(), call_status.to_owned()),
-            (
-                "EndConferenceOnExit".to_owned(),
-                leaver.end_on_exit.to_string(),
-            ),
-            (
-                "StartConferenceOnEnter".to_owned(),
-                leaver.start_on_enter.to_string(),
-            ),
-            ("Muted".to_owned(), leaver.muted.to_string()),
-            ("Hold".to_owned(), leaver.hold.to_string()),
-            ("Coaching".to_owned(), leaver.coaching.to_string()),
-        ],
+        leave_params(&leaver, why.reason(), call_status),
     );
     let conf = &model.conferences[conf_sid];
     let connected_left = conf
@@ -290,24 +334,25 @@ pub(crate) fn leave(
         } else {
             "participant-with-end-conference-on-exit-left"
         };
-        end(shared, model, conf_sid, reason, Some(call_sid));
+        end(shared, model, conf_sid, reason, Some(&leaver));
     } else if connected_left == 0 {
         let reason = if kicked {
             "last-participant-kicked"
         } else {
             "last-participant-left"
         };
-        end(shared, model, conf_sid, reason, Some(call_sid));
+        end(shared, model, conf_sid, reason, Some(&leaver));
     }
 }
 
 /// Ends a conference: everyone still in it leaves (their calls continue after their `<Dial>`).
+/// `ending` is the participant whose leaving ended it, if one did.
 pub(crate) fn end(
     shared: &Shared,
     model: &mut Model,
     conf_sid: &str,
     reason: &str,
-    ending_call: Option<&str>,
+    ending: Option<&ParticipantRec>,
 ) {
     let Some(conf) = model.conferences.get_mut(conf_sid) else {
         return;
@@ -319,7 +364,7 @@ pub(crate) fn end(
     let remaining = std::mem::take(&mut conf.participants);
     conf.status = ConfStatus::Completed;
     conf.reason_ended = Some(reason.to_owned());
-    conf.call_sid_ending = ending_call.map(str::to_owned);
+    conf.call_sid_ending = ending.map(|p| p.call_sid.clone());
     conf.date_updated = shared.clock.now();
     let recording = conf.recording.take();
     let record_cb = conf.record.as_ref().and_then(|(_, cb)| cb.clone());
@@ -342,38 +387,25 @@ pub(crate) fn end(
             conf_sid,
             "participant-leave",
             Some(&p.call_sid),
-            vec![
-                (
-                    "ReasonParticipantLeft".to_owned(),
-                    "conference_ended".to_owned(),
-                ),
-                (
-                    "ParticipantCallStatus".to_owned(),
-                    status.as_str().to_owned(),
-                ),
-                ("EndConferenceOnExit".to_owned(), p.end_on_exit.to_string()),
-                (
-                    "StartConferenceOnEnter".to_owned(),
-                    p.start_on_enter.to_string(),
-                ),
-                ("Muted".to_owned(), p.muted.to_string()),
-                ("Hold".to_owned(), p.hold.to_string()),
-                ("Coaching".to_owned(), p.coaching.to_string()),
-            ],
+            leave_params(p, reason_left_at_end(reason), status.as_str()),
         );
-    }
-    if let Some(rec) = recording {
-        recording::finish(shared, model, &rec.sid, rec.started, record_cb.as_ref());
     }
     if was_started {
         let mut extra = vec![
             ("ReasonConferenceEnded".to_owned(), reason.to_owned()),
             ("Reason".to_owned(), human_reason(reason).to_owned()),
         ];
-        if let Some(call) = ending_call {
-            extra.push(("CallSidEndingConference".to_owned(), call.to_owned()));
+        if let Some(p) = ending {
+            extra.push(("CallSidEndingConference".to_owned(), p.call_sid.clone()));
+            if let Some(label) = &p.label {
+                extra.push(("ParticipantLabelEndingConference".to_owned(), label.clone()));
+            }
         }
         emit(shared, model, conf_sid, "conference-end", None, extra);
+    }
+    // The recording becomes available after the conference it recorded is over.
+    if let Some(rec) = recording {
+        recording::finish(shared, model, &rec.sid, rec.started, record_cb.as_ref());
     }
     tracing::info!(target: "twilio_sim::conference", "{conf_sid} ended: {reason}");
 }

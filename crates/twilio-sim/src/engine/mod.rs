@@ -128,6 +128,7 @@ pub(crate) fn place_call(shared: &Arc<Shared>, model: &mut Model, spec: NewCall)
             timeline: Vec::new(),
             signals: tx.clone(),
             record: spec.record.clone(),
+            recording_sid: None,
         },
     );
     model.call_order.push(sid.clone());
@@ -180,6 +181,8 @@ pub(crate) fn call_event(shared: &Shared, model: &mut Model, sid: &str, event: &
     call.seq += 1;
     let call = &model.calls[sid];
     let mut params = call_params(shared, call);
+    // The call resource is still `queued` when dialing starts, but Twilio reports the initiated
+    // event with CallStatus=initiated (a value only callbacks carry).
     if event == "initiated" {
         set(&mut params, "CallStatus", "initiated");
     }
@@ -201,6 +204,21 @@ pub(crate) fn call_event(shared: &Shared, model: &mut Model, sid: &str, event: &
             _ => "200",
         };
         params.push(("SipResponseCode".to_owned(), sip.to_owned()));
+        // Twilio adds the recording a `Record=true` call made to its completed event.
+        if let Some(rec) = call
+            .recording_sid
+            .as_ref()
+            .and_then(|r| model.recordings.get(r))
+        {
+            params.extend([
+                (
+                    "RecordingUrl".to_owned(),
+                    recording::media_url(shared, &rec.sid),
+                ),
+                ("RecordingSid".to_owned(), rec.sid.clone()),
+                ("RecordingDuration".to_owned(), rec.duration.to_string()),
+            ]);
+        }
     }
     if let Some(code) = call.error_code {
         params.push(("ErrorCode".to_owned(), code.to_string()));

@@ -98,14 +98,19 @@ pub(crate) fn media_url(shared: &Shared, sid: &str) -> String {
     shared.absolute(&format!("{}/Recordings/{sid}", shared.account_path()))
 }
 
+/// Twilio sends a conference recording's callback without CallSid or RecordingTrack (the recording
+/// is of the mix, not of one call); a call recording's callback carries both.
 fn params(shared: &Shared, model: &Model, sid: &str, status: &str) -> Vec<(String, String)> {
     let rec = &model.recordings[sid];
-    let mut p = vec![
-        ("AccountSid".to_owned(), shared.config.account_sid.clone()),
-        (
+    let mut p = vec![("AccountSid".to_owned(), shared.config.account_sid.clone())];
+    match &rec.conference_sid {
+        Some(conf) => p.push(("ConferenceSid".to_owned(), conf.clone())),
+        None => p.push((
             "CallSid".to_owned(),
             rec.call_sid.clone().unwrap_or_default(),
-        ),
+        )),
+    }
+    p.extend([
         ("RecordingSid".to_owned(), sid.to_owned()),
         ("RecordingUrl".to_owned(), media_url(shared, sid)),
         ("RecordingStatus".to_owned(), status.to_owned()),
@@ -113,11 +118,9 @@ fn params(shared: &Shared, model: &Model, sid: &str, status: &str) -> Vec<(Strin
         ("RecordingChannels".to_owned(), rec.channels.to_string()),
         ("RecordingStartTime".to_owned(), rfc2822(rec.start_time)),
         ("RecordingSource".to_owned(), rec.source.to_owned()),
-        ("RecordingTrack".to_owned(), "both".to_owned()),
-        ("ErrorCode".to_owned(), "0".to_owned()),
-    ];
-    if let Some(conf) = &rec.conference_sid {
-        p.push(("ConferenceSid".to_owned(), conf.clone()));
+    ]);
+    if rec.conference_sid.is_none() {
+        p.push(("RecordingTrack".to_owned(), "both".to_owned()));
     }
     p
 }

@@ -239,6 +239,8 @@ fn conference(el: &Element) -> Result<ConferenceNoun, String> {
         record_from_start: el.attr("record") == Some("record-from-start"),
         coach: non_empty(el.attr("coach")),
         label: non_empty(el.attr("participantLabel")),
+        // Twilio's <Conference> has no default statusCallbackEvent: a statusCallback alone reports
+        // nothing. (The Participants API's ConferenceStatusCallbackEvent defaults to `start end`.)
         status_callback: callback(el, "statusCallback", "statusCallbackEvent", ""),
         recording_status_callback: callback(
             el,

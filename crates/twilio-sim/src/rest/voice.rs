@@ -121,6 +121,27 @@ fn to_and_from(form: &Form) -> Result<(String, String), ApiError> {
     Ok((to, from))
 }
 
+/// Twilio places calls only from a number the account owns or has verified (21210). Client and SIP
+/// callers are not phone numbers and are not checked.
+fn check_caller_id(shared: &Shared, from: &str) -> Result<(), ApiError> {
+    if from.starts_with('+') && !owns(shared, from) {
+        return Err(ApiError::bad_request(
+            21210,
+            format!(
+                "The source phone number provided, {from}, is not yet verified for your account. \
+                 You may only make calls from phone numbers that you've verified or purchased from Twilio."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the account owns `number`; with no `incoming_numbers` configured it owns them all.
+fn owns(shared: &Shared, number: &str) -> bool {
+    let owned = &shared.config.incoming_numbers;
+    owned.is_empty() || owned.iter().any(|n| n == number)
+}
+
 fn callback(
     form: &Form,
     url: &str,
@@ -158,6 +179,7 @@ fn machine_detection(form: &Form) -> bool {
 fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
     let f = &req.form;
     let (to, from) = to_and_from(f)?;
+    check_caller_id(shared, &from)?;
     let source = if let Some(twiml) = f.non_empty("Twiml") {
         TwimlSource::Inline(twiml)
     } else if let Some(url) = f.non_empty("Url") {
@@ -500,6 +522,7 @@ pub(crate) fn conference_json(shared: &Shared, c: &ConfRec) -> Value {
 fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> ApiResult {
     let f = &req.form;
     let (to, from) = to_and_from(f)?;
+    check_caller_id(shared, &from)?;
     let conference_record = f
         .get("ConferenceRecord")
         .is_some_and(|v| v == "true" || v == "record-from-start");
@@ -516,6 +539,7 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
             f,
             "ConferenceStatusCallback",
             "ConferenceStatusCallbackEvent",
+            // Twilio's default for the Participants API, unlike <Conference>, which has none.
             &["start", "end"],
         )?,
         record: if conference_record {
@@ -793,7 +817,7 @@ pub(crate) fn recording_json(shared: &Shared, r: &RecordingRec) -> Value {
 // ---- incoming phone numbers ----
 
 fn phone_number_sid(number: &str, shared: &Shared) -> Value {
-    if shared.config.incoming_numbers.iter().any(|n| n == number) {
+    if valid_address(number) && number.starts_with('+') && owns(shared, number) {
         json!(number_sid(number))
     } else {
         Value::Null
@@ -811,9 +835,16 @@ fn list_numbers(shared: &Shared, req: &Req<'_>) -> ApiResult {
     let filter = q
         .get("PhoneNumber")
         .map(|p| p.chars().filter(|c| c.is_ascii_digit()).collect::<String>());
-    let items = shared
-        .config
-        .incoming_numbers
+    let asked_for = q
+        .get("PhoneNumber")
+        .filter(|n| n.starts_with('+') && valid_address(n));
+    let numbers: Vec<String> = if shared.config.incoming_numbers.is_empty() {
+        // Permissive: the account owns every number, so an exact question finds its number.
+        asked_for.map(str::to_owned).into_iter().collect()
+    } else {
+        shared.config.incoming_numbers.clone()
+    };
+    let items = numbers
         .iter()
         .filter(|n| {
             filter.as_ref().is_none_or(|f| {

@@ -18,7 +18,11 @@ pub struct Hook {
     pub path: String,
     pub query: HashMap<String, String>,
     pub params: Vec<(String, String)>,
+    /// X-Twilio-Signature checked with `twilio::signature::validate` against the URL the sim was
+    /// given (the receiver's public base plus path and query).
     pub signature_ok: bool,
+    pub signature: String,
+    pub idempotency_token: String,
 }
 
 impl Hook {
@@ -41,7 +45,8 @@ struct ReceiverState {
     /// path -> TwiML answered there; other paths answer an empty 200.
     twiml: Mutex<HashMap<String, String>>,
     auth_token: String,
-    base: Mutex<String>,
+    /// The base of the URLs the sim signs: this receiver's own, or a public one it stands behind.
+    public_base: Mutex<String>,
 }
 
 pub struct Receiver {
@@ -51,13 +56,19 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(auth_token: &str) -> Receiver {
+        Self::start_behind(auth_token, None).await
+    }
+
+    /// A receiver standing behind a load balancer at `public_base`: signatures are checked
+    /// against the public URL, the one the sim signed.
+    pub async fn start_behind(auth_token: &str, public_base: Option<&str>) -> Receiver {
         let state = Arc::new(ReceiverState {
             auth_token: auth_token.to_owned(),
             ..Default::default()
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        *state.base.lock().unwrap() = base.clone();
+        *state.public_base.lock().unwrap() = public_base.unwrap_or(&base).to_owned();
         let app = axum::Router::new()
             .fallback(receive)
             .with_state(Arc::clone(&state));
@@ -108,7 +119,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let full_url = format!("{}{}", state.base.lock().unwrap(), uri);
+    let full_url = format!("{}{}", state.public_base.lock().unwrap(), uri);
     let params: Vec<(String, String)> = if method == Method::POST {
         url::form_urlencoded::parse(&body).into_owned().collect()
     } else {
@@ -117,17 +128,24 @@ async fn receive(
     let query = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .into_owned()
         .collect();
-    let got = headers
-        .get("X-Twilio-Signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let signature_ok = got == twilio::signature::sign(&state.auth_token, &full_url, &params);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let signature = header("X-Twilio-Signature");
+    let signature_ok =
+        twilio::signature::validate(&state.auth_token, &signature, &full_url, &params);
     let path = uri.path().to_owned();
     state.hooks.lock().unwrap().push(Hook {
         path: path.clone(),
         query,
         params,
         signature_ok,
+        signature,
+        idempotency_token: header("I-Twilio-Idempotency-Token"),
     });
     match state.twiml.lock().unwrap().get(&path) {
         Some(t) => ([("Content-Type", "text/xml")], t.clone()).into_response(),
