@@ -21,6 +21,10 @@ pub enum StartupError {
     },
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot build the Twilio client: {0}")]
+    Twilio(#[from] twilio::Error),
+    #[error("cannot set up Airtable: {0}")]
+    Airtable(#[from] crate::airtable::AirtableError),
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -54,10 +58,19 @@ pub async fn launch_with_store(
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
+    let twilio = crate::state::twilio_client(&settings)?;
+    let airtable = settings
+        .airtable
+        .as_ref()
+        .map(|a| crate::airtable::Airtable::new(a, Arc::clone(&store)))
+        .transpose()?;
     let state = AppState {
         settings: Arc::new(settings),
         store,
         metrics: crate::metrics::handle(),
+        twilio,
+        live: crate::calls::live::LiveHub::default(),
+        airtable,
     };
     // Both listeners stop on the same signal.
     let shutdown = shutdown.shared();
@@ -77,11 +90,16 @@ pub async fn launch_with_store(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, public_base_url = %state.settings.public_base_url, "listening");
     }
+    // In this task, not spawned: whatever stops the server (a signal, an abort) stops them too.
+    let background = crate::airtable::run_background(state.clone(), shutdown.clone());
     let app = crate::http::router(state);
-    axum::serve(listener, app)
+    // The peer address feeds per-client rate limits and the audit log.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let serve = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartupError::Serve)?;
+        .into_future();
+    let (served, ()) = tokio::join!(serve, background);
+    served.map_err(StartupError::Serve)?;
     if let Some(task) = metrics_server {
         // The metrics server saw the same signal; its result only matters for logs.
         if let Ok(Err(err)) = task.await {

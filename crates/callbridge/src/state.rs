@@ -11,6 +11,12 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: SharedStore,
     pub metrics: PrometheusHandle,
+    /// Twilio (or the simulator, per `TWILIO_BASE_URL`).
+    pub twilio: twilio::Client,
+    /// Wakes this instance's live call streams when a call changed.
+    pub live: crate::calls::live::LiveHub,
+    /// The Airtable integration, when `AIRTABLE_*` is configured.
+    pub airtable: Option<crate::airtable::Airtable>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -18,6 +24,22 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("settings", &self.settings)
             .field("store", &self.store)
+            .field("twilio", &self.twilio)
             .finish_non_exhaustive()
     }
+}
+
+/// The Twilio client the settings describe: `TWILIO_BASE_URL` as the one base for every product,
+/// the API key when one is set, else the auth token.
+pub fn twilio_client(settings: &Settings) -> Result<twilio::Client, twilio::Error> {
+    let credentials = match &settings.twilio.api_key {
+        Some(key) => twilio::Credentials::ApiKey {
+            sid: key.sid.clone(),
+            secret: key.secret.clone(),
+        },
+        None => twilio::Credentials::AuthToken(settings.twilio.auth_token.clone()),
+    };
+    let mut config = twilio::ClientConfig::new(settings.twilio.account_sid.clone(), credentials);
+    config.base_url.clone_from(&settings.twilio.base_url);
+    twilio::Client::new(config)
 }

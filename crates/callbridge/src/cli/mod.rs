@@ -1,6 +1,9 @@
 //! The `callbridge` command line. `main.rs` only parses and hands over to [`run`].
 
+mod demo;
 mod serve;
+mod users;
+mod sim;
 mod webhook;
 
 use std::process::ExitCode;
@@ -32,8 +35,12 @@ pub enum Command {
     /// Compute or check X-Twilio-Signature values, to debug webhooks refused with 403.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// List agents, show one with its audit log, or revoke every call token of one.
+    Users(users::UsersArgs),
     /// Run a full demo offline: SQLite and the built-in Twilio simulator, no account needed.
-    Demo,
+    Demo(demo::DemoArgs),
+    /// Run the Twilio simulator on its own, to point a `callbridge serve` at.
+    Sim(sim::SimArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,12 +55,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(*args).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Webhook(command) => webhook::run(command),
-        Command::Demo => {
-            eprintln!(
-                "callbridge demo is not available yet: it lands with the phone-to-phone call flow"
-            );
-            ExitCode::FAILURE
-        }
+        Command::Users(args) => users::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+        Command::Sim(args) => sim::run(args).await,
     }
 }
 

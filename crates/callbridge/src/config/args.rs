@@ -98,6 +98,46 @@ pub struct RawSettings {
     #[arg(long, env = "AIRTABLE_BASE_URL")]
     pub airtable_base_url: Option<String>,
 
+    /// Airtable field holding the phone to call [default: Phone].
+    #[arg(long, env = "AIRTABLE_FIELD_PHONE")]
+    pub airtable_field_phone: Option<String>,
+
+    /// Airtable field for the call's status [default: Call Status].
+    #[arg(long, env = "AIRTABLE_FIELD_STATUS")]
+    pub airtable_field_status: Option<String>,
+
+    /// Airtable field for the call's duration in seconds [default: Call Duration].
+    #[arg(long, env = "AIRTABLE_FIELD_DURATION")]
+    pub airtable_field_duration: Option<String>,
+
+    /// Airtable field for the recording's URL [default: Recording URL].
+    #[arg(long, env = "AIRTABLE_FIELD_RECORDING_URL")]
+    pub airtable_field_recording_url: Option<String>,
+
+    /// Airtable field for when the call was placed, ISO 8601 [default: Last Called At].
+    #[arg(long, env = "AIRTABLE_FIELD_LAST_CALLED_AT")]
+    pub airtable_field_last_called_at: Option<String>,
+
+    /// Airtable field for callbridge's call id [default: Call ID].
+    #[arg(long, env = "AIRTABLE_FIELD_CALL_ID")]
+    pub airtable_field_call_id: Option<String>,
+
+    /// Airtable field for the agent's email [default: Agent].
+    #[arg(long, env = "AIRTABLE_FIELD_AGENT")]
+    pub airtable_field_agent: Option<String>,
+
+    /// Multiplies Airtable's 30 s wait after a 429 and the retry backoff [default: 1].
+    #[arg(long, env = "AIRTABLE_PENALTY_SCALE")]
+    pub airtable_penalty_scale: Option<String>,
+
+    /// How often the Airtable workers look for work, e.g. 250ms, 2s [default: 1s].
+    #[arg(long, env = "AIRTABLE_POLL_INTERVAL")]
+    pub airtable_poll_interval: Option<String>,
+
+    /// How long a claimed Airtable write or campaign stays with one instance [default: 90s].
+    #[arg(long, env = "AIRTABLE_LEASE")]
+    pub airtable_lease: Option<String>,
+
     /// Outbound call creations per second (the account's CPS) [default: 1].
     #[arg(long, env = "CALLS_PER_SECOND")]
     pub calls_per_second: Option<String>,
@@ -110,6 +150,11 @@ pub struct RawSettings {
     /// [default: connect].
     #[arg(long, env = "AGENT_SILENCE")]
     pub agent_silence: Option<String>,
+
+    /// Take the client address from X-Forwarded-For (set 1 only behind a proxy that sets it)
+    /// [default: 0, the peer address].
+    #[arg(long, env = "TRUST_PROXY")]
+    pub trust_proxy: Option<String>,
 
     /// Log lines as json or pretty [default: pretty]. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT")]

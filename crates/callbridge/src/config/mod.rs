@@ -90,6 +90,8 @@ pub struct AirtableSettings {
     pub base_id: String,
     pub table: String,
     pub base_url: Url,
+    pub fields: crate::airtable::FieldNames,
+    pub tuning: crate::airtable::Tuning,
 }
 
 #[derive(Debug, Clone)]
@@ -111,11 +113,14 @@ pub struct Settings {
     pub call_token_ttl: Duration,
     pub agent_silence: AgentSilence,
     pub log_format: LogFormat,
+    /// Whether X-Forwarded-For names the client (rate limits, audit) instead of the peer address.
+    pub trust_proxy: bool,
 }
 
 impl Settings {
     /// Applies defaults and seed aliases, and checks every value; the first problem is returned.
     pub fn from_raw(raw: RawSettings) -> Result<Self, ConfigError> {
+        let airtable_extras = crate::airtable::settings::from_raw(&raw)?;
         let account_sid = required(
             first_set([raw.twilio_account_sid, raw.account_sid]),
             "TWILIO_ACCOUNT_SID",
@@ -191,6 +196,7 @@ impl Settings {
                 .transpose()?,
             database_url: database_url(raw.database_url)?.into(),
             airtable: airtable(
+                airtable_extras,
                 non_empty(raw.airtable_token),
                 non_empty(raw.airtable_base_id),
                 non_empty(raw.airtable_table),
@@ -206,6 +212,7 @@ impl Settings {
                 .unwrap_or(DEFAULT_CALL_TOKEN_TTL),
             agent_silence: agent_silence(non_empty(raw.agent_silence).as_deref())?,
             log_format: LogFormat::parse(raw.log_format.as_deref())?,
+            trust_proxy: trust_proxy(non_empty(raw.trust_proxy).as_deref())?,
         })
     }
 
@@ -363,6 +370,7 @@ fn destinations(raw: &str) -> Result<Vec<String>, ConfigError> {
 }
 
 fn airtable(
+    (fields, tuning): (crate::airtable::FieldNames, crate::airtable::Tuning),
     token: Option<String>,
     base_id: Option<String>,
     table: Option<String>,
@@ -388,6 +396,8 @@ fn airtable(
         base_id,
         table,
         base_url,
+        fields,
+        tuning,
     }))
 }
 
@@ -398,6 +408,17 @@ fn calls_per_second(raw: Option<String>) -> Result<f64, ConfigError> {
         _ => Err(invalid(
             "CALLS_PER_SECOND",
             format!("must be a number above zero, e.g. 1 (got {raw:?})"),
+        )),
+    }
+}
+
+fn trust_proxy(raw: Option<&str>) -> Result<bool, ConfigError> {
+    match raw {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(invalid(
+            "TRUST_PROXY",
+            format!("must be 1 or 0 (got {other:?})"),
         )),
     }
 }

@@ -311,3 +311,19 @@ fn public_urls_join_without_double_slashes() {
         "https://calls.example.com/base/phone-to-phone/status?x=1"
     );
 }
+
+#[test]
+fn trust_proxy_is_off_unless_set_to_one() {
+    assert!(!Settings::from_raw(minimal()).unwrap().trust_proxy);
+    let on = RawSettings {
+        trust_proxy: Some("1".into()),
+        ..minimal()
+    };
+    assert!(Settings::from_raw(on).unwrap().trust_proxy);
+    let bad = RawSettings {
+        trust_proxy: Some("yes please".into()),
+        ..minimal()
+    };
+    let err = Settings::from_raw(bad).unwrap_err();
+    assert!(err.to_string().starts_with("TRUST_PROXY"), "{err}");
+}

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// Well-formed but against a rule: a domain or destination not allowed.
     #[error("{0}")]
     Unprocessable(String),
+    /// A body that is neither JSON nor a form.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("too many requests, retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     /// Twilio (or another upstream) failed or refused.
@@ -50,6 +53,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -128,6 +132,7 @@ mod tests {
             (ApiError::NotFound("gone".into()), 404),
             (ApiError::Conflict("twice".into()), 409),
             (ApiError::Unprocessable("rule".into()), 422),
+            (ApiError::UnsupportedMediaType("type".into()), 415),
             (
                 ApiError::RateLimited {
                     retry_after_secs: 7,

@@ -1,7 +1,9 @@
 //! The HTTP surface: one `router()` per module, merged here under shared middleware.
 
+mod client_ip;
 mod envelope;
 mod error;
+mod json_or_form;
 pub mod ops;
 
 use std::time::Duration;
@@ -18,8 +20,10 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use client_ip::ClientIp;
 pub use envelope::{Success, success};
 pub use error::ApiError;
+pub use json_or_form::JsonOrForm;
 
 use crate::state::AppState;
 
@@ -35,6 +39,10 @@ const BODY_LIMIT_BYTES: usize = 256 * 1024;
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(ops::router())
+        .merge(crate::setup::router())
+        .merge(crate::calls::router())
+        .merge(crate::webhooks::router())
+        .merge(crate::airtable::router())
         .fallback(not_found)
         .layer(middleware::from_fn(crate::metrics::track))
         .with_state(state);

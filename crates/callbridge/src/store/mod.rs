@@ -1,6 +1,7 @@
 //! Durable state. One `Store` trait (split by domain), one SQL implementation that serves both
 //! SQLite and PostgreSQL from the same query text.
 
+mod airtable_models;
 mod models;
 mod sql;
 pub mod testing;
@@ -11,7 +12,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use models::{Agent, Call, CallEvent, CallLeg, LegUpdate, NewAgent, NewCall, NewEvent};
+pub use airtable_models::{
+    Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall, NewCampaignItem,
+    NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus,
+};
+pub use models::{
+    Agent, Call, CallEvent, CallLeg, LegUpdate, NewAgent, NewCall, NewEvent, Recording,
+    RecordingUpdate,
+};
+pub use models::{AuditEvent, NewAuditEvent, RateWindow};
 pub use sql::{Backend, SqlStore};
 
 use crate::domain::{AgentId, CallId, CallState, EmailAddress, PhoneNumber};
@@ -66,6 +75,51 @@ pub trait AgentStore: Send + Sync {
     async fn agent_by_id(&self, id: AgentId) -> StoreResult<Option<Agent>>;
     async fn agent_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Agent>>;
     async fn agent_by_phone(&self, phone: &PhoneNumber) -> StoreResult<Option<Agent>>;
+    /// Creates the agent of a just-verified email, or stamps the verification on the existing one.
+    async fn upsert_verified_email(
+        &self,
+        email: &EmailAddress,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Agent>;
+    /// Makes `phone` the agent's one verified phone and lifts a revocation (the new token carries
+    /// the bumped version, so tokens from before the revocation stay dead). `Conflict` when the
+    /// phone belongs to another agent; `NotFound` when the agent does not exist.
+    async fn bind_phone(
+        &self,
+        id: AgentId,
+        phone: &PhoneNumber,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Agent>;
+    /// Kills every call token issued so far: bumps `token_version` and stamps `revoked_at`.
+    async fn revoke_agent(&self, id: AgentId, at: chrono::DateTime<chrono::Utc>)
+    -> StoreResult<Agent>;
+    /// Every agent, oldest first.
+    async fn list_agents(&self) -> StoreResult<Vec<Agent>>;
+}
+
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts one hit on `key` in the fixed window starting at `window_start`, in one atomic
+    /// statement so that every instance sees the same count. A hit in a newer window restarts
+    /// the count; a hit from a lagging clock counts in the newer window already stored.
+    async fn count_hit(
+        &self,
+        key: &str,
+        window_start: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<RateWindow>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn record_audit(&self, event: NewAuditEvent) -> StoreResult<AuditEvent>;
+    /// The newest `limit` events of the agent, or about `subject` (its email) from before the
+    /// agent existed; oldest first.
+    async fn audit_for_agent(
+        &self,
+        agent: AgentId,
+        subject: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>>;
 }
 
 #[async_trait]
@@ -91,9 +145,22 @@ pub trait CallStore: Send + Sync {
         reason: Option<&str>,
     ) -> StoreResult<bool>;
     async fn set_conference_sid(&self, id: CallId, conference_sid: &str) -> StoreResult<()>;
-    /// Inserts the leg or updates its status; a leg is identified by its Twilio call SID.
+    /// Inserts the leg or updates its status; a leg is identified by its Twilio call SID. The
+    /// status only moves forward (queued, initiated, ringing, in-progress, then a final one), so a
+    /// callback that arrives late never undoes a newer one.
     async fn upsert_leg(&self, leg: LegUpdate) -> StoreResult<CallLeg>;
     async fn legs_for_call(&self, id: CallId) -> StoreResult<Vec<CallLeg>>;
+    /// How long the parties talked; set whenever it becomes known, whatever the call's state.
+    async fn set_call_duration(&self, id: CallId, duration_secs: i64) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait RecordingStore: Send + Sync {
+    /// Inserts the recording or updates it; a final status (`completed`, `absent`, `failed`) is
+    /// never replaced by a late `in-progress`, and a known duration or URL is never erased.
+    async fn upsert_recording(&self, recording: RecordingUpdate) -> StoreResult<Recording>;
+    /// Oldest first.
+    async fn recordings_for_call(&self, id: CallId) -> StoreResult<Vec<Recording>>;
 }
 
 #[async_trait]
@@ -105,8 +172,144 @@ pub trait EventStore: Send + Sync {
     async fn events_for_call(&self, id: CallId) -> StoreResult<Vec<CallEvent>>;
 }
 
+/// One page of an agent's call log, newest first.
+#[derive(Debug, Clone)]
+pub struct CallPageQuery {
+    pub agent: AgentId,
+    /// Only calls in one of these states; empty means any.
+    pub states: Vec<CallState>,
+    /// Only calls that sort after this one (older, or as old with a smaller id).
+    pub before: Option<CallCursor>,
+    pub limit: u32,
+}
+
+/// A position in the call log: the sort key of the last call of the previous page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallCursor {
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub id: CallId,
+}
+
 #[async_trait]
-pub trait Store: AgentStore + CallStore + EventStore + std::fmt::Debug {
+pub trait CallLogStore: Send + Sync {
+    /// Ordered by `created_at` then id, both descending.
+    async fn calls_page(&self, query: &CallPageQuery) -> StoreResult<Vec<Call>>;
+}
+
+/// A durable queue of jobs, safe with several instances and across crashes.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Queues a job after every job already queued for its key.
+    async fn enqueue(&self, row: NewOutboxRow) -> StoreResult<OutboxRow>;
+    /// Whether a claim made now could return anything.
+    async fn outbox_ready(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<bool>;
+    /// Leases up to `limit` rows that are due: each the oldest unfinished row of its key (so
+    /// a key's rows are never delivered out of order), pending or in flight with a lease that
+    /// ran out. Two claimers never get the same row.
+    async fn claim_outbox(&self, claim: &OutboxClaim) -> StoreResult<Vec<OutboxRow>>;
+    /// The pending rows of `key` queued after `seq`, in order (rows that a claimed row may
+    /// stand in for).
+    async fn outbox_followers(&self, key: &str, seq: i64) -> StoreResult<Vec<OutboxRow>>;
+    /// Marks `head` (claimed by `worker`) and the followers in `also` done, atomically; false
+    /// (and nothing changed) when the worker no longer holds `head`.
+    async fn complete_outbox(&self, head: &str, also: &[String], worker: &str)
+    -> StoreResult<bool>;
+    /// Gives a failed row back for another try at `next_attempt_at`, counting the attempt.
+    async fn retry_outbox(
+        &self,
+        id: &str,
+        worker: &str,
+        error: &str,
+        next_attempt_at: chrono::DateTime<chrono::Utc>,
+        uncertain: bool,
+    ) -> StoreResult<bool>;
+    /// Gives up on a row for good.
+    async fn kill_outbox(&self, id: &str, worker: &str, error: &str) -> StoreResult<bool>;
+    /// Every row of `key`, in order; for inspection.
+    async fn outbox_for_key(&self, key: &str) -> StoreResult<Vec<OutboxRow>>;
+    /// Takes the next slot of a budget shared by every instance: slots of `key` are at least
+    /// `spacing` apart and never before a pause set with [`OutboxStore::pause_pacing`].
+    /// Returns the slot's time, which may be in the future.
+    async fn take_pacing_slot(
+        &self,
+        key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        spacing: std::time::Duration,
+    ) -> StoreResult<chrono::DateTime<chrono::Utc>>;
+    /// No slot of `key` before `until` (an earlier pause never shortens a later one).
+    async fn pause_pacing(
+        &self,
+        key: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()>;
+}
+
+/// Links between calls and Airtable records, and campaigns.
+#[async_trait]
+pub trait AirtableStore: Send + Sync {
+    async fn insert_link(
+        &self,
+        call: CallId,
+        record_id: &str,
+        campaign_id: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Links whose call may still change what the record should show, oldest first.
+    async fn open_links(&self, limit: u32) -> StoreResult<Vec<LinkedCall>>;
+    async fn link_for_call(&self, call: CallId) -> StoreResult<Option<LinkedCall>>;
+    /// In one transaction: moves the link's snapshot from `expected` to the new one and queues
+    /// the write. False (nothing changed) when another writer moved the snapshot first.
+    async fn enqueue_link_change(&self, change: LinkChange) -> StoreResult<bool>;
+
+    /// A running campaign with its items in this order.
+    async fn create_campaign(
+        &self,
+        agent: AgentId,
+        view: &str,
+        items: &[NewCampaignItem],
+    ) -> StoreResult<Campaign>;
+    async fn campaign_by_id(&self, id: &str) -> StoreResult<Option<Campaign>>;
+    /// Every item, in order, with its call's state.
+    async fn campaign_items(&self, id: &str) -> StoreResult<Vec<CampaignItem>>;
+    /// Moves the campaign to `to` if it is in one of `from`; canceling also cancels its
+    /// pending items. Returns whether it moved.
+    async fn set_campaign_status(
+        &self,
+        id: &str,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+    ) -> StoreResult<bool>;
+    /// Leases the running campaigns no other live runner holds (or that `worker` holds).
+    async fn claim_campaigns(
+        &self,
+        worker: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<Campaign>>;
+    /// Moves an item from `from` to `to`, setting its call or error; false if it was not in
+    /// `from` any more.
+    async fn move_item(
+        &self,
+        item: &str,
+        from: ItemState,
+        to: ItemState,
+        call: Option<CallId>,
+        error: Option<&str>,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait Store:
+    AgentStore
+    + CallStore
+    + CallLogStore
+    + EventStore
+    + RecordingStore
+    + RateLimitStore
+    + AuditStore
+    + OutboxStore
+    + AirtableStore
+    + std::fmt::Debug
+{
     /// A round trip to the database (`SELECT 1`), for readiness.
     async fn ping(&self) -> StoreResult<()>;
     fn backend(&self) -> Backend;

@@ -106,3 +106,60 @@ pub struct CallEvent {
     pub payload: serde_json::Value,
     pub received_at: DateTime<Utc>,
 }
+
+/// What a recording status callback says about a recording.
+#[derive(Debug, Clone)]
+pub struct RecordingUpdate {
+    pub call_id: CallId,
+    pub recording_sid: String,
+    pub conference_sid: Option<String>,
+    /// Twilio's RecordingStatus (`in-progress`, `completed`, `absent`, `failed`).
+    pub status: String,
+    pub duration_secs: Option<i64>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recording {
+    pub sid: String,
+    pub call_id: CallId,
+    pub conference_sid: Option<String>,
+    pub status: String,
+    pub duration_secs: Option<i64>,
+    pub url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A fixed rate-limit window after one more hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub window_start: DateTime<Utc>,
+    pub hits: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    /// `otp_sent`, `verified`, `failed`, `token_issued`, `revoked`.
+    pub kind: String,
+    /// Who acted: `setup` for the public endpoints, `cli:<user>` for the command line.
+    pub actor: String,
+    /// The email or phone acted on.
+    pub subject: String,
+    pub agent_id: Option<AgentId>,
+    pub client_ip: Option<String>,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub kind: String,
+    pub actor: String,
+    pub subject: String,
+    pub agent_id: Option<AgentId>,
+    pub client_ip: Option<String>,
+    pub detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

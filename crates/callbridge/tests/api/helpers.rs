@@ -1,34 +1,66 @@
+//! The app under test: the real service on a random port, talking to a real `twilio_sim::Sim`,
+//! on a throw-away database of either backend.
+
 use std::sync::Arc;
 
 use callbridge::config::{RawSettings, Settings};
-use callbridge::store::SharedStore;
 use callbridge::store::testing::TestDatabase;
+use callbridge::store::{SharedStore, SqlStore};
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use twilio_sim::{Sim, SimConfig};
 
 pub const JWT_SECRET: &str = "an-example-secret-of-at-least-32-bytes";
+pub const VERIFY_SERVICE_SID: &str = "VA00000000000000000000000000000000";
+pub const SYNC_SERVICE_SID: &str = "IS00000000000000000000000000000000";
+/// The sim's own number: calls come from it.
+pub const CALLER_ID: &str = "+15005550006";
+/// Simulated waits (ringing, Say, Pause) run this much faster than real time.
+pub const TIME_SCALE: f64 = 0.01;
 
 /// A running app on a random port, stopped when dropped.
 #[derive(Debug)]
 pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, also the app's `PUBLIC_BASE_URL`.
     pub address: String,
     pub client: reqwest::Client,
+    pub sim: Sim,
+    /// The same database the app uses.
+    pub store: SharedStore,
+    pub settings: Arc<Settings>,
+    /// `None` when the test supplied its own store.
+    pub database_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), callbridge::startup::StartupError>>>,
     _db: Option<TestDatabase>,
 }
 
-pub fn minimal_settings(database_url: &str) -> RawSettings {
+/// Settings for an app at `address` against `sim`.
+pub fn sim_settings(database_url: &str, sim: &Sim, address: &str) -> RawSettings {
     RawSettings {
-        twilio_account_sid: Some("AC00000000000000000000000000000000".into()),
-        twilio_auth_token: Some("test-auth-token".into()),
-        caller_id: Some("+14155550100".into()),
+        twilio_account_sid: Some(sim.account_sid().into()),
+        twilio_auth_token: Some(sim.auth_token().into()),
+        twilio_base_url: Some(sim.base_url().to_string()),
+        verify_service_sid: Some(VERIFY_SERVICE_SID.into()),
+        caller_id: Some(CALLER_ID.into()),
         jwt_secret: Some(JWT_SECRET.into()),
+        public_base_url: Some(address.into()),
         bind: Some("127.0.0.1:0".into()),
         database_url: Some(database_url.into()),
         ..RawSettings::default()
     }
+}
+
+/// Sets `SYNC_SERVICE_SID`, for [`spawn_app_with`].
+pub fn with_sync(raw: &mut RawSettings) {
+    raw.sync_service_sid = Some(SYNC_SERVICE_SID.into());
+}
+
+/// SQLite, plus PostgreSQL when it is reachable (see `TestDatabase`).
+pub async fn backends() -> Vec<TestDatabase> {
+    TestDatabase::all().await
 }
 
 /// The app on a fresh SQLite database.
@@ -37,35 +69,82 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
-    let settings = Settings::from_raw(minimal_settings(db.url())).unwrap();
+    spawn_app_with(db, |_| {}).await
+}
+
+/// The app on `db`, with settings adjusted by `configure` (after the defaults are filled in).
+pub async fn spawn_app_with(db: TestDatabase, configure: impl FnOnce(&mut RawSettings)) -> TestApp {
+    spawn_app_full(db, sim_config(), configure).await
+}
+
+/// The simulator configuration the helpers start with.
+pub fn sim_config() -> SimConfig {
+    SimConfig {
+        time_scale: TIME_SCALE,
+        ..SimConfig::default()
+    }
+}
+
+/// Full control: the simulator's configuration too.
+pub async fn spawn_app_full(
+    db: TestDatabase,
+    sim: SimConfig,
+    configure: impl FnOnce(&mut RawSettings),
+) -> TestApp {
+    let sim = Sim::start(sim).await.expect("start the simulator");
+    let url = db.url().to_owned();
+    let store: SharedStore = Arc::new(
+        SqlStore::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("open the {} test store: {e}", db.backend().as_str())),
+    );
     let (listener, address) = listen().await;
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(callbridge::startup::launch_with_tcp_listener(
-        settings,
-        listener,
-        async {
-            let _ = rx.await;
-        },
-    ));
-    TestApp::new(address, tx, server, Some(db))
+    let mut raw = sim_settings(&url, &sim, &address);
+    configure(&mut raw);
+    launch(raw, store, listener, address, sim, Some(db)).await
 }
 
 /// The app on a store the test controls (e.g. one it will break).
 pub async fn spawn_app_with_store(store: SharedStore) -> TestApp {
-    let settings = Settings::from_raw(minimal_settings("sqlite::memory:")).unwrap();
+    let sim = Sim::start(sim_config()).await.expect("start the simulator");
     let (listener, address) = listen().await;
+    let raw = sim_settings("sqlite::memory:", &sim, &address);
+    launch(raw, store, listener, address, sim, None).await
+}
+
+async fn launch(
+    raw: RawSettings,
+    store: SharedStore,
+    listener: TcpListener,
+    address: String,
+    sim: Sim,
+    db: Option<TestDatabase>,
+) -> TestApp {
+    let settings = Settings::from_raw(raw).expect("test settings are valid");
+    let shared_settings = Arc::new(settings.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(callbridge::startup::launch_with_store(
         settings,
-        store,
+        Arc::clone(&store),
         listener,
         async {
             let _ = rx.await;
         },
     ));
-    TestApp::new(address, tx, server, None)
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        database_url: db.as_ref().map(|d| d.url().to_owned()),
+        sim,
+        store,
+        settings: shared_settings,
+        shutdown: Some(tx),
+        server: Some(server),
+        _db: db,
+    }
 }
 
+/// Bound first, so the app can be told its own address (`PUBLIC_BASE_URL`) before it starts.
 async fn listen() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -73,27 +152,94 @@ async fn listen() -> (TcpListener, String) {
 }
 
 impl TestApp {
-    fn new(
-        address: String,
-        shutdown: oneshot::Sender<()>,
-        server: JoinHandle<Result<(), callbridge::startup::StartupError>>,
-        db: Option<TestDatabase>,
-    ) -> Self {
-        Self {
-            address,
-            client: reqwest::Client::new(),
-            shutdown: Some(shutdown),
-            server: Some(server),
-            _db: db,
-        }
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// POSTs `body` exactly as given with the form content type, as `curl --data` does (no
+    /// encoding: `email=user@twilio.com` goes out as is).
+    pub async fn post_form(&self, path: &str, body: &str) -> reqwest::Response {
         self.client
-            .get(format!("{}{path}", self.address))
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
             .send()
             .await
             .unwrap()
+    }
+
+    /// POSTs the pairs form-encoded (a `+` in a phone number survives).
+    pub async fn post_form_pairs(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(pairs)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The code the simulator would have emailed or texted to `to` most recently.
+    pub async fn sim_otp(&self, to: &str) -> String {
+        let mut url = self.sim.base_url().join("sim/verifications").unwrap();
+        url.query_pairs_mut().append_pair("to", to);
+        let response = self.client.get(url).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "no verification for {to} in the sim"
+        );
+        let body: Value = response.json().await.unwrap();
+        body["code"].as_str().expect("a code").to_owned()
+    }
+
+    /// Onboards an agent through the real setup endpoints (email, then phone) and returns its
+    /// call token.
+    pub async fn onboard_agent(&self, email: &str, phone: &str) -> String {
+        let sent = self
+            .post_json("/setup/email/init", &serde_json::json!({"email": email}))
+            .await;
+        assert_eq!(sent.status(), 200, "{}", sent.text().await.unwrap());
+        let code = self.sim_otp(email).await;
+        let body = expect_success(
+            self.post_json(
+                "/setup/email/validate",
+                &serde_json::json!({"email": email, "code": code}),
+            )
+            .await,
+        )
+        .await;
+        let setup_token = body["data"]["token"].as_str().unwrap().to_owned();
+        expect_success(
+            self.post_json(
+                "/setup/phone/init",
+                &serde_json::json!({"token": setup_token, "phone": phone}),
+            )
+            .await,
+        )
+        .await;
+        let code = self.sim_otp(phone).await;
+        let body = expect_success(
+            self.post_json(
+                "/setup/phone/validate",
+                &serde_json::json!({"token": setup_token, "phone": phone, "code": code}),
+            )
+            .await,
+        )
+        .await;
+        body["data"]["token"].as_str().unwrap().to_owned()
     }
 
     /// Asks the server to stop and waits until it has.
@@ -113,6 +259,24 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// The body of a 200 success envelope; panics with the body otherwise.
+pub async fn expect_success(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "success", "{body}");
+    body
+}
+
+/// The status and body of an error envelope.
+pub async fn expect_error(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "error", "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    (status, body)
 }
 
 pub fn arc_store<S: callbridge::store::Store + 'static>(store: S) -> SharedStore {

@@ -1,5 +1,16 @@
 //! End-to-end tests over real HTTP and the real binary; one test binary, one module per area.
 
+mod airtable_call;
+mod airtable_campaigns;
+mod airtable_load;
+mod calls_flow;
+mod calls_flow_load;
+mod calls_flow_webhooks;
+mod calls_log;
+mod calls_log_live;
 mod cli;
 mod helpers;
 mod ops;
+mod setup;
+mod setup_cli;
+mod setup_errors;

@@ -7,14 +7,14 @@ use super::rows::{Columns, flag, now_ms};
 use crate::domain::{AgentId, CallId, CallState};
 use crate::store::{Call, CallLeg, CallStore, LegUpdate, NewCall, StoreError, StoreResult};
 
-const CALL_COLUMNS: &str = "id, agent_id, state, reason, label, recipient, agent_number, \
-                            conference_name, conference_sid, record, created_at, updated_at, \
-                            ended_at, duration_secs";
+pub(super) const CALL_COLUMNS: &str = "id, agent_id, state, reason, label, recipient, \
+                                       agent_number, conference_name, conference_sid, record, \
+                                       created_at, updated_at, ended_at, duration_secs";
 
 const LEG_COLUMNS: &str =
     "call_id, role, call_sid, status, number, created_at, updated_at, duration_secs";
 
-fn call_from_row(row: &AnyRow) -> StoreResult<Call> {
+pub(super) fn call_from_row(row: &AnyRow) -> StoreResult<Call> {
     let c = Columns::new(row, "calls");
     Ok(Call {
         id: c.parsed("id")?,
@@ -46,6 +46,19 @@ fn leg_from_row(row: &AnyRow) -> StoreResult<CallLeg> {
         updated_at: c.time("updated_at")?,
         duration_secs: c.opt_int("duration_secs")?,
     })
+}
+
+/// Twilio's CallStatus values in the order a call goes through them; every final status ranks
+/// the same, and an unknown one ranks lowest so it never hides a known one.
+pub(super) fn leg_status_rank(status: &str) -> i64 {
+    match status {
+        "queued" => 0,
+        "initiated" => 1,
+        "ringing" => 2,
+        "in-progress" | "answered" => 3,
+        "completed" | "busy" | "no-answer" | "failed" | "canceled" => 4,
+        _ => 0,
+    }
 }
 
 /// `$first, $first+1, …` for an `IN (…)` list of `n` values.
@@ -173,11 +186,17 @@ impl CallStore for SqlStore {
 
     async fn upsert_leg(&self, leg: LegUpdate) -> StoreResult<CallLeg> {
         let now = now_ms();
-        // A later callback without a duration must not erase one we already have.
+        let rank = leg_status_rank(&leg.status);
+        // A later callback without a duration must not erase one we already have, and a late
+        // callback (Twilio does not promise order) must not move the status back.
         sqlx::query(
-            "INSERT INTO call_legs (call_sid, call_id, role, status, number, created_at, \
-             updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $6, $7) \
-             ON CONFLICT (call_sid) DO UPDATE SET status = excluded.status, \
+            "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
+             created_at, updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+             ON CONFLICT (call_sid) DO UPDATE SET \
+             status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+                      THEN excluded.status ELSE call_legs.status END, \
+             status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+                      THEN excluded.status_rank ELSE call_legs.status_rank END, \
              updated_at = excluded.updated_at, \
              duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs)",
         )
@@ -185,6 +204,7 @@ impl CallStore for SqlStore {
         .bind(leg.call_id.to_string())
         .bind(leg.role.as_str())
         .bind(leg.status.as_str())
+        .bind(rank)
         .bind(leg.number.as_str())
         .bind(now)
         .bind(leg.duration_secs)
@@ -211,11 +231,115 @@ impl CallStore for SqlStore {
             .map(leg_from_row)
             .collect()
     }
+
+    async fn set_call_duration(&self, id: CallId, duration_secs: i64) -> StoreResult<()> {
+        let result =
+            sqlx::query("UPDATE calls SET duration_secs = $1, updated_at = $2 WHERE id = $3")
+                .bind(duration_secs)
+                .bind(now_ms())
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::placeholders;
+    use super::{leg_status_rank, placeholders};
+    use crate::domain::{CallState, LegRole, PhoneNumber};
+    use crate::store::testing::TestDatabase;
+    use crate::store::{AgentStore, Call, CallStore, LegUpdate, NewAgent, NewCall, SqlStore};
+
+    async fn a_call(store: &SqlStore) -> Call {
+        let phone = PhoneNumber::parse("+14155550100").unwrap();
+        let agent = store
+            .insert_agent(NewAgent {
+                email: "legs@example.com".parse().unwrap(),
+                email_verified_at: None,
+                phone: Some(phone.clone()),
+                phone_verified_at: None,
+                record_by_default: false,
+            })
+            .await
+            .unwrap();
+        store
+            .create_call(NewCall {
+                agent_id: agent.id,
+                recipient: PhoneNumber::parse("+12025550123").unwrap(),
+                agent_number: phone,
+                label: None,
+                record: false,
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_late_leg_status_never_moves_the_leg_back() {
+        for db in TestDatabase::all().await {
+            let store = db.store().await;
+            let call = a_call(&store).await;
+            let leg = |status: &str| LegUpdate {
+                call_id: call.id,
+                role: LegRole::Recipient,
+                call_sid: "CArecipient".into(),
+                status: status.into(),
+                number: call.recipient.clone(),
+                duration_secs: None,
+            };
+            store.upsert_leg(leg("in-progress")).await.unwrap();
+            let done = store
+                .upsert_leg(LegUpdate {
+                    duration_secs: Some(12),
+                    ..leg("completed")
+                })
+                .await
+                .unwrap();
+            assert_eq!(done.status, "completed");
+            for late in ["ringing", "initiated", "queued", "in-progress"] {
+                let after = store.upsert_leg(leg(late)).await.unwrap();
+                assert_eq!(after.status, "completed", "{late} on {:?}", db.backend());
+                assert_eq!(after.duration_secs, Some(12));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_duration_is_stored_in_any_state() {
+        for db in TestDatabase::all().await {
+            let store = db.store().await;
+            let call = a_call(&store).await;
+            store.set_call_duration(call.id, 31).await.unwrap();
+            store
+                .transition_call(call.id, &[CallState::Created], CallState::Completed, None)
+                .await
+                .unwrap();
+            let read = store.call_by_id(call.id).await.unwrap().unwrap();
+            assert_eq!(read.duration_secs, Some(31));
+            assert_eq!(read.state, CallState::Completed);
+            assert!(
+                store
+                    .set_call_duration(crate::domain::CallId::new(), 1)
+                    .await
+                    .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn leg_statuses_rank_in_the_order_a_call_lives_them() {
+        let order = ["queued", "initiated", "ringing", "in-progress", "completed"];
+        for pair in order.windows(2) {
+            assert!(leg_status_rank(pair[0]) < leg_status_rank(pair[1]), "{pair:?}");
+        }
+        for last in ["busy", "no-answer", "failed", "canceled"] {
+            assert_eq!(leg_status_rank(last), leg_status_rank("completed"));
+        }
+    }
 
     #[test]
     fn placeholders_count_from_the_first_index() {

@@ -3,8 +3,14 @@
 //! types are used; where SQL has to differ, code matches on [`Backend`].
 
 mod agents;
+mod airtable;
+mod audit;
+mod call_log;
 mod calls;
 mod events;
+mod outbox;
+mod ratelimit;
+mod recordings;
 mod rows;
 
 use std::str::FromStr;

@@ -1,0 +1,507 @@
+//! Campaigns: every record of a view, called one after another for one agent. The list lives in
+//! the store; a runner on whichever instance holds the campaign's lease starts the next call
+//! once the previous one is over, no faster than `CALLS_PER_SECOND` across all instances.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::api::{INVALID_PHONE, caller, configured, failure_status, link, mark, phone_text};
+use super::dial::start_call;
+use crate::domain::{CallId, CallState, PhoneNumber};
+use crate::http::{ApiError, JsonOrForm, Success, success};
+use crate::state::AppState;
+use crate::store::{Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem};
+
+#[derive(Debug, Deserialize)]
+pub struct NewCampaign {
+    pub view: Option<String>,
+    /// The agent's email; a campaign calls for the agent who asks for it.
+    pub agent: Option<String>,
+    pub token: Option<String>,
+}
+
+/// The body of the pause, resume and cancel endpoints; may be empty.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenOnly {
+    pub token: Option<String>,
+}
+
+/// `GET /airtable/campaigns/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CampaignView {
+    pub id: String,
+    pub view: String,
+    pub agent: String,
+    pub status: CampaignStatus,
+    pub total: usize,
+    /// Items per outcome: pending, starting, in_progress, completed, failed, canceled.
+    pub counts: BTreeMap<&'static str, usize>,
+    pub current: Option<CurrentItem>,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentItem {
+    pub position: i64,
+    pub record_id: String,
+    pub call_id: Option<CallId>,
+    pub call_state: Option<CallState>,
+}
+
+/// Where an item stands, for people: a called item's outcome is its call's.
+fn outcome(item: &CampaignItem) -> &'static str {
+    match (item.state, item.call_state) {
+        (ItemState::Pending, _) => "pending",
+        (ItemState::Starting, _) => "starting",
+        (ItemState::Called, Some(CallState::Completed)) => "completed",
+        (ItemState::Called, Some(CallState::Failed)) | (ItemState::Failed, _) => "failed",
+        (ItemState::Called, _) => "in_progress",
+        (ItemState::Canceled, _) => "canceled",
+    }
+}
+
+fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) -> CampaignView {
+    let mut counts: BTreeMap<&'static str, usize> = [
+        "pending",
+        "starting",
+        "in_progress",
+        "completed",
+        "failed",
+        "canceled",
+    ]
+    .into_iter()
+    .map(|k| (k, 0))
+    .collect();
+    for item in items {
+        *counts.entry(outcome(item)).or_default() += 1;
+    }
+    let current = items
+        .iter()
+        .find(|i| matches!(outcome(i), "starting" | "in_progress"))
+        .map(|i| CurrentItem {
+            position: i.position,
+            record_id: i.record_id.clone(),
+            call_id: i.call_id,
+            call_state: i.call_state,
+        });
+    CampaignView {
+        id: campaign.id.clone(),
+        view: campaign.view.clone(),
+        agent: agent.to_owned(),
+        status: campaign.status,
+        total: items.len(),
+        counts,
+        current,
+        created_at: campaign.created_at,
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    JsonOrForm(body): JsonOrForm<NewCampaign>,
+) -> Result<Success<CampaignView>, ApiError> {
+    let airtable = configured(&state)?;
+    let (agent, _) = caller(&state, &headers, body.token.as_deref()).await?;
+    let view = body
+        .view
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("view is required".into()))?;
+    let asked = body
+        .agent
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("agent (the agent's email) is required".into()))?;
+    if !asked.eq_ignore_ascii_case(agent.email.as_str()) {
+        return Err(ApiError::Forbidden(
+            "agent must be your own email: a campaign calls for the agent who starts it".into(),
+        ));
+    }
+    let phone_field = airtable.fields.phone.clone();
+    let records = airtable
+        .list_view(&view, std::slice::from_ref(&phone_field))
+        .await
+        .map_err(|e| match e {
+            super::AirtableError::Airtable(a) if a.is_permanent() && a.status() == Some(422) => {
+                ApiError::Unprocessable(format!("Airtable refused the view {view:?}: {a}"))
+            }
+            other => other.into(),
+        })?;
+    let items: Vec<NewCampaignItem> = records
+        .iter()
+        .map(|r| NewCampaignItem {
+            record_id: r.id.clone(),
+            phone: phone_text(&r.fields, &phone_field),
+        })
+        .collect();
+    let campaign = state.store.create_campaign(agent.id, &view, &items).await?;
+    tracing::info!(campaign = %campaign.id, records = items.len(), "campaign queued");
+    let items = state.store.campaign_items(&campaign.id).await?;
+    Ok(success(
+        format!("Campaign queued with {} records", items.len()),
+        view_of(&campaign, agent.email.as_str(), &items),
+    ))
+}
+
+/// The campaign, if it is the caller's.
+async fn own_campaign(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: Option<&str>,
+    id: &str,
+) -> Result<(Campaign, String), ApiError> {
+    configured(state)?;
+    let (agent, _) = caller(state, headers, token).await?;
+    let campaign = state
+        .store
+        .campaign_by_id(id)
+        .await?
+        .filter(|c| c.agent_id == agent.id)
+        .ok_or_else(|| ApiError::NotFound(format!("no campaign {id}")))?;
+    Ok((campaign, agent.email.as_str().to_owned()))
+}
+
+pub async fn progress(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Success<CampaignView>, ApiError> {
+    let (campaign, agent) = own_campaign(&state, &headers, None, &id).await?;
+    let items = state.store.campaign_items(&campaign.id).await?;
+    Ok(success("Campaign", view_of(&campaign, &agent, &items)))
+}
+
+async fn change(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    token: Option<String>,
+    from: &[CampaignStatus],
+    to: CampaignStatus,
+) -> Result<Success<CampaignView>, ApiError> {
+    let (campaign, agent) = own_campaign(&state, &headers, token.as_deref(), &id).await?;
+    if !state
+        .store
+        .set_campaign_status(&campaign.id, from, to)
+        .await?
+    {
+        let now = state
+            .store
+            .campaign_by_id(&campaign.id)
+            .await?
+            .map_or(campaign.status, |c| c.status);
+        return Err(ApiError::Conflict(format!(
+            "the campaign is {}; it cannot be made {}",
+            now.as_str(),
+            to.as_str()
+        )));
+    }
+    let campaign = state
+        .store
+        .campaign_by_id(&campaign.id)
+        .await?
+        .unwrap_or(campaign);
+    let items = state.store.campaign_items(&campaign.id).await?;
+    Ok(success(
+        format!("Campaign {}", to.as_str()),
+        view_of(&campaign, &agent, &items),
+    ))
+}
+
+pub async fn pause(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonOrForm(body): JsonOrForm<TokenOnly>,
+) -> Result<Success<CampaignView>, ApiError> {
+    let token = body.token;
+    change(
+        state,
+        headers,
+        id,
+        token,
+        &[CampaignStatus::Running],
+        CampaignStatus::Paused,
+    )
+    .await
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonOrForm(body): JsonOrForm<TokenOnly>,
+) -> Result<Success<CampaignView>, ApiError> {
+    let token = body.token;
+    change(
+        state,
+        headers,
+        id,
+        token,
+        &[CampaignStatus::Paused],
+        CampaignStatus::Running,
+    )
+    .await
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    JsonOrForm(body): JsonOrForm<TokenOnly>,
+) -> Result<Success<CampaignView>, ApiError> {
+    let token = body.token;
+    change(
+        state,
+        headers,
+        id,
+        token,
+        &[CampaignStatus::Running, CampaignStatus::Paused],
+        CampaignStatus::Canceled,
+    )
+    .await
+}
+
+/// Steps the running campaigns this instance holds the lease of.
+#[derive(Debug, Clone)]
+pub(super) struct Runner {
+    state: AppState,
+    worker: String,
+}
+
+impl Runner {
+    pub(super) fn new(state: AppState) -> Self {
+        Self {
+            state,
+            worker: crate::outbox::worker_name("campaign-runner"),
+        }
+    }
+
+    /// One step of every campaign held; true when a call was started.
+    pub(super) async fn step(&self) -> Result<bool, ApiError> {
+        let Some(airtable) = self.state.airtable.as_ref() else {
+            return Ok(false);
+        };
+        let campaigns = self
+            .state
+            .store
+            .claim_campaigns(&self.worker, Utc::now(), airtable.tuning.lease)
+            .await?;
+        let mut started = false;
+        for campaign in campaigns {
+            started |= self.step_campaign(&campaign).await?;
+        }
+        Ok(started)
+    }
+
+    async fn step_campaign(&self, campaign: &Campaign) -> Result<bool, ApiError> {
+        let store = &self.state.store;
+        let items = store.campaign_items(&campaign.id).await?;
+        for stuck in items.iter().filter(|i| i.state == ItemState::Starting) {
+            // Left by a crash mid-start: the lead may have been called, so never again.
+            store
+                .move_item(
+                    &stuck.id,
+                    ItemState::Starting,
+                    ItemState::Failed,
+                    None,
+                    Some("interrupted while starting the call; not retried"),
+                )
+                .await?;
+        }
+        let busy = items
+            .iter()
+            .any(|i| i.state == ItemState::Called && !i.call_state.is_some_and(|s| s.is_final()));
+        if busy {
+            return Ok(false);
+        }
+        let Some(next) = items.iter().find(|i| i.state == ItemState::Pending) else {
+            store
+                .set_campaign_status(
+                    &campaign.id,
+                    &[CampaignStatus::Running],
+                    CampaignStatus::Completed,
+                )
+                .await?;
+            tracing::info!(campaign = %campaign.id, "campaign completed");
+            return Ok(false);
+        };
+        if !store
+            .move_item(
+                &next.id,
+                ItemState::Pending,
+                ItemState::Starting,
+                None,
+                None,
+            )
+            .await?
+        {
+            return Ok(false);
+        }
+        self.wait_for_call_slot().await?;
+        let still_running = store
+            .campaign_by_id(&campaign.id)
+            .await?
+            .is_some_and(|c| c.status == CampaignStatus::Running);
+        if !still_running {
+            store
+                .move_item(
+                    &next.id,
+                    ItemState::Starting,
+                    ItemState::Pending,
+                    None,
+                    None,
+                )
+                .await?;
+            return Ok(false);
+        }
+        self.start_item(campaign, next).await
+    }
+
+    async fn start_item(&self, campaign: &Campaign, item: &CampaignItem) -> Result<bool, ApiError> {
+        let store = &self.state.store;
+        let airtable = configured(&self.state)?;
+        let fail = |error: String| async move {
+            store
+                .move_item(
+                    &item.id,
+                    ItemState::Starting,
+                    ItemState::Failed,
+                    None,
+                    Some(&error),
+                )
+                .await
+        };
+        let Some(phone) = item
+            .phone
+            .as_deref()
+            .and_then(|p| PhoneNumber::parse(p).ok())
+        else {
+            fail("invalid phone number".into()).await?;
+            mark(airtable, &item.record_id, INVALID_PHONE).await?;
+            return Ok(false);
+        };
+        let Some(agent) = store
+            .agent_by_id(campaign.agent_id)
+            .await?
+            .filter(|a| a.revoked_at.is_none())
+        else {
+            store
+                .move_item(
+                    &item.id,
+                    ItemState::Starting,
+                    ItemState::Pending,
+                    None,
+                    None,
+                )
+                .await?;
+            store
+                .set_campaign_status(
+                    &campaign.id,
+                    &[CampaignStatus::Running, CampaignStatus::Paused],
+                    CampaignStatus::Canceled,
+                )
+                .await?;
+            tracing::warn!(campaign = %campaign.id, "campaign canceled: its agent was revoked");
+            return Ok(false);
+        };
+        let label = Some(format!("campaign {} #{}", campaign.view, item.position));
+        match start_call(&self.state, &agent, None, &phone, label).await {
+            Ok(view) => {
+                link(airtable, &view, &item.record_id, Some(&campaign.id)).await?;
+                store
+                    .move_item(
+                        &item.id,
+                        ItemState::Starting,
+                        ItemState::Called,
+                        Some(view.id),
+                        None,
+                    )
+                    .await?;
+                Ok(true)
+            }
+            Err(ApiError::RateLimited { retry_after_secs }) => {
+                // The agent's own start limit: the item waits for its turn again.
+                store
+                    .move_item(
+                        &item.id,
+                        ItemState::Starting,
+                        ItemState::Pending,
+                        None,
+                        None,
+                    )
+                    .await?;
+                tokio::time::sleep(Duration::from_secs(retry_after_secs.min(60))).await;
+                Ok(false)
+            }
+            Err(error) => {
+                fail(error.to_string()).await?;
+                if let Some(status) = failure_status(&error) {
+                    mark(airtable, &item.record_id, &status).await?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// `CALLS_PER_SECOND` across every instance: one shared slot per call.
+    async fn wait_for_call_slot(&self) -> Result<(), ApiError> {
+        let settings = &self.state.settings;
+        let spacing = Duration::from_secs_f64(1.0 / settings.calls_per_second);
+        let key = format!("calls:{}", settings.twilio.account_sid);
+        let slot = self
+            .state
+            .store
+            .take_pacing_slot(&key, Utc::now(), spacing)
+            .await?;
+        if let Ok(wait) = (slot - Utc::now()).to_std() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(state: ItemState, call_state: Option<CallState>) -> CampaignItem {
+        CampaignItem {
+            id: "i".into(),
+            campaign_id: "c".into(),
+            position: 1,
+            record_id: "recA".into(),
+            phone: None,
+            state,
+            call_id: None,
+            call_state,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_called_items_outcome_is_its_calls() {
+        assert_eq!(outcome(&item(ItemState::Pending, None)), "pending");
+        assert_eq!(
+            outcome(&item(ItemState::Called, Some(CallState::Connected))),
+            "in_progress"
+        );
+        assert_eq!(
+            outcome(&item(ItemState::Called, Some(CallState::Completed))),
+            "completed"
+        );
+        assert_eq!(
+            outcome(&item(ItemState::Called, Some(CallState::Failed))),
+            "failed"
+        );
+        assert_eq!(outcome(&item(ItemState::Failed, None)), "failed");
+        assert_eq!(outcome(&item(ItemState::Canceled, None)), "canceled");
+    }
+}

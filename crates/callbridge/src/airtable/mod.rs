@@ -1,0 +1,87 @@
+//! The Airtable integration: start a call from a record (`POST /airtable/call`), write each
+//! call's outcome back to its record through the durable outbox, and dial a whole view one
+//! record after another (campaigns).
+//!
+//! Nothing here hooks into the call flow: the write-back follows the call rows in the store, so
+//! it works the same whichever instance handled a webhook, and after a crash.
+
+mod api;
+mod campaigns;
+mod dial;
+mod errors;
+mod pacing;
+mod records;
+pub mod settings;
+pub mod snapshot;
+mod tasks;
+mod writeback;
+mod writer;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use secrecy::SecretString;
+
+pub use errors::AirtableError;
+pub use pacing::Pacer;
+pub use records::{MARK, UPDATE, record_key};
+pub use settings::{FieldNames, Tuning};
+pub use tasks::run as run_background;
+
+use crate::config::AirtableSettings;
+use crate::state::AppState;
+use crate::store::SharedStore;
+
+/// Everything the integration needs at run time; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Airtable {
+    pub client: airtable::Client,
+    pub pacer: Pacer,
+    pub fields: Arc<FieldNames>,
+    pub tuning: Tuning,
+    pub store: SharedStore,
+}
+
+impl Airtable {
+    /// The client and pacer for the configured base.
+    pub fn new(settings: &AirtableSettings, store: SharedStore) -> Result<Self, AirtableError> {
+        use secrecy::ExposeSecret as _;
+        let gate = airtable::pace::RateGate::new(airtable::pace::GateConfig {
+            penalty_scale: settings.tuning.penalty_scale,
+            ..airtable::pace::GateConfig::AIRTABLE
+        });
+        let mut config = airtable::Config::new(
+            SecretString::from(settings.token.expose_secret().to_owned()),
+            settings.base_id.clone(),
+            settings.table.clone(),
+        );
+        config.base_url = settings.base_url.clone();
+        config.timeout = settings.tuning.request_timeout();
+        // Every attempt must take a shared pacing slot first, so retries are ours to make.
+        config.read_attempts = 1;
+        config.gate = gate;
+        Ok(Self {
+            client: airtable::Client::new(config)?,
+            pacer: Pacer::new(
+                store.clone(),
+                &settings.base_id,
+                settings.tuning.penalty_scale,
+            ),
+            fields: Arc::new(settings.fields.clone()),
+            tuning: settings.tuning,
+            store,
+        })
+    }
+}
+
+/// The Airtable routes; they answer 404 when the integration is not configured.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/airtable/call", post(api::call))
+        .route("/airtable/campaigns", post(campaigns::create))
+        .route("/airtable/campaigns/{id}", get(campaigns::progress))
+        .route("/airtable/campaigns/{id}/pause", post(campaigns::pause))
+        .route("/airtable/campaigns/{id}/resume", post(campaigns::resume))
+        .route("/airtable/campaigns/{id}/cancel", post(campaigns::cancel))
+}

@@ -1,0 +1,121 @@
+//! Applying a fact to a stored call, safely when several instances handle webhooks of the same
+//! call at once: the state moves by compare-and-swap, so exactly one of them wins a transition
+//! and only the winner carries out its actions.
+
+use super::flow::{self, Fact, Step};
+use crate::domain::CallId;
+use crate::store::{Call, Store, StoreError, StoreResult};
+
+/// A lost swap means the state moved forward, which it can do at most five times; one more try
+/// than that always settles.
+const MAX_ATTEMPTS: usize = 7;
+
+/// The call after the fact, and what this caller (alone) must do about it.
+#[derive(Debug, Clone)]
+pub struct Advanced {
+    pub call: Call,
+    pub step: Step,
+}
+
+pub async fn advance(store: &dyn Store, id: CallId, fact: Fact) -> StoreResult<Advanced> {
+    for _ in 0..MAX_ATTEMPTS {
+        let mut call = store.call_by_id(id).await?.ok_or(StoreError::NotFound)?;
+        let step = flow::next(call.state, fact);
+        let Some((to, reason)) = step.to else {
+            return Ok(Advanced { call, step });
+        };
+        let reason = reason.map(flow::Reason::as_str);
+        if store.transition_call(id, &[call.state], to, reason).await? {
+            tracing::info!(call = %id, from = %call.state, to = %to, reason, ?fact, "call moved");
+            call.state = to;
+            call.reason = reason.map(str::to_owned);
+            return Ok(Advanced { call, step });
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "call {id} kept changing while applying {fact:?}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::calls::flow::{Action, LegStatus};
+    use crate::domain::{CallState, LegRole, PhoneNumber};
+    use crate::store::testing::TestDatabase;
+    use crate::store::{AgentStore, CallStore, NewAgent, NewCall};
+
+    async fn new_call(store: &dyn Store) -> CallId {
+        let phone = PhoneNumber::parse("+14155550100").unwrap();
+        let agent = store
+            .insert_agent(NewAgent {
+                email: "cas@example.com".parse().unwrap(),
+                email_verified_at: None,
+                phone: Some(phone.clone()),
+                phone_verified_at: None,
+                record_by_default: false,
+            })
+            .await
+            .unwrap();
+        store
+            .create_call(NewCall {
+                agent_id: agent.id,
+                recipient: PhoneNumber::parse("+12025550123").unwrap(),
+                agent_number: phone,
+                label: None,
+                record: false,
+            })
+            .await
+            .unwrap()
+            .id
+    }
+
+    #[tokio::test]
+    async fn of_many_concurrent_gather_actions_exactly_one_dials() {
+        for db in TestDatabase::all().await {
+            let store: Arc<dyn Store> = Arc::new(db.store().await);
+            let id = new_call(store.as_ref()).await;
+            let attempts = (0..16).map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { advance(store.as_ref(), id, Fact::AgentReady).await })
+            });
+            let mut dials = 0;
+            for attempt in attempts {
+                let advanced = attempt.await.unwrap().unwrap();
+                assert_eq!(advanced.call.state, CallState::RecipientRinging);
+                dials += advanced
+                    .step
+                    .actions
+                    .iter()
+                    .filter(|a| **a == Action::DialRecipient)
+                    .count();
+            }
+            assert_eq!(dials, 1, "{:?}", db.backend());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_stores_its_reason_and_then_nothing_moves_it() {
+        for db in TestDatabase::all().await {
+            let store = db.store().await;
+            let id = new_call(&store).await;
+            let busy = Fact::Leg {
+                role: LegRole::Agent,
+                status: LegStatus::Busy,
+            };
+            let done = advance(&store, id, busy).await.unwrap();
+            assert_eq!(done.call.state, CallState::Failed);
+            let late = Fact::Leg {
+                role: LegRole::Agent,
+                status: LegStatus::Ringing,
+            };
+            assert!(advance(&store, id, late).await.unwrap().step.is_noop());
+            let stored = store.call_by_id(id).await.unwrap().unwrap();
+            assert_eq!(stored.state, CallState::Failed);
+            assert_eq!(stored.reason.as_deref(), Some("agent_busy"));
+            assert!(stored.ended_at.is_some());
+        }
+    }
+}

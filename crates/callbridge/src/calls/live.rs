@@ -1,0 +1,378 @@
+//! `GET /calls/{id}/events`: a call's events and state changes as Server-Sent Events.
+//!
+//! Any instance may store a call's webhooks, so the stream reads the store rather than trusting
+//! in-process news: it polls at a short interval, and [`LiveHub`] wakes it at once when this
+//! instance stored something, which keeps a single instance's latency near zero.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::read::owned_call;
+use super::view::EventView;
+use crate::auth::{AuthAgent, authenticate, bearer_token};
+use crate::domain::{CallId, CallState, EventId};
+use crate::http::ApiError;
+use crate::state::AppState;
+use crate::store::{Call, CallEvent, SharedStore};
+
+/// How often a stream re-reads the store when nothing nudged it.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a failing store is left alone before the stream tries again.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
+/// Nudges are only hints; a slow stream that misses some re-reads the store anyway.
+const HUB_CAPACITY: usize = 1024;
+/// SSE event names.
+pub const EVENT_KIND: &str = "event";
+pub const STATE_KIND: &str = "state";
+
+/// In-process news that a call changed. Whoever stores an event or moves a call's state calls
+/// [`LiveHub::notify`]; streams of that call then re-read the store without waiting for the poll.
+#[derive(Debug, Clone)]
+pub struct LiveHub {
+    tx: broadcast::Sender<CallId>,
+}
+
+impl Default for LiveHub {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::channel(HUB_CAPACITY).0,
+        }
+    }
+}
+
+impl LiveHub {
+    pub fn notify(&self, call: CallId) {
+        // No subscriber is the normal case when nobody watches.
+        let _ = self.tx.send(call);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<CallId> {
+        self.tx.subscribe()
+    }
+}
+
+/// The data of a `state` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateView {
+    pub state: CallState,
+    pub reason: Option<String>,
+    /// Whether the call is over: this is then the stream's last event.
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<i64>,
+}
+
+impl From<&Call> for StateView {
+    fn from(call: &Call) -> Self {
+        Self {
+            state: call.state,
+            reason: call.reason.clone(),
+            is_final: call.state.is_final(),
+            ended_at: call.ended_at,
+            duration_secs: call.duration_secs,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct StreamParams {
+    /// A browser's EventSource cannot send headers, so the call token may come here instead.
+    token: Option<String>,
+}
+
+pub(super) async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<StreamParams>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let token = bearer_token(&headers)
+        .or(params.token.as_deref())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "Missing call token: send it as Authorization: Bearer <token> or ?token=".into(),
+            )
+        })?;
+    let agent = AuthAgent(authenticate(&state, token).await?);
+    let call = owned_call(state.store.as_ref(), &agent, &id).await?;
+    // A reconnecting EventSource sends the id of the last event it got.
+    let resume_after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<EventId>().ok());
+    let (tx, rx) = mpsc::channel(64);
+    let nudges = state.live.subscribe();
+    tokio::spawn(follow(
+        state.store.clone(),
+        nudges,
+        call.id,
+        resume_after,
+        tx,
+    ));
+    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+}
+
+/// Sends the call's events and state changes to `tx` until the call is final or the client left.
+async fn follow(
+    store: SharedStore,
+    mut nudges: broadcast::Receiver<CallId>,
+    id: CallId,
+    resume_after: Option<EventId>,
+    tx: mpsc::Sender<Result<Event, Infallible>>,
+) {
+    let mut tracker = Tracker::new(resume_after);
+    loop {
+        match read(&store, id).await {
+            Ok(Some((call, legs_events))) => {
+                for event in tracker.unseen(legs_events) {
+                    if tx.send(Ok(event_frame(&event))).await.is_err() {
+                        return;
+                    }
+                }
+                if let Some(change) = tracker.state_change(&call) {
+                    if tx.send(Ok(state_frame(&change))).await.is_err() || change.is_final {
+                        return;
+                    }
+                }
+            }
+            // The call cannot vanish; if it did, there is nothing left to follow.
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(call = %id, %err, "live stream cannot read the store");
+                tokio::select! {
+                    () = tokio::time::sleep(RETRY_AFTER_ERROR) => {}
+                    () = tx.closed() => return,
+                }
+                continue;
+            }
+        }
+        tokio::select! {
+            () = wait_for_nudge(&mut nudges, id) => {}
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+            () = tx.closed() => return,
+        }
+    }
+}
+
+/// The call first, then its events: an event stored after a final state was read is left out,
+/// but every event that led to the state read is in.
+async fn read(
+    store: &SharedStore,
+    id: CallId,
+) -> Result<Option<(Call, Vec<EventView>)>, crate::store::StoreError> {
+    let Some(call) = store.call_by_id(id).await? else {
+        return Ok(None);
+    };
+    let legs = store.legs_for_call(id).await?;
+    let events = store.events_for_call(id).await?;
+    let views = events
+        .into_iter()
+        .map(|event: CallEvent| EventView::from_event(event, &legs))
+        .collect();
+    Ok(Some((call, views)))
+}
+
+async fn wait_for_nudge(nudges: &mut broadcast::Receiver<CallId>, id: CallId) {
+    loop {
+        match nudges.recv().await {
+            Ok(changed) if changed == id => return,
+            Ok(_) => {}
+            // Missed nudges may have been ours.
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            // No more nudges: the poll interval alone drives the stream.
+            Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+fn event_frame(event: &EventView) -> Event {
+    Event::default()
+        .event(EVENT_KIND)
+        .id(event.id.to_string())
+        .data(serde_json::to_string(event).unwrap_or_default())
+}
+
+fn state_frame(state: &StateView) -> Event {
+    Event::default()
+        .event(STATE_KIND)
+        .data(serde_json::to_string(state).unwrap_or_default())
+}
+
+/// What a stream already sent, so every read of the store yields only what is new.
+#[derive(Debug)]
+struct Tracker {
+    seen: HashSet<EventId>,
+    resume_after: Option<EventId>,
+    last_state: Option<StateView>,
+}
+
+impl Tracker {
+    fn new(resume_after: Option<EventId>) -> Self {
+        Self {
+            seen: HashSet::new(),
+            resume_after,
+            last_state: None,
+        }
+    }
+
+    /// Events not sent yet, in stored order. On the first read after a reconnect, everything up
+    /// to and including the client's last event counts as sent; an id we do not know sends all.
+    fn unseen(&mut self, events: Vec<EventView>) -> Vec<EventView> {
+        if let Some(last) = self.resume_after.take()
+            && let Some(pos) = events.iter().position(|e| e.id == last)
+        {
+            self.seen.extend(events[..=pos].iter().map(|e| e.id));
+        }
+        events
+            .into_iter()
+            .filter(|e| self.seen.insert(e.id))
+            .collect()
+    }
+
+    /// The call's state when it differs from the one last sent (the first read always sends).
+    fn state_change(&mut self, call: &Call) -> Option<StateView> {
+        let now = StateView::from(call);
+        let changed = self
+            .last_state
+            .as_ref()
+            .is_none_or(|last| last.state != now.state || last.reason != now.reason);
+        if changed {
+            self.last_state = Some(now.clone());
+            Some(now)
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::domain::{EventSource, PhoneNumber};
+
+    fn event(n: u128) -> EventView {
+        EventView {
+            id: Uuid::from_u128(n).to_string().parse().unwrap(),
+            at: Utc::now(),
+            source: EventSource::Call,
+            kind: format!("k{n}"),
+            call_sid: None,
+            role: None,
+            sequence_number: None,
+        }
+    }
+
+    fn kinds(events: &[EventView]) -> Vec<String> {
+        events.iter().map(|e| e.kind.clone()).collect()
+    }
+
+    fn call(state: CallState, reason: Option<&str>) -> Call {
+        let phone = PhoneNumber::parse("+14155550100").unwrap();
+        let id = CallId::new();
+        Call {
+            id,
+            agent_id: crate::domain::AgentId::new(),
+            state,
+            reason: reason.map(str::to_owned),
+            label: None,
+            recipient: phone.clone(),
+            agent_number: phone,
+            conference_name: id.conference_name(),
+            conference_sid: None,
+            record: false,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            ended_at: None,
+            duration_secs: None,
+        }
+    }
+
+    #[test]
+    fn each_event_is_sent_once_even_when_a_late_one_sorts_earlier() {
+        let mut tracker = Tracker::new(None);
+        assert_eq!(
+            kinds(&tracker.unseen(vec![event(1), event(3)])),
+            ["k1", "k3"]
+        );
+        assert!(tracker.unseen(vec![event(1), event(3)]).is_empty());
+        // Another instance's clock put this one between the two already sent.
+        let again = tracker.unseen(vec![event(1), event(2), event(3), event(4)]);
+        assert_eq!(kinds(&again), ["k2", "k4"]);
+    }
+
+    #[test]
+    fn a_reconnect_resumes_after_the_last_event_id() {
+        let last = event(2).id;
+        let mut tracker = Tracker::new(Some(last));
+        let sent = tracker.unseen(vec![event(1), event(2), event(3)]);
+        assert_eq!(kinds(&sent), ["k3"]);
+    }
+
+    #[test]
+    fn an_unknown_last_event_id_sends_everything() {
+        let mut tracker = Tracker::new(Some(event(99).id));
+        assert_eq!(
+            kinds(&tracker.unseen(vec![event(1), event(2)])),
+            ["k1", "k2"]
+        );
+    }
+
+    #[test]
+    fn state_is_sent_first_then_only_when_it_changes() {
+        let mut tracker = Tracker::new(None);
+        let ringing = call(CallState::AgentRinging, None);
+        assert_eq!(
+            tracker.state_change(&ringing).unwrap().state,
+            CallState::AgentRinging
+        );
+        assert!(tracker.state_change(&ringing).is_none());
+        let failed = tracker
+            .state_change(&call(CallState::Failed, Some("agent_busy")))
+            .unwrap();
+        assert!(failed.is_final);
+        assert_eq!(failed.reason.as_deref(), Some("agent_busy"));
+    }
+
+    #[test]
+    fn state_data_has_a_stable_shape() {
+        let view = StateView::from(&call(CallState::Failed, Some("recipient_busy")));
+        let json = serde_json::to_value(view).unwrap();
+        insta::assert_json_snapshot!(json, @r#"
+        {
+          "duration_secs": null,
+          "ended_at": null,
+          "final": true,
+          "reason": "recipient_busy",
+          "state": "failed"
+        }
+        "#);
+    }
+
+    #[tokio::test]
+    async fn a_nudge_for_another_call_does_not_wake_the_stream() {
+        let hub = LiveHub::default();
+        let mut rx = hub.subscribe();
+        let ours = CallId::new();
+        hub.notify(CallId::new());
+        let waited =
+            tokio::time::timeout(Duration::from_millis(50), wait_for_nudge(&mut rx, ours)).await;
+        assert!(waited.is_err(), "woke for another call");
+        hub.notify(ours);
+        tokio::time::timeout(Duration::from_secs(5), wait_for_nudge(&mut rx, ours))
+            .await
+            .expect("woken by our call");
+    }
+}

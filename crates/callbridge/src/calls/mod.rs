@@ -1,0 +1,28 @@
+//! Calls: starting one and driving it through its flow, the JSON view of a call, the call log,
+//! its live stream and hangup.
+
+pub mod advance;
+pub mod flow;
+mod hangup;
+pub mod live;
+pub mod outcome;
+pub mod read;
+pub mod start;
+pub mod twiml;
+pub mod view;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+/// Every call route; merged into the application by `http::router`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/phone-to-phone/start", post(start::phone_to_phone))
+        .route("/call/start", post(start::call_start))
+        .route("/calls", get(read::list))
+        .route("/calls/{id}", get(read::detail))
+        .route("/calls/{id}/events", get(live::events))
+        .route("/calls/{id}/hangup", post(hangup::hangup))
+}

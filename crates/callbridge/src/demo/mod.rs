@@ -1,0 +1,319 @@
+//! `callbridge demo`: the whole product in one process with nothing configured. The simulator
+//! plays Twilio and both phones, the service runs on a throw-away SQLite database, and the demo
+//! drives it over the service's real HTTP API, printing the call's timeline from the service's own
+//! live stream.
+
+pub mod api;
+pub mod display;
+pub mod scenario;
+pub mod sse;
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+
+use self::api::Api;
+use self::display::{Style, use_color};
+use self::scenario::{AGENT_PHONE, CALLER_ID, CUSTOMER_PHONE, Scenario};
+use self::sse::SseParser;
+use crate::calls::live::{EVENT_KIND, STATE_KIND, StateView};
+use crate::calls::view::{CallView, EventView};
+use crate::config::{RawSettings, Settings};
+use crate::domain::CallState;
+
+/// Fast enough that an unanswered phone (a minute of ringing) takes a quarter of that.
+pub const DEFAULT_TIME_SCALE: f64 = 0.25;
+/// How long the two parties talk, in real seconds.
+pub const DEFAULT_TALK: Duration = Duration::from_secs(4);
+/// A demo that has not ended by then never will.
+const CALL_DEADLINE: Duration = Duration::from_secs(120);
+/// A recording's callback comes after the call ended.
+const RECORDING_GRACE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("the simulator did not start: {0}")]
+    Sim(#[from] twilio_sim::Error),
+    #[error("the demo's settings are invalid: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("could not {step}: {detail}")]
+    Step { step: &'static str, detail: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub scenario: Scenario,
+    pub time_scale: f64,
+    pub talk: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            scenario: Scenario::Happy,
+            time_scale: DEFAULT_TIME_SCALE,
+            talk: DEFAULT_TALK,
+        }
+    }
+}
+
+/// Runs the scenario and prints it; `Ok(true)` when the call ended as the scenario expects.
+pub async fn run(options: &DemoOptions) -> Result<bool, DemoError> {
+    let no_color = std::env::var("NO_COLOR").ok();
+    let style = Style::new(use_color(
+        std::io::stdout().is_terminal(),
+        no_color.as_deref(),
+    ));
+    let clock = Instant::now();
+    let scenario = options.scenario;
+    println!(
+        "{}",
+        style.heading(&format!(
+            "callbridge demo: {scenario}, {}",
+            scenario.describe()
+        ))
+    );
+
+    let sim_config = twilio_sim::SimConfig {
+        time_scale: options.time_scale,
+        incoming_numbers: vec![CALLER_ID.to_owned()],
+        ..twilio_sim::SimConfig::default()
+    };
+    let sim = twilio_sim::Sim::start(sim_config).await?;
+    let dir = tempfile::tempdir()?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let service_url = format!("http://{}", listener.local_addr()?);
+    let settings = demo_settings(&sim, &service_url, &dir.path().join("callbridge.db"))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(crate::startup::launch_with_tcp_listener(
+        settings,
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    println!(
+        "{}",
+        style.action(
+            clock.elapsed(),
+            &format!(
+                "simulated Twilio at {} · callbridge at {service_url} · SQLite in a temp dir",
+                sim.base_url().as_str().trim_end_matches('/')
+            ),
+        )
+    );
+
+    let api = Api::new(&service_url, sim.base_url().as_str());
+    let result = drive(&api, options, style, clock).await;
+
+    let _ = stop.send(());
+    if let Ok(Err(err)) = server.await {
+        eprintln!("note: the service stopped with an error: {err}");
+    }
+    sim.shutdown().await;
+    let (call, ok) = result?;
+    println!();
+    for line in style.summary(&call, clock.elapsed()) {
+        println!("{line}");
+    }
+    println!();
+    let expected = scenario.expected();
+    let got = match &call.reason {
+        Some(reason) => format!("{} ({reason})", call.state),
+        None => call.state.to_string(),
+    };
+    let verdict = if ok {
+        format!("{scenario}: ended {got}, as expected")
+    } else {
+        format!("{scenario}: expected {expected}, but the call ended {got}")
+    };
+    println!("{}", style.outcome(ok, &verdict));
+    Ok(ok)
+}
+
+fn demo_settings(
+    sim: &twilio_sim::Sim,
+    service_url: &str,
+    db: &std::path::Path,
+) -> Result<Settings, DemoError> {
+    let jwt_secret: String = rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(48)
+        .map(char::from)
+        .collect();
+    let raw = RawSettings {
+        twilio_account_sid: Some(sim.account_sid().to_owned()),
+        twilio_auth_token: Some(sim.auth_token().to_owned()),
+        twilio_base_url: Some(sim.base_url().to_string()),
+        // The simulator knows every VA… service.
+        verify_service_sid: Some(format!("VA{}", "0".repeat(32))),
+        caller_id: Some(CALLER_ID.to_owned()),
+        jwt_secret: Some(jwt_secret),
+        public_base_url: Some(service_url.to_owned()),
+        bind: Some("127.0.0.1:0".to_owned()),
+        database_url: Some(format!("sqlite://{}", db.display())),
+        ..RawSettings::default()
+    };
+    Ok(Settings::from_raw(raw)?)
+}
+
+/// Onboards, places the call, plays both phones, and returns the call as it ended.
+async fn drive(
+    api: &Api,
+    options: &DemoOptions,
+    style: Style,
+    clock: Instant,
+) -> Result<(CallView, bool), DemoError> {
+    let scenario = options.scenario;
+    let say = |text: &str| println!("{}", style.action(clock.elapsed(), text));
+
+    say(&format!(
+        "onboarding {} with phone {AGENT_PHONE} (email code, then SMS code)",
+        scenario::AGENT_EMAIL
+    ));
+    let token = api.onboard().await?;
+    say("agent verified: call token issued");
+    for (number, behaviour) in scenario.behaviours() {
+        api.set_number(number, &behaviour).await?;
+    }
+    say(&format!(
+        "placing a call to the customer {CUSTOMER_PHONE}{}",
+        if scenario.record() { ", recorded" } else { "" }
+    ));
+    let call = api
+        .start_call(&token, CUSTOMER_PHONE, scenario.record())
+        .await?;
+    let id = call.id.to_string();
+
+    let (state_tx, state_rx) = watch::channel(call.state);
+    let phones = play_phones(api, options, &token, &id, state_rx, style, clock);
+    let timeline = follow(api, &token, &id, state_tx, style, clock);
+    let (phones, timeline) =
+        tokio::time::timeout(CALL_DEADLINE, async { tokio::join!(phones, timeline) })
+            .await
+            .map_err(|_| DemoError::Step {
+                step: "finish the call",
+                detail: format!("it had not ended after {} s", CALL_DEADLINE.as_secs()),
+            })?;
+    timeline?;
+    phones?;
+
+    let mut call = api.get_call(&token, &id).await?;
+    if scenario.expected().recording && call.recording.is_none() {
+        say("waiting for the recording");
+        let deadline = Instant::now() + RECORDING_GRACE;
+        while call.recording.is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            call = api.get_call(&token, &id).await?;
+        }
+    }
+    let ok =
+        scenario
+            .expected()
+            .is_met(call.state, call.reason.as_deref(), call.recording.is_some());
+    Ok((call, ok))
+}
+
+/// The people on the phones: the agent presses 1 when asked, and once connected the two talk
+/// for a while before the agent hangs up through the service.
+async fn play_phones(
+    api: &Api,
+    options: &DemoOptions,
+    token: &str,
+    id: &str,
+    mut state: watch::Receiver<CallState>,
+    style: Style,
+    clock: Instant,
+) -> Result<(), DemoError> {
+    let say = |text: &str| println!("{}", style.action(clock.elapsed(), text));
+    if options.scenario.agent_answers() {
+        let sid = loop {
+            if let Some(sid) = api.call_in_gather(AGENT_PHONE).await? {
+                break sid;
+            }
+            if state.borrow().is_final() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        say("the agent hears the prompt and presses 1");
+        api.press(&sid, "1").await?;
+    }
+    if !options.scenario.talks() {
+        return Ok(());
+    }
+    let reached = state
+        .wait_for(|s| *s == CallState::Connected || s.is_final())
+        .await
+        .map(|s| *s)
+        .ok();
+    if reached != Some(CallState::Connected) {
+        return Ok(());
+    }
+    say(&format!(
+        "agent and customer talk for {} s",
+        options.talk.as_secs()
+    ));
+    tokio::time::sleep(options.talk).await;
+    say("the agent hangs up");
+    api.hangup(token, id).await
+}
+
+/// Prints the service's live stream of the call until it reports the final state.
+async fn follow(
+    api: &Api,
+    token: &str,
+    id: &str,
+    state: watch::Sender<CallState>,
+    style: Style,
+    clock: Instant,
+) -> Result<(), DemoError> {
+    let step = "follow the call";
+    let response = api
+        .http()
+        .get(api.service_url(&format!("/calls/{id}/events")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| DemoError::Step {
+            step,
+            detail: e.to_string(),
+        })?;
+    let mut parser = SseParser::new();
+    let mut response = response;
+    while let Some(chunk) = response.chunk().await.map_err(|e| DemoError::Step {
+        step,
+        detail: e.to_string(),
+    })? {
+        for frame in parser.feed(&chunk) {
+            match frame.event.as_str() {
+                EVENT_KIND => {
+                    if let Ok(event) = serde_json::from_str::<EventView>(&frame.data) {
+                        println!("{}", style.event(clock.elapsed(), &event));
+                    }
+                }
+                STATE_KIND => {
+                    if let Ok(now) = serde_json::from_str::<StateView>(&frame.data) {
+                        println!("{}", style.state(clock.elapsed(), &now));
+                        state.send_replace(now.state);
+                        if now.is_final {
+                            return Ok(());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Err(DemoError::Step {
+        step,
+        detail: "the live stream ended before the call did".into(),
+    })
+}

@@ -1,0 +1,169 @@
+//! The seed's roadmap step: `POST /setup/phone/init` `{token, phone}` and
+//! `POST /setup/phone/validate` `{token, phone, code}`, which answers with the call token.
+
+use axum::extract::State;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use twilio::VerifyChannel;
+
+use super::email::{checked, sent};
+use super::{input, verify};
+use crate::audit::{self, AuditKind, Entry};
+use crate::auth::{iso_millis, issue_call_token, verify_setup_token};
+use crate::domain::PhoneNumber;
+use crate::http::{ApiError, ClientIp, JsonOrForm, Success, success};
+use crate::state::AppState;
+use crate::store::{Agent, StoreError};
+
+pub(super) const PHONE_TAKEN: &str =
+    "Phone number is already associated with another email address";
+
+#[derive(Debug, Deserialize)]
+pub(super) struct InitBody {
+    token: Option<String>,
+    phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ValidateBody {
+    token: Option<String>,
+    phone: Option<String>,
+    code: Option<String>,
+}
+
+/// The agent a setup token vouches for, and the phone it asks for, if no one else has it.
+async fn agent_and_phone(
+    state: &AppState,
+    token: Option<String>,
+    phone: Option<String>,
+) -> Result<(Agent, PhoneNumber), ApiError> {
+    let token = input::required(token, "Setup token is required")?;
+    let phone = input::required(phone, "Phone number is required")?;
+    let email = verify_setup_token(&state.settings, &token)?;
+    let phone = input::phone(&phone)?;
+    let agent = state.store.agent_by_email(&email).await?.ok_or_else(|| {
+        ApiError::Unauthorized(
+            "Setup token names an email that is not verified: verify it again".into(),
+        )
+    })?;
+    ensure_phone_free(state, &phone, &agent).await?;
+    Ok((agent, phone))
+}
+
+/// 409 when the phone is already another agent's.
+pub(super) async fn ensure_phone_free(
+    state: &AppState,
+    phone: &PhoneNumber,
+    agent: &Agent,
+) -> Result<(), ApiError> {
+    match state.store.agent_by_phone(phone).await? {
+        Some(owner) if owner.id != agent.id => Err(ApiError::Conflict(PHONE_TAKEN.into())),
+        _ => Ok(()),
+    }
+}
+
+/// Makes the phone the agent's, mapping a lost race for the number to the same 409.
+pub(super) async fn bind(
+    state: &AppState,
+    agent: &Agent,
+    phone: &PhoneNumber,
+    at: chrono::DateTime<Utc>,
+) -> Result<Agent, ApiError> {
+    state
+        .store
+        .bind_phone(agent.id, phone, at)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::Conflict(PHONE_TAKEN.into()),
+            other => other.into(),
+        })
+}
+
+/// Issues the call token and records it.
+pub(super) async fn call_token_for(
+    state: &AppState,
+    agent: &Agent,
+    ip: ClientIp,
+) -> Result<String, ApiError> {
+    let token = issue_call_token(&state.settings, agent)?;
+    audit::record(
+        state,
+        Entry::setup(AuditKind::TokenIssued, agent.email.as_str(), ip)
+            .agent(agent.id)
+            .detail(format!("token version {}", agent.token_version)),
+    )
+    .await;
+    Ok(token)
+}
+
+pub(super) async fn init(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    JsonOrForm(body): JsonOrForm<InitBody>,
+) -> Result<Success<Value>, ApiError> {
+    let (agent, phone) = agent_and_phone(&state, body.token, body.phone).await?;
+    verify::ensure_configured(&state)?;
+    input::limit_send(&state, ip, &[phone.as_str()]).await?;
+
+    let verification = verify::send_code(&state, phone.as_str(), VerifyChannel::Sms).await?;
+    audit::record(
+        &state,
+        Entry::setup(AuditKind::OtpSent, phone.as_str(), ip)
+            .agent(agent.id)
+            .detail("sms"),
+    )
+    .await;
+    Ok(success(
+        "OTP sent successfully to phone",
+        sent(&verification),
+    ))
+}
+
+pub(super) async fn validate(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    JsonOrForm(body): JsonOrForm<ValidateBody>,
+) -> Result<Success<Value>, ApiError> {
+    let code = input::required(body.code, "OTP code is required");
+    let (agent, phone) = agent_and_phone(&state, body.token, body.phone).await?;
+    let code = code?;
+    verify::ensure_configured(&state)?;
+    input::limit_check(&state, ip, &[phone.as_str()]).await?;
+
+    let check = match verify::check_code(&state, phone.as_str(), &code).await {
+        Ok(check) => check,
+        Err(failed) => {
+            audit::record(
+                &state,
+                Entry::setup(AuditKind::Failed, phone.as_str(), ip)
+                    .agent(agent.id)
+                    .detail(failed.reason),
+            )
+            .await;
+            return Err(failed.error);
+        }
+    };
+
+    let now = Utc::now();
+    let agent = bind(&state, &agent, &phone, now).await?;
+    audit::record(
+        &state,
+        Entry::setup(AuditKind::Verified, phone.as_str(), ip)
+            .agent(agent.id)
+            .detail("sms"),
+    )
+    .await;
+    let token = call_token_for(&state, &agent, ip).await?;
+    Ok(success(
+        "Phone verified successfully. Use `data.token` as the call token \
+         (Authorization: Bearer <token>).",
+        json!({
+            "email": agent.email.as_str(),
+            "phone": phone.as_str(),
+            "token": token,
+            "verifiedAt": iso_millis(now),
+            "verification": checked(&check),
+        }),
+    ))
+}

@@ -1,0 +1,313 @@
+//! Links between calls and Airtable records, and campaigns.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
+
+use super::SqlStore;
+use super::outbox::placeholders;
+use super::rows::{Columns, flag, now_ms, to_ms};
+use crate::domain::{AgentId, CallId};
+use crate::store::{
+    AirtableStore, Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall,
+    NewCampaignItem, StoreError, StoreResult,
+};
+
+const LINK_SELECT: &str = "SELECT l.call_id, l.record_id, l.campaign_id, l.last_enqueued, \
+     c.state, c.reason, c.duration_secs, c.record, c.created_at, c.ended_at, a.email, \
+     (SELECT r.url FROM recordings r WHERE r.call_id = c.id AND r.url IS NOT NULL \
+      ORDER BY r.created_at DESC, r.sid DESC LIMIT 1) AS recording_url \
+     FROM airtable_links l JOIN calls c ON c.id = l.call_id \
+     LEFT JOIN agents a ON a.id = c.agent_id";
+
+const CAMPAIGN_COLUMNS: &str = "id, agent_id, view_name, status, created_at, updated_at";
+
+fn link_from(row: &AnyRow) -> StoreResult<LinkedCall> {
+    let c = Columns::new(row, "airtable_links");
+    Ok(LinkedCall {
+        call_id: c.parsed("call_id")?,
+        record_id: c.text("record_id")?,
+        campaign_id: c.opt_text("campaign_id")?,
+        last_enqueued: c.text("last_enqueued")?,
+        state: c.parsed("state")?,
+        reason: c.opt_text("reason")?,
+        duration_secs: c.opt_int("duration_secs")?,
+        record: c.flag("record")?,
+        recording_url: c.opt_text("recording_url")?,
+        agent_email: c.opt_text("email")?,
+        created_at: c.time("created_at")?,
+        ended_at: c.opt_time("ended_at")?,
+    })
+}
+
+fn campaign_from(row: &AnyRow) -> StoreResult<Campaign> {
+    let c = Columns::new(row, "airtable_campaigns");
+    Ok(Campaign {
+        id: c.text("id")?,
+        agent_id: c.parsed("agent_id")?,
+        view: c.text("view_name")?,
+        status: c.parsed("status")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+    })
+}
+
+fn item_from(row: &AnyRow) -> StoreResult<CampaignItem> {
+    let c = Columns::new(row, "campaign_items");
+    Ok(CampaignItem {
+        id: c.text("id")?,
+        campaign_id: c.text("campaign_id")?,
+        position: c.int("position")?,
+        record_id: c.text("record_id")?,
+        phone: c.opt_text("phone")?,
+        state: c.parsed("state")?,
+        call_id: c.opt_parsed("call_id")?,
+        call_state: c.opt_parsed("call_state")?,
+        error: c.opt_text("error")?,
+    })
+}
+
+fn lease_ms(lease: std::time::Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+#[async_trait]
+impl AirtableStore for SqlStore {
+    async fn insert_link(
+        &self,
+        call: CallId,
+        record_id: &str,
+        campaign_id: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO airtable_links (call_id, record_id, campaign_id, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(call.to_string())
+        .bind(record_id)
+        .bind(campaign_id.map(str::to_owned))
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn open_links(&self, limit: u32) -> StoreResult<Vec<LinkedCall>> {
+        let sql = format!("{LINK_SELECT} WHERE l.settled = 0 ORDER BY l.created_at LIMIT $1");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(link_from)
+            .collect()
+    }
+
+    async fn link_for_call(&self, call: CallId) -> StoreResult<Option<LinkedCall>> {
+        let sql = format!("{LINK_SELECT} WHERE l.call_id = $1");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(call.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(link_from)
+            .transpose()
+    }
+
+    async fn enqueue_link_change(&self, change: LinkChange) -> StoreResult<bool> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        // The write lock first: on SQLite a transaction that read first could not upgrade.
+        let moved = sqlx::query(
+            "UPDATE airtable_links SET last_enqueued = $1, settled = $2 \
+             WHERE call_id = $3 AND last_enqueued = $4",
+        )
+        .bind(change.snapshot.as_str())
+        .bind(flag(change.settled))
+        .bind(change.call_id.to_string())
+        .bind(change.expected.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !moved {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(write) = &change.write {
+            Self::insert_outbox(&mut *tx, write, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn create_campaign(
+        &self,
+        agent: AgentId,
+        view: &str,
+        items: &[NewCampaignItem],
+    ) -> StoreResult<Campaign> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO airtable_campaigns (id, agent_id, view_name, status, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(id.as_str())
+        .bind(agent.to_string())
+        .bind(view)
+        .bind(CampaignStatus::Running.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for (position, item) in (1_i64..).zip(items) {
+            sqlx::query(
+                "INSERT INTO campaign_items (id, campaign_id, position, record_id, phone, \
+                 state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(id.as_str())
+            .bind(position)
+            .bind(item.record_id.as_str())
+            .bind(item.phone.clone())
+            .bind(ItemState::Pending.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.campaign_by_id(&id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn campaign_by_id(&self, id: &str) -> StoreResult<Option<Campaign>> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns WHERE id = $1");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(campaign_from)
+            .transpose()
+    }
+
+    async fn campaign_items(&self, id: &str) -> StoreResult<Vec<CampaignItem>> {
+        sqlx::query(
+            "SELECT i.id, i.campaign_id, i.position, i.record_id, i.phone, i.state, i.call_id, \
+             i.error, c.state AS call_state FROM campaign_items i \
+             LEFT JOIN calls c ON c.id = i.call_id \
+             WHERE i.campaign_id = $1 ORDER BY i.position",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(item_from)
+        .collect()
+    }
+
+    async fn set_campaign_status(
+        &self,
+        id: &str,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+    ) -> StoreResult<bool> {
+        if from.is_empty() {
+            return Ok(false);
+        }
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "UPDATE airtable_campaigns SET status = $1, updated_at = $2 \
+             WHERE id = $3 AND status IN ({})",
+            placeholders(4, from.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(to.as_str())
+            .bind(now)
+            .bind(id);
+        for status in from {
+            query = query.bind(status.as_str());
+        }
+        let moved = query.execute(&mut *tx).await?.rows_affected() == 1;
+        if moved && to == CampaignStatus::Canceled {
+            sqlx::query(
+                "UPDATE campaign_items SET state = $1, updated_at = $2 \
+                 WHERE campaign_id = $3 AND state = $4",
+            )
+            .bind(ItemState::Canceled.as_str())
+            .bind(now)
+            .bind(id)
+            .bind(ItemState::Pending.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    async fn claim_campaigns(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+    ) -> StoreResult<Vec<Campaign>> {
+        let now = to_ms(now);
+        // One conditional UPDATE per campaign: of two runners only one sees the lease free.
+        let candidates: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM airtable_campaigns WHERE status = $1 \
+             AND (claimed_until IS NULL OR claimed_until < $2 OR claimed_by = $3) \
+             ORDER BY created_at",
+        )
+        .bind(CampaignStatus::Running.as_str())
+        .bind(now)
+        .bind(worker)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut claimed = Vec::new();
+        for id in candidates {
+            let sql = format!(
+                "UPDATE airtable_campaigns SET claimed_by = $1, claimed_until = $2 \
+                 WHERE id = $3 AND status = $4 \
+                 AND (claimed_until IS NULL OR claimed_until < $5 OR claimed_by = $1) \
+                 RETURNING {CAMPAIGN_COLUMNS}"
+            );
+            let row = sqlx::query(AssertSqlSafe(sql))
+                .bind(worker)
+                .bind(now.saturating_add(lease_ms(lease)))
+                .bind(id.as_str())
+                .bind(CampaignStatus::Running.as_str())
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                claimed.push(campaign_from(&row)?);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn move_item(
+        &self,
+        item: &str,
+        from: ItemState,
+        to: ItemState,
+        call: Option<CallId>,
+        error: Option<&str>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE campaign_items SET state = $1, call_id = COALESCE($2, call_id), \
+             error = COALESCE($3, error), updated_at = $4 WHERE id = $5 AND state = $6",
+        )
+        .bind(to.as_str())
+        .bind(call.map(|c| c.to_string()))
+        .bind(error.map(str::to_owned))
+        .bind(now_ms())
+        .bind(item)
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+}

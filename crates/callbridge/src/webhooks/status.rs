@@ -1,0 +1,148 @@
+//! Status callbacks (call, conference, recording): each stored once as an event, its leg or
+//! recording brought up to date, and its fact applied to the call.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::callback::{CallProgress, Callback, ConferenceEvent, RecordingStatus};
+use super::signed::SignedForm;
+use crate::calls::advance::advance;
+use crate::calls::flow::{Fact, LegStatus};
+use crate::calls::outcome::carry_out;
+use crate::domain::LegRole;
+use crate::http::ApiError;
+use crate::state::AppState;
+use crate::store::{Call, LegUpdate, RecordingUpdate};
+
+/// Answers `{}` like the seed: Twilio reads nothing from a status callback's reply.
+pub async fn status(
+    State(state): State<AppState>,
+    form: SignedForm,
+) -> Result<Json<Value>, ApiError> {
+    let call_id = form.call_id()?;
+    let call = state
+        .store
+        .call_by_id(call_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("call not found".into()))?;
+    let callback = Callback::parse(&form)?;
+    let stored = state
+        .store
+        .record_event(callback.event(call_id, &form))
+        .await?;
+    if !stored {
+        // A retry, or another instance got it first: it was (or is being) handled there.
+        return Ok(Json(json!({})));
+    }
+    let fact = match &callback {
+        Callback::Call(progress) => on_call_progress(&state, &call, &form, progress).await?,
+        Callback::Conference(event) => on_conference_event(&state, &call, event).await?,
+        Callback::Recording(recording) => {
+            on_recording(&state, &call, recording).await?;
+            None
+        }
+    };
+    if let Some(fact) = fact {
+        let advanced = advance(state.store.as_ref(), call_id, fact).await?;
+        carry_out(&state, &advanced.call, &advanced.step.actions).await;
+    }
+    Ok(Json(json!({})))
+}
+
+async fn on_call_progress(
+    state: &AppState,
+    call: &Call,
+    form: &SignedForm,
+    progress: &CallProgress,
+) -> Result<Option<Fact>, ApiError> {
+    let role = match form.leg()? {
+        Some(role) => role,
+        None => known_role(state, call, &progress.call_sid)
+            .await?
+            .ok_or_else(|| ApiError::BadRequest("the URL names no leg (&leg=…)".into()))?,
+    };
+    let number = match role {
+        LegRole::Agent => call.agent_number.clone(),
+        LegRole::Recipient => call.recipient.clone(),
+    };
+    let is_final = progress.status.is_some_and(LegStatus::is_final);
+    state
+        .store
+        .upsert_leg(LegUpdate {
+            call_id: call.id,
+            role,
+            call_sid: progress.call_sid.clone(),
+            status: progress.raw_status.clone(),
+            number,
+            duration_secs: progress.duration_secs.filter(|_| is_final),
+        })
+        .await?;
+    // The customer's leg only ever talks in the conference: its length is the conversation's.
+    if role == LegRole::Recipient
+        && progress.status == Some(LegStatus::Completed)
+        && let Some(secs) = progress.duration_secs
+    {
+        state.store.set_call_duration(call.id, secs).await?;
+    }
+    Ok(progress.status.map(|status| Fact::Leg { role, status }))
+}
+
+async fn known_role(
+    state: &AppState,
+    call: &Call,
+    call_sid: &str,
+) -> Result<Option<LegRole>, ApiError> {
+    let legs = state.store.legs_for_call(call.id).await?;
+    Ok(legs
+        .into_iter()
+        .find(|l| l.call_sid == call_sid)
+        .map(|l| l.role))
+}
+
+async fn on_conference_event(
+    state: &AppState,
+    call: &Call,
+    event: &ConferenceEvent,
+) -> Result<Option<Fact>, ApiError> {
+    if call.conference_sid.as_deref() != Some(event.conference_sid.as_str()) {
+        state
+            .store
+            .set_conference_sid(call.id, &event.conference_sid)
+            .await?;
+    }
+    Ok(match event.event.as_str() {
+        "participant-join" => {
+            // Our TwiML labels each participant; the leg table answers for anyone else's.
+            let role = match event.label.as_deref().map(str::parse::<LegRole>) {
+                Some(Ok(role)) => Some(role),
+                _ => match &event.call_sid {
+                    Some(sid) => known_role(state, call, sid).await?,
+                    None => None,
+                },
+            };
+            role.map(Fact::Joined)
+        }
+        "conference-end" => Some(Fact::ConferenceEnded),
+        _ => None,
+    })
+}
+
+async fn on_recording(
+    state: &AppState,
+    call: &Call,
+    recording: &RecordingStatus,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .upsert_recording(RecordingUpdate {
+            call_id: call.id,
+            recording_sid: recording.recording_sid.clone(),
+            conference_sid: recording.conference_sid.clone(),
+            status: recording.status.clone(),
+            duration_secs: recording.duration_secs,
+            url: recording.url.clone(),
+        })
+        .await?;
+    Ok(())
+}
