@@ -2,9 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod airtable;
-pub mod calls;
 pub mod audit;
 pub mod auth;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -45,7 +45,7 @@ mod tests {
     use crate::calls::flow::{Action, LegStatus};
     use crate::domain::{CallState, LegRole, PhoneNumber};
     use crate::store::testing::TestDatabase;
-    use crate::store::{AgentStore, CallStore, NewAgent, NewCall};
+    use crate::store::{CallStore, NewAgent, NewCall};
 
     async fn new_call(store: &dyn Store) -> CallId {
         let phone = PhoneNumber::parse("+14155550100").unwrap();

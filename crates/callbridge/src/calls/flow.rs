@@ -7,7 +7,9 @@
 //! - a call ends only on a fact that settles it (a leg's final status, the conference's end once
 //!   both parties were in it), never on one that a late callback could contradict;
 //! - the agent hanging up while the customer still rings ends the customer's leg, and the
-//!   customer's final status then settles the call.
+//!   customer's final status then settles the call;
+//! - once one party is gone for good, the other is released, even if they never met in the
+//!   conference (the customer may hang up before a slow agent joins it).
 
 use crate::domain::{CallState, LegRole};
 
@@ -144,8 +146,9 @@ pub enum Action {
     DialRecipient,
     /// Replace the agent's TwiML with the reason spoken, then a hang-up.
     TellAgent(Reason),
-    /// End the customer's leg: the agent is gone, nobody would be there to talk to.
-    EndRecipient,
+    /// End this party's leg: the other is gone, nobody would be there to talk to. A leg that
+    /// already ended is left alone.
+    EndLeg(LegRole),
 }
 
 /// The outcome of one fact.
@@ -221,8 +224,8 @@ pub fn next(state: CallState, fact: Fact) -> Step {
             last if before_dial => Step::fail(agent_reason(last)),
             // Whether the customer had answered is theirs to say: their leg is ended, and its
             // final status settles the call.
-            _ if state == RecipientRinging => Step::stay().then(Action::EndRecipient),
-            _ => Step::go(CallState::Completed),
+            _ if state == RecipientRinging => Step::stay().then(Action::EndLeg(LegRole::Recipient)),
+            _ => Step::go(CallState::Completed).then(Action::EndLeg(LegRole::Recipient)),
         },
         Fact::Leg {
             role: LegRole::Recipient,
@@ -232,13 +235,15 @@ pub fn next(state: CallState, fact: Fact) -> Step {
             LegStatus::Queued | LegStatus::Initiated | LegStatus::Ringing => Step::stay(),
             LegStatus::InProgress if state == RecipientRinging => Step::go(Connected),
             LegStatus::InProgress => Step::stay(),
-            LegStatus::Completed => Step::go(CallState::Completed),
+            LegStatus::Completed => {
+                Step::go(CallState::Completed).then(Action::EndLeg(LegRole::Agent))
+            }
             unreached if state == RecipientRinging => {
                 let reason = recipient_reason(unreached);
                 Step::fail(reason).then(Action::TellAgent(reason))
             }
             // Connected, so the customer had answered: whatever ends the leg ends the call.
-            _ => Step::go(CallState::Completed),
+            _ => Step::go(CallState::Completed).then(Action::EndLeg(LegRole::Agent)),
         },
         Fact::AgentReady if before_dial => Step::go(RecipientRinging).then(Action::DialRecipient),
         Fact::AgentReady => Step::stay(),

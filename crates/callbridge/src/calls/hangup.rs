@@ -41,7 +41,7 @@ async fn end(state: &AppState, call: &Call) -> Result<(), ApiError> {
         match state.twilio.update_conference(sid, &update).await {
             Ok(_) => {}
             Err(err) if is_gone(&err) => {}
-            Err(err) => return Err(upstream(err)),
+            Err(err) => return Err(upstream(&err)),
         }
         // The customer may still be ringing, outside the conference: the legs below end that.
     }
@@ -70,7 +70,7 @@ async fn end(state: &AppState, call: &Call) -> Result<(), ApiError> {
         match state.twilio.update_call(&leg.call_sid, &update).await {
             Ok(_) => {}
             Err(err) if is_gone(&err) => {}
-            Err(err) => return Err(upstream(err)),
+            Err(err) => return Err(upstream(&err)),
         }
     }
     Ok(())
@@ -94,7 +94,7 @@ fn is_gone(err: &twilio::Error) -> bool {
     err.is_not_found() || err.code() == Some(21220)
 }
 
-fn upstream(err: twilio::Error) -> ApiError {
+fn upstream(err: &twilio::Error) -> ApiError {
     ApiError::Upstream {
         twilio_code: err.code(),
         message: format!("Twilio refused to hang up: {err}"),

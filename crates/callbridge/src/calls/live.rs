@@ -134,16 +134,16 @@ async fn follow(
     let mut tracker = Tracker::new(resume_after);
     loop {
         match read(&store, id).await {
-            Ok(Some((call, legs_events))) => {
-                for event in tracker.unseen(legs_events) {
+            Ok(Some((call, events))) => {
+                for event in tracker.unseen(events) {
                     if tx.send(Ok(event_frame(&event))).await.is_err() {
                         return;
                     }
                 }
-                if let Some(change) = tracker.state_change(&call) {
-                    if tx.send(Ok(state_frame(&change))).await.is_err() || change.is_final {
-                        return;
-                    }
+                if let Some(change) = tracker.state_change(&call)
+                    && (tx.send(Ok(state_frame(&change))).await.is_err() || change.is_final)
+                {
+                    return;
                 }
             }
             // The call cannot vanish; if it did, there is nothing left to follow.

@@ -3,11 +3,14 @@
 
 use twilio::{CallEvent, CallInstructions, CallUpdateStatus, CreateCall, HttpMethod, UpdateCall};
 
-use super::flow::{Action, Reason};
+use super::flow::{Action, LegStatus, Reason};
 use super::twiml::{self, CONFERENCE_TWIML_PATH, STATUS_PATH, callback_url};
 use crate::domain::LegRole;
 use crate::state::AppState;
-use crate::store::{Call, LegUpdate, StoreError};
+use crate::store::{Call, CallLeg, LegUpdate, StoreError};
+
+/// Twilio's "Call is not in-progress".
+const CALL_NOT_IN_PROGRESS: u32 = 21220;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutcomeError {
@@ -68,7 +71,7 @@ pub async fn carry_out(state: &AppState, call: &Call, actions: &[Action]) {
     for action in actions {
         let result = match action {
             Action::TellAgent(reason) => tell_agent(state, call, *reason).await,
-            Action::EndRecipient => end_leg(state, call, LegRole::Recipient).await,
+            Action::EndLeg(role) => end_leg(state, call, *role).await,
             // Dialling answers the agent's webhook, so its caller does it.
             Action::DialRecipient => Ok(()),
         };
@@ -78,41 +81,45 @@ pub async fn carry_out(state: &AppState, call: &Call, actions: &[Action]) {
     }
 }
 
-async fn leg_sid(
+async fn leg(
     state: &AppState,
     call: &Call,
     role: LegRole,
-) -> Result<Option<String>, OutcomeError> {
+) -> Result<Option<CallLeg>, OutcomeError> {
     let legs = state.store.legs_for_call(call.id).await?;
-    Ok(legs
-        .into_iter()
-        .find(|l| l.role == role)
-        .map(|l| l.call_sid))
+    Ok(legs.into_iter().find(|l| l.role == role))
 }
 
 /// The agent is waiting alone in the conference: new TwiML takes them out of it, says why, and
 /// hangs up (which ends the conference, since they were its last participant).
 async fn tell_agent(state: &AppState, call: &Call, reason: Reason) -> Result<(), OutcomeError> {
-    let Some(sid) = leg_sid(state, call, LegRole::Agent).await? else {
+    let Some(agent) = leg(state, call, LegRole::Agent).await? else {
         return Ok(());
     };
     let update = UpdateCall {
         twiml: Some(twiml::say_and_hang_up(reason.spoken())?),
         ..UpdateCall::default()
     };
-    state.twilio.update_call(&sid, &update).await?;
+    state.twilio.update_call(&agent.call_sid, &update).await?;
     Ok(())
 }
 
 /// `completed` ends a call in progress and cancels one still ringing.
 async fn end_leg(state: &AppState, call: &Call, role: LegRole) -> Result<(), OutcomeError> {
-    let Some(sid) = leg_sid(state, call, role).await? else {
+    let Some(leg) = leg(state, call, role).await? else {
         return Ok(());
     };
+    if LegStatus::parse(&leg.status).is_some_and(LegStatus::is_final) {
+        return Ok(());
+    }
     let update = UpdateCall {
         status: Some(CallUpdateStatus::Completed),
         ..UpdateCall::default()
     };
-    state.twilio.update_call(&sid, &update).await?;
-    Ok(())
+    match state.twilio.update_call(&leg.call_sid, &update).await {
+        // Ended since its last callback reached us: what we wanted anyway.
+        Err(err) if err.is_not_found() || err.code() == Some(CALL_NOT_IN_PROGRESS) => Ok(()),
+        Err(err) => Err(err.into()),
+        Ok(_) => Ok(()),
+    }
 }

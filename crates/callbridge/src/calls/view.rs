@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AgentId, CallId, CallState, EmailAddress, EventId, EventSource, LegRole};
 use crate::http::ApiError;
-use crate::store::{Agent, Call, CallEvent, CallLeg, Store};
+use crate::store::{Agent, Call, CallEvent, CallLeg, Recording, Store};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallView {
@@ -148,6 +148,17 @@ impl From<CallLeg> for LegView {
     }
 }
 
+impl From<Recording> for RecordingView {
+    fn from(recording: Recording) -> Self {
+        Self {
+            sid: recording.sid,
+            url: recording.url,
+            duration_secs: recording.duration_secs,
+            status: recording.status,
+        }
+    }
+}
+
 /// The full view of one call. Ownership is the caller's business: this answers for any call.
 pub async fn load(store: &dyn Store, id: CallId) -> Result<CallView, ApiError> {
     let call = store
@@ -162,7 +173,12 @@ pub async fn load_for(store: &dyn Store, call: Call) -> Result<CallView, ApiErro
     let agent = store.agent_by_id(call.agent_id).await?;
     let legs = store.legs_for_call(call.id).await?;
     let events = store.events_for_call(call.id).await?;
-    let recording = None;
+    // A call records one conference; should Twilio report several recordings, the newest wins.
+    let recording = store
+        .recordings_for_call(call.id)
+        .await?
+        .pop()
+        .map(RecordingView::from);
     Ok(CallView::build(
         call,
         agent.as_ref(),

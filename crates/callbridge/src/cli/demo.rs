@@ -9,7 +9,7 @@ pub struct DemoArgs {
     /// Which outcome to show.
     #[arg(long, value_enum, default_value_t = Scenario::Happy)]
     scenario: Scenario,
-    /// Simulated time per real second's worth: 0.25 plays a minute of ringing in 15 s.
+    /// Real seconds per simulated second: 0.25 plays a minute of ringing in 15 s.
     #[arg(long, default_value_t = DEFAULT_TIME_SCALE, value_parser = positive)]
     time_scale: f64,
     /// How long the agent and the customer talk, in real seconds.

@@ -2,8 +2,8 @@
 
 mod demo;
 mod serve;
-mod users;
 mod sim;
+mod users;
 mod webhook;
 
 use std::process::ExitCode;

@@ -41,6 +41,7 @@ pub(super) async fn run(args: SimArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let caller_id = config.incoming_numbers.first().cloned();
     let sim = match twilio_sim::Sim::serve(config, listener).await {
         Ok(sim) => sim,
         Err(err) => {
@@ -48,7 +49,7 @@ pub(super) async fn run(args: SimArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    for line in banner(&sim) {
+    for line in banner(&sim, caller_id.as_deref()) {
         println!("{line}");
     }
     let mut events = sim.subscribe();
@@ -72,8 +73,11 @@ pub(super) async fn run(args: SimArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn banner(sim: &twilio_sim::Sim) -> Vec<String> {
+fn banner(sim: &twilio_sim::Sim, caller_id: Option<&str>) -> Vec<String> {
     let base = sim.base_url().as_str().trim_end_matches('/').to_owned();
+    let caller_id = caller_id
+        .map(|n| format!("  CALLER_ID={n}   (a number the simulator owns)"))
+        .unwrap_or_default();
     vec![
         format!("simulated Twilio listening at {base}"),
         String::new(),
@@ -85,6 +89,7 @@ fn banner(sim: &twilio_sim::Sim) -> Vec<String> {
             "  VERIFY_SERVICE_SID=VA{}   (any VA… works)",
             "0".repeat(32)
         ),
+        caller_id,
         String::new(),
         format!(
             "Control API: {base}/sim/calls, {base}/sim/verifications?to=…, PUT {base}/sim/numbers/+1…"

@@ -8,6 +8,7 @@ pub mod display;
 pub mod scenario;
 pub mod sse;
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -23,16 +24,18 @@ use self::sse::SseParser;
 use crate::calls::live::{EVENT_KIND, STATE_KIND, StateView};
 use crate::calls::view::{CallView, EventView};
 use crate::config::{RawSettings, Settings};
-use crate::domain::CallState;
+use crate::domain::{CallState, EventId};
 
 /// Fast enough that an unanswered phone (a minute of ringing) takes a quarter of that.
 pub const DEFAULT_TIME_SCALE: f64 = 0.25;
 /// How long the two parties talk, in real seconds.
-pub const DEFAULT_TALK: Duration = Duration::from_secs(4);
+pub const DEFAULT_TALK: Duration = Duration::from_secs(6);
 /// A demo that has not ended by then never will.
 const CALL_DEADLINE: Duration = Duration::from_secs(120);
-/// A recording's callback comes after the call ended.
-const RECORDING_GRACE: Duration = Duration::from_secs(15);
+/// After the final state, how long to wait for the last legs to hang up and a recording to arrive.
+const SETTLE: Duration = Duration::from_secs(15);
+/// The agent listens to the prompt for this long before pressing a key, in real time.
+const PROMPT_LISTEN: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -201,18 +204,24 @@ async fn drive(
                 step: "finish the call",
                 detail: format!("it had not ended after {} s", CALL_DEADLINE.as_secs()),
             })?;
-    timeline?;
+    let mut shown = timeline?;
     phones?;
 
-    let mut call = api.get_call(&token, &id).await?;
-    if scenario.expected().recording && call.recording.is_none() {
-        say("waiting for the recording");
-        let deadline = Instant::now() + RECORDING_GRACE;
-        while call.recording.is_none() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            call = api.get_call(&token, &id).await?;
+    // The call's outcome is known, but the agent may still be hearing why and a recording may
+    // still be processed: show those last events too, so the summary is complete.
+    let deadline = Instant::now() + SETTLE;
+    let call = loop {
+        let call = api.get_call(&token, &id).await?;
+        for event in call.events.iter().filter(|e| shown.insert(e.id)) {
+            println!("{}", style.event(clock.elapsed(), event));
         }
-    }
+        let settled = call.legs.iter().all(|leg| is_over(&leg.status))
+            && (call.recording.is_some() || !scenario.expected().recording);
+        if settled || Instant::now() > deadline {
+            break call;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     let ok =
         scenario
             .expected()
@@ -242,7 +251,9 @@ async fn play_phones(
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        say("the agent hears the prompt and presses 1");
+        say("the agent hears the prompt…");
+        tokio::time::sleep(PROMPT_LISTEN).await;
+        say("…and presses 1");
         api.press(&sid, "1").await?;
     }
     if !options.scenario.talks() {
@@ -265,6 +276,14 @@ async fn play_phones(
     api.hangup(token, id).await
 }
 
+/// Twilio's final call statuses.
+fn is_over(status: &str) -> bool {
+    matches!(
+        status,
+        "completed" | "busy" | "no-answer" | "failed" | "canceled"
+    )
+}
+
 /// Prints the service's live stream of the call until it reports the final state.
 async fn follow(
     api: &Api,
@@ -273,8 +292,9 @@ async fn follow(
     state: watch::Sender<CallState>,
     style: Style,
     clock: Instant,
-) -> Result<(), DemoError> {
+) -> Result<HashSet<EventId>, DemoError> {
     let step = "follow the call";
+    let mut shown = HashSet::new();
     let response = api
         .http()
         .get(api.service_url(&format!("/calls/{id}/events")))
@@ -295,7 +315,9 @@ async fn follow(
         for frame in parser.feed(&chunk) {
             match frame.event.as_str() {
                 EVENT_KIND => {
-                    if let Ok(event) = serde_json::from_str::<EventView>(&frame.data) {
+                    if let Ok(event) = serde_json::from_str::<EventView>(&frame.data)
+                        && shown.insert(event.id)
+                    {
                         println!("{}", style.event(clock.elapsed(), &event));
                     }
                 }
@@ -304,7 +326,7 @@ async fn follow(
                         println!("{}", style.state(clock.elapsed(), &now));
                         state.send_replace(now.state);
                         if now.is_final {
-                            return Ok(());
+                            return Ok(shown);
                         }
                     }
                 }

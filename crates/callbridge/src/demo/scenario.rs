@@ -57,13 +57,14 @@ impl Scenario {
 
     /// `PUT /sim/numbers/{e164}` bodies for the agent's phone and the customer's.
     pub fn behaviours(self) -> [(&'static str, Value); 2] {
-        let human = json!({"answer": "human", "ring_ms": 2000});
+        // Rings of 8 simulated seconds: 2 s at the demo's time scale.
+        let human = json!({"answer": "human", "ring_ms": 8000});
         let agent = match self {
             Self::AgentNoAnswer => json!({"answer": "no-answer"}),
             _ => human.clone(),
         };
         let customer = match self {
-            Self::Busy => json!({"answer": "busy", "ring_ms": 1500}),
+            Self::Busy => json!({"answer": "busy", "ring_ms": 6000}),
             Self::NoAnswer => json!({"answer": "no-answer"}),
             _ => human,
         };

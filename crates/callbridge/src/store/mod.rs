@@ -56,6 +56,11 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Self::Conflict(db.message().to_owned())
             }
+            sqlx::Error::Database(db)
+                if db.code().as_deref().is_some_and(is_server_unavailable) =>
+            {
+                Self::Unavailable(err)
+            }
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
@@ -64,6 +69,12 @@ impl From<sqlx::Error> for StoreError {
             _ => Self::Database(err),
         }
     }
+}
+
+/// SQLSTATEs a server sends when it goes away or cannot take us now (a restart terminates every
+/// session with 57P01): the database is unavailable, not broken, and a retry later will do.
+fn is_server_unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -91,8 +102,11 @@ pub trait AgentStore: Send + Sync {
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Agent>;
     /// Kills every call token issued so far: bumps `token_version` and stamps `revoked_at`.
-    async fn revoke_agent(&self, id: AgentId, at: chrono::DateTime<chrono::Utc>)
-    -> StoreResult<Agent>;
+    async fn revoke_agent(
+        &self,
+        id: AgentId,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Agent>;
     /// Every agent, oldest first.
     async fn list_agents(&self) -> StoreResult<Vec<Agent>>;
 }

@@ -4,7 +4,8 @@
 //! PostgreSQL is expected at `postgres://postgres@127.0.0.1:5432/test` (`TEST_DATABASE_URL`
 //! overrides). Each [`TestDatabase`] gets its own schema, dropped afterwards, so tests running at
 //! the same time never see each other's rows. When PostgreSQL is unreachable its tests are skipped
-//! with a note, unless `CALLBRIDGE_REQUIRE_POSTGRES=1`, which turns that into a failure.
+//! with a note, unless they are required ([`postgres_required`]: `CALLBRIDGE_REQUIRE_POSTGRES=1`,
+//! or a CI run), which turns that into a failure.
 
 use std::time::Duration;
 
@@ -56,8 +57,8 @@ impl TestDatabase {
                 })
             }
             Err(err) if postgres_required() => panic!(
-                "PostgreSQL is required (CALLBRIDGE_REQUIRE_POSTGRES=1) but unreachable at \
-                 {admin_url}: {err}"
+                "PostgreSQL is required (CALLBRIDGE_REQUIRE_POSTGRES=1 or CI) but unreachable \
+                 at {admin_url}: {err}"
             ),
             Err(err) => {
                 eprintln!(
@@ -130,8 +131,22 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned())
 }
 
+/// `CALLBRIDGE_REQUIRE_POSTGRES=1` (what `scripts/test` sets), or a CI run (`CI=true`, as CI
+/// services set it) that did not say `CALLBRIDGE_REQUIRE_POSTGRES=0`: a CI job that lost its
+/// PostgreSQL must fail, not pass with half its tests skipped.
 pub fn postgres_required() -> bool {
-    std::env::var("CALLBRIDGE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+    required(
+        std::env::var("CALLBRIDGE_REQUIRE_POSTGRES").ok().as_deref(),
+        std::env::var("CI").ok().as_deref(),
+    )
+}
+
+fn required(require: Option<&str>, ci: Option<&str>) -> bool {
+    match require {
+        Some("1") => true,
+        Some("0") => false,
+        _ => ci.is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+    }
 }
 
 async fn create_schema(admin_url: &str) -> Result<String, sqlx::Error> {
@@ -154,4 +169,21 @@ async fn create_schema(admin_url: &str) -> Result<String, sqlx::Error> {
     })
     .await
     .map_err(|_| sqlx::Error::PoolTimedOut)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::required;
+
+    #[test]
+    fn postgres_is_required_when_asked_or_on_ci_unless_opted_out() {
+        assert!(required(Some("1"), None));
+        assert!(required(None, Some("true")));
+        assert!(required(None, Some("1")));
+        assert!(required(Some("1"), Some("false")));
+        assert!(!required(Some("0"), Some("true")));
+        assert!(!required(None, None));
+        assert!(!required(None, Some("false")));
+        assert!(!required(Some(""), None));
+    }
 }

@@ -355,3 +355,13 @@ async fn test_databases_do_not_share_rows() {
         None
     );
 }
+
+#[test]
+fn a_server_going_away_is_unavailable_and_a_bad_query_is_not() {
+    for code in ["57P01", "57P02", "57P03", "08006", "08001", "53300"] {
+        assert!(is_server_unavailable(code), "{code}");
+    }
+    for code in ["23505", "42P01", "40001", "5"] {
+        assert!(!is_server_unavailable(code), "{code}");
+    }
+}

@@ -64,7 +64,8 @@ fn owned(value: Option<&str>) -> Option<String> {
 
 impl Callback {
     pub fn parse(form: &SignedForm) -> Result<Self, ApiError> {
-        if let (Some(sid), Some(status)) = (form.param("RecordingSid"), form.param("RecordingStatus"))
+        if let (Some(sid), Some(status)) =
+            (form.param("RecordingSid"), form.param("RecordingStatus"))
         {
             return Ok(Self::Recording(RecordingStatus {
                 recording_sid: sid.to_owned(),
@@ -75,9 +76,10 @@ impl Callback {
                 url: owned(form.param("RecordingUrl")),
             }));
         }
-        if let (Some(sid), Some(event)) =
-            (form.param("ConferenceSid"), form.param("StatusCallbackEvent"))
-        {
+        if let (Some(sid), Some(event)) = (
+            form.param("ConferenceSid"),
+            form.param("StatusCallbackEvent"),
+        ) {
             return Ok(Self::Conference(ConferenceEvent {
                 conference_sid: sid.to_owned(),
                 event: event.to_owned(),
@@ -209,7 +211,14 @@ mod tests {
     #[test]
     fn anything_else_is_a_bad_request() {
         assert!(Callback::parse(&form(&[("Digits", "1")])).is_err());
-        assert!(Callback::parse(&form(&[("CallSid", "CA1"), ("CallStatus", "ringing"), ("SequenceNumber", "x")])).is_err());
+        assert!(
+            Callback::parse(&form(&[
+                ("CallSid", "CA1"),
+                ("CallStatus", "ringing"),
+                ("SequenceNumber", "x")
+            ]))
+            .is_err()
+        );
     }
 
     #[test]

@@ -56,7 +56,12 @@ pub async fn dial_recipient(
         .record_event(NewEvent {
             call_id: call.id,
             source: EventSource::Call,
-            kind: if digits.is_empty() { "silence" } else { "key-pressed" }.to_owned(),
+            kind: if digits.is_empty() {
+                "silence"
+            } else {
+                "key-pressed"
+            }
+            .to_owned(),
             call_sid: Some(agent_sid.clone()),
             dedupe_key: format!("gather:{agent_sid}"),
             sequence_number: None,
@@ -80,12 +85,14 @@ pub async fn dial_recipient(
         return render(twiml::say_and_hang_up(GOODBYE));
     }
     let advanced = advance(state.store.as_ref(), call.id, Fact::AgentReady).await?;
-    if advanced.step.actions.contains(&Action::DialRecipient) {
-        if let Err(err) = outcome::dial_recipient(&state, &advanced.call).await {
-            tracing::warn!(call = %call.id, %err, "could not dial the customer");
-            advance(state.store.as_ref(), call.id, Fact::RecipientDialFailed).await?;
-            return render(twiml::say_and_hang_up(Reason::TwilioError.spoken()));
-        }
+    state.live.notify(call.id);
+    if advanced.step.actions.contains(&Action::DialRecipient)
+        && let Err(err) = outcome::dial_recipient(&state, &advanced.call).await
+    {
+        tracing::warn!(call = %call.id, %err, "could not dial the customer");
+        advance(state.store.as_ref(), call.id, Fact::RecipientDialFailed).await?;
+        state.live.notify(call.id);
+        return render(twiml::say_and_hang_up(Reason::TwilioError.spoken()));
     }
     answer_for(&state, &advanced.call, LegRole::Agent)
 }

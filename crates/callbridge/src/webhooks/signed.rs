@@ -46,7 +46,7 @@ impl FromRequest<AppState> for SignedForm {
         }
         let query = uri
             .query()
-            .map(|q| serde_urlencoded::from_str(q))
+            .map(serde_urlencoded::from_str)
             .transpose()
             .map_err(|e| ApiError::BadRequest(format!("the query string is malformed: {e}")))?
             .unwrap_or_default();

@@ -43,8 +43,13 @@ pub async fn status(
             None
         }
     };
-    if let Some(fact) = fact {
-        let advanced = advance(state.store.as_ref(), call_id, fact).await?;
+    let advanced = match fact {
+        Some(fact) => Some(advance(state.store.as_ref(), call_id, fact).await?),
+        None => None,
+    };
+    // Live streams on this instance show the new event (and state) at once.
+    state.live.notify(call_id);
+    if let Some(advanced) = advanced {
         carry_out(&state, &advanced.call, &advanced.step.actions).await;
     }
     Ok(Json(json!({})))
@@ -105,7 +110,9 @@ async fn on_conference_event(
     call: &Call,
     event: &ConferenceEvent,
 ) -> Result<Option<Fact>, ApiError> {
-    if call.conference_sid.as_deref() != Some(event.conference_sid.as_str()) {
+    // The first conference is the call's; a party arriving after it ended gets a new one,
+    // which must not replace it.
+    if call.conference_sid.is_none() {
         state
             .store
             .set_conference_sid(call.id, &event.conference_sid)

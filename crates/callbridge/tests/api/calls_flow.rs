@@ -24,7 +24,12 @@ const POLL: Duration = Duration::from_millis(40);
 
 /// A verified agent stored directly (onboarding has its own tests and rate limits), and its
 /// call token.
-pub async fn agent(app: &TestApp, email: &str, phone: &str, record_by_default: bool) -> (Agent, String) {
+pub async fn agent(
+    app: &TestApp,
+    email: &str,
+    phone: &str,
+    record_by_default: bool,
+) -> (Agent, String) {
     let now = Utc::now();
     let agent = app
         .store
@@ -49,7 +54,15 @@ pub fn keen_agent() -> NumberBehaviour {
     }
 }
 
-/// A customer who answers, talks for three simulated seconds, and hangs up.
+/// A customer who answers and stays on the line until someone hangs up: how long people talk is
+/// the test's to decide (see [`hang_up_when_talking`]), never a race with the machine's load.
+pub fn customer_who_answers() -> NumberBehaviour {
+    NumberBehaviour::default()
+}
+
+/// A customer who answers, talks for three simulated seconds, and hangs up. The talk starts at
+/// the answer, so on a very busy machine the agent may not be in the conference yet; tests that
+/// compare whole event logs use [`customer_who_answers`] and hang up themselves.
 pub fn chatty_customer() -> NumberBehaviour {
     NumberBehaviour {
         talk_ms: Some(3000),
@@ -84,6 +97,8 @@ pub async fn view(app: &TestApp, token: &str, id: &str) -> Value {
         .client
         .get(app.url(&format!("/calls/{id}")))
         .bearer_auth(token)
+        // A stuck server fails the test instead of hanging it.
+        .timeout(Duration::from_secs(10))
         .send()
         .await
         .unwrap();
@@ -91,7 +106,10 @@ pub async fn view(app: &TestApp, token: &str, id: &str) -> Value {
 }
 
 fn is_final_status(status: &str) -> bool {
-    matches!(status, "completed" | "busy" | "no-answer" | "failed" | "canceled")
+    matches!(
+        status,
+        "completed" | "busy" | "no-answer" | "failed" | "canceled"
+    )
 }
 
 /// Whether nothing more can arrive: the call is final, every leg reached a final status and
@@ -114,7 +132,12 @@ pub fn settled(view: &Value) -> bool {
 }
 
 /// Polls `GET /calls/{id}` until `ready`, failing (with the last view) after [`PATIENCE`].
-pub async fn wait_until(app: &TestApp, token: &str, id: &str, ready: impl Fn(&Value) -> bool) -> Value {
+pub async fn wait_until(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let current = view(app, token, id).await;
@@ -131,6 +154,36 @@ pub async fn wait_until(app: &TestApp, token: &str, id: &str, ready: impl Fn(&Va
 
 pub async fn wait_settled(app: &TestApp, token: &str, id: &str) -> Value {
     wait_until(app, token, id, settled).await
+}
+
+/// Waits until both parties are in the conference, then hangs up `role`'s phone the way a
+/// person would (through the simulator, so Twilio's callbacks follow).
+pub async fn hang_up_when_talking(app: &TestApp, token: &str, id: &str, role: &str) {
+    let talking = wait_until(app, token, id, |v| {
+        let joined = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "participant-join")
+            .count();
+        v["state"] == "connected" && joined == 2
+    })
+    .await;
+    let sid = leg(&talking, role)["call_sid"].as_str().unwrap().to_owned();
+    eprintln!("DEBUG hanging up {role} {sid}");
+    let url = app
+        .sim
+        .base_url()
+        .join(&format!("sim/calls/{sid}/hangup"))
+        .unwrap();
+    let response = app.client.post(url).send().await.unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+}
+
+/// A call from start to a hang-up by the customer, settled.
+pub async fn talk_then_customer_hangs_up(app: &TestApp, token: &str, id: &str) -> Value {
+    hang_up_when_talking(app, token, id, "recipient").await;
+    wait_settled(app, token, id).await
 }
 
 /// `(who, kind)` of every event, counted: `who` is the leg's role, or `conference`.
@@ -177,7 +230,15 @@ pub fn connected_log(gather: &str) -> BTreeMap<String, usize> {
 /// The simulator's calls to `number`.
 pub async fn sim_calls_to(app: &TestApp, number: &str) -> Vec<Value> {
     let url = app.sim.base_url().join("sim/calls").unwrap();
-    let body: Value = app.client.get(url).send().await.unwrap().json().await.unwrap();
+    let body: Value = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     body["calls"]
         .as_array()
         .unwrap()
@@ -203,11 +264,12 @@ fn leg<'a>(view: &'a Value, role: &str) -> &'a Value {
 
 #[tokio::test]
 async fn an_onboarded_agent_presses_a_key_and_talks_to_the_customer_on_both_backends() {
+    let _ = tracing_subscriber::fmt().with_env_filter("info,twilio_sim=debug").with_ansi(false).with_test_writer().try_init();
     for db in backends().await {
         let app = spawn_app_on(db).await;
         let token = app.onboard_agent("ada@example.com", AGENT_PHONE).await;
         app.sim.set_number(AGENT_PHONE, keen_agent());
-        app.sim.set_number(CUSTOMER, chatty_customer());
+        app.sim.set_number(CUSTOMER, customer_who_answers());
 
         let started = start(
             &app,
@@ -224,7 +286,12 @@ async fn an_onboarded_agent_presses_a_key_and_talks_to_the_customer_on_both_back
         let done = wait_settled(&app, &token, id).await;
         assert_eq!(done["state"], "completed", "{done:#}");
         assert_eq!(done["reason"], Value::Null);
-        assert!(done["conference"]["sid"].as_str().unwrap().starts_with("CF"));
+        assert!(
+            done["conference"]["sid"]
+                .as_str()
+                .unwrap()
+                .starts_with("CF")
+        );
         assert!(done["duration_secs"].as_i64().unwrap() >= 3, "{done:#}");
         assert!(done["ended_at"].is_string());
         assert_eq!(leg(&done, "agent")["status"], "completed");
@@ -244,12 +311,12 @@ async fn an_onboarded_agent_presses_a_key_and_talks_to_the_customer_on_both_back
 async fn a_silent_agent_is_connected_anyway_as_the_seed_does() {
     let app = spawn_app().await;
     let (_, token) = agent(&app, "quiet@example.com", AGENT_PHONE, false).await;
-    app.sim.set_number(CUSTOMER, chatty_customer());
+    app.sim.set_number(CUSTOMER, customer_who_answers());
     let id = start(&app, &token, json!({"RecipientNumber": CUSTOMER})).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let done = wait_settled(&app, &token, &id).await;
+    let done = talk_then_customer_hangs_up(&app, &token, &id).await;
     assert_eq!(done["state"], "completed", "{done:#}");
     assert_eq!(event_counts(&done), connected_log("silence"));
 }
@@ -278,7 +345,11 @@ async fn when_the_agent_does_not_take_the_call_the_customer_is_never_dialled() {
     let app = spawn_app().await;
     let cases = [
         (unreachable(Answer::Busy), "agent_busy", "busy"),
-        (unreachable(Answer::NoAnswer), "agent_no_answer", "no-answer"),
+        (
+            unreachable(Answer::NoAnswer),
+            "agent_no_answer",
+            "no-answer",
+        ),
         (unreachable(Answer::Failed), "agent_failed", "failed"),
         // Answers, then hangs up before the prompt ends.
         (
@@ -313,8 +384,18 @@ async fn when_the_customer_does_not_take_the_call_the_agent_hears_why_and_is_rel
     let app = spawn_app().await;
     let cases = [
         (Answer::Busy, "recipient_busy", "busy", "line is busy"),
-        (Answer::NoAnswer, "recipient_no_answer", "no-answer", "did not answer"),
-        (Answer::Failed, "recipient_failed", "failed", "could not be placed"),
+        (
+            Answer::NoAnswer,
+            "recipient_no_answer",
+            "no-answer",
+            "did not answer",
+        ),
+        (
+            Answer::Failed,
+            "recipient_failed",
+            "failed",
+            "could not be placed",
+        ),
     ];
     for (i, (answer, reason, status, spoken)) in cases.into_iter().enumerate() {
         let phone = format!("+1415555012{i}");
@@ -342,23 +423,22 @@ async fn when_the_customer_does_not_take_the_call_the_agent_hears_why_and_is_rel
 async fn the_agent_hanging_up_mid_conversation_ends_the_call_for_both() {
     let app = spawn_app().await;
     let (_, token) = agent(&app, "brief@example.com", AGENT_PHONE, false).await;
-    app.sim.set_number(
-        AGENT_PHONE,
-        NumberBehaviour {
-            talk_ms: Some(8000),
-            ..keen_agent()
-        },
-    );
+    app.sim.set_number(AGENT_PHONE, keen_agent());
     // Would stay on the line forever if the conference did not end.
-    app.sim.set_number(CUSTOMER, NumberBehaviour::default());
+    app.sim.set_number(CUSTOMER, customer_who_answers());
     let id = start(&app, &token, json!({"RecipientNumber": CUSTOMER})).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
+    hang_up_when_talking(&app, &token, &id, "agent").await;
     let done = wait_settled(&app, &token, &id).await;
     assert_eq!(done["state"], "completed", "{done:#}");
     assert_eq!(leg(&done, "recipient")["status"], "completed");
-    assert!(done["duration_secs"].as_i64().is_some());
+    assert_eq!(
+        done["duration_secs"],
+        leg(&done, "recipient")["duration_secs"]
+    );
+    assert!(done["duration_secs"].is_i64(), "{done:#}");
     assert_eq!(event_counts(&done), connected_log("key-pressed"));
 }
 
@@ -371,10 +451,15 @@ async fn a_recorded_call_stores_its_recording_on_both_backends() {
         for phone in [AGENT_PHONE, "+14155550102"] {
             app.sim.set_number(phone, keen_agent());
         }
-        app.sim.set_number(CUSTOMER, chatty_customer());
-        app.sim.set_number("+12025550124", chatty_customer());
+        app.sim.set_number(CUSTOMER, customer_who_answers());
+        app.sim.set_number("+12025550124", customer_who_answers());
 
-        let first = start(&app, &asks, json!({"RecipientNumber": CUSTOMER, "Record": true})).await;
+        let first = start(
+            &app,
+            &asks,
+            json!({"RecipientNumber": CUSTOMER, "Record": true}),
+        )
+        .await;
         let second = app
             .client
             .post(app.url("/call/start"))
@@ -386,14 +471,28 @@ async fn a_recorded_call_stores_its_recording_on_both_backends() {
 
         for (token, started) in [(&asks, &first), (&by_default, &second)] {
             let id = started["id"].as_str().unwrap();
-            wait_settled(&app, token, id).await;
+            let done = talk_then_customer_hangs_up(&app, token, id).await;
+            assert_eq!(done["state"], "completed", "{done:#}");
             // The recording's callback is the last to come.
             let recording = wait_for_recording(&app, id).await;
             assert_eq!(recording.status, "completed");
             assert!(recording.sid.starts_with("RE"));
-            assert!(recording.duration_secs.unwrap() >= 1, "{recording:?}");
+            // What we stored is what Twilio holds.
+            let twilio = callbridge::state::twilio_client(&app.settings).unwrap();
+            let held = twilio.fetch_recording(&recording.sid).await.unwrap();
+            assert_eq!(
+                held.duration.as_deref(),
+                Some(recording.duration_secs.unwrap().to_string().as_str())
+            );
+            assert_eq!(held.conference_sid, recording.conference_sid);
             assert!(recording.url.as_deref().unwrap().contains(&recording.sid));
-            assert!(recording.conference_sid.as_deref().unwrap().starts_with("CF"));
+            assert!(
+                recording
+                    .conference_sid
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("CF")
+            );
         }
         app.stop().await;
     }
@@ -408,7 +507,10 @@ async fn wait_for_recording(app: &TestApp, id: &str) -> callbridge::store::Recor
             assert_eq!(recordings.len(), 1, "{recordings:?}");
             return done.clone();
         }
-        assert!(tokio::time::Instant::now() < deadline, "no recording: {recordings:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no recording: {recordings:?}"
+        );
         tokio::time::sleep(POLL).await;
     }
 }
@@ -425,11 +527,17 @@ async fn start_refuses_what_it_must_and_says_why() {
             .send()
     };
     let cases = [
-        (json!({"RecipientNumber": CUSTOMER, "AgentNumber": "+14155550199"}), 403),
+        (
+            json!({"RecipientNumber": CUSTOMER, "AgentNumber": "+14155550199"}),
+            403,
+        ),
         (json!({"RecipientNumber": "12345"}), 400),
         (json!({"RecipientNumber": "+442079460958"}), 422),
         (json!({}), 400),
-        (json!({"RecipientNumber": CUSTOMER, "ConferenceName": "x".repeat(201)}), 400),
+        (
+            json!({"RecipientNumber": CUSTOMER, "ConferenceName": "x".repeat(201)}),
+            400,
+        ),
     ];
     for (body, status) in cases {
         let (got, error) = expect_error(post(body.clone()).await.unwrap()).await;

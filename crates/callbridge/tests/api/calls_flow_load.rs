@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use twilio_sim::Answer;
 
 use crate::calls_flow::{
-    agent, chatty_customer, connected_log, event_counts, keen_agent, sim_calls_to, unreachable,
-    wait_settled,
+    agent, connected_log, customer_who_answers, event_counts, keen_agent, sim_calls_to,
+    talk_then_customer_hangs_up, unreachable, wait_settled,
 };
 use crate::helpers::{TestApp, backends, expect_success, spawn_app_on};
 
@@ -56,11 +56,15 @@ async fn a_hundred_concurrent_calls_from_ten_agents_each_end_right() {
         for a in 0..AGENTS {
             let phone = format!("+1415555{:04}", 150 + a);
             app.sim.set_number(&phone, keen_agent());
-            tokens.push(agent(&app, &format!("load{a}@example.com"), &phone, false).await.1);
+            tokens.push(
+                agent(&app, &format!("load{a}@example.com"), &phone, false)
+                    .await
+                    .1,
+            );
         }
         for n in 0..AGENTS * CALLS_PER_AGENT {
             let behaviour = match expectation(n) {
-                Expect::Completed => chatty_customer(),
+                Expect::Completed => customer_who_answers(),
                 Expect::Busy => unreachable(Answer::Busy),
                 Expect::NoAnswer => unreachable(Answer::NoAnswer),
             };
@@ -77,11 +81,18 @@ async fn a_hundred_concurrent_calls_from_ten_agents_each_end_right() {
 
         for (n, id) in &started {
             let token = &tokens[n % AGENTS];
-            let done: Value = wait_settled(&app, token, id).await;
+            let done: Value = match expectation(*n) {
+                Expect::Completed => talk_then_customer_hangs_up(&app, token, id).await,
+                _ => wait_settled(&app, token, id).await,
+            };
             match expectation(*n) {
                 Expect::Completed => {
                     assert_eq!(done["state"], "completed", "{done:#}");
-                    assert_eq!(event_counts(&done), connected_log("key-pressed"), "{done:#}");
+                    assert_eq!(
+                        event_counts(&done),
+                        connected_log("key-pressed"),
+                        "{done:#}"
+                    );
                     assert!(done["duration_secs"].as_i64().is_some(), "{done:#}");
                 }
                 Expect::Busy => {

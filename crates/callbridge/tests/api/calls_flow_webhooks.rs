@@ -7,15 +7,23 @@ use serde_json::{Value, json};
 use twilio_sim::{Answer, SimConfig};
 
 use crate::calls_flow::{
-    AGENT_PHONE, CUSTOMER, agent, chatty_customer, connected_log, event_counts, keen_agent, start,
-    unreachable, view, wait_settled,
+    AGENT_PHONE, CUSTOMER, agent, connected_log, customer_who_answers, event_counts, keen_agent,
+    start, talk_then_customer_hangs_up, unreachable, view, wait_settled,
 };
 use crate::helpers::{TestApp, expect_error, sim_config, spawn_app, spawn_app_full};
 
 /// The webhooks the simulator sent, with what it signed.
 async fn sim_webhooks(app: &TestApp) -> Vec<Value> {
     let url = app.sim.base_url().join("sim/webhooks").unwrap();
-    let body: Value = app.client.get(url).send().await.unwrap().json().await.unwrap();
+    let body: Value = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     body["webhooks"].as_array().unwrap().clone()
 }
 
@@ -43,7 +51,15 @@ async fn post_webhook(
 
 async fn sim_call_count(app: &TestApp) -> usize {
     let url = app.sim.base_url().join("sim/calls").unwrap();
-    let body: Value = app.client.get(url).send().await.unwrap().json().await.unwrap();
+    let body: Value = app
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     body["calls"].as_array().unwrap().len()
 }
 
@@ -81,7 +97,10 @@ async fn unsigned_or_forged_webhooks_get_403_and_change_nothing() {
         &auth_token,
         &status_url,
         &[
-            ("CallSid".to_owned(), "CA00000000000000000000000000000099".to_owned()),
+            (
+                "CallSid".to_owned(),
+                "CA00000000000000000000000000000099".to_owned(),
+            ),
             ("CallStatus".to_owned(), "ringing".to_owned()),
         ],
     );
@@ -127,12 +146,12 @@ async fn a_replayed_signed_webhook_is_a_no_op() {
     let app = spawn_app().await;
     let (_, token) = agent(&app, "replay@example.com", AGENT_PHONE, false).await;
     app.sim.set_number(AGENT_PHONE, keen_agent());
-    app.sim.set_number(CUSTOMER, chatty_customer());
+    app.sim.set_number(CUSTOMER, customer_who_answers());
     let id = start(&app, &token, json!({"RecipientNumber": CUSTOMER})).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let done = wait_settled(&app, &token, &id).await;
+    let done = talk_then_customer_hangs_up(&app, &token, &id).await;
     let calls_before = sim_call_count(&app).await;
 
     // Every request the simulator made, replayed exactly as it was signed.
@@ -142,7 +161,11 @@ async fn a_replayed_signed_webhook_is_a_no_op() {
         let url = webhook["url"].as_str().unwrap();
         let signature = webhook["signature"].as_str().unwrap();
         let response = post_webhook(&app, url, &form_of(webhook), Some(signature)).await;
-        assert!(response.status().is_success(), "{url}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
         if webhook["kind"] == "action" {
             // The retried Gather action answers the agent the way the first one did.
             let xml = response.text().await.unwrap();
@@ -168,8 +191,12 @@ async fn duplicated_and_jittered_webhooks_give_the_same_outcome_and_log() {
         webhook_jitter_ms: 40,
         ..sim_config()
     };
-    let app = spawn_app_full(callbridge::store::testing::TestDatabase::sqlite(), chaos, |_| {})
-        .await;
+    let app = spawn_app_full(
+        callbridge::store::testing::TestDatabase::sqlite(),
+        chaos,
+        |_| {},
+    )
+    .await;
     let mut calls = Vec::new();
     for i in 0..6 {
         let phone = format!("+1415555013{i}");
@@ -179,7 +206,11 @@ async fn duplicated_and_jittered_webhooks_give_the_same_outcome_and_log() {
         let busy = i % 3 == 2;
         app.sim.set_number(
             &customer,
-            if busy { unreachable(Answer::Busy) } else { chatty_customer() },
+            if busy {
+                unreachable(Answer::Busy)
+            } else {
+                customer_who_answers()
+            },
         );
         let id = start(&app, &token, json!({"RecipientNumber": customer})).await["id"]
             .as_str()
@@ -188,13 +219,21 @@ async fn duplicated_and_jittered_webhooks_give_the_same_outcome_and_log() {
         calls.push((token, id, customer, busy));
     }
     for (token, id, customer, busy) in &calls {
-        let done = wait_settled(&app, token, id).await;
+        let done = if *busy {
+            wait_settled(&app, token, id).await
+        } else {
+            talk_then_customer_hangs_up(&app, token, id).await
+        };
         if *busy {
             assert_eq!(done["state"], "failed", "{done:#}");
             assert_eq!(done["reason"], "recipient_busy");
         } else {
             assert_eq!(done["state"], "completed", "{done:#}");
-            assert_eq!(event_counts(&done), connected_log("key-pressed"), "{done:#}");
+            assert_eq!(
+                event_counts(&done),
+                connected_log("key-pressed"),
+                "{done:#}"
+            );
         }
         let keys: Vec<&Value> = done["events"].as_array().unwrap().iter().collect();
         let mut unique: Vec<String> = keys
@@ -204,7 +243,11 @@ async fn duplicated_and_jittered_webhooks_give_the_same_outcome_and_log() {
         let total = unique.len();
         unique.sort();
         unique.dedup();
-        assert_eq!(unique.len(), total, "a duplicate event was stored: {done:#}");
+        assert_eq!(
+            unique.len(),
+            total,
+            "a duplicate event was stored: {done:#}"
+        );
         assert_eq!(
             crate::calls_flow::sim_calls_to(&app, customer).await.len(),
             1,

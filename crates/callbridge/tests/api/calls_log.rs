@@ -1,10 +1,7 @@
 //! The call log: `GET /calls` and `GET /calls/{id}`, and who may see what.
 
 use callbridge::domain::{CallState, EmailAddress, EventSource, LegRole, PhoneNumber};
-use callbridge::store::{
-    Agent, AgentStore as _, Call, CallStore as _, EventStore as _, LegUpdate, NewAgent, NewCall,
-    NewEvent,
-};
+use callbridge::store::{Agent, Call, LegUpdate, NewAgent, NewCall, NewEvent};
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -88,7 +85,7 @@ async fn the_log_lists_only_the_agents_calls_newest_first_a_page_at_a_time() {
         calls.push(new_call(&app, &ada, &format!("call {n}")).await);
     }
     new_call(&app, &bob, "not ada's").await;
-    calls.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+    calls.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
     let newest_first: Vec<String> = calls.iter().map(|c| c.id.to_string()).collect();
 
     let mut seen = Vec::new();

@@ -6,11 +6,11 @@ use callbridge::calls::live::StateView;
 use callbridge::calls::view::EventView;
 use callbridge::demo::sse::{SseFrame, SseParser};
 use callbridge::domain::{CallState, LegRole};
-use callbridge::store::{CallStore as _, EventStore as _, LegUpdate};
+use callbridge::store::LegUpdate;
 use serde_json::Value;
 
 use crate::calls_log::{agent_with_token, call_event, new_call};
-use crate::helpers::{TestApp, expect_error, spawn_app};
+use crate::helpers::{TestApp, backends, expect_error, spawn_app, spawn_app_on};
 
 const AGENT_SID: &str = "CA0000000000000000000000000000000a";
 
@@ -71,7 +71,12 @@ fn script(frames: &[SseFrame]) -> Vec<String> {
 
 #[tokio::test]
 async fn the_stream_delivers_events_and_states_in_order_and_closes_when_final() {
-    let app = spawn_app().await;
+    for db in backends().await {
+        stream_in_order(spawn_app_on(db).await).await;
+    }
+}
+
+async fn stream_in_order(app: TestApp) {
     let (ada, token) = agent_with_token(&app, "ada@example.com", "+14155550111").await;
     let call = new_call(&app, &ada, "live").await;
     app.store

@@ -130,13 +130,44 @@ fn the_gather_action_may_overtake_the_answered_callback() {
 fn agent_leaving_while_the_customer_rings_ends_the_customer_leg() {
     let (state, _, actions) = run(&[Fact::AgentReady, leg(AGENT, "completed")]);
     assert_eq!(state, CallState::RecipientRinging);
-    assert_eq!(actions, [Action::DialRecipient, Action::EndRecipient]);
+    assert_eq!(
+        actions,
+        [Action::DialRecipient, Action::EndLeg(LegRole::Recipient)]
+    );
     let (state, why, _) = run(&[
         Fact::AgentReady,
         leg(AGENT, "completed"),
         leg(RECIPIENT, "canceled"),
     ]);
     assert_eq!((state, why), (CallState::Failed, Some(Reason::Canceled)));
+}
+
+#[test]
+fn whoever_leaves_first_releases_the_other() {
+    // The customer hung up before the agent made it into the conference.
+    let (state, _, actions) = run(&[
+        Fact::AgentReady,
+        leg(RECIPIENT, "in-progress"),
+        leg(RECIPIENT, "completed"),
+    ]);
+    assert_eq!(state, CallState::Completed);
+    assert_eq!(actions, [Action::DialRecipient, Action::EndLeg(AGENT)]);
+    let (state, _, actions) = run(&[
+        Fact::AgentReady,
+        Fact::Joined(RECIPIENT),
+        leg(AGENT, "completed"),
+    ]);
+    assert_eq!(state, CallState::Completed);
+    assert_eq!(actions, [Action::DialRecipient, Action::EndLeg(RECIPIENT)]);
+    // After a conference end, both legs leave by themselves.
+    let (_, _, actions) = run(&[
+        Fact::AgentReady,
+        Fact::Joined(RECIPIENT),
+        Fact::ConferenceEnded,
+        leg(AGENT, "completed"),
+        leg(RECIPIENT, "completed"),
+    ]);
+    assert_eq!(actions, [Action::DialRecipient]);
 }
 
 #[test]

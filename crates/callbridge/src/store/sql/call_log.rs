@@ -45,3 +45,94 @@ impl CallLogStore for SqlStore {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::{CallState, EmailAddress, PhoneNumber};
+    use crate::store::testing::TestDatabase;
+    use crate::store::{AgentStore, CallCursor, CallLogStore, CallPageQuery, CallStore};
+    use crate::store::{NewAgent, NewCall};
+
+    fn phone(s: &str) -> PhoneNumber {
+        PhoneNumber::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_walk_the_log_newest_first_without_gaps_or_repeats() {
+        for db in TestDatabase::all().await {
+            let store = db.store().await;
+            let mut agents = Vec::new();
+            for (email, number) in [
+                ("a@example.com", "+14155550111"),
+                ("b@example.com", "+14155550122"),
+            ] {
+                agents.push(
+                    store
+                        .insert_agent(NewAgent {
+                            email: EmailAddress::parse(email).unwrap(),
+                            email_verified_at: None,
+                            phone: Some(phone(number)),
+                            phone_verified_at: None,
+                            record_by_default: false,
+                        })
+                        .await
+                        .unwrap(),
+                );
+            }
+            let mut mine = Vec::new();
+            for n in 0..7 {
+                for agent in &agents {
+                    let call = store
+                        .create_call(NewCall {
+                            agent_id: agent.id,
+                            recipient: phone("+12025550123"),
+                            agent_number: agent.phone.clone().unwrap(),
+                            label: Some(format!("{n}")),
+                            record: false,
+                        })
+                        .await
+                        .unwrap();
+                    if agent.id == agents[0].id {
+                        mine.push(call);
+                    }
+                }
+            }
+            store
+                .set_call_state(mine[2].id, CallState::Failed, Some("agent_busy"))
+                .await
+                .unwrap();
+            mine.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
+
+            let mut query = CallPageQuery {
+                agent: agents[0].id,
+                states: Vec::new(),
+                before: None,
+                limit: 3,
+            };
+            let mut walked = Vec::new();
+            loop {
+                let page = store.calls_page(&query).await.unwrap();
+                let Some(last) = page.last() else { break };
+                query.before = Some(CallCursor {
+                    created_at: last.created_at,
+                    id: last.id,
+                });
+                walked.extend(page.iter().map(|c| c.id));
+            }
+            let expected: Vec<_> = mine.iter().map(|c| c.id).collect();
+            assert_eq!(walked, expected, "{}", db.backend().as_str());
+
+            let failed = store
+                .calls_page(&CallPageQuery {
+                    agent: agents[0].id,
+                    states: vec![CallState::Failed, CallState::Completed],
+                    before: None,
+                    limit: 10,
+                })
+                .await
+                .unwrap();
+            assert_eq!(failed.len(), 1, "{}", db.backend().as_str());
+            assert_eq!(failed[0].reason.as_deref(), Some("agent_busy"));
+        }
+    }
+}

@@ -334,7 +334,10 @@ mod tests {
     fn leg_statuses_rank_in_the_order_a_call_lives_them() {
         let order = ["queued", "initiated", "ringing", "in-progress", "completed"];
         for pair in order.windows(2) {
-            assert!(leg_status_rank(pair[0]) < leg_status_rank(pair[1]), "{pair:?}");
+            assert!(
+                leg_status_rank(pair[0]) < leg_status_rank(pair[1]),
+                "{pair:?}"
+            );
         }
         for last in ["busy", "no-answer", "failed", "canceled"] {
             assert_eq!(leg_status_rank(last), leg_status_rank("completed"));
