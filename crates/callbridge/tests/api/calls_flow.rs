@@ -112,22 +112,39 @@ fn is_final_status(status: &str) -> bool {
     )
 }
 
-/// Whether nothing more can arrive: the call is final, every leg reached a final status and
-/// reported it, and every conference that started reported its end.
+/// Whether nothing more can arrive: the call is final, every leg reached a final status, and
+/// every callback numbered before a leg's last one (or the conference's end) is in, since
+/// Twilio may deliver them in any order.
 pub fn settled(view: &Value) -> bool {
     let final_call = matches!(view["state"].as_str(), Some("completed" | "failed"));
     let events = view["events"].as_array().cloned().unwrap_or_default();
     let legs = view["legs"].as_array().cloned().unwrap_or_default();
+    let all_before = |source: &str, call_sid: Option<&Value>, last: &Value| {
+        let Some(last) = last["sequence_number"].as_i64() else {
+            return false;
+        };
+        (0..=last).all(|n| {
+            events.iter().any(|e| {
+                e["source"] == source
+                    && call_sid.is_none_or(|sid| e["call_sid"] == *sid)
+                    && e["sequence_number"] == n
+            })
+        })
+    };
     let legs_done = legs.iter().all(|leg| {
         let status = leg["status"].as_str().unwrap_or_default();
         is_final_status(status)
             && events
                 .iter()
-                .any(|e| e["call_sid"] == leg["call_sid"] && e["kind"] == status)
+                .find(|e| e["call_sid"] == leg["call_sid"] && e["kind"] == status)
+                .is_some_and(|last| all_before("call", Some(&leg["call_sid"]), last))
     });
-    let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
-    let conference_done = count("conference-start") == count("conference-end")
-        && count("participant-join") == count("participant-leave");
+    let started = events.iter().any(|e| e["kind"] == "conference-start");
+    let conference_done = !started
+        || events
+            .iter()
+            .find(|e| e["kind"] == "conference-end")
+            .is_some_and(|end| all_before("conference", None, end));
     final_call && legs_done && conference_done
 }
 
@@ -170,7 +187,6 @@ pub async fn hang_up_when_talking(app: &TestApp, token: &str, id: &str, role: &s
     })
     .await;
     let sid = leg(&talking, role)["call_sid"].as_str().unwrap().to_owned();
-    eprintln!("DEBUG hanging up {role} {sid}");
     let url = app
         .sim
         .base_url()
@@ -264,7 +280,6 @@ fn leg<'a>(view: &'a Value, role: &str) -> &'a Value {
 
 #[tokio::test]
 async fn an_onboarded_agent_presses_a_key_and_talks_to_the_customer_on_both_backends() {
-    let _ = tracing_subscriber::fmt().with_env_filter("info,twilio_sim=debug").with_ansi(false).with_test_writer().try_init();
     for db in backends().await {
         let app = spawn_app_on(db).await;
         let token = app.onboard_agent("ada@example.com", AGENT_PHONE).await;
@@ -283,16 +298,17 @@ async fn an_onboarded_agent_presses_a_key_and_talks_to_the_customer_on_both_back
         assert_eq!(started["conference"]["name"], format!("cb-{id}"));
         assert_eq!(started["agent"]["phone"], AGENT_PHONE);
 
-        let done = wait_settled(&app, &token, id).await;
+        let done = talk_then_customer_hangs_up(&app, &token, id).await;
         assert_eq!(done["state"], "completed", "{done:#}");
         assert_eq!(done["reason"], Value::Null);
-        assert!(
-            done["conference"]["sid"]
-                .as_str()
-                .unwrap()
-                .starts_with("CF")
+        let conference_sid = done["conference"]["sid"].as_str().unwrap();
+        assert!(conference_sid.starts_with("CF"), "{done:#}");
+        // The conversation lasted as long as the customer's leg.
+        assert!(done["duration_secs"].is_i64(), "{done:#}");
+        assert_eq!(
+            done["duration_secs"],
+            leg(&done, "recipient")["duration_secs"]
         );
-        assert!(done["duration_secs"].as_i64().unwrap() >= 3, "{done:#}");
         assert!(done["ended_at"].is_string());
         assert_eq!(leg(&done, "agent")["status"], "completed");
         assert_eq!(leg(&done, "recipient")["status"], "completed");
@@ -579,20 +595,29 @@ async fn an_agent_starting_too_many_calls_is_told_to_wait() {
     let app = spawn_app().await;
     let (_, token) = agent(&app, "eager@example.com", AGENT_PHONE, false).await;
     app.sim.set_number(AGENT_PHONE, unreachable(Answer::Failed));
-    let max = callbridge::calls::start::CALL_STARTS_PER_AGENT.max;
-    for _ in 0..max {
-        start(&app, &token, json!({"RecipientNumber": CUSTOMER})).await;
-    }
-    let response = app
-        .client
-        .post(app.url("/call/start"))
-        .json(&json!({"token": token, "to": CUSTOMER}))
-        .send()
-        .await
-        .unwrap();
-    assert!(response.headers().contains_key("retry-after"));
-    assert_eq!(expect_error(response).await.0, 429);
-    assert_eq!(sim_calls_to(&app, AGENT_PHONE).await.len(), max as usize);
+    let max = callbridge::calls::start::CALL_STARTS_PER_AGENT.max as usize;
+    // Windows are fixed, so the first one may close early: within two of them, a refusal comes.
+    let mut accepted = 0;
+    let refused = loop {
+        assert!(accepted <= 2 * max, "{accepted} starts and no 429");
+        let response = app
+            .client
+            .post(app.url("/call/start"))
+            .json(&json!({"token": token, "to": CUSTOMER}))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            break response;
+        }
+        expect_success(response).await;
+        accepted += 1;
+    };
+    assert!(accepted >= max, "refused after {accepted}");
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(expect_error(refused).await.0, 429);
+    // A refused start dials nobody.
+    assert_eq!(sim_calls_to(&app, AGENT_PHONE).await.len(), accepted);
 }
 
 #[tokio::test]

@@ -305,8 +305,7 @@ proptest! {
         let mut facts = vec![Fact::AgentReady];
         facts.extend(keyed.into_iter().map(|(_, f)| f));
         let (state, reason, _) = run(&facts);
-        // The agent hanging up first ends the customer's leg, which is then `canceled` by us in
-        // reality; here the customer's own `busy` is what arrives, so it decides.
+        // Even when the agent's hang-up is seen first, the customer's own final status decides.
         prop_assert_eq!(state, CallState::Failed);
         prop_assert_eq!(reason, Some(Reason::RecipientBusy));
     }
