@@ -199,19 +199,22 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     assert_ne!(second_page.items[0].sid, first_page.items[0].sid);
 
     // Conferences.
-    let conference = eventually!("the conference to exist (one caller: Twilio keeps it in init)", {
-        let page = exercise!(
-            cov,
-            proxy,
-            twilio.list_conferences(&ListConferences {
-                friendly_name: Some(ROOM.to_owned()),
-                status: Some(ConferenceStatus::Init),
-                page_size: Some(20),
-            })
-        )
-        .unwrap();
-        page.items.into_iter().next()
-    });
+    let conference = eventually!(
+        "the conference to exist (one caller: Twilio keeps it in init)",
+        {
+            let page = exercise!(
+                cov,
+                proxy,
+                twilio.list_conferences(&ListConferences {
+                    friendly_name: Some(ROOM.to_owned()),
+                    status: Some(ConferenceStatus::Init),
+                    page_size: Some(20),
+                })
+            )
+            .unwrap();
+            page.items.into_iter().next()
+        }
+    );
     let conference = exercise!(cov, proxy, twilio.fetch_conference(&conference.sid)).unwrap();
     assert_eq!(conference.friendly_name.as_deref(), Some(ROOM));
 

@@ -1,5 +1,6 @@
 //! The `callbridge` command line. `main.rs` only parses and hands over to [`run`].
 
+mod check;
 mod demo;
 mod serve;
 mod sim;
@@ -41,6 +42,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run the Twilio simulator on its own, to point a `callbridge serve` at.
     Sim(sim::SimArgs),
+    /// Check the configuration `serve` would use against Twilio and the database, without
+    /// placing a call; exits 1 when something must be fixed.
+    Check(Box<check::CheckArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -58,6 +62,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Users(args) => users::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Sim(args) => sim::run(args).await,
+        Command::Check(args) => check::run(*args).await,
     }
 }
 

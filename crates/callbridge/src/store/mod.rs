@@ -21,7 +21,7 @@ pub use models::{
     RecordingUpdate,
 };
 pub use models::{AuditEvent, NewAuditEvent, RateWindow};
-pub use sql::{Backend, SqlStore};
+pub use sql::{Backend, MigrationStatus, SqlStore};
 
 use crate::domain::{AgentId, CallId, CallState, EmailAddress, PhoneNumber};
 

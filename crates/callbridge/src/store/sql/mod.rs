@@ -65,6 +65,19 @@ impl Backend {
     }
 }
 
+/// The schema against this build's migrations, by version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// How many migrations this build has.
+    pub known: usize,
+    /// Known to this build, not applied yet: `migrate` (or `serve`, at start) applies them.
+    pub pending: Vec<i64>,
+    /// Applied by a build newer than this one: this build refuses to migrate such a database.
+    pub unknown: Vec<i64>,
+    /// Started and failed part-way: someone has to look at the database.
+    pub failed: Vec<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: AnyPool,
@@ -110,6 +123,48 @@ impl SqlStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// How the schema compares with this build's migrations. Only reads, so that a check can
+    /// run against a production database without changing it.
+    pub async fn migration_status(&self) -> StoreResult<MigrationStatus> {
+        let table_exists = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let exists: i64 = sqlx::query_scalar(table_exists)
+            .fetch_one(&self.pool)
+            .await?;
+        let (applied, failed): (Vec<i64>, Vec<i64>) = if exists > 0 {
+            (
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                    .fetch_all(&self.pool)
+                    .await?,
+                sqlx::query_scalar(
+                    "SELECT version FROM _sqlx_migrations WHERE NOT success ORDER BY version",
+                )
+                .fetch_all(&self.pool)
+                .await?,
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let known: Vec<i64> = self.backend.migrator().iter().map(|m| m.version).collect();
+        Ok(MigrationStatus {
+            pending: known
+                .iter()
+                .copied()
+                .filter(|v| !applied.contains(v) && !failed.contains(v))
+                .collect(),
+            unknown: applied.iter().copied().filter(|v| !known.contains(v)).collect(),
+            failed,
+            known: known.len(),
+        })
     }
 
     #[cfg(test)]
@@ -204,6 +259,29 @@ mod tests {
         SqlStore::open(&url).await.unwrap().close().await;
         let again = SqlStore::open(&url).await.unwrap();
         again.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn migration_status_reads_without_migrating() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("status.db").display());
+        let fresh = SqlStore::connect(&url).await.unwrap();
+        let before = fresh.migration_status().await.unwrap();
+        assert_eq!(before.pending.len(), before.known);
+        assert!(before.known > 0 && before.unknown.is_empty() && before.failed.is_empty());
+        // Still nothing applied: reading the status created no table.
+        assert_eq!(fresh.migration_status().await.unwrap(), before);
+
+        fresh.migrate().await.unwrap();
+        let after = fresh.migration_status().await.unwrap();
+        assert!(after.pending.is_empty(), "{after:?}");
+
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99990101000000, 'from the future', TRUE, x'00', 0)")
+            .execute(fresh.pool())
+            .await
+            .unwrap();
+        let newer = fresh.migration_status().await.unwrap();
+        assert_eq!(newer.unknown, vec![99_990_101_000_000]);
     }
 
     #[tokio::test]
