@@ -27,13 +27,16 @@ pub async fn status(
         .await?
         .ok_or_else(|| ApiError::NotFound("call not found".into()))?;
     let callback = Callback::parse(&form)?;
+    // A retry is stored once but applied again: the first delivery may have stored its event
+    // and then failed (a database outage, a crash) before the call moved. Applying a fact twice is
+    // safe: the state moves by compare-and-swap, only the winner of a move acts, and the one action
+    // taken without a move (ending a ringing customer leg) is harmless to repeat.
     let stored = state
         .store
         .record_event(callback.event(call_id, &form))
         .await?;
     if !stored {
-        // A retry, or another instance got it first: it was (or is being) handled there.
-        return Ok(Json(json!({})));
+        tracing::debug!(call = %call_id, "callback seen before: re-applying its fact");
     }
     let fact = match &callback {
         Callback::Call(progress) => on_call_progress(&state, &call, &form, progress).await?,
