@@ -71,6 +71,18 @@ impl TestDatabase {
     }
 
     /// SQLite, plus PostgreSQL when available.
+    /// The backend a suite runs on when it doesn't name one: SQLite, or PostgreSQL when
+    /// `CALLBRIDGE_TEST_BACKEND=postgres` (the test script runs the end-to-end suite once on each).
+    pub async fn default_backend() -> Self {
+        match std::env::var("CALLBRIDGE_TEST_BACKEND").as_deref() {
+            Ok("postgres") => Self::postgres()
+                .await
+                .expect("CALLBRIDGE_TEST_BACKEND=postgres but PostgreSQL is not reachable"),
+            Ok("sqlite") | Err(_) => Self::sqlite(),
+            Ok(other) => panic!("CALLBRIDGE_TEST_BACKEND={other:?}: use sqlite or postgres"),
+        }
+    }
+
     pub async fn all() -> Vec<Self> {
         let mut dbs = vec![Self::sqlite()];
         dbs.extend(Self::postgres().await);

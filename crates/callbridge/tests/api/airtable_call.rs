@@ -211,7 +211,7 @@ pub async fn writes_settled(store: &SharedStore, record: &str) -> bool {
 
 #[tokio::test]
 async fn a_call_from_a_record_writes_its_progress_and_outcome_back() {
-    let db = TestDatabase::sqlite();
+    let db = TestDatabase::default_backend().await;
     let sim = Sim::start(sim_config()).await.unwrap();
     let fake = FakeAirtable::start(FakeConfig::default()).await;
     let app = Instance::start(&db, &sim, &fake, |_| {}).await;
@@ -269,7 +269,7 @@ async fn a_call_from_a_record_writes_its_progress_and_outcome_back() {
 
 #[tokio::test]
 async fn a_record_without_a_valid_phone_is_marked_once_and_not_called() {
-    let db = TestDatabase::sqlite();
+    let db = TestDatabase::default_backend().await;
     let sim = Sim::start(sim_config()).await.unwrap();
     let fake = FakeAirtable::start(FakeConfig::default()).await;
     let app = Instance::start(&db, &sim, &fake, |_| {}).await;

@@ -16,7 +16,7 @@ async fn progress(app: &Instance, token: &str, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_campaign_calls_every_record_of_its_view_in_turn() {
-    let db = TestDatabase::sqlite();
+    let db = TestDatabase::default_backend().await;
     let sim = Sim::start(sim_config()).await.unwrap();
     let fake = FakeAirtable::start(FakeConfig::default()).await;
     let app = Instance::start(&db, &sim, &fake, |raw| {
@@ -102,7 +102,7 @@ async fn a_campaign_calls_every_record_of_its_view_in_turn() {
 
 #[tokio::test]
 async fn a_campaign_can_be_paused_resumed_and_canceled() {
-    let db = TestDatabase::sqlite();
+    let db = TestDatabase::default_backend().await;
     let sim = Sim::start(sim_config()).await.unwrap();
     let fake = FakeAirtable::start(FakeConfig::default()).await;
     let app = Instance::start(&db, &sim, &fake, |raw| {

@@ -339,9 +339,12 @@ async fn a_silent_agent_is_connected_anyway_as_the_seed_does() {
 
 #[tokio::test]
 async fn a_silent_agent_is_let_go_when_agent_silence_is_hangup() {
-    let app = spawn_app_with(callbridge::store::testing::TestDatabase::sqlite(), |raw| {
-        raw.agent_silence = Some("hangup".into());
-    })
+    let app = spawn_app_with(
+        callbridge::store::testing::TestDatabase::default_backend().await,
+        |raw| {
+            raw.agent_silence = Some("hangup".into());
+        },
+    )
     .await;
     let (_, token) = agent(&app, "quiet@example.com", AGENT_PHONE, false).await;
     let id = start(&app, &token, json!({"RecipientNumber": CUSTOMER})).await["id"]
@@ -622,10 +625,13 @@ async fn an_agent_starting_too_many_calls_is_told_to_wait() {
 
 #[tokio::test]
 async fn when_twilio_refuses_the_call_fails_with_twilio_error_and_502() {
-    let app = spawn_app_with(callbridge::store::testing::TestDatabase::sqlite(), |raw| {
-        // Nothing listens on the discard port: every REST request fails.
-        raw.twilio_base_url = Some("http://127.0.0.1:9/".into());
-    })
+    let app = spawn_app_with(
+        callbridge::store::testing::TestDatabase::default_backend().await,
+        |raw| {
+            // Nothing listens on the discard port: every REST request fails.
+            raw.twilio_base_url = Some("http://127.0.0.1:9/".into());
+        },
+    )
     .await;
     let (_, token) = agent(&app, "unlucky@example.com", AGENT_PHONE, false).await;
     let response = app

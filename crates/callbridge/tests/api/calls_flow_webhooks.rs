@@ -192,7 +192,7 @@ async fn duplicated_and_jittered_webhooks_give_the_same_outcome_and_log() {
         ..sim_config()
     };
     let app = spawn_app_full(
-        callbridge::store::testing::TestDatabase::sqlite(),
+        callbridge::store::testing::TestDatabase::default_backend().await,
         chaos,
         |_| {},
     )

@@ -63,9 +63,9 @@ pub async fn backends() -> Vec<TestDatabase> {
     TestDatabase::all().await
 }
 
-/// The app on a fresh SQLite database.
+/// The app on a fresh database of the default test backend (SQLite unless CALLBRIDGE_TEST_BACKEND says otherwise).
 pub async fn spawn_app() -> TestApp {
-    spawn_app_on(TestDatabase::sqlite()).await
+    spawn_app_on(TestDatabase::default_backend().await).await
 }
 
 pub async fn spawn_app_on(db: TestDatabase) -> TestApp {

@@ -198,7 +198,11 @@ async fn the_phone_step_turns_a_setup_token_into_a_call_token() {
 
 #[tokio::test]
 async fn onboard_agent_helper_gives_a_working_call_token() {
-    let app = spawn_app_with(callbridge::store::testing::TestDatabase::sqlite(), |_| {}).await;
+    let app = spawn_app_with(
+        callbridge::store::testing::TestDatabase::default_backend().await,
+        |_| {},
+    )
+    .await;
     let token = app.onboard_agent("lin@example.com", "+12025550123").await;
     let me = app
         .client

@@ -120,7 +120,11 @@ async fn list_show_and_revoke_and_a_revoked_token_is_refused_until_the_phone_is_
 
 #[tokio::test]
 async fn an_unknown_email_is_a_clear_failure() {
-    let app = spawn_app_with(callbridge::store::testing::TestDatabase::sqlite(), |_| {}).await;
+    let app = spawn_app_with(
+        callbridge::store::testing::TestDatabase::default_backend().await,
+        |_| {},
+    )
+    .await;
     let (out, _, stderr) = users(&app, &["revoke", "ghost@example.com"]).await;
     assert!(!out.status.success());
     assert!(

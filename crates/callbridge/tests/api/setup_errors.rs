@@ -84,7 +84,7 @@ async fn a_wrong_code_is_401_stores_no_agent_and_the_right_one_still_works() {
 
 #[tokio::test]
 async fn checking_without_a_pending_verification_is_404() {
-    let app = spawn_app_with(TestDatabase::sqlite(), |_| {}).await;
+    let app = spawn_app_with(TestDatabase::default_backend().await, |_| {}).await;
     let (status, body) = expect_error(
         app.post_form(
             "/setup/email/validate",
@@ -387,7 +387,7 @@ async fn sends_per_address_are_limited_across_instances_sharing_a_database() {
 
 #[tokio::test]
 async fn twilio_unreachable_is_502() {
-    let app = spawn_app_with(TestDatabase::sqlite(), |raw| {
+    let app = spawn_app_with(TestDatabase::default_backend().await, |raw| {
         // Nothing listens on the discard port.
         raw.twilio_base_url = Some("http://127.0.0.1:9/".into());
     })
@@ -409,7 +409,7 @@ async fn twilio_unreachable_is_502() {
 #[tokio::test]
 async fn the_audit_log_names_the_peer_unless_the_proxy_is_trusted() {
     for trust in [false, true] {
-        let app = spawn_app_with(TestDatabase::sqlite(), |raw| {
+        let app = spawn_app_with(TestDatabase::default_backend().await, |raw| {
             raw.trust_proxy = Some(if trust { "1" } else { "0" }.into());
         })
         .await;
