@@ -23,7 +23,11 @@ fn mint(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("access_token");
     group.bench_function("mint_voice_grant", |b| {
-        b.iter(|| black_box(&token).to_jwt_at(black_box(1_741_944_413)).unwrap());
+        b.iter(|| {
+            black_box(&token)
+                .to_jwt_at(black_box(1_741_944_413))
+                .unwrap()
+        });
     });
     group.finish();
 }

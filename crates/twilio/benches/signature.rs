@@ -63,7 +63,13 @@ fn form_signatures(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("signature");
     group.bench_function("sign_status_callback_15_params", |b| {
-        b.iter(|| sign(black_box(AUTH_TOKEN), black_box(STATUS_URL), black_box(&params)));
+        b.iter(|| {
+            sign(
+                black_box(AUTH_TOKEN),
+                black_box(STATUS_URL),
+                black_box(&params),
+            )
+        });
     });
     group.bench_function("validate_status_callback_15_params", |b| {
         b.iter(|| {

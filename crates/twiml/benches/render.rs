@@ -7,10 +7,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use twiml::{Beep, Conference, ConferenceEvent, Dial, Gather, GatherInput, Method, Response};
 
-const DIAL_RECIPIENT_URL: &str =
-    "https://callbridge.example.com/phone-to-phone/dial-recipient?call=0192d1f4-7a8b-7c3d-9e0f-123456789abc";
-const STATUS_URL: &str =
-    "https://callbridge.example.com/phone-to-phone/status?call=0192d1f4-7a8b-7c3d-9e0f-123456789abc&leg=agent";
+const DIAL_RECIPIENT_URL: &str = "https://callbridge.example.com/phone-to-phone/dial-recipient?call=0192d1f4-7a8b-7c3d-9e0f-123456789abc";
+const STATUS_URL: &str = "https://callbridge.example.com/phone-to-phone/status?call=0192d1f4-7a8b-7c3d-9e0f-123456789abc&leg=agent";
 const CONFERENCE: &str = "cb-0192d1f4-7a8b-7c3d-9e0f-123456789abc";
 
 fn agent_leg(action: &str) -> Response {

@@ -15,7 +15,7 @@ use crate::calls::view::CallView;
 use crate::domain::PhoneNumber;
 use crate::http::{ApiError, JsonOrForm, Success, success};
 use crate::state::AppState;
-use crate::store::Agent;
+use crate::store::{Agent, RecordLink};
 
 /// What a record says when it cannot be called.
 pub const INVALID_PHONE: &str = "failed: invalid phone number";
@@ -45,7 +45,11 @@ pub async fn call(
             airtable.fields.phone
         )));
     };
-    let view = match start_call(&state, &agent, Some(&token), &phone, None).await {
+    let link = RecordLink {
+        record_id: &record_id,
+        campaign_id: None,
+    };
+    let view = match start_call(&state, &agent, Some(&token), &phone, None, link).await {
         Ok(view) => view,
         Err(error) => {
             if let Some(status) = failure_status(&error) {
@@ -54,7 +58,7 @@ pub async fn call(
             return Err(error);
         }
     };
-    link(airtable, &view, &record_id, None).await?;
+    write_first_status(airtable, &view).await?;
     tracing::info!(call = %view.id, record = %record_id, "call started from Airtable");
     Ok(success("Call initiated to agent", view))
 }
@@ -154,15 +158,12 @@ pub(super) async fn mark(
     Ok(())
 }
 
-/// Remembers which record the call is for and queues the record's first write at once.
-pub(super) async fn link(
+/// Queues the first write of a just-started call's record at once, rather than at the next scan.
+pub(super) async fn write_first_status(
     airtable: &Airtable,
     view: &CallView,
-    record_id: &str,
-    campaign: Option<&str>,
 ) -> Result<(), ApiError> {
     let store = airtable.store.as_ref();
-    store.insert_link(view.id, record_id, campaign).await?;
     if let Some(linked) = store.link_for_call(view.id).await? {
         sync_link(store, &airtable.fields, &linked, Utc::now()).await?;
     }

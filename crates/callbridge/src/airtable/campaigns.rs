@@ -10,12 +10,16 @@ use axum::http::HeaderMap;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::api::{INVALID_PHONE, caller, configured, failure_status, link, mark, phone_text};
+use super::api::{
+    INVALID_PHONE, caller, configured, failure_status, mark, phone_text, write_first_status,
+};
 use super::dial::start_call;
 use crate::domain::{CallId, CallState, PhoneNumber};
 use crate::http::{ApiError, JsonOrForm, Success, success};
 use crate::state::AppState;
-use crate::store::{Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem};
+use crate::store::{
+    Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem, RecordLink, Store,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct NewCampaign {
@@ -178,13 +182,31 @@ pub async fn progress(
     Ok(success("Campaign", view_of(&campaign, &agent, &items)))
 }
 
+/// A move a person may ask of a campaign: from any of `from`, to `to`.
+struct StatusChange {
+    from: &'static [CampaignStatus],
+    to: CampaignStatus,
+}
+
+const PAUSE: StatusChange = StatusChange {
+    from: &[CampaignStatus::Running],
+    to: CampaignStatus::Paused,
+};
+const RESUME: StatusChange = StatusChange {
+    from: &[CampaignStatus::Paused],
+    to: CampaignStatus::Running,
+};
+const CANCEL: StatusChange = StatusChange {
+    from: &[CampaignStatus::Running, CampaignStatus::Paused],
+    to: CampaignStatus::Canceled,
+};
+
 async fn change(
     state: AppState,
     headers: HeaderMap,
     id: String,
     token: Option<String>,
-    from: &[CampaignStatus],
-    to: CampaignStatus,
+    StatusChange { from, to }: StatusChange,
 ) -> Result<Success<CampaignView>, ApiError> {
     let (campaign, agent) = own_campaign(&state, &headers, token.as_deref(), &id).await?;
     if !state
@@ -221,16 +243,7 @@ pub async fn pause(
     Path(id): Path<String>,
     JsonOrForm(body): JsonOrForm<TokenOnly>,
 ) -> Result<Success<CampaignView>, ApiError> {
-    let token = body.token;
-    change(
-        state,
-        headers,
-        id,
-        token,
-        &[CampaignStatus::Running],
-        CampaignStatus::Paused,
-    )
-    .await
+    change(state, headers, id, body.token, PAUSE).await
 }
 
 pub async fn resume(
@@ -239,16 +252,7 @@ pub async fn resume(
     Path(id): Path<String>,
     JsonOrForm(body): JsonOrForm<TokenOnly>,
 ) -> Result<Success<CampaignView>, ApiError> {
-    let token = body.token;
-    change(
-        state,
-        headers,
-        id,
-        token,
-        &[CampaignStatus::Paused],
-        CampaignStatus::Running,
-    )
-    .await
+    change(state, headers, id, body.token, RESUME).await
 }
 
 pub async fn cancel(
@@ -257,16 +261,21 @@ pub async fn cancel(
     Path(id): Path<String>,
     JsonOrForm(body): JsonOrForm<TokenOnly>,
 ) -> Result<Success<CampaignView>, ApiError> {
-    let token = body.token;
-    change(
-        state,
-        headers,
-        id,
-        token,
-        &[CampaignStatus::Running, CampaignStatus::Paused],
-        CampaignStatus::Canceled,
-    )
-    .await
+    change(state, headers, id, body.token, CANCEL).await
+}
+
+/// Gives an item claimed for starting back to the queue: nobody was called for it.
+async fn back_to_pending(store: &dyn Store, item: &CampaignItem) -> Result<(), ApiError> {
+    store
+        .move_item(
+            &item.id,
+            ItemState::Starting,
+            ItemState::Pending,
+            None,
+            None,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Steps the running campaigns this instance holds the lease of.
@@ -351,15 +360,7 @@ impl Runner {
             .await?
             .is_some_and(|c| c.status == CampaignStatus::Running);
         if !still_running {
-            store
-                .move_item(
-                    &next.id,
-                    ItemState::Starting,
-                    ItemState::Pending,
-                    None,
-                    None,
-                )
-                .await?;
+            back_to_pending(store.as_ref(), next).await?;
             return Ok(false);
         }
         self.start_item(campaign, next).await
@@ -393,15 +394,7 @@ impl Runner {
             .await?
             .filter(|a| a.revoked_at.is_none())
         else {
-            store
-                .move_item(
-                    &item.id,
-                    ItemState::Starting,
-                    ItemState::Pending,
-                    None,
-                    None,
-                )
-                .await?;
+            back_to_pending(store.as_ref(), item).await?;
             store
                 .set_campaign_status(
                     &campaign.id,
@@ -413,9 +406,13 @@ impl Runner {
             return Ok(false);
         };
         let label = Some(format!("campaign {} #{}", campaign.view, item.position));
-        match start_call(&self.state, &agent, None, &phone, label).await {
+        let link = RecordLink {
+            record_id: &item.record_id,
+            campaign_id: Some(&campaign.id),
+        };
+        match start_call(&self.state, &agent, None, &phone, label, link).await {
             Ok(view) => {
-                link(airtable, &view, &item.record_id, Some(&campaign.id)).await?;
+                write_first_status(airtable, &view).await?;
                 store
                     .move_item(
                         &item.id,
@@ -429,15 +426,7 @@ impl Runner {
             }
             Err(ApiError::RateLimited { retry_after_secs }) => {
                 // The agent's own start limit: the item waits for its turn again.
-                store
-                    .move_item(
-                        &item.id,
-                        ItemState::Starting,
-                        ItemState::Pending,
-                        None,
-                        None,
-                    )
-                    .await?;
+                back_to_pending(store.as_ref(), item).await?;
                 tokio::time::sleep(Duration::from_secs(retry_after_secs.min(60))).await;
                 Ok(false)
             }

@@ -43,33 +43,12 @@ mod tests {
 
     use super::*;
     use crate::calls::flow::{Action, LegStatus};
-    use crate::domain::{CallState, LegRole, PhoneNumber};
-    use crate::store::testing::TestDatabase;
-    use crate::store::{CallStore, NewAgent, NewCall};
+    use crate::domain::{CallState, LegRole};
+    use crate::store::CallStore;
+    use crate::store::testing::{TestDatabase, fixture_agent_call};
 
     async fn new_call(store: &dyn Store) -> CallId {
-        let phone = PhoneNumber::parse("+14155550100").unwrap();
-        let agent = store
-            .insert_agent(NewAgent {
-                email: "cas@example.com".parse().unwrap(),
-                email_verified_at: None,
-                phone: Some(phone.clone()),
-                phone_verified_at: None,
-                record_by_default: false,
-            })
-            .await
-            .unwrap();
-        store
-            .create_call(NewCall {
-                agent_id: agent.id,
-                recipient: PhoneNumber::parse("+12025550123").unwrap(),
-                agent_number: phone,
-                label: None,
-                record: false,
-            })
-            .await
-            .unwrap()
-            .id
+        fixture_agent_call(store, "cas@example.com").await.id
     }
 
     #[tokio::test]

@@ -90,10 +90,7 @@ pub(super) async fn list(
     } else {
         None
     };
-    let mut views = Vec::with_capacity(calls.len());
-    for call in calls {
-        views.push(view::load_for(state.store.as_ref(), call).await?);
-    }
+    let views = view::load_many(state.store.as_ref(), calls).await?;
     Ok(success("Calls", CallPage { calls: views, next }))
 }
 

@@ -17,7 +17,7 @@ use crate::domain::{CallState, LegRole, PhoneNumber};
 use crate::http::{ApiError, JsonOrForm, Success, success};
 use crate::ratelimit::{self, Limit};
 use crate::state::AppState;
-use crate::store::{Agent, LegUpdate, NewCall};
+use crate::store::{Agent, LegUpdate, NewCall, RecordCall, RecordLink};
 
 /// Calls one agent may start; generous for a person, tight for a script that found a token.
 pub const CALL_STARTS_PER_AGENT: Limit = Limit {
@@ -75,7 +75,8 @@ pub async fn phone_to_phone(
         label: body.conference_name,
         record: body.record,
     };
-    start(&state, &agent, request, "RecipientNumber").await
+    let view = start(&state, &agent, request, "RecipientNumber", None).await?;
+    Ok(success("Call initiated to agent", view))
 }
 
 pub async fn call_start(
@@ -90,7 +91,28 @@ pub async fn call_start(
         label: body.conf_name,
         record: body.record,
     };
-    start(&state, &agent, request, "to").await
+    let view = start(&state, &agent, request, "to", None).await?;
+    Ok(success("Call initiated to agent", view))
+}
+
+/// Starts a call for an Airtable record by the rules of `POST /phone-to-phone/start`, for the
+/// agent `token` names. The call is stored together with its link to the record, and a record
+/// whose previous call is not over is refused before anyone is rung.
+pub async fn start_for_record(
+    state: &AppState,
+    token: &str,
+    recipient: &PhoneNumber,
+    label: Option<String>,
+    link: RecordLink<'_>,
+) -> Result<CallView, ApiError> {
+    let agent = authenticate(state, token).await?;
+    let request = Request {
+        recipient: Some(recipient.as_str().to_owned()),
+        agent_number: None,
+        label,
+        record: None,
+    };
+    start(state, &agent, request, "RecipientNumber", Some(link)).await
 }
 
 async fn agent(
@@ -114,10 +136,22 @@ async fn start(
     agent: &Agent,
     request: Request,
     recipient_field: &str,
-) -> Result<Success<CallView>, ApiError> {
+    link: Option<RecordLink<'_>>,
+) -> Result<CallView, ApiError> {
     ratelimit::check_limit(state, CALL_STARTS_PER_AGENT, &agent.id.to_string()).await?;
     let new_call = check(state, agent, request, recipient_field)?;
-    let call = state.store.create_call(new_call).await?;
+    let call = match link {
+        None => state.store.create_call(new_call).await?,
+        Some(link) => match state.store.create_linked_call(new_call, link).await? {
+            RecordCall::Created(call) => call,
+            RecordCall::InProgress(call_id) => {
+                return Err(ApiError::CallInProgress {
+                    record_id: link.record_id.to_owned(),
+                    call_id,
+                });
+            }
+        },
+    };
     let greeting = twiml::agent_greeting(&state.settings, call.id)
         .map_err(|e| ApiError::Internal(format!("could not write TwiML: {e}")))?;
     let mut create = CreateCall::new(
@@ -149,10 +183,7 @@ async fn start(
                 })
                 .await?;
             tracing::info!(call = %call.id, agent = %agent.id, "call started");
-            Ok(success(
-                "Call initiated to agent",
-                view::load(state.store.as_ref(), call.id).await?,
-            ))
+            Ok(view::load(state.store.as_ref(), call.id).await?)
         }
         Err(err) => {
             state

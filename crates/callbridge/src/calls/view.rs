@@ -1,6 +1,8 @@
 //! The one JSON shape of a call, shared by the start endpoints, `GET /calls/{id}`, the call log
 //! and the live stream, so a client parses a call the same way wherever it meets one.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -168,24 +170,50 @@ pub async fn load(store: &dyn Store, id: CallId) -> Result<CallView, ApiError> {
     load_for(store, call).await
 }
 
-/// The view of a call row already read (the call log reads many at once).
+/// The view of a call row already read.
 pub async fn load_for(store: &dyn Store, call: Call) -> Result<CallView, ApiError> {
-    let agent = store.agent_by_id(call.agent_id).await?;
-    let legs = store.legs_for_call(call.id).await?;
-    let events = store.events_for_call(call.id).await?;
-    // A call records one conference; should Twilio report several recordings, the newest wins.
-    let recording = store
-        .recordings_for_call(call.id)
-        .await?
+    let mut views = load_many(store, vec![call]).await?;
+    views
         .pop()
-        .map(RecordingView::from);
-    Ok(CallView::build(
-        call,
-        agent.as_ref(),
-        legs,
-        events,
-        recording,
-    ))
+        .ok_or_else(|| ApiError::Internal("a call's view went missing".into()))
+}
+
+/// The views of call rows already read, in their order: a page of the log costs a few queries
+/// however many calls it holds.
+pub async fn load_many(store: &dyn Store, calls: Vec<Call>) -> Result<Vec<CallView>, ApiError> {
+    let details = store.call_details(&calls).await?;
+    let agents: HashMap<AgentId, Agent> = details.agents.into_iter().map(|a| (a.id, a)).collect();
+    let mut legs = by_call(details.legs, |leg| leg.call_id);
+    let mut events = by_call(details.events, |event| event.call_id);
+    let mut recordings = by_call(details.recordings, |recording| recording.call_id);
+    Ok(calls
+        .into_iter()
+        .map(|call| {
+            let (id, agent) = (call.id, agents.get(&call.agent_id));
+            // A call records one conference; should Twilio report several recordings, the
+            // newest wins.
+            let recording = recordings
+                .remove(&id)
+                .and_then(|mut all| all.pop())
+                .map(RecordingView::from);
+            CallView::build(
+                call,
+                agent,
+                legs.remove(&id).unwrap_or_default(),
+                events.remove(&id).unwrap_or_default(),
+                recording,
+            )
+        })
+        .collect())
+}
+
+/// Rows of several calls, each call's in the order given.
+fn by_call<T>(rows: Vec<T>, call_of: impl Fn(&T) -> CallId) -> HashMap<CallId, Vec<T>> {
+    let mut grouped: HashMap<CallId, Vec<T>> = HashMap::new();
+    for row in rows {
+        grouped.entry(call_of(&row)).or_default().push(row);
+    }
+    grouped
 }
 
 #[cfg(test)]
@@ -195,7 +223,9 @@ mod tests {
 
     use super::*;
     use crate::domain::PhoneNumber;
-    use crate::store::{AgentStore, CallStore};
+    use crate::store::RecordingUpdate;
+    use crate::store::testing::{TestDatabase, fixture_agent, fixture_call};
+    use crate::store::{CallStore, EventStore, LegUpdate, NewEvent, RecordingStore};
 
     fn at(secs: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 0).unwrap()
@@ -321,28 +351,10 @@ mod tests {
 
     #[tokio::test]
     async fn load_reads_the_stored_call_and_refuses_an_unknown_one() {
-        let db = crate::store::testing::TestDatabase::sqlite();
+        let db = TestDatabase::sqlite();
         let store = db.store().await;
-        let agent = store
-            .insert_agent(crate::store::NewAgent {
-                email: EmailAddress::parse("ada@example.com").unwrap(),
-                email_verified_at: None,
-                phone: Some(phone("+14155550100")),
-                phone_verified_at: None,
-                record_by_default: false,
-            })
-            .await
-            .unwrap();
-        let call = store
-            .create_call(crate::store::NewCall {
-                agent_id: agent.id,
-                recipient: phone("+12025550123"),
-                agent_number: phone("+14155550100"),
-                label: None,
-                record: false,
-            })
-            .await
-            .unwrap();
+        let agent = fixture_agent(&store, "ada@example.com", "+14155550100").await;
+        let call = fixture_call(&store, &agent).await;
         let view = load(&store, call.id).await.unwrap();
         assert_eq!(view.id, call.id);
         assert_eq!(view.state, CallState::Created);
@@ -352,5 +364,92 @@ mod tests {
 
         let err = load(&store, CallId::new()).await.unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::NOT_FOUND);
+    }
+
+    /// The views as built from each call's own reads, one call at a time.
+    async fn one_by_one(store: &dyn Store, calls: &[Call]) -> Vec<CallView> {
+        let mut views = Vec::new();
+        for call in calls {
+            let agent = store.agent_by_id(call.agent_id).await.unwrap();
+            let legs = store.legs_for_call(call.id).await.unwrap();
+            let events = store.events_for_call(call.id).await.unwrap();
+            let recording = store
+                .recordings_for_call(call.id)
+                .await
+                .unwrap()
+                .pop()
+                .map(RecordingView::from);
+            views.push(CallView::build(
+                call.clone(),
+                agent.as_ref(),
+                legs,
+                events,
+                recording,
+            ));
+        }
+        views
+    }
+
+    #[tokio::test]
+    async fn a_page_of_views_matches_the_calls_read_one_by_one() {
+        for db in TestDatabase::all().await {
+            let store = db.store().await;
+            let ada = fixture_agent(&store, "ada@example.com", "+14155550100").await;
+            let bob = fixture_agent(&store, "bob@example.com", "+14155550111").await;
+            let mut calls = Vec::new();
+            for (n, agent) in [&ada, &bob, &ada, &ada].into_iter().enumerate() {
+                let call = fixture_call(&store, agent).await;
+                // Call n gets n legs, n events and n recordings: the first has none at all.
+                for k in 0..n {
+                    store
+                        .upsert_leg(LegUpdate {
+                            call_id: call.id,
+                            role: if k == 0 {
+                                LegRole::Agent
+                            } else {
+                                LegRole::Recipient
+                            },
+                            call_sid: format!("CA{n}{k}"),
+                            status: "ringing".into(),
+                            number: call.recipient.clone(),
+                            duration_secs: None,
+                        })
+                        .await
+                        .unwrap();
+                    store
+                        .record_event(NewEvent {
+                            call_id: call.id,
+                            source: EventSource::Call,
+                            kind: "ringing".into(),
+                            call_sid: Some(format!("CA{n}{k}")),
+                            dedupe_key: format!("{n}-{k}"),
+                            sequence_number: Some(k as i64),
+                            payload: serde_json::json!({"k": k}),
+                            received_at: at(10 - k as u32),
+                        })
+                        .await
+                        .unwrap();
+                    store
+                        .upsert_recording(RecordingUpdate {
+                            call_id: call.id,
+                            recording_sid: format!("RE{n}{k}"),
+                            conference_sid: None,
+                            status: "completed".into(),
+                            duration_secs: Some(k as i64),
+                            url: None,
+                        })
+                        .await
+                        .unwrap();
+                }
+                calls.push(call);
+            }
+            calls.reverse();
+            let expected = one_by_one(&store, &calls).await;
+            let views = load_many(&store, calls.clone()).await.unwrap();
+            assert_eq!(views, expected, "{:?}", db.backend());
+            assert_eq!(views[0].legs.len(), 3);
+            assert_eq!(views[2].agent.email.as_ref(), Some(&bob.email));
+            assert!(load_many(&store, Vec::new()).await.unwrap().is_empty());
+        }
     }
 }

@@ -85,7 +85,9 @@ pub(super) async fn run(args: CheckArgs) -> ExitCode {
 async fn check_all(settings: &Settings) -> Vec<Finding> {
     let (twilio, database) = tokio::join!(check_twilio(settings), check_database(settings));
     let mut findings = twilio;
-    findings.push(verify_service(settings.twilio.verify_service_sid.as_deref()));
+    findings.push(verify_service(
+        settings.twilio.verify_service_sid.as_deref(),
+    ));
     findings.push(database);
     findings.push(public_base_url(
         &settings.public_base_url,
@@ -116,30 +118,14 @@ fn report(findings: &[Finding]) -> Vec<String> {
 /// signs every webhook.
 async fn check_twilio(settings: &Settings) -> Vec<Finding> {
     let where_ = twilio_location(settings.twilio.base_url.as_ref());
-    let token_client = client(settings, twilio::Credentials::AuthToken(settings.twilio.auth_token.clone()));
+    let token_client = client(
+        settings,
+        twilio::Credentials::AuthToken(settings.twilio.auth_token.clone()),
+    );
     let mut findings = Vec::new();
     let main_client = match &settings.twilio.api_key {
         Some(key) => {
-            let token_check = match &token_client {
-                Ok(client) => list_matching(client, settings.caller_id.as_str(), 1).await.map(|_| ()),
-                Err(err) => Err(err.to_string()),
-            };
-            findings.push(match token_check {
-                Ok(()) => Finding::new(
-                    Level::Ok,
-                    "TWILIO_AUTH_TOKEN",
-                    format!("{where_} accepts it (it signs every webhook)"),
-                ),
-                Err(why) => Finding::new(
-                    Level::Fail,
-                    "TWILIO_AUTH_TOKEN",
-                    format!(
-                        "{why}: webhooks would be refused with 403; copy the auth token of \
-                         account {} from the Console",
-                        settings.twilio.account_sid
-                    ),
-                ),
-            });
+            findings.push(auth_token_finding(&token_client, settings, &where_).await);
             client(
                 settings,
                 twilio::Credentials::ApiKey {
@@ -164,16 +150,16 @@ async fn check_twilio(settings: &Settings) -> Vec<Finding> {
     };
     let caller_id = settings.caller_id.as_str();
     match list_matching(&client, caller_id, 50).await {
-        Err(why) => {
+        Err(err) => {
             findings.push(Finding::new(
                 Level::Fail,
                 credentials_subject,
-                format!("{why}: {}", credentials_advice(settings)),
+                twilio_failure(&err, credentials_advice(settings)),
             ));
             findings.push(Finding::new(
                 Level::Skip,
                 "CALLER_ID",
-                "not checked: Twilio refused the credentials",
+                "not checked: the account's numbers could not be listed",
             ));
         }
         Ok(numbers) => {
@@ -192,22 +178,44 @@ async fn check_twilio(settings: &Settings) -> Vec<Finding> {
                     format!("{caller_id} is one of the account's numbers"),
                 )
             } else {
-                let others = list_matching(&client, "", NUMBERS_SUGGESTED)
-                    .await
-                    .unwrap_or_default();
-                caller_id_missing(caller_id, &others)
+                let others = list_matching(&client, "", NUMBERS_SUGGESTED).await.ok();
+                caller_id_missing(caller_id, others.as_deref())
             });
         }
     }
     findings
 }
 
-fn client(
+/// The auth token on its own, for when REST goes through an API key.
+async fn auth_token_finding(
+    token_client: &Result<twilio::Client, String>,
     settings: &Settings,
-    credentials: twilio::Credentials,
-) -> Result<twilio::Client, String> {
-    let mut config =
-        twilio::ClientConfig::new(settings.twilio.account_sid.clone(), credentials);
+    where_: &str,
+) -> Finding {
+    const SUBJECT: &str = "TWILIO_AUTH_TOKEN";
+    let checked = match token_client {
+        Ok(client) => list_matching(client, settings.caller_id.as_str(), 1)
+            .await
+            .map(|_| ())
+            .map_err(|err| twilio_failure(&err, "copy it from the Console (Account info)")),
+        Err(err) => Err(err.clone()),
+    };
+    match checked {
+        Ok(()) => Finding::new(
+            Level::Ok,
+            SUBJECT,
+            format!("{where_} accepts it (it signs every webhook)"),
+        ),
+        Err(why) => Finding::new(
+            Level::Fail,
+            SUBJECT,
+            format!("{why} (webhooks would be refused with 403 until it is right)"),
+        ),
+    }
+}
+
+fn client(settings: &Settings, credentials: twilio::Credentials) -> Result<twilio::Client, String> {
+    let mut config = twilio::ClientConfig::new(settings.twilio.account_sid.clone(), credentials);
     config.base_url.clone_from(&settings.twilio.base_url);
     twilio::Client::new(config).map_err(|e| e.to_string())
 }
@@ -217,21 +225,30 @@ async fn list_matching(
     client: &twilio::Client,
     filter: &str,
     page_size: u32,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, twilio::Error> {
     let params = twilio::ListIncomingPhoneNumbers {
         phone_number: (!filter.is_empty()).then(|| filter.to_owned()),
         page_size: Some(page_size),
     };
-    match client.list_incoming_phone_numbers(&params).await {
-        Ok(page) => Ok(page
-            .items
-            .into_iter()
-            .filter_map(|n| n.phone_number)
-            .collect()),
-        Err(err @ twilio::Error::Transport(_)) => {
-            Err(format!("{err} (is TWILIO_BASE_URL right, and the network up?)"))
-        }
-        Err(err) => Err(err.to_string()),
+    let page = client.list_incoming_phone_numbers(&params).await?;
+    Ok(page
+        .items
+        .into_iter()
+        .filter_map(|n| n.phone_number)
+        .collect())
+}
+
+/// Twilio's own words, then what to change: the credentials for a refusal, the address when
+/// nothing answered.
+fn twilio_failure(err: &twilio::Error, credentials_advice: &str) -> String {
+    let refused = err.known_code() == Some(twilio::ErrorCode::AuthenticationFailed)
+        || matches!(err.status(), Some(401 | 403));
+    if refused {
+        format!("{err}: {credentials_advice}")
+    } else if matches!(err, twilio::Error::Transport(_)) {
+        format!("{err}: check TWILIO_BASE_URL (unset for Twilio itself) and the network")
+    } else {
+        err.to_string()
     }
 }
 
@@ -240,12 +257,14 @@ fn owns(numbers: &[String], caller_id: &str) -> bool {
     numbers.iter().any(|n| n == caller_id)
 }
 
-fn caller_id_missing(caller_id: &str, others: &[String]) -> Finding {
-    let suggestion = if others.is_empty() {
-        "the account has no phone number: buy one (Console → Phone Numbers) and set CALLER_ID to it"
-            .to_owned()
-    } else {
-        format!("set CALLER_ID to one of: {}", others.join(", "))
+/// `others`: some of the account's numbers, `None` when they could not be listed.
+fn caller_id_missing(caller_id: &str, others: Option<&[String]>) -> Finding {
+    let suggestion = match others {
+        None => "set CALLER_ID to one of its numbers (Console → Phone Numbers)".to_owned(),
+        Some([]) => "the account has no phone number: buy one (Console → Phone Numbers) and set \
+                     CALLER_ID to it"
+            .to_owned(),
+        Some(others) => format!("set CALLER_ID to one of: {}", others.join(", ")),
     };
     Finding::new(
         Level::Fail,
@@ -357,12 +376,7 @@ fn sqlite_file(backend: Backend, url: &str) -> Option<PathBuf> {
 
 fn schema_finding(backend: Backend, status: &MigrationStatus) -> Finding {
     const SUBJECT: &str = "DATABASE_URL";
-    let versions = |v: &[i64]| {
-        v.iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let versions = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
     let backend = backend.as_str();
     if !status.failed.is_empty() {
         Finding::new(
@@ -494,8 +508,16 @@ mod tests {
         assert_eq!(plain.level, Level::Warn);
         assert!(plain.detail.contains("https"), "{}", plain.detail);
         // With the simulator there is no one to send anything in clear to but this machine.
-        for local in ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"] {
-            assert_eq!(public_base_url(&url(local), true).level, Level::Ok, "{local}");
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert_eq!(
+                public_base_url(&url(local), true).level,
+                Level::Ok,
+                "{local}"
+            );
         }
     }
 
@@ -503,14 +525,18 @@ mod tests {
     fn a_loopback_url_with_the_real_twilio_is_a_warning() {
         let finding = public_base_url(&url("https://127.0.0.1:8443"), false);
         assert_eq!(finding.level, Level::Warn);
-        assert!(finding.detail.contains("cannot reach"), "{}", finding.detail);
+        assert!(
+            finding.detail.contains("cannot reach"),
+            "{}",
+            finding.detail
+        );
     }
 
     #[test]
     fn jwt_secret_length_and_placeholders() {
         assert_eq!(jwt_secret("short").level, Level::Fail);
         assert_eq!(jwt_secret(&"a".repeat(64)).level, Level::Warn);
-        let random_looking = "q7Z1Lw0Hc2yN8vJ5pXr3tBfK6sD9mGaE4uYiOe1Rk0=";
+        let random_looking = "q7Z1Lw0Hc2yN8vJ5pXr3tBfK6sD9mGaE4uYiOe1Rk0w=";
         let finding = jwt_secret(random_looking);
         assert_eq!(finding.level, Level::Ok);
         assert!(finding.detail.starts_with("44 bytes"), "{}", finding.detail);
@@ -524,15 +550,27 @@ mod tests {
         assert!(owns(&numbers, "+14155550100"));
         // What a partial-match filter would also return.
         assert!(!owns(&numbers, "+1415555010"));
-        let missing = caller_id_missing("+14155550999", &numbers);
+        let missing = caller_id_missing("+14155550999", Some(&numbers));
         assert_eq!(missing.level, Level::Fail);
         assert!(
-            missing.detail.ends_with("set CALLER_ID to one of: +15005550006, +14155550100"),
+            missing
+                .detail
+                .ends_with("set CALLER_ID to one of: +15005550006, +14155550100"),
             "{}",
             missing.detail
         );
-        let none = caller_id_missing("+14155550999", &[]);
-        assert!(none.detail.contains("has no phone number"), "{}", none.detail);
+        let none = caller_id_missing("+14155550999", Some(&[]));
+        assert!(
+            none.detail.contains("has no phone number"),
+            "{}",
+            none.detail
+        );
+        let unknown = caller_id_missing("+14155550999", None);
+        assert!(
+            unknown.detail.ends_with("(Console → Phone Numbers)"),
+            "{}",
+            unknown.detail
+        );
     }
 
     #[test]
@@ -580,6 +618,27 @@ mod tests {
                 "1 ok, 0 warnings, 1 skipped, 1 failed",
             ]
         );
+    }
+
+    #[test]
+    fn a_refusal_points_at_the_credentials_and_anything_else_does_not() {
+        let refused = twilio::Error::Api {
+            status: 401,
+            code: Some(20003),
+            message: "Authenticate".into(),
+            more_info: None,
+        };
+        assert_eq!(
+            twilio_failure(&refused, "check the token"),
+            "Twilio answered 401 (error 20003): Authenticate: check the token"
+        );
+        let busy = twilio::Error::Api {
+            status: 503,
+            code: None,
+            message: "try later".into(),
+            more_info: None,
+        };
+        assert!(!twilio_failure(&busy, "check the token").contains("check the token"));
     }
 
     #[test]

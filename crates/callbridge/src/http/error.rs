@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::domain::DomainError;
+use crate::domain::{CallId, DomainError};
 use crate::store::StoreError;
 
 /// `code` in the body is Twilio's error code when Twilio refused something (as the seed passed
@@ -23,6 +23,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The Airtable record already has a call that is not over; the reply names that call.
+    #[error("record {record_id} already has a call in progress: {call_id}")]
+    CallInProgress { record_id: String, call_id: CallId },
     /// Well-formed but against a rule: a domain or destination not allowed.
     #[error("{0}")]
     Unprocessable(String),
@@ -51,7 +54,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::CallInProgress { .. } => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -81,7 +84,11 @@ impl IntoResponse for ApiError {
             Self::Unavailable(message) => tracing::warn!(%message, "unavailable"),
             _ => {}
         }
-        let body = json!({"status": "error", "message": self.to_string(), "code": self.code()});
+        let mut body = json!({"status": "error", "message": self.to_string(), "code": self.code()});
+        if let Self::CallInProgress { call_id, .. } = &self {
+            // The same place a started call's id is in, so a client finds the call either way.
+            body["data"] = json!({"id": call_id});
+        }
         let mut response = (status, Json(body)).into_response();
         if let Self::RateLimited { retry_after_secs } = self {
             response
@@ -175,6 +182,26 @@ mod tests {
         "#);
         let (_, body, _) = render(ApiError::Internal("password=hunter2".into())).await;
         assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn a_call_in_progress_names_the_call_in_the_message_and_the_data() {
+        let call_id = CallId::new();
+        let (status, body, _) = render(ApiError::CallInProgress {
+            record_id: "recA".into(),
+            call_id,
+        })
+        .await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["code"], 409);
+        assert_eq!(body["data"]["id"], call_id.to_string());
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains(&call_id.to_string()),
+            "{body}"
+        );
     }
 
     #[tokio::test]

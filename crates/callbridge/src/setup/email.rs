@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use twilio::{Verification, VerificationCheck, VerifyChannel};
 
 use super::sync::{self, Mirrored};
-use super::{input, verify};
-use crate::audit::{self, AuditKind, Entry};
+use super::{input, otp, verify};
 use crate::auth::{iso_millis, issue_setup_token};
+use crate::domain::EmailAddress;
 use crate::http::{ApiError, ClientIp, JsonOrForm, Success, success};
 use crate::state::AppState;
 
@@ -29,6 +29,16 @@ pub(super) fn sent(v: &Verification) -> Value {
     json!({"to": v.to, "channel": v.channel, "status": v.status, "valid": v.valid, "sid": v.sid})
 }
 
+/// An email's code, asked for before there is an agent.
+pub(super) fn by_email(email: &EmailAddress, ip: ClientIp) -> otp::Address<'_> {
+    otp::Address {
+        to: email.as_str(),
+        channel: VerifyChannel::Email,
+        agent: None,
+        ip,
+    }
+}
+
 /// The seed's summary of a VerificationCheck.
 pub(super) fn checked(c: &VerificationCheck) -> Value {
     json!({"status": c.status, "valid": c.valid, "sid": c.sid})
@@ -44,12 +54,7 @@ pub(super) async fn init(
     verify::ensure_configured(&state)?;
     input::limit_send(&state, ip, &[email.as_str()]).await?;
 
-    let verification = verify::send_code(&state, email.as_str(), VerifyChannel::Email).await?;
-    audit::record(
-        &state,
-        Entry::setup(AuditKind::OtpSent, email.as_str(), ip).detail("email"),
-    )
-    .await;
+    let verification = otp::send(&state, by_email(&email, ip)).await?;
     Ok(success(
         "OTP sent successfully to email",
         sent(&verification),
@@ -67,17 +72,7 @@ pub(super) async fn validate(
     verify::ensure_configured(&state)?;
     input::limit_check(&state, ip, &[email.as_str()]).await?;
 
-    let check = match verify::check_code(&state, email.as_str(), &code).await {
-        Ok(check) => check,
-        Err(failed) => {
-            audit::record(
-                &state,
-                Entry::setup(AuditKind::Failed, email.as_str(), ip).detail(failed.reason),
-            )
-            .await;
-            return Err(failed.error);
-        }
-    };
+    let check = otp::check(&state, by_email(&email, ip), &code, None).await?;
 
     let now = Utc::now();
     let verified_at = iso_millis(now);
@@ -85,13 +80,7 @@ pub(super) async fn validate(
     // Mirrored before the agent is stored, so a Sync failure leaves no half-onboarded agent.
     let mirrored = sync::mirror(&state, &email, &verified_at, None).await?;
     let agent = state.store.upsert_verified_email(&email, now).await?;
-    audit::record(
-        &state,
-        Entry::setup(AuditKind::Verified, email.as_str(), ip)
-            .agent(agent.id)
-            .detail("email"),
-    )
-    .await;
+    otp::verified(&state, by_email(&email, ip), agent.id).await;
 
     let message = match mirrored {
         Mirrored::Updated => "Email verified successfully (updated existing record)",

@@ -8,6 +8,7 @@ mod email;
 mod input;
 mod me;
 mod one_step;
+mod otp;
 mod phone;
 mod sync;
 mod verify;

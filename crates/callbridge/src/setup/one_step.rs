@@ -6,13 +6,11 @@ use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use twilio::VerifyChannel;
 
-use super::email::{checked, sent};
-use super::phone::{PHONE_TAKEN, bind, call_token_for};
+use super::email::{by_email, checked, sent};
+use super::phone::{PHONE_TAKEN, bind, by_sms, call_token_for};
 use super::sync;
-use super::{input, verify};
-use crate::audit::{self, AuditKind, Entry};
+use super::{input, otp, verify};
 use crate::auth::iso_millis;
 use crate::domain::{EmailAddress, PhoneNumber};
 use crate::http::{ApiError, ClientIp, JsonOrForm, Success, success};
@@ -57,21 +55,11 @@ pub(super) async fn init(
     ensure_phone_free(&state, &email, &phone).await?;
     input::limit_send(&state, ip, &[email.as_str(), phone.as_str()]).await?;
 
-    let by_email = verify::send_code(&state, email.as_str(), VerifyChannel::Email).await?;
-    audit::record(
-        &state,
-        Entry::setup(AuditKind::OtpSent, email.as_str(), ip).detail("email"),
-    )
-    .await;
-    let by_sms = verify::send_code(&state, phone.as_str(), VerifyChannel::Sms).await?;
-    audit::record(
-        &state,
-        Entry::setup(AuditKind::OtpSent, phone.as_str(), ip).detail("sms"),
-    )
-    .await;
+    let email_sent = otp::send(&state, by_email(&email, ip)).await?;
+    let sms_sent = otp::send(&state, by_sms(&phone, None, ip)).await?;
     Ok(success(
         "OTP sent successfully to both email and phone",
-        json!({"email": sent(&by_email), "phone": sent(&by_sms)}),
+        json!({"email": sent(&email_sent), "phone": sent(&sms_sent)}),
     ))
 }
 
@@ -90,39 +78,16 @@ pub(super) async fn validate(
     ensure_phone_free(&state, &email, &phone).await?;
     input::limit_check(&state, ip, &[email.as_str(), phone.as_str()]).await?;
 
-    let mut checks = Vec::with_capacity(2);
-    for (address, code, channel) in [
-        (email.as_str(), &email_code, "email"),
-        (phone.as_str(), &phone_code, "sms"),
-    ] {
-        match verify::check_code(&state, address, code).await {
-            Ok(check) => checks.push(check),
-            Err(failed) => {
-                audit::record(
-                    &state,
-                    Entry::setup(AuditKind::Failed, address, ip)
-                        .detail(format!("{channel}: {}", failed.reason)),
-                )
-                .await;
-                return Err(failed.error);
-            }
-        }
-    }
+    let email_check = otp::check(&state, by_email(&email, ip), &email_code, Some("email")).await?;
+    let sms_check = otp::check(&state, by_sms(&phone, None, ip), &phone_code, Some("sms")).await?;
 
     let now = Utc::now();
     let verified_at = iso_millis(now);
     sync::mirror(&state, &email, &verified_at, Some(&phone)).await?;
     let agent = state.store.upsert_verified_email(&email, now).await?;
     let agent = bind(&state, &agent, &phone, now).await?;
-    for (subject, channel) in [(email.as_str(), "email"), (phone.as_str(), "sms")] {
-        audit::record(
-            &state,
-            Entry::setup(AuditKind::Verified, subject, ip)
-                .agent(agent.id)
-                .detail(channel),
-        )
-        .await;
-    }
+    otp::verified(&state, by_email(&email, ip), agent.id).await;
+    otp::verified(&state, by_sms(&phone, None, ip), agent.id).await;
     let token = call_token_for(&state, &agent, ip).await?;
     Ok(success(
         "Email and phone verified successfully.",
@@ -131,7 +96,7 @@ pub(super) async fn validate(
             "phone": phone.as_str(),
             "verifiedAt": verified_at,
             "token": token,
-            "verification": {"email": checked(&checks[0]), "phone": checked(&checks[1])},
+            "verification": {"email": checked(&email_check), "phone": checked(&sms_check)},
         }),
     ))
 }

@@ -8,10 +8,10 @@ use serde_json::{Value, json};
 use twilio::VerifyChannel;
 
 use super::email::{checked, sent};
-use super::{input, verify};
+use super::{input, otp, verify};
 use crate::audit::{self, AuditKind, Entry};
 use crate::auth::{iso_millis, issue_call_token, verify_setup_token};
-use crate::domain::PhoneNumber;
+use crate::domain::{AgentId, PhoneNumber};
 use crate::http::{ApiError, ClientIp, JsonOrForm, Success, success};
 use crate::state::AppState;
 use crate::store::{Agent, StoreError};
@@ -80,6 +80,20 @@ pub(super) async fn bind(
         })
 }
 
+/// A phone's code, asked for by `agent` when one exists already.
+pub(super) fn by_sms(
+    phone: &PhoneNumber,
+    agent: Option<AgentId>,
+    ip: ClientIp,
+) -> otp::Address<'_> {
+    otp::Address {
+        to: phone.as_str(),
+        channel: VerifyChannel::Sms,
+        agent,
+        ip,
+    }
+}
+
 /// Issues the call token and records it.
 pub(super) async fn call_token_for(
     state: &AppState,
@@ -106,14 +120,7 @@ pub(super) async fn init(
     verify::ensure_configured(&state)?;
     input::limit_send(&state, ip, &[phone.as_str()]).await?;
 
-    let verification = verify::send_code(&state, phone.as_str(), VerifyChannel::Sms).await?;
-    audit::record(
-        &state,
-        Entry::setup(AuditKind::OtpSent, phone.as_str(), ip)
-            .agent(agent.id)
-            .detail("sms"),
-    )
-    .await;
+    let verification = otp::send(&state, by_sms(&phone, Some(agent.id), ip)).await?;
     Ok(success(
         "OTP sent successfully to phone",
         sent(&verification),
@@ -131,29 +138,11 @@ pub(super) async fn validate(
     verify::ensure_configured(&state)?;
     input::limit_check(&state, ip, &[phone.as_str()]).await?;
 
-    let check = match verify::check_code(&state, phone.as_str(), &code).await {
-        Ok(check) => check,
-        Err(failed) => {
-            audit::record(
-                &state,
-                Entry::setup(AuditKind::Failed, phone.as_str(), ip)
-                    .agent(agent.id)
-                    .detail(failed.reason),
-            )
-            .await;
-            return Err(failed.error);
-        }
-    };
+    let check = otp::check(&state, by_sms(&phone, Some(agent.id), ip), &code, None).await?;
 
     let now = Utc::now();
     let agent = bind(&state, &agent, &phone, now).await?;
-    audit::record(
-        &state,
-        Entry::setup(AuditKind::Verified, phone.as_str(), ip)
-            .agent(agent.id)
-            .detail("sms"),
-    )
-    .await;
+    otp::verified(&state, by_sms(&phone, None, ip), agent.id).await;
     let token = call_token_for(&state, &agent, ip).await?;
     Ok(success(
         "Phone verified successfully. Use `data.token` as the call token \

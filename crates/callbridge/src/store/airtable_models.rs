@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::models::Call;
 use crate::domain::{AgentId, CallId, CallState};
 
 /// Where an outbox row is in its life. `done` and `dead` are final.
@@ -79,6 +80,23 @@ pub struct OutboxClaim {
     pub lease: std::time::Duration,
     /// At most this many rows, each of a different key.
     pub limit: u32,
+}
+
+/// The Airtable record a call is started for, stored with the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordLink<'a> {
+    pub record_id: &'a str,
+    /// The campaign calling the record, if one is.
+    pub campaign_id: Option<&'a str>,
+}
+
+/// What asking for a call for a record gives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordCall {
+    /// The call, stored and linked; nobody has been rung yet.
+    Created(Call),
+    /// Nothing was stored: the record already has this call, which is not over.
+    InProgress(CallId),
 }
 
 /// A call started from an Airtable record, with what the write-back needs to know about it.

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 pub use airtable_models::{
     Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall, NewCampaignItem,
-    NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus,
+    NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus, RecordCall, RecordLink,
 };
 pub use models::{
     Agent, Call, CallEvent, CallLeg, LegUpdate, NewAgent, NewCall, NewEvent, Recording,
@@ -204,10 +204,23 @@ pub struct CallCursor {
     pub id: CallId,
 }
 
+/// What a page of the call log shows beside its calls. Each list holds the rows of every call
+/// asked for, those of one call in the order the single-call reads give them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallDetails {
+    pub agents: Vec<Agent>,
+    pub legs: Vec<CallLeg>,
+    pub events: Vec<CallEvent>,
+    /// Oldest first.
+    pub recordings: Vec<Recording>,
+}
+
 #[async_trait]
 pub trait CallLogStore: Send + Sync {
     /// Ordered by `created_at` then id, both descending.
     async fn calls_page(&self, query: &CallPageQuery) -> StoreResult<Vec<Call>>;
+    /// The agents, legs, events and recordings of `calls` in a query each, however many calls.
+    async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails>;
 }
 
 /// A durable queue of jobs, safe with several instances and across crashes.
@@ -261,12 +274,14 @@ pub trait OutboxStore: Send + Sync {
 /// Links between calls and Airtable records, and campaigns.
 #[async_trait]
 pub trait AirtableStore: Send + Sync {
-    async fn insert_link(
+    /// Stores the call together with its link to the record, unless the record already has a
+    /// call that is not over: then nothing is stored and that call is named. One statement
+    /// decides (a unique index allows one open link per record), so it holds across instances.
+    async fn create_linked_call(
         &self,
-        call: CallId,
-        record_id: &str,
-        campaign_id: Option<&str>,
-    ) -> StoreResult<()>;
+        call: NewCall,
+        link: RecordLink<'_>,
+    ) -> StoreResult<RecordCall>;
     /// Links whose call may still change what the record should show, oldest first.
     async fn open_links(&self, limit: u32) -> StoreResult<Vec<LinkedCall>>;
     async fn link_for_call(&self, call: CallId) -> StoreResult<Option<LinkedCall>>;

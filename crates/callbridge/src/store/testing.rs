@@ -12,7 +12,8 @@ use std::time::Duration;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{AssertSqlSafe, Connection};
 
-use super::{Backend, SqlStore};
+use super::{Agent, Backend, Call, NewAgent, NewCall, SqlStore, Store};
+use crate::domain::{EmailAddress, PhoneNumber};
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -121,8 +122,11 @@ impl Drop for TestDatabase {
                 .ok()?;
             rt.block_on(async {
                 let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                // The test's runtime is blocked while this runs, so a connection of the test's
+                // own pool caught inside a transaction would hold its locks forever: give up
+                // (and leave the schema) rather than hang the test.
                 sqlx::raw_sql(AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                    "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {schema} CASCADE"
                 )))
                 .execute(&mut conn)
                 .await
@@ -134,6 +138,44 @@ impl Drop for TestDatabase {
             eprintln!("note: could not drop test schema {name}");
         }
     }
+}
+
+/// The number every fixture call rings as its customer.
+pub const FIXTURE_RECIPIENT: &str = "+12025550123";
+
+/// An agent stored with `phone` (neither it nor the email marked verified), for tests that need
+/// calls to hang on.
+pub async fn fixture_agent(store: &dyn Store, email: &str, phone: &str) -> Agent {
+    store
+        .insert_agent(NewAgent {
+            email: EmailAddress::parse(email).expect("a fixture email"),
+            email_verified_at: None,
+            phone: Some(PhoneNumber::parse(phone).expect("a fixture phone")),
+            phone_verified_at: None,
+            record_by_default: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("insert fixture agent {email}: {e}"))
+}
+
+/// A new call of `agent` (who has a phone) to [`FIXTURE_RECIPIENT`], unlabelled, not recorded.
+pub async fn fixture_call(store: &dyn Store, agent: &Agent) -> Call {
+    store
+        .create_call(NewCall {
+            agent_id: agent.id,
+            recipient: PhoneNumber::parse(FIXTURE_RECIPIENT).expect("a fixture phone"),
+            agent_number: agent.phone.clone().expect("a fixture agent has a phone"),
+            label: None,
+            record: false,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create fixture call: {e}"))
+}
+
+/// One agent with one call, for tests about a call and nothing else.
+pub async fn fixture_agent_call(store: &dyn Store, email: &str) -> Call {
+    let agent = fixture_agent(store, email, "+14155550100").await;
+    fixture_call(store, &agent).await
 }
 
 pub fn postgres_url() -> String {

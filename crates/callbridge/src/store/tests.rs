@@ -38,6 +38,16 @@ async fn call_for(store: &SqlStore, agent: &Agent) -> Call {
         .unwrap()
 }
 
+/// The agent most tests need, with one call.
+async fn agent_with_call(store: &SqlStore) -> (Agent, Call) {
+    let agent = store
+        .insert_agent(new_agent("a@example.com", Some("+14155550100")))
+        .await
+        .unwrap();
+    let call = call_for(store, &agent).await;
+    (agent, call)
+}
+
 fn event(call: &Call, key: &str, at_ms: i64) -> NewEvent {
     NewEvent {
         call_id: call.id,
@@ -132,11 +142,7 @@ async fn duplicate_email_or_phone_is_a_conflict_but_many_agents_may_lack_a_phone
 async fn a_new_call_gets_its_own_conference_and_starts_created() {
     for db in TestDatabase::all().await {
         let store = db.store().await;
-        let agent = store
-            .insert_agent(new_agent("a@example.com", Some("+14155550100")))
-            .await
-            .unwrap();
-        let call = call_for(&store, &agent).await;
+        let (agent, call) = agent_with_call(&store).await;
         assert_eq!(call.state, CallState::Created);
         assert_eq!(call.conference_name, call.id.conference_name());
         assert_eq!(call.label.as_deref(), Some("Call between Tuvok & Spock"));
@@ -178,11 +184,7 @@ async fn a_call_for_an_unknown_agent_is_refused() {
 async fn final_states_stamp_ended_at_once() {
     for db in TestDatabase::all().await {
         let store = db.store().await;
-        let agent = store
-            .insert_agent(new_agent("a@example.com", Some("+14155550100")))
-            .await
-            .unwrap();
-        let call = call_for(&store, &agent).await;
+        let (_, call) = agent_with_call(&store).await;
         let ringing = store
             .set_call_state(call.id, CallState::AgentRinging, None)
             .await
@@ -212,11 +214,7 @@ async fn final_states_stamp_ended_at_once() {
 async fn only_one_of_concurrent_transitions_wins() {
     for db in TestDatabase::all().await {
         let store = db.store().await;
-        let agent = store
-            .insert_agent(new_agent("a@example.com", Some("+14155550100")))
-            .await
-            .unwrap();
-        let call = call_for(&store, &agent).await;
+        let (_, call) = agent_with_call(&store).await;
         let attempts = (0..8).map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
@@ -255,11 +253,7 @@ async fn only_one_of_concurrent_transitions_wins() {
 async fn legs_are_upserted_by_call_sid_and_keep_a_known_duration() {
     for db in TestDatabase::all().await {
         let store = db.store().await;
-        let agent = store
-            .insert_agent(new_agent("a@example.com", Some("+14155550100")))
-            .await
-            .unwrap();
-        let call = call_for(&store, &agent).await;
+        let (_, call) = agent_with_call(&store).await;
         let update = |status: &str, duration: Option<i64>| LegUpdate {
             call_id: call.id,
             role: LegRole::Agent,
@@ -297,11 +291,7 @@ async fn legs_are_upserted_by_call_sid_and_keep_a_known_duration() {
 async fn a_retried_webhook_is_stored_once_and_events_list_in_arrival_order() {
     for db in TestDatabase::all().await {
         let store = db.store().await;
-        let agent = store
-            .insert_agent(new_agent("a@example.com", Some("+14155550100")))
-            .await
-            .unwrap();
-        let call = call_for(&store, &agent).await;
+        let (_, call) = agent_with_call(&store).await;
         assert!(store.record_event(event(&call, "k2", 2_000)).await.unwrap());
         assert!(!store.record_event(event(&call, "k2", 9_000)).await.unwrap());
         assert!(store.record_event(event(&call, "k1", 1_000)).await.unwrap());
@@ -318,11 +308,7 @@ async fn a_retried_webhook_is_stored_once_and_events_list_in_arrival_order() {
 async fn concurrent_deliveries_of_one_webhook_store_one_event() {
     for db in TestDatabase::all().await {
         let store = db.store().await;
-        let agent = store
-            .insert_agent(new_agent("a@example.com", Some("+14155550100")))
-            .await
-            .unwrap();
-        let call = call_for(&store, &agent).await;
+        let (_, call) = agent_with_call(&store).await;
         let deliveries = (0..8).map(|_| {
             let store = store.clone();
             let ev = event(&call, "same", 1_000);

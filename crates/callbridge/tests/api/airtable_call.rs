@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use twilio_sim::{NumberBehaviour, Sim};
 
-use crate::helpers::{expect_error, expect_success, sim_config, sim_settings};
+use crate::helpers::{expect_error, expect_success, sim_calls_to, sim_config, sim_settings};
 
 /// How long a test waits for calls and writes to settle; generous, never a speed assertion.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -326,4 +326,69 @@ async fn a_record_without_a_valid_phone_is_marked_once_and_not_called() {
     .await;
     assert_eq!(status, 401);
     app.kill().await;
+}
+
+#[tokio::test]
+async fn a_record_with_a_call_in_progress_gets_409_from_any_instance_and_no_second_call() {
+    const AGENT: &str = "+14155550101";
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let first = Instance::start(&db, &sim, &fake, |_| {}).await;
+    let second = Instance::start(&db, &sim, &fake, |_| {}).await;
+    let (_, token) = first.agent("agent@example.com", AGENT).await;
+    let record = fake.insert_record(json!({"Name": "Ada", "Phone": "+12025550123"}));
+
+    // Both instances asked at once: one call, and the other answer names it.
+    let body = json!({"recordId": record});
+    let (a, b) = tokio::join!(
+        first.post("/airtable/call", &token, &body),
+        second.post("/airtable/call", &token, &body)
+    );
+    let (mut started, mut refused) = (Vec::new(), Vec::new());
+    for response in [a, b] {
+        let status = response.status().as_u16();
+        let reply: Value = response.json().await.unwrap();
+        match status {
+            200 => started.push(reply),
+            409 => refused.push(reply),
+            other => panic!("{other}: {reply}"),
+        }
+    }
+    assert_eq!(
+        (started.len(), refused.len()),
+        (1, 1),
+        "{started:?} {refused:?}"
+    );
+    let call = started[0]["data"]["id"].as_str().unwrap().to_owned();
+    let conflict = &refused[0];
+    assert_eq!(conflict["status"], "error");
+    assert_eq!(conflict["code"], 409);
+    assert_eq!(conflict["data"]["id"], json!(call));
+    assert!(
+        conflict["message"].as_str().unwrap().contains(&call),
+        "{conflict}"
+    );
+
+    // Asked again while the call goes on: the same answer, and still one call to the agent.
+    let (status, again) = expect_error(second.post("/airtable/call", &token, &body).await).await;
+    assert_eq!(status, 409, "{again}");
+    assert_eq!(again["data"]["id"], json!(call));
+    assert_eq!(sim_calls_to(&sim, AGENT).await.len(), 1);
+
+    // Once the call is over the record may be called again.
+    let hangup = first
+        .post(&format!("/calls/{call}/hangup"), &token, &json!({}))
+        .await;
+    assert_eq!(hangup.status(), 202, "{}", hangup.text().await.unwrap());
+    let call: CallId = call.parse().unwrap();
+    eventually("the call to end", || async {
+        outcome_of(&first.store, call).await.is_some()
+    })
+    .await;
+    let next = call_record(&second, &token, &record).await;
+    assert_ne!(next, call);
+    assert_eq!(sim_calls_to(&sim, AGENT).await.len(), 2);
+    first.kill().await;
+    second.kill().await;
 }

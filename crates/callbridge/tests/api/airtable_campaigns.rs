@@ -10,6 +10,12 @@ use crate::airtable_call::{
 };
 use crate::helpers::{expect_error, expect_success, sim_config};
 
+/// `POST /airtable/campaigns/{id}/{action}` (pause, resume, cancel) with an empty body.
+async fn campaign_action(app: &Instance, token: &str, id: &str, action: &str) -> reqwest::Response {
+    let path = format!("/airtable/campaigns/{id}/{action}");
+    app.post(&path, token, &json!({})).await
+}
+
 async fn progress(app: &Instance, token: &str, id: &str) -> Value {
     expect_success(app.get(&format!("/airtable/campaigns/{id}"), token).await).await["data"].clone()
 }
@@ -127,64 +133,24 @@ async fn a_campaign_can_be_paused_resumed_and_canceled() {
     .await;
     let id = body["data"]["id"].as_str().unwrap().to_owned();
 
-    let paused = expect_success(
-        app.post(
-            &format!("/airtable/campaigns/{id}/pause"),
-            &token,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let paused = expect_success(campaign_action(&app, &token, &id, "pause").await).await;
     assert_eq!(paused["data"]["status"], "paused");
-    let (status, _) = expect_error(
-        app.post(
-            &format!("/airtable/campaigns/{id}/pause"),
-            &token,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = expect_error(campaign_action(&app, &token, &id, "pause").await).await;
     assert_eq!(status, 409);
-    let resumed = expect_success(
-        app.post(
-            &format!("/airtable/campaigns/{id}/resume"),
-            &token,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let resumed = expect_success(campaign_action(&app, &token, &id, "resume").await).await;
     assert_eq!(resumed["data"]["status"], "running");
     // Someone else's campaign does not exist for them.
     let (status, _) =
         expect_error(app.get(&format!("/airtable/campaigns/{id}"), &other).await).await;
     assert_eq!(status, 404);
 
-    let canceled = expect_success(
-        app.post(
-            &format!("/airtable/campaigns/{id}/cancel"),
-            &token,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let canceled = expect_success(campaign_action(&app, &token, &id, "cancel").await).await;
     assert_eq!(canceled["data"]["status"], "canceled");
     let counts = &canceled["data"]["counts"];
     let pending = counts["pending"].as_u64().unwrap();
     assert_eq!(pending, 0, "{counts}");
     assert!(counts["canceled"].as_u64().unwrap() >= 2, "{counts}");
-    let (status, _) = expect_error(
-        app.post(
-            &format!("/airtable/campaigns/{id}/resume"),
-            &token,
-            &json!({}),
-        )
-        .await,
-    )
-    .await;
+    let (status, _) = expect_error(campaign_action(&app, &token, &id, "resume").await).await;
     assert_eq!(status, 409);
     let (status, _) = expect_error(
         app.post(

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use twilio_sim::{Answer, NumberBehaviour};
 
 use crate::helpers::{
-    TestApp, backends, expect_error, expect_success, spawn_app, spawn_app_on, spawn_app_with,
+    TestApp, backends, expect_error, expect_success, sim_calls_to, sim_hang_up, spawn_app,
+    spawn_app_on, spawn_app_with,
 };
 
 pub const AGENT_PHONE: &str = "+14155550101";
@@ -186,14 +187,7 @@ pub async fn hang_up_when_talking(app: &TestApp, token: &str, id: &str, role: &s
         v["state"] == "connected" && joined == 2
     })
     .await;
-    let sid = leg(&talking, role)["call_sid"].as_str().unwrap().to_owned();
-    let url = app
-        .sim
-        .base_url()
-        .join(&format!("sim/calls/{sid}/hangup"))
-        .unwrap();
-    let response = app.client.post(url).send().await.unwrap();
-    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    sim_hang_up(&app.sim, leg(&talking, role)["call_sid"].as_str().unwrap()).await;
 }
 
 /// A call from start to a hang-up by the customer, settled.
@@ -241,27 +235,6 @@ pub fn connected_log(gather: &str) -> BTreeMap<String, usize> {
         "recipient:participant-leave",
         "conference:conference-end",
     ])
-}
-
-/// The simulator's calls to `number`.
-pub async fn sim_calls_to(app: &TestApp, number: &str) -> Vec<Value> {
-    let url = app.sim.base_url().join("sim/calls").unwrap();
-    let body: Value = app
-        .client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["to"] == number)
-        .cloned()
-        .collect()
 }
 
 /// Everything the simulator noted about one call, as one string to search.
@@ -314,11 +287,11 @@ async fn an_onboarded_agent_presses_a_key_and_talks_to_the_customer_on_both_back
         assert_eq!(leg(&done, "recipient")["status"], "completed");
         assert_eq!(event_counts(&done), connected_log("key-pressed"));
 
-        let customer_calls = sim_calls_to(&app, CUSTOMER).await;
+        let customer_calls = sim_calls_to(&app.sim, CUSTOMER).await;
         assert_eq!(customer_calls.len(), 1);
         // The customer joined the call's own conference, not one named after the label.
         assert_eq!(customer_calls[0]["conference"], format!("cb-{id}"));
-        assert_eq!(sim_calls_to(&app, AGENT_PHONE).await.len(), 1);
+        assert_eq!(sim_calls_to(&app.sim, AGENT_PHONE).await.len(), 1);
         app.stop().await;
     }
 }
@@ -354,8 +327,8 @@ async fn a_silent_agent_is_let_go_when_agent_silence_is_hangup() {
     let done = wait_settled(&app, &token, &id).await;
     assert_eq!(done["state"], "failed");
     assert_eq!(done["reason"], "agent_hung_up");
-    assert!(sim_calls_to(&app, CUSTOMER).await.is_empty());
-    let agent_call = &sim_calls_to(&app, AGENT_PHONE).await[0];
+    assert!(sim_calls_to(&app.sim, CUSTOMER).await.is_empty());
+    let agent_call = &sim_calls_to(&app.sim, AGENT_PHONE).await[0];
     assert!(timeline(agent_call).contains("Goodbye"), "{agent_call:#}");
 }
 
@@ -394,7 +367,10 @@ async fn when_the_agent_does_not_take_the_call_the_customer_is_never_dialled() {
         assert_eq!(done["reason"], reason);
         assert_eq!(leg(&done, "agent")["status"], status);
         assert_eq!(done["legs"].as_array().unwrap().len(), 1);
-        assert!(sim_calls_to(&app, &customer).await.is_empty(), "{reason}");
+        assert!(
+            sim_calls_to(&app.sim, &customer).await.is_empty(),
+            "{reason}"
+        );
     }
 }
 
@@ -432,9 +408,9 @@ async fn when_the_customer_does_not_take_the_call_the_agent_hears_why_and_is_rel
         assert_eq!(leg(&done, "recipient")["status"], status);
         // Released, not left on hold music: the agent's leg ended too.
         assert_eq!(leg(&done, "agent")["status"], "completed");
-        let agent_call = &sim_calls_to(&app, &phone).await[0];
+        let agent_call = &sim_calls_to(&app.sim, &phone).await[0];
         assert!(timeline(agent_call).contains(spoken), "{agent_call:#}");
-        assert_eq!(sim_calls_to(&app, &customer).await.len(), 1);
+        assert_eq!(sim_calls_to(&app.sim, &customer).await.len(), 1);
     }
 }
 
@@ -571,7 +547,7 @@ async fn start_refuses_what_it_must_and_says_why() {
         .unwrap();
     assert_eq!(expect_error(anonymous).await.0, 401);
     // Nothing was dialled and nothing stored for any refused request.
-    assert!(sim_calls_to(&app, AGENT_PHONE).await.is_empty());
+    assert!(sim_calls_to(&app.sim, AGENT_PHONE).await.is_empty());
     let calls = expect_success(
         app.client
             .get(app.url("/calls"))
@@ -620,7 +596,7 @@ async fn an_agent_starting_too_many_calls_is_told_to_wait() {
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(expect_error(refused).await.0, 429);
     // A refused start dials nobody.
-    assert_eq!(sim_calls_to(&app, AGENT_PHONE).await.len(), accepted);
+    assert_eq!(sim_calls_to(&app.sim, AGENT_PHONE).await.len(), accepted);
 }
 
 #[tokio::test]

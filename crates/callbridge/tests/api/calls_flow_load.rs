@@ -5,10 +5,10 @@ use serde_json::{Value, json};
 use twilio_sim::Answer;
 
 use crate::calls_flow::{
-    agent, connected_log, customer_who_answers, event_counts, keen_agent, sim_calls_to,
+    agent, connected_log, customer_who_answers, event_counts, keen_agent,
     talk_then_customer_hangs_up, unreachable, wait_settled,
 };
-use crate::helpers::{TestApp, backends, expect_success, spawn_app_on};
+use crate::helpers::{TestApp, backends, expect_success, sim_calls_to, spawn_app_on};
 
 const AGENTS: usize = 10;
 const CALLS_PER_AGENT: usize = 10;
@@ -105,7 +105,7 @@ async fn a_hundred_concurrent_calls_from_ten_agents_each_end_right() {
                 }
             }
             assert_eq!(
-                sim_calls_to(&app, &customer(*n)).await.len(),
+                sim_calls_to(&app.sim, &customer(*n)).await.len(),
                 1,
                 "{} dialled other than once",
                 customer(*n)

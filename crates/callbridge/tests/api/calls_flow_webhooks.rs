@@ -10,7 +10,7 @@ use crate::calls_flow::{
     AGENT_PHONE, CUSTOMER, agent, connected_log, customer_who_answers, event_counts, keen_agent,
     start, talk_then_customer_hangs_up, unreachable, view, wait_settled,
 };
-use crate::helpers::{TestApp, expect_error, sim_config, spawn_app, spawn_app_full};
+use crate::helpers::{TestApp, expect_error, sim_calls, sim_config, spawn_app, spawn_app_full};
 
 /// The webhooks the simulator sent, with what it signed.
 async fn sim_webhooks(app: &TestApp) -> Vec<Value> {
@@ -47,20 +47,6 @@ async fn post_webhook(
         request = request.header("X-Twilio-Signature", signature);
     }
     request.send().await.unwrap()
-}
-
-async fn sim_call_count(app: &TestApp) -> usize {
-    let url = app.sim.base_url().join("sim/calls").unwrap();
-    let body: Value = app
-        .client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["calls"].as_array().unwrap().len()
 }
 
 #[tokio::test]
@@ -138,7 +124,7 @@ async fn unsigned_or_forged_webhooks_get_403_and_change_nothing() {
     assert_eq!(after["legs"], json!([]));
     assert_eq!(after["duration_secs"], Value::Null);
     // The forged Gather action dialled nobody.
-    assert_eq!(sim_call_count(&app).await, 0);
+    assert_eq!(sim_calls(&app.sim).await.len(), 0);
 }
 
 #[tokio::test]
@@ -152,7 +138,7 @@ async fn a_replayed_signed_webhook_is_a_no_op() {
         .unwrap()
         .to_owned();
     let done = talk_then_customer_hangs_up(&app, &token, &id).await;
-    let calls_before = sim_call_count(&app).await;
+    let calls_before = sim_calls(&app.sim).await.len();
 
     // Every request the simulator made, replayed exactly as it was signed.
     let webhooks = sim_webhooks(&app).await;
@@ -179,7 +165,7 @@ async fn a_replayed_signed_webhook_is_a_no_op() {
     assert_eq!(after["events"], done["events"]);
     assert_eq!(after["legs"].as_array().unwrap().len(), 2);
     // Nobody was dialled again.
-    assert_eq!(sim_call_count(&app).await, calls_before);
+    assert_eq!(sim_calls(&app.sim).await.len(), calls_before);
 }
 
 /// Twilio retries and reorders: every webhook may come twice, status callbacks late and in any
@@ -249,7 +235,7 @@ async fn duplicated_and_jittered_webhooks_give_the_same_outcome_and_log() {
             "a duplicate event was stored: {done:#}"
         );
         assert_eq!(
-            crate::calls_flow::sim_calls_to(&app, customer).await.len(),
+            crate::helpers::sim_calls_to(&app.sim, customer).await.len(),
             1,
             "{customer} dialled more than once"
         );

@@ -191,3 +191,43 @@ async fn an_invalid_configuration_is_one_failure() {
     assert!(lines[0].starts_with("FAIL  configuration: JWT_SECRET must be at least 32 bytes"));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_an_api_key_both_it_and_the_auth_token_are_checked() {
+    const KEY: &str = "SK00000000000000000000000000000001";
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(SimConfig {
+        incoming_numbers: vec![CALLER_ID.to_owned()],
+        api_keys: vec![(KEY.to_owned(), "the-key-secret".to_owned())],
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    migrate(dir.path()).await;
+
+    let (out, lines) = run(check(dir.path(), &sim)
+        .env("TWILIO_API_KEY", KEY)
+        .env("TWILIO_API_SECRET", "the-key-secret"))
+    .await;
+    assert!(out.status.success(), "{lines:#?}");
+    assert!(line(&lines, "TWILIO_AUTH_TOKEN").starts_with("ok "));
+    assert!(line(&lines, "TWILIO_API_KEY").starts_with("ok "));
+
+    let (out, lines) = run(check(dir.path(), &sim)
+        .env("TWILIO_API_KEY", KEY)
+        .env("TWILIO_API_SECRET", "not-the-secret")
+        .env("TWILIO_AUTH_TOKEN", "not-the-token"))
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{lines:#?}");
+    let token = line(&lines, "TWILIO_AUTH_TOKEN");
+    assert!(
+        token.starts_with("FAIL") && token.contains("403"),
+        "{token}"
+    );
+    let key = line(&lines, "TWILIO_API_KEY");
+    assert!(
+        key.starts_with("FAIL") && key.contains("TWILIO_API_SECRET"),
+        "{key}"
+    );
+    sim.shutdown().await;
+}

@@ -282,3 +282,39 @@ pub async fn expect_error(response: reqwest::Response) -> (u16, Value) {
 pub fn arc_store<S: callbridge::store::Store + 'static>(store: S) -> SharedStore {
     Arc::new(store)
 }
+
+/// `GET` on the simulator's control API, as JSON.
+pub async fn sim_get(sim: &Sim, path: &str) -> Value {
+    let url = sim.base_url().join(path).unwrap();
+    let response = reqwest::Client::new().get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "GET {path} on the simulator");
+    response.json().await.unwrap()
+}
+
+/// Every call the simulator has placed.
+pub async fn sim_calls(sim: &Sim) -> Vec<Value> {
+    sim_get(sim, "sim/calls").await["calls"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The simulator's calls to `number`.
+pub async fn sim_calls_to(sim: &Sim, number: &str) -> Vec<Value> {
+    sim_calls(sim)
+        .await
+        .into_iter()
+        .filter(|c| c["to"] == number)
+        .collect()
+}
+
+/// The callee of `call_sid` puts the phone down, through the simulator, so Twilio's callbacks
+/// follow.
+pub async fn sim_hang_up(sim: &Sim, call_sid: &str) {
+    let url = sim
+        .base_url()
+        .join(&format!("sim/calls/{call_sid}/hangup"))
+        .unwrap();
+    let response = reqwest::Client::new().post(url).send().await.unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+}

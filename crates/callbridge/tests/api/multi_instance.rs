@@ -17,7 +17,7 @@ use url::Url;
 use crate::calls_flow::{
     connected_log, customer_who_answers, event_counts, keen_agent, settled, unreachable,
 };
-use crate::helpers::{TIME_SCALE, expect_error, expect_success};
+use crate::helpers::{TIME_SCALE, expect_error, expect_success, sim_hang_up};
 use crate::support::cluster::{Cluster, LOAD_BALANCER_URL};
 
 const AGENTS: usize = 10;
@@ -235,14 +235,7 @@ async fn hang_up_recipient(cluster: &Cluster, view: &Value) {
         .iter()
         .find(|l| l["role"] == "recipient")
         .unwrap_or_else(|| panic!("no recipient leg: {view:#}"));
-    let sid = leg["call_sid"].as_str().unwrap();
-    let url = cluster
-        .sim
-        .base_url()
-        .join(&format!("sim/calls/{sid}/hangup"))
-        .unwrap();
-    let response = cluster.client.post(url).send().await.unwrap();
-    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    sim_hang_up(&cluster.sim, leg["call_sid"].as_str().unwrap()).await;
 }
 
 /// The simulator's requests that did not get a 2xx.

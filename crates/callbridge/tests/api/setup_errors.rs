@@ -13,6 +13,18 @@ async fn agent_count(app: &TestApp) -> usize {
     app.store.list_agents().await.unwrap().len()
 }
 
+/// Asks for an email code; the code the simulator sent, and one that is surely wrong.
+async fn email_code_and_a_wrong_one(app: &TestApp, email: &str) -> (String, &'static str) {
+    expect_success(
+        app.post_form("/setup/email/init", &format!("email={email}"))
+            .await,
+    )
+    .await;
+    let code = app.sim_otp(email).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    (code, wrong)
+}
+
 async fn setup_token(app: &TestApp, email: &str) -> String {
     expect_success(
         app.post_json("/setup/email/init", &json!({"email": email}))
@@ -35,13 +47,7 @@ async fn setup_token(app: &TestApp, email: &str) -> String {
 async fn a_wrong_code_is_401_stores_no_agent_and_the_right_one_still_works() {
     for db in backends().await {
         let app = spawn_app_with(db, |_| {}).await;
-        expect_success(
-            app.post_form("/setup/email/init", "email=ada@example.com")
-                .await,
-        )
-        .await;
-        let code = app.sim_otp("ada@example.com").await;
-        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let (code, wrong) = email_code_and_a_wrong_one(&app, "ada@example.com").await;
         let (status, body) = expect_error(
             app.post_form(
                 "/setup/email/validate",
@@ -332,13 +338,7 @@ async fn a_flood_of_sends_is_429_with_retry_after_and_reaches_no_one() {
 async fn a_flood_of_checks_is_429_and_even_the_right_code_then_changes_nothing() {
     for db in backends().await {
         let app = spawn_app_with(db, |_| {}).await;
-        expect_success(
-            app.post_form("/setup/email/init", "email=ada@example.com")
-                .await,
-        )
-        .await;
-        let code = app.sim_otp("ada@example.com").await;
-        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let (code, wrong) = email_code_and_a_wrong_one(&app, "ada@example.com").await;
         for _ in 0..5 {
             let (status, _) = expect_error(
                 app.post_json(

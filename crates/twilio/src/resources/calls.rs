@@ -389,31 +389,23 @@ impl Listed for Call {
 impl Client {
     /// Places a call.
     pub async fn create_call(&self, params: &CreateCall) -> Result<Call, Error> {
-        self.post(self.api_url(&["Calls.json"]), &params.to_form())
-            .await
+        self.post(self.list_url("Calls"), &params.to_form()).await
     }
 
     /// Fetches a call.
     pub async fn fetch_call(&self, sid: &str) -> Result<Call, Error> {
-        self.get(
-            self.api_url(&["Calls", &format!("{sid}.json")]),
-            &Form::new(),
-        )
-        .await
+        self.fetch_instance("Calls", sid).await
     }
 
     /// Redirects or ends a live call.
     pub async fn update_call(&self, sid: &str, params: &UpdateCall) -> Result<Call, Error> {
-        self.post(
-            self.api_url(&["Calls", &format!("{sid}.json")]),
-            &params.to_form(),
-        )
-        .await
+        self.post(self.instance_url("Calls", sid), &params.to_form())
+            .await
     }
 
     /// Lists calls, newest first, one page at a time.
     pub async fn list_calls(&self, params: &ListCalls) -> Result<Page<Call>, Error> {
-        self.get_page(self.api_url(&["Calls.json"]), &params.to_form())
+        self.get_page(self.list_url("Calls"), &params.to_form())
             .await
     }
 }

@@ -98,6 +98,29 @@ pub(crate) fn decode_page<T: Listed>(
 }
 
 impl crate::Client {
+    /// The URL of one resource of the 2010 API: `{collection}/{sid}.json`.
+    pub(crate) fn instance_url(&self, collection: &str, sid: &str) -> url::Url {
+        self.api_url(&[collection, &format!("{sid}.json")])
+    }
+
+    /// The URL of a list of the 2010 API: `{collection}.json`.
+    pub(crate) fn list_url(&self, collection: &str) -> url::Url {
+        self.api_url(&[&format!("{collection}.json")])
+    }
+
+    /// Fetches one resource of the 2010 API.
+    pub(crate) async fn fetch_instance<T: DeserializeOwned>(
+        &self,
+        collection: &str,
+        sid: &str,
+    ) -> Result<T, Error> {
+        self.get(
+            self.instance_url(collection, sid),
+            &crate::form::Form::new(),
+        )
+        .await
+    }
+
     pub(crate) async fn get_page<T: Listed>(
         &self,
         url: url::Url,

@@ -152,11 +152,7 @@ impl ToForm for UpdateConference {
 impl Client {
     /// Fetches a conference by SID.
     pub async fn fetch_conference(&self, sid: &str) -> Result<Conference, Error> {
-        self.get(
-            self.api_url(&["Conferences", &format!("{sid}.json")]),
-            &Form::new(),
-        )
-        .await
+        self.fetch_instance("Conferences", sid).await
     }
 
     /// Lists conferences, one page at a time.
@@ -164,7 +160,7 @@ impl Client {
         &self,
         params: &ListConferences,
     ) -> Result<Page<Conference>, Error> {
-        self.get_page(self.api_url(&["Conferences.json"]), &params.to_form())
+        self.get_page(self.list_url("Conferences"), &params.to_form())
             .await
     }
 
@@ -174,11 +170,8 @@ impl Client {
         sid: &str,
         params: &UpdateConference,
     ) -> Result<Conference, Error> {
-        self.post(
-            self.api_url(&["Conferences", &format!("{sid}.json")]),
-            &params.to_form(),
-        )
-        .await
+        self.post(self.instance_url("Conferences", sid), &params.to_form())
+            .await
     }
 }
 

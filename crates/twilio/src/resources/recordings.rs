@@ -205,16 +205,12 @@ impl ToForm for ListIncomingPhoneNumbers {
 impl Client {
     /// Fetches a recording's metadata.
     pub async fn fetch_recording(&self, sid: &str) -> Result<Recording, Error> {
-        self.get(
-            self.api_url(&["Recordings", &format!("{sid}.json")]),
-            &Form::new(),
-        )
-        .await
+        self.fetch_instance("Recordings", sid).await
     }
 
     /// Lists recordings, one page at a time.
     pub async fn list_recordings(&self, params: &ListRecordings) -> Result<Page<Recording>, Error> {
-        self.get_page(self.api_url(&["Recordings.json"]), &params.to_form())
+        self.get_page(self.list_url("Recordings"), &params.to_form())
             .await
     }
 
@@ -223,11 +219,8 @@ impl Client {
         &self,
         params: &ListIncomingPhoneNumbers,
     ) -> Result<Page<IncomingPhoneNumber>, Error> {
-        self.get_page(
-            self.api_url(&["IncomingPhoneNumbers.json"]),
-            &params.to_form(),
-        )
-        .await
+        self.get_page(self.list_url("IncomingPhoneNumbers"), &params.to_form())
+            .await
     }
 }
 

@@ -90,13 +90,20 @@ pub struct Document {
 }
 
 impl Client {
+    /// `v1/Services/{service}/Documents`, then `rest`.
+    fn document_url(&self, service_sid: &str, rest: &[&str]) -> url::Url {
+        let mut segments = vec!["v1", "Services", service_sid, "Documents"];
+        segments.extend_from_slice(rest);
+        self.url(Product::Sync, &segments)
+    }
+
     /// Creates a document.
     pub async fn create_document(
         &self,
         service_sid: &str,
         params: &CreateDocument,
     ) -> Result<Document, Error> {
-        let url = self.url(Product::Sync, &["v1", "Services", service_sid, "Documents"]);
+        let url = self.document_url(service_sid, &[]);
         self.post(url, &params.to_form()).await
     }
 
@@ -106,16 +113,7 @@ impl Client {
         service_sid: &str,
         sid_or_unique_name: &str,
     ) -> Result<Document, Error> {
-        let url = self.url(
-            Product::Sync,
-            &[
-                "v1",
-                "Services",
-                service_sid,
-                "Documents",
-                sid_or_unique_name,
-            ],
-        );
+        let url = self.document_url(service_sid, &[sid_or_unique_name]);
         self.get(url, &Form::new()).await
     }
 
@@ -126,16 +124,7 @@ impl Client {
         sid_or_unique_name: &str,
         params: &UpdateDocument,
     ) -> Result<Document, Error> {
-        let url = self.url(
-            Product::Sync,
-            &[
-                "v1",
-                "Services",
-                service_sid,
-                "Documents",
-                sid_or_unique_name,
-            ],
-        );
+        let url = self.document_url(service_sid, &[sid_or_unique_name]);
         self.post(url, &params.to_form()).await
     }
 }

@@ -198,17 +198,25 @@ impl VerificationCheck {
 }
 
 impl Client {
+    /// A POST to `v2/Services/{service}/{resource}`, the shape of every Verify request we make.
+    async fn post_to_verify_service<T: serde::de::DeserializeOwned>(
+        &self,
+        service_sid: &str,
+        resource: &str,
+        params: &impl ToForm,
+    ) -> Result<T, Error> {
+        let url = self.url(Product::Verify, &["v2", "Services", service_sid, resource]);
+        self.post(url, &params.to_form()).await
+    }
+
     /// Sends a one-time code.
     pub async fn create_verification(
         &self,
         service_sid: &str,
         params: &CreateVerification,
     ) -> Result<Verification, Error> {
-        let url = self.url(
-            Product::Verify,
-            &["v2", "Services", service_sid, "Verifications"],
-        );
-        self.post(url, &params.to_form()).await
+        self.post_to_verify_service(service_sid, "Verifications", params)
+            .await
     }
 
     /// Checks a code. A wrong code is not an error: the answer's status stays `pending`.
@@ -217,11 +225,8 @@ impl Client {
         service_sid: &str,
         params: &CheckVerification,
     ) -> Result<VerificationCheck, Error> {
-        let url = self.url(
-            Product::Verify,
-            &["v2", "Services", service_sid, "VerificationCheck"],
-        );
-        self.post(url, &params.to_form()).await
+        self.post_to_verify_service(service_sid, "VerificationCheck", params)
+            .await
     }
 }
 

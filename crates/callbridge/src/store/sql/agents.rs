@@ -8,10 +8,10 @@ use super::rows::{Columns, flag, now_ms, to_ms};
 use crate::domain::{AgentId, EmailAddress, PhoneNumber};
 use crate::store::{Agent, AgentStore, NewAgent, StoreError, StoreResult};
 
-const COLUMNS: &str = "id, email, email_verified_at, phone, phone_verified_at, token_version, \
+pub(super) const AGENT_COLUMNS: &str = "id, email, email_verified_at, phone, phone_verified_at, token_version, \
                        revoked_at, record_by_default, created_at, updated_at";
 
-fn agent_from_row(row: &AnyRow) -> StoreResult<Agent> {
+pub(super) fn agent_from_row(row: &AnyRow) -> StoreResult<Agent> {
     let c = Columns::new(row, "agents");
     Ok(Agent {
         id: c.parsed("id")?,
@@ -33,7 +33,7 @@ impl SqlStore {
     }
 
     async fn agent_where(&self, column: &str, value: String) -> StoreResult<Option<Agent>> {
-        let sql = format!("SELECT {COLUMNS} FROM agents WHERE {column} = $1");
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE {column} = $1");
         sqlx::query(AssertSqlSafe(sql))
             .bind(value)
             .fetch_optional(&self.pool)
@@ -145,7 +145,7 @@ impl AgentStore for SqlStore {
     }
 
     async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
-        let sql = format!("SELECT {COLUMNS} FROM agents ORDER BY created_at, id");
+        let sql = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY created_at, id");
         sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await?

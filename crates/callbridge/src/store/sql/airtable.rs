@@ -6,12 +6,11 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
 use super::SqlStore;
-use super::outbox::placeholders;
-use super::rows::{Columns, flag, now_ms, to_ms};
+use super::rows::{Columns, flag, now_ms, placeholders, to_ms};
 use crate::domain::{AgentId, CallId};
 use crate::store::{
     AirtableStore, Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall,
-    NewCampaignItem, StoreError, StoreResult,
+    NewCall, NewCampaignItem, RecordCall, RecordLink, StoreError, StoreResult,
 };
 
 const LINK_SELECT: &str = "SELECT l.call_id, l.record_id, l.campaign_id, l.last_enqueued, \
@@ -68,29 +67,71 @@ fn item_from(row: &AnyRow) -> StoreResult<CampaignItem> {
     })
 }
 
+/// A record whose calls keep ending and starting while we try gets this many tries.
+const LINK_ATTEMPTS: usize = 3;
+
 fn lease_ms(lease: std::time::Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
+impl SqlStore {
+    async fn open_call_of_record(&self, record_id: &str) -> StoreResult<Option<CallId>> {
+        let open: Option<String> = sqlx::query_scalar(
+            "SELECT call_id FROM airtable_links WHERE record_id = $1 AND call_open = 1",
+        )
+        .bind(record_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        open.map(|id| {
+            id.parse().map_err(|e| StoreError::Corrupt {
+                table: "airtable_links",
+                detail: format!("call_id: {e}"),
+            })
+        })
+        .transpose()
+    }
+}
+
 #[async_trait]
 impl AirtableStore for SqlStore {
-    async fn insert_link(
+    async fn create_linked_call(
         &self,
-        call: CallId,
-        record_id: &str,
-        campaign_id: Option<&str>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO airtable_links (call_id, record_id, campaign_id, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(call.to_string())
-        .bind(record_id)
-        .bind(campaign_id.map(str::to_owned))
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        call: NewCall,
+        link: RecordLink<'_>,
+    ) -> StoreResult<RecordCall> {
+        for _ in 0..LINK_ATTEMPTS {
+            let mut tx = self.pool.begin().await?;
+            let id = Self::insert_call(&mut *tx, &call).await?;
+            let linked = sqlx::query(
+                "INSERT INTO airtable_links (call_id, record_id, campaign_id, call_open, \
+                 created_at) VALUES ($1, $2, $3, 1, $4)",
+            )
+            .bind(id.to_string())
+            .bind(link.record_id)
+            .bind(link.campaign_id.map(str::to_owned))
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from);
+            match linked {
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(RecordCall::Created(self.require_call(id).await?));
+                }
+                Err(StoreError::Conflict(_)) => {
+                    tx.rollback().await?;
+                    if let Some(open) = self.open_call_of_record(link.record_id).await? {
+                        return Ok(RecordCall::InProgress(open));
+                    }
+                    // That call ended between the refusal and the look: try again.
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "record {} kept getting new calls",
+            link.record_id
+        )))
     }
 
     async fn open_links(&self, limit: u32) -> StoreResult<Vec<LinkedCall>> {
@@ -309,5 +350,87 @@ impl AirtableStore for SqlStore {
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::domain::CallState;
+    use crate::store::testing::{FIXTURE_RECIPIENT, TestDatabase, fixture_agent};
+    use crate::store::{NewCall, RecordCall, RecordLink, Store};
+
+    async fn call_record(
+        store: &dyn Store,
+        agent: &crate::store::Agent,
+        record: &str,
+    ) -> RecordCall {
+        let call = NewCall {
+            agent_id: agent.id,
+            recipient: FIXTURE_RECIPIENT.parse().unwrap(),
+            agent_number: agent.phone.clone().unwrap(),
+            label: None,
+            record: false,
+        };
+        let link = RecordLink {
+            record_id: record,
+            campaign_id: None,
+        };
+        store.create_linked_call(call, link).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_record_has_one_call_in_progress_at_most_whoever_asks() {
+        for db in TestDatabase::all().await {
+            let store: Arc<dyn Store> = Arc::new(db.store().await);
+            let agent = fixture_agent(store.as_ref(), "rec@example.com", "+14155550100").await;
+            let attempts = (0..8).map(|_| {
+                let (store, agent) = (Arc::clone(&store), agent.clone());
+                tokio::spawn(async move { call_record(store.as_ref(), &agent, "recA").await })
+            });
+            let results: Vec<RecordCall> = futures::future::join_all(attempts)
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            let created: Vec<_> = results
+                .iter()
+                .filter_map(|r| match r {
+                    RecordCall::Created(call) => Some(call.id),
+                    RecordCall::InProgress(_) => None,
+                })
+                .collect();
+            assert_eq!(created.len(), 1, "{:?}: {results:?}", db.backend());
+            for result in &results {
+                if let RecordCall::InProgress(open) = result {
+                    assert_eq!(*open, created[0]);
+                }
+            }
+            // Refused calls left nothing behind.
+            assert_eq!(store.calls_for_agent(agent.id, 20).await.unwrap().len(), 1);
+            assert!(matches!(
+                call_record(store.as_ref(), &agent, "recB").await,
+                RecordCall::Created(_)
+            ));
+
+            store
+                .set_call_state(created[0], CallState::Completed, None)
+                .await
+                .unwrap();
+            let RecordCall::Created(next) = call_record(store.as_ref(), &agent, "recA").await
+            else {
+                panic!(
+                    "{:?}: a record whose call ended can be called again",
+                    db.backend()
+                );
+            };
+            let link = store.link_for_call(next.id).await.unwrap().unwrap();
+            assert_eq!(link.record_id, "recA");
+            assert_eq!(
+                call_record(store.as_ref(), &agent, "recA").await,
+                RecordCall::InProgress(next.id)
+            );
+        }
     }
 }

@@ -1,10 +1,47 @@
+use std::collections::BTreeSet;
+
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
 
 use super::SqlStore;
-use super::calls::{CALL_COLUMNS, call_from_row};
-use super::rows::to_ms;
-use crate::store::{Call, CallLogStore, CallPageQuery, StoreResult};
+use super::agents::{AGENT_COLUMNS, agent_from_row};
+use super::calls::{CALL_COLUMNS, LEG_COLUMNS, call_from_row, leg_from_row};
+use super::events::{EVENT_COLUMNS, event_from_row};
+use super::recordings::{RECORDING_COLUMNS, recording_from_row};
+use super::rows::{placeholders, to_ms};
+use crate::store::{Call, CallDetails, CallLogStore, CallPageQuery, StoreResult};
+
+impl SqlStore {
+    /// The rows of `table` whose `column` is one of `keys`, in `order`; no query for no keys.
+    async fn rows_with_any_of<T>(
+        &self,
+        columns: &str,
+        table: &str,
+        column: &str,
+        keys: &BTreeSet<String>,
+        order: &str,
+        from_row: fn(&AnyRow) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE {column} IN ({}) ORDER BY {order}",
+            placeholders(1, keys.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for key in keys {
+            query = query.bind(key.as_str());
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(from_row)
+            .collect()
+    }
+}
 
 #[async_trait]
 impl CallLogStore for SqlStore {
@@ -21,10 +58,7 @@ impl CallLogStore for SqlStore {
             next += 2;
         }
         if !query.states.is_empty() {
-            let list = (next..next + query.states.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = placeholders(next, query.states.len());
             sql.push_str(&format!(" AND state IN ({list})"));
             next += query.states.len();
         }
@@ -43,6 +77,47 @@ impl CallLogStore for SqlStore {
             .iter()
             .map(call_from_row)
             .collect()
+    }
+
+    async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
+        let ids: BTreeSet<String> = calls.iter().map(|c| c.id.to_string()).collect();
+        let agents: BTreeSet<String> = calls.iter().map(|c| c.agent_id.to_string()).collect();
+        // The orders are the single-call reads' ones, after the call that groups them.
+        Ok(CallDetails {
+            agents: self
+                .rows_with_any_of(AGENT_COLUMNS, "agents", "id", &agents, "id", agent_from_row)
+                .await?,
+            legs: self
+                .rows_with_any_of(
+                    LEG_COLUMNS,
+                    "call_legs",
+                    "call_id",
+                    &ids,
+                    "call_id, created_at, call_sid",
+                    leg_from_row,
+                )
+                .await?,
+            events: self
+                .rows_with_any_of(
+                    EVENT_COLUMNS,
+                    "call_events",
+                    "call_id",
+                    &ids,
+                    "call_id, received_at, id",
+                    event_from_row,
+                )
+                .await?,
+            recordings: self
+                .rows_with_any_of(
+                    RECORDING_COLUMNS,
+                    "recordings",
+                    "call_id",
+                    &ids,
+                    "call_id, created_at, sid",
+                    recording_from_row,
+                )
+                .await?,
+        })
     }
 }
 

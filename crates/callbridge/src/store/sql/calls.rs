@@ -3,7 +3,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
 use super::SqlStore;
-use super::rows::{Columns, flag, now_ms};
+use super::rows::{Columns, flag, now_ms, placeholders};
 use crate::domain::{AgentId, CallId, CallState};
 use crate::store::{Call, CallLeg, CallStore, LegUpdate, NewCall, StoreError, StoreResult};
 
@@ -11,7 +11,7 @@ pub(super) const CALL_COLUMNS: &str = "id, agent_id, state, reason, label, recip
                                        agent_number, conference_name, conference_sid, record, \
                                        created_at, updated_at, ended_at, duration_secs";
 
-const LEG_COLUMNS: &str =
+pub(super) const LEG_COLUMNS: &str =
     "call_id, role, call_sid, status, number, created_at, updated_at, duration_secs";
 
 pub(super) fn call_from_row(row: &AnyRow) -> StoreResult<Call> {
@@ -34,7 +34,7 @@ pub(super) fn call_from_row(row: &AnyRow) -> StoreResult<Call> {
     })
 }
 
-fn leg_from_row(row: &AnyRow) -> StoreResult<CallLeg> {
+pub(super) fn leg_from_row(row: &AnyRow) -> StoreResult<CallLeg> {
     let c = Columns::new(row, "call_legs");
     Ok(CallLeg {
         call_id: c.parsed("call_id")?,
@@ -61,25 +61,35 @@ pub(super) fn leg_status_rank(status: &str) -> i64 {
     }
 }
 
-/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Runs an `UPDATE calls SET <one column> = $1, updated_at = $2 WHERE id = $3` whose `$1` is
+/// bound already; `NotFound` when there is no such call.
+async fn update_one_call<'q>(
+    pool: &sqlx::AnyPool,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    id: CallId,
+) -> StoreResult<()> {
+    let result = query
+        .bind(now_ms())
+        .bind(id.to_string())
+        .execute(pool)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 impl SqlStore {
-    async fn require_call(&self, id: CallId) -> StoreResult<Call> {
+    pub(super) async fn require_call(&self, id: CallId) -> StoreResult<Call> {
         self.call_by_id(id).await?.ok_or(StoreError::NotFound)
     }
-}
 
-#[async_trait]
-impl CallStore for SqlStore {
-    async fn create_call(&self, call: NewCall) -> StoreResult<Call> {
+    /// The insert of a new call, inside the caller's transaction or connection.
+    pub(super) async fn insert_call<'e, E>(executor: E, call: &NewCall) -> StoreResult<CallId>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Any>,
+    {
         let id = CallId::new();
-        let now = now_ms();
         sqlx::query(
             "INSERT INTO calls (id, agent_id, state, label, recipient, agent_number, \
              conference_name, record, created_at, updated_at) \
@@ -88,14 +98,22 @@ impl CallStore for SqlStore {
         .bind(id.to_string())
         .bind(call.agent_id.to_string())
         .bind(CallState::Created.as_str())
-        .bind(call.label)
+        .bind(call.label.clone())
         .bind(call.recipient.as_str())
         .bind(call.agent_number.as_str())
         .bind(id.conference_name())
         .bind(flag(call.record))
-        .bind(now)
-        .execute(&self.pool)
+        .bind(now_ms())
+        .execute(executor)
         .await?;
+        Ok(id)
+    }
+}
+
+#[async_trait]
+impl CallStore for SqlStore {
+    async fn create_call(&self, call: NewCall) -> StoreResult<Call> {
+        let id = Self::insert_call(&self.pool, &call).await?;
         self.require_call(id).await
     }
 
@@ -166,22 +184,17 @@ impl CallStore for SqlStore {
         for state in from {
             query = query.bind(state.as_str());
         }
+        // A final state also frees the call's Airtable record for its next call: a trigger
+        // does it within this statement (see the migration 0005).
         let result = query.execute(&self.pool).await?;
         Ok(result.rows_affected() == 1)
     }
 
     async fn set_conference_sid(&self, id: CallId, conference_sid: &str) -> StoreResult<()> {
-        let result =
+        let query =
             sqlx::query("UPDATE calls SET conference_sid = $1, updated_at = $2 WHERE id = $3")
-                .bind(conference_sid)
-                .bind(now_ms())
-                .bind(id.to_string())
-                .execute(&self.pool)
-                .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+                .bind(conference_sid);
+        update_one_call(&self.pool, query, id).await
     }
 
     async fn upsert_leg(&self, leg: LegUpdate) -> StoreResult<CallLeg> {
@@ -233,56 +246,25 @@ impl CallStore for SqlStore {
     }
 
     async fn set_call_duration(&self, id: CallId, duration_secs: i64) -> StoreResult<()> {
-        let result =
+        let query =
             sqlx::query("UPDATE calls SET duration_secs = $1, updated_at = $2 WHERE id = $3")
-                .bind(duration_secs)
-                .bind(now_ms())
-                .bind(id.to_string())
-                .execute(&self.pool)
-                .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+                .bind(duration_secs);
+        update_one_call(&self.pool, query, id).await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{leg_status_rank, placeholders};
-    use crate::domain::{CallState, LegRole, PhoneNumber};
-    use crate::store::testing::TestDatabase;
-    use crate::store::{AgentStore, Call, CallStore, LegUpdate, NewAgent, NewCall, SqlStore};
-
-    async fn a_call(store: &SqlStore) -> Call {
-        let phone = PhoneNumber::parse("+14155550100").unwrap();
-        let agent = store
-            .insert_agent(NewAgent {
-                email: "legs@example.com".parse().unwrap(),
-                email_verified_at: None,
-                phone: Some(phone.clone()),
-                phone_verified_at: None,
-                record_by_default: false,
-            })
-            .await
-            .unwrap();
-        store
-            .create_call(NewCall {
-                agent_id: agent.id,
-                recipient: PhoneNumber::parse("+12025550123").unwrap(),
-                agent_number: phone,
-                label: None,
-                record: false,
-            })
-            .await
-            .unwrap()
-    }
+    use super::leg_status_rank;
+    use crate::domain::{CallState, LegRole};
+    use crate::store::testing::{TestDatabase, fixture_agent_call};
+    use crate::store::{CallStore, LegUpdate};
 
     #[tokio::test]
     async fn a_late_leg_status_never_moves_the_leg_back() {
         for db in TestDatabase::all().await {
             let store = db.store().await;
-            let call = a_call(&store).await;
+            let call = fixture_agent_call(&store, "legs@example.com").await;
             let leg = |status: &str| LegUpdate {
                 call_id: call.id,
                 role: LegRole::Recipient,
@@ -312,7 +294,7 @@ mod tests {
     async fn the_duration_is_stored_in_any_state() {
         for db in TestDatabase::all().await {
             let store = db.store().await;
-            let call = a_call(&store).await;
+            let call = fixture_agent_call(&store, "legs@example.com").await;
             store.set_call_duration(call.id, 31).await.unwrap();
             store
                 .transition_call(call.id, &[CallState::Created], CallState::Completed, None)
@@ -342,11 +324,5 @@ mod tests {
         for last in ["busy", "no-answer", "failed", "canceled"] {
             assert_eq!(leg_status_rank(last), leg_status_rank("completed"));
         }
-    }
-
-    #[test]
-    fn placeholders_count_from_the_first_index() {
-        assert_eq!(placeholders(6, 3), "$6, $7, $8");
-        assert_eq!(placeholders(1, 1), "$1");
     }
 }

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
 use super::SqlStore;
@@ -6,7 +7,10 @@ use super::rows::{Columns, to_ms};
 use crate::domain::{CallId, EventId};
 use crate::store::{CallEvent, EventStore, NewEvent, StoreError, StoreResult};
 
-fn event_from_row(row: &AnyRow) -> StoreResult<CallEvent> {
+pub(super) const EVENT_COLUMNS: &str =
+    "id, call_id, source, kind, call_sid, dedupe_key, sequence_number, payload, received_at";
+
+pub(super) fn event_from_row(row: &AnyRow) -> StoreResult<CallEvent> {
     let c = Columns::new(row, "call_events");
     let payload = c.text("payload")?;
     Ok(CallEvent {
@@ -51,15 +55,15 @@ impl EventStore for SqlStore {
     }
 
     async fn events_for_call(&self, id: CallId) -> StoreResult<Vec<CallEvent>> {
-        sqlx::query(
-            "SELECT id, call_id, source, kind, call_sid, dedupe_key, sequence_number, payload, \
-             received_at FROM call_events WHERE call_id = $1 ORDER BY received_at, id",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(event_from_row)
-        .collect()
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM call_events WHERE call_id = $1 ORDER BY received_at, id"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(event_from_row)
+            .collect()
     }
 }

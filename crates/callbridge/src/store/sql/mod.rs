@@ -142,9 +142,11 @@ impl SqlStore {
             .await?;
         let (applied, failed): (Vec<i64>, Vec<i64>) = if exists > 0 {
             (
-                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-                    .fetch_all(&self.pool)
-                    .await?,
+                sqlx::query_scalar(
+                    "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+                )
+                .fetch_all(&self.pool)
+                .await?,
                 sqlx::query_scalar(
                     "SELECT version FROM _sqlx_migrations WHERE NOT success ORDER BY version",
                 )
@@ -161,7 +163,11 @@ impl SqlStore {
                 .copied()
                 .filter(|v| !applied.contains(v) && !failed.contains(v))
                 .collect(),
-            unknown: applied.iter().copied().filter(|v| !known.contains(v)).collect(),
+            unknown: applied
+                .iter()
+                .copied()
+                .filter(|v| !known.contains(v))
+                .collect(),
             failed,
             known: known.len(),
         })

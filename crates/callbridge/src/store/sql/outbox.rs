@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
-use super::rows::{Columns, flag, now_ms, to_ms};
+use super::rows::{Columns, flag, now_ms, placeholders, to_ms};
 use super::{Backend, SqlStore};
 use crate::store::{NewOutboxRow, OutboxClaim, OutboxRow, OutboxStore, StoreError, StoreResult};
 
@@ -44,14 +44,6 @@ fn row_from(row: &AnyRow) -> StoreResult<OutboxRow> {
         last_error: c.opt_text("last_error")?,
         created_at: c.time("created_at")?,
     })
-}
-
-/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
-pub(super) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn lease_end(claim: &OutboxClaim) -> i64 {

@@ -7,7 +7,7 @@ use super::rows::{Columns, now_ms};
 use crate::domain::CallId;
 use crate::store::{Recording, RecordingStore, RecordingUpdate, StoreResult};
 
-const RECORDING_COLUMNS: &str =
+pub(super) const RECORDING_COLUMNS: &str =
     "sid, call_id, conference_sid, status, duration_secs, url, created_at, updated_at";
 
 /// `in-progress` is the only status a recording leaves; anything else is where it ends.
@@ -18,7 +18,7 @@ fn status_rank(status: &str) -> i64 {
     }
 }
 
-fn recording_from_row(row: &AnyRow) -> StoreResult<Recording> {
+pub(super) fn recording_from_row(row: &AnyRow) -> StoreResult<Recording> {
     let c = Columns::new(row, "recordings");
     Ok(Recording {
         sid: c.text("sid")?,
@@ -90,35 +90,12 @@ impl RecordingStore for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::status_rank;
-    use crate::domain::{CallId, PhoneNumber};
-    use crate::store::testing::TestDatabase;
-    use crate::store::{
-        AgentStore, CallStore, NewAgent, NewCall, RecordingStore, RecordingUpdate, SqlStore,
-    };
+    use crate::domain::CallId;
+    use crate::store::testing::{TestDatabase, fixture_agent_call};
+    use crate::store::{RecordingStore, RecordingUpdate, SqlStore};
 
     async fn a_call(store: &SqlStore) -> CallId {
-        let phone = PhoneNumber::parse("+14155550100").unwrap();
-        let agent = store
-            .insert_agent(NewAgent {
-                email: "rec@example.com".parse().unwrap(),
-                email_verified_at: None,
-                phone: Some(phone.clone()),
-                phone_verified_at: None,
-                record_by_default: false,
-            })
-            .await
-            .unwrap();
-        store
-            .create_call(NewCall {
-                agent_id: agent.id,
-                recipient: PhoneNumber::parse("+12025550123").unwrap(),
-                agent_number: phone,
-                label: None,
-                record: true,
-            })
-            .await
-            .unwrap()
-            .id
+        fixture_agent_call(store, "rec@example.com").await.id
     }
 
     fn update(call_id: CallId, status: &str, duration: Option<i64>) -> RecordingUpdate {

@@ -20,6 +20,14 @@ pub(super) fn flag(value: bool) -> i64 {
     i64::from(value)
 }
 
+/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
+pub(super) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Reads typed columns from one row, naming the table in any error.
 pub(super) struct Columns<'r> {
     row: &'r AnyRow,
@@ -95,5 +103,17 @@ impl<'r> Columns<'r> {
         self.opt_text(column)?
             .map(|raw| raw.parse().map_err(|e| self.corrupt(column, e)))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_count_from_the_first_index() {
+        assert_eq!(placeholders(6, 3), "$6, $7, $8");
+        assert_eq!(placeholders(1, 1), "$1");
+        assert_eq!(placeholders(3, 0), "");
     }
 }

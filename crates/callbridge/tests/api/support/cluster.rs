@@ -105,10 +105,7 @@ impl Cluster {
 
     /// `GET` on the simulator's control API.
     pub async fn sim_get(&self, path: &str) -> Value {
-        let url = self.sim.base_url().join(path).unwrap();
-        let response = self.client.get(url).send().await.unwrap();
-        assert_eq!(response.status(), 200, "GET {path} on the simulator");
-        response.json().await.unwrap()
+        crate::helpers::sim_get(&self.sim, path).await
     }
 
     /// The OTP the simulator would have sent to `to` most recently.
