@@ -242,6 +242,19 @@ pub fn timeline(call: &Value) -> String {
     call["timeline"].to_string()
 }
 
+/// A call that has started and not ended; the state it shows depends on who wins the race
+/// between the reply and Twilio's first callbacks.
+pub fn assert_in_progress(view: &Value) {
+    let state = view["state"].as_str().unwrap_or_default();
+    assert!(
+        matches!(
+            state,
+            "created" | "agent_ringing" | "agent_answered" | "recipient_ringing" | "connected"
+        ),
+        "{view:#}"
+    );
+}
+
 fn leg<'a>(view: &'a Value, role: &str) -> &'a Value {
     view["legs"]
         .as_array()
@@ -266,7 +279,9 @@ async fn an_onboarded_agent_presses_a_key_and_talks_to_the_customer_on_both_back
         )
         .await;
         let id = started["id"].as_str().unwrap();
-        assert_eq!(started["state"], "created");
+        // The reply is the call as stored when it was written: the simulator's first callbacks
+        // may already have moved it on, but never to an end.
+        assert_in_progress(&started);
         assert_eq!(started["label"], "Renewal & <upsell>");
         assert_eq!(started["conference"]["name"], format!("cb-{id}"));
         assert_eq!(started["agent"]["phone"], AGENT_PHONE);

@@ -84,25 +84,37 @@ async fn stream_in_order(app: TestApp) {
         .await
         .unwrap();
 
-    let response = open_stream(&app, &call.id.to_string(), &token, None).await;
-    let store = app.store.clone();
-    let writer = tokio::spawn(async move {
-        let steps = [
-            ("ringing", CallState::AgentRinging),
-            ("in-progress", CallState::AgentAnswered),
-            ("completed", CallState::Completed),
-        ];
-        for (kind, state) in steps {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            store
-                .record_event(call_event(&call, kind, AGENT_SID))
-                .await
-                .unwrap();
-            store.set_call_state(call.id, state, None).await.unwrap();
+    let mut response = open_stream(&app, &call.id.to_string(), &token, None).await;
+    assert_eq!(response.status(), 200);
+    // Each step is written only once the stream has shown the one before, so the order the
+    // stream reports never depends on how fast it polls against how fast the steps come.
+    let mut steps = [
+        ("ringing", CallState::AgentRinging),
+        ("in-progress", CallState::AgentAnswered),
+        ("completed", CallState::Completed),
+    ]
+    .into_iter();
+    let mut parser = SseParser::new();
+    let mut frames = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            let fresh = parser.feed(&chunk);
+            let shows_state = fresh.iter().any(|f| f.event == "state");
+            frames.extend(fresh);
+            if shows_state && let Some((kind, state)) = steps.next() {
+                app.store
+                    .record_event(call_event(&call, kind, AGENT_SID))
+                    .await
+                    .unwrap();
+                app.store
+                    .set_call_state(call.id, state, None)
+                    .await
+                    .unwrap();
+            }
         }
-    });
-    let frames = read_stream(response, Duration::from_secs(20)).await;
-    writer.await.unwrap();
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the stream did not close; got {frames:?}"));
     assert_eq!(
         script(&frames),
         [
