@@ -8,6 +8,7 @@ pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod destinations;
 pub mod domain;
 pub mod http;
 pub mod metrics;

@@ -10,6 +10,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub const HTTP_REQUESTS: &str = "callbridge_http_requests_total";
 pub const HTTP_DURATION: &str = "callbridge_http_request_duration_seconds";
+/// Setup codes not texted, by `reason`: `destination` (region or kind of line), `budget`
+/// (`SMS_PER_HOUR` spent).
+pub const SMS_REFUSED: &str = "callbridge_sms_refused_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

@@ -5,7 +5,7 @@ use twilio::{CallEvent, CallInstructions, CallUpdateStatus, CreateCall, HttpMeth
 
 use super::flow::{Action, LegStatus, Reason};
 use super::twiml::{self, CONFERENCE_TWIML_PATH, STATUS_PATH, callback_url};
-use crate::domain::LegRole;
+use crate::domain::{LegRole, mask};
 use crate::state::AppState;
 use crate::store::{Call, CallLeg, LegUpdate, StoreError};
 
@@ -76,7 +76,12 @@ pub async fn carry_out(state: &AppState, call: &Call, actions: &[Action]) {
             Action::DialRecipient => Ok(()),
         };
         if let Err(err) = result {
-            tracing::warn!(call = %call.id, ?action, %err, "call action failed");
+            tracing::warn!(
+                call = %call.id,
+                ?action,
+                err = %mask::text(&err.to_string()),
+                "call action failed"
+            );
         }
     }
 }

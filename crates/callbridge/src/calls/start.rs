@@ -13,6 +13,7 @@ use super::outcome::LEG_EVENTS;
 use super::twiml::{self, STATUS_PATH, callback_url};
 use super::view::{self, CallView};
 use crate::auth::{authenticate, bearer_token};
+use crate::destinations::Use;
 use crate::domain::{CallState, LegRole, PhoneNumber};
 use crate::http::{ApiError, JsonOrForm, Success, success};
 use crate::ratelimit::{self, Limit};
@@ -233,12 +234,14 @@ fn check(
         .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| ApiError::BadRequest(format!("{recipient_field} is required")))?;
     let recipient = PhoneNumber::parse(&raw)?;
-    if !state.settings.destination_allowed(&recipient) {
-        return Err(ApiError::Unprocessable(format!(
-            "{recipient} is not an allowed destination (allowed prefixes: {})",
-            state.settings.allowed_destinations.join(", ")
-        )));
-    }
+    let destinations = &state.settings.destinations;
+    destinations
+        .check(&recipient, Use::Call)
+        .map_err(|why| ApiError::Unprocessable(format!("{recipient} cannot be called: {why}")))?;
+    // The agent's own leg is dialled too; a phone verified under a wider policy stays refused.
+    destinations.check(&agent_phone, Use::Call).map_err(|why| {
+        ApiError::Unprocessable(format!("your verified phone cannot be called: {why}"))
+    })?;
     let label = request
         .label
         .map(|l| l.trim().to_owned())

@@ -11,13 +11,14 @@ pub struct ServeArgs {
 
 pub(super) async fn run(args: ServeArgs) -> ExitCode {
     // Checked before logging starts, so a bad setting is one plain line and nothing else.
-    let settings = match Settings::from_raw(args.settings) {
-        Ok(settings) => settings,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
-    };
+    let settings =
+        match Settings::from_raw(args.settings).and_then(|s| s.signup_chosen().map(|()| s)) {
+            Ok(settings) => settings,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
     crate::telemetry::init(settings.log_format);
     match crate::startup::launch(settings).await {
         Ok(()) => ExitCode::SUCCESS,

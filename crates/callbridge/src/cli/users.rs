@@ -1,5 +1,6 @@
-//! `callbridge users list|show EMAIL|revoke EMAIL`: who is onboarded, what happened to them, and
-//! the off switch for every call token of one agent.
+//! `callbridge users list|show EMAIL|revoke EMAIL|invite EMAIL`: who is onboarded, what happened
+//! to them, the off switch for every call token of one agent, and sign-up for one email outside
+//! the allowed domains.
 
 use std::process::ExitCode;
 
@@ -38,6 +39,12 @@ enum UsersCommand {
         /// The agent's email.
         email: String,
     },
+    /// Let one email sign up whatever ALLOWED_EMAIL_DOMAINS says (it still proves the address
+    /// and a phone).
+    Invite {
+        /// The email to invite.
+        email: String,
+    },
 }
 
 pub async fn run(args: UsersArgs) -> ExitCode {
@@ -59,6 +66,7 @@ pub async fn run(args: UsersArgs) -> ExitCode {
         UsersCommand::List => list(&store).await,
         UsersCommand::Show { email } => show(&store, &email).await,
         UsersCommand::Revoke { email } => revoke(&store, &email).await,
+        UsersCommand::Invite { email } => invite(&store, &email).await,
     };
     store.close().await;
     match outcome {
@@ -171,16 +179,31 @@ async fn show(store: &dyn Store, email: &str) -> Result<String, UsersError> {
     Ok(out)
 }
 
-async fn revoke(store: &dyn Store, email: &str) -> Result<String, UsersError> {
-    let agent = find(store, email).await?;
-    let revoked = store.revoke_agent(agent.id, Utc::now()).await?;
-    let actor = format!(
+/// `cli:` and the operator's login, for the audit log and invitations.
+fn cli_actor() -> String {
+    format!(
         "cli:{}",
         std::env::var("USER")
             .ok()
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| "unknown".to_owned())
-    );
+    )
+}
+
+async fn invite(store: &dyn Store, email: &str) -> Result<String, UsersError> {
+    let email = EmailAddress::parse(email)?;
+    let new = store.invite(&email, &cli_actor(), Utc::now()).await?;
+    let already = if new { "" } else { " (already invited)" };
+    Ok(format!(
+        "invited {email}{already}: it may sign up through /setup whatever ALLOWED_EMAIL_DOMAINS \
+         says\n"
+    ))
+}
+
+async fn revoke(store: &dyn Store, email: &str) -> Result<String, UsersError> {
+    let agent = find(store, email).await?;
+    let revoked = store.revoke_agent(agent.id, Utc::now()).await?;
+    let actor = cli_actor();
     audit::record_strict(
         store,
         Entry {

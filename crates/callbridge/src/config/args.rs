@@ -51,9 +51,23 @@ pub struct RawSettings {
     #[arg(long, env = "ALLOWED_EMAIL_DOMAINS")]
     pub allowed_email_domains: Option<String>,
 
-    /// Comma-separated E.164 prefixes the service may dial [default: +1].
+    /// Let anyone sign up when ALLOWED_EMAIL_DOMAINS is empty (1); without it `serve` refuses
+    /// to start with an empty domain list [default: 0].
+    #[arg(long, env = "OPEN_SIGNUP")]
+    pub open_signup: Option<String>,
+
+    /// Comma-separated ISO regions and E.164 prefixes the service may dial, e.g. US,CA,+44207
+    /// [default: US,CA].
     #[arg(long, env = "ALLOWED_DESTINATIONS")]
     pub allowed_destinations: Option<String>,
+
+    /// Regions and prefixes setup codes may be texted to [default: ALLOWED_DESTINATIONS].
+    #[arg(long, env = "ALLOWED_SMS_REGIONS")]
+    pub allowed_sms_regions: Option<String>,
+
+    /// SMS codes sent per hour by every instance together [default: 100].
+    #[arg(long, env = "SMS_PER_HOUR")]
+    pub sms_per_hour: Option<String>,
 
     /// The URL Twilio reaches this service at [default: http://127.0.0.1:8080].
     /// Seed alias: DOMAIN_NAME (taken as https://DOMAIN_NAME).

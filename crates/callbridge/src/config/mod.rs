@@ -11,13 +11,15 @@ use url::Url;
 
 pub use args::RawSettings;
 
+use crate::destinations::Policy;
 use crate::domain::{EmailAddress, PhoneNumber};
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
 const DEFAULT_PUBLIC_BASE_URL: &str = "http://127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://callbridge.db";
-const DEFAULT_DESTINATIONS: &str = "+1";
+const DEFAULT_DESTINATIONS: &str = "US,CA";
+const DEFAULT_SMS_PER_HOUR: u32 = 100;
 const DEFAULT_AIRTABLE_BASE_URL: &str = "https://api.airtable.com";
 const DEFAULT_CALL_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 
@@ -99,10 +101,16 @@ pub struct Settings {
     pub twilio: TwilioSettings,
     pub caller_id: PhoneNumber,
     pub jwt_secret: SecretString,
-    /// Lower-case; empty allows any domain.
+    /// Lower-case; empty allows any domain (which `serve` only accepts with `open_signup`).
     pub allowed_email_domains: Vec<String>,
-    /// E.164 prefixes, e.g. `+1`, `+44`.
-    pub allowed_destinations: Vec<String>,
+    /// `OPEN_SIGNUP=1`: an empty domain list is meant.
+    pub open_signup: bool,
+    /// Every number the service rings.
+    pub destinations: Policy,
+    /// Every number a setup code is texted to.
+    pub sms_regions: Policy,
+    /// SMS codes per hour across every instance.
+    pub sms_per_hour: u32,
     pub public_base_url: Url,
     pub bind: SocketAddr,
     pub metrics_bind: Option<SocketAddr>,
@@ -176,16 +184,25 @@ impl Settings {
             (None, None) => http_url("PUBLIC_BASE_URL", DEFAULT_PUBLIC_BASE_URL)?,
         };
 
+        let destinations = policy(
+            "ALLOWED_DESTINATIONS",
+            non_empty(raw.allowed_destinations)
+                .as_deref()
+                .unwrap_or(DEFAULT_DESTINATIONS),
+        )?;
+
         Ok(Self {
             twilio,
             caller_id,
             jwt_secret: jwt_secret.into(),
             allowed_email_domains: email_domains(raw.allowed_email_domains.as_deref())?,
-            allowed_destinations: destinations(
-                non_empty(raw.allowed_destinations)
-                    .as_deref()
-                    .unwrap_or(DEFAULT_DESTINATIONS),
-            )?,
+            open_signup: flag("OPEN_SIGNUP", non_empty(raw.open_signup).as_deref())?,
+            sms_regions: match non_empty(raw.allowed_sms_regions) {
+                Some(regions) => policy("ALLOWED_SMS_REGIONS", &regions)?,
+                None => destinations.renamed("ALLOWED_SMS_REGIONS"),
+            },
+            destinations,
+            sms_per_hour: sms_per_hour(non_empty(raw.sms_per_hour))?,
             public_base_url,
             bind: socket_addr(
                 "BIND",
@@ -224,10 +241,16 @@ impl Settings {
                 .any(|d| d == email.domain())
     }
 
-    pub fn destination_allowed(&self, number: &PhoneNumber) -> bool {
-        self.allowed_destinations
-            .iter()
-            .any(|p| number.has_prefix(p))
+    /// `serve` starts only when who may sign up was chosen: a domain list, or open sign-up.
+    pub fn signup_chosen(&self) -> Result<(), ConfigError> {
+        if self.allowed_email_domains.is_empty() && !self.open_signup {
+            return Err(invalid(
+                "ALLOWED_EMAIL_DOMAINS",
+                "is empty, which lets anyone sign up: set it to the domains allowed to sign up \
+                 (e.g. example.com), or set OPEN_SIGNUP=1 to let anyone",
+            ));
+        }
+        Ok(())
     }
 
     /// An absolute URL under `PUBLIC_BASE_URL`, for callbacks and signature checks.
@@ -348,25 +371,28 @@ fn email_domains(raw: Option<&str>) -> Result<Vec<String>, ConfigError> {
     Ok(out)
 }
 
-fn destinations(raw: &str) -> Result<Vec<String>, ConfigError> {
-    let mut out = Vec::new();
-    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let digits = part.strip_prefix('+').unwrap_or_default();
-        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid(
-                "ALLOWED_DESTINATIONS",
-                format!("has an invalid prefix {part:?}: use E.164 prefixes like +1,+44"),
-            ));
-        }
-        out.push(part.to_owned());
+fn policy(var: &'static str, raw: &str) -> Result<Policy, ConfigError> {
+    Policy::parse(var, raw).map_err(|problem| invalid(var, problem))
+}
+
+fn sms_per_hour(raw: Option<String>) -> Result<u32, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_SMS_PER_HOUR);
+    };
+    raw.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        invalid(
+            "SMS_PER_HOUR",
+            format!("must be a whole number above zero, e.g. 100 (got {raw:?})"),
+        )
+    })
+}
+
+fn flag(var: &'static str, raw: Option<&str>) -> Result<bool, ConfigError> {
+    match raw {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(invalid(var, format!("must be 1 or 0 (got {other:?})"))),
     }
-    if out.is_empty() {
-        return Err(invalid(
-            "ALLOWED_DESTINATIONS",
-            "lists no prefix: use E.164 prefixes like +1,+44",
-        ));
-    }
-    Ok(out)
 }
 
 fn airtable(

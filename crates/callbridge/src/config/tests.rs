@@ -22,8 +22,10 @@ fn minimal_settings_take_the_documented_defaults() {
     assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
     assert_eq!(s.public_base_url.as_str(), "http://127.0.0.1:8080/");
     assert_eq!(s.database_url.expose_secret(), "sqlite://callbridge.db");
-    assert_eq!(s.allowed_destinations, ["+1"]);
-    assert!(s.allowed_email_domains.is_empty());
+    assert_eq!(s.destinations.describe(), "CA, US");
+    assert_eq!(s.sms_regions, s.destinations.renamed("ALLOWED_SMS_REGIONS"));
+    assert_eq!(s.sms_per_hour, 100);
+    assert!(s.allowed_email_domains.is_empty() && !s.open_signup);
     assert_eq!(s.calls_per_second, 1.0);
     assert_eq!(s.call_token_ttl, Duration::from_secs(90 * 86_400));
     assert_eq!(s.agent_silence, AgentSilence::Connect);
@@ -186,10 +188,38 @@ fn each_bad_value_is_reported_against_its_variable() {
         ),
         (
             RawSettings {
-                allowed_destinations: Some("+1,44".into()),
+                allowed_destinations: Some("US,44".into()),
                 ..minimal()
             },
-            "ALLOWED_DESTINATIONS has an invalid prefix \"44\"",
+            "ALLOWED_DESTINATIONS has \"44\", which is neither an ISO region",
+        ),
+        (
+            RawSettings {
+                allowed_destinations: Some("+1".into()),
+                ..minimal()
+            },
+            "ALLOWED_DESTINATIONS has the prefix +1, which 25 regions share (AG, AI, AS,",
+        ),
+        (
+            RawSettings {
+                allowed_sms_regions: Some("XX".into()),
+                ..minimal()
+            },
+            "ALLOWED_SMS_REGIONS has \"XX\", which is neither an ISO region",
+        ),
+        (
+            RawSettings {
+                sms_per_hour: Some("0".into()),
+                ..minimal()
+            },
+            "SMS_PER_HOUR must be a whole number above zero",
+        ),
+        (
+            RawSettings {
+                open_signup: Some("yes".into()),
+                ..minimal()
+            },
+            "OPEN_SIGNUP must be 1 or 0",
         ),
         (
             RawSettings {
@@ -269,7 +299,8 @@ fn each_bad_value_is_reported_against_its_variable() {
 fn lists_are_trimmed_and_normalised() {
     let raw = RawSettings {
         allowed_email_domains: Some(" Example.com, @corp.example.org ,".into()),
-        allowed_destinations: Some("+1, +44".into()),
+        allowed_destinations: Some(" us, +1415 ,CA".into()),
+        allowed_sms_regions: Some("gb".into()),
         call_token_ttl: Some("12h".into()),
         agent_silence: Some("hangup".into()),
         log_format: Some("json".into()),
@@ -277,7 +308,8 @@ fn lists_are_trimmed_and_normalised() {
     };
     let s = Settings::from_raw(raw).unwrap();
     assert_eq!(s.allowed_email_domains, ["example.com", "corp.example.org"]);
-    assert_eq!(s.allowed_destinations, ["+1", "+44"]);
+    assert_eq!(s.destinations.describe(), "CA, US, +1415");
+    assert_eq!(s.sms_regions.describe(), "GB");
     assert_eq!(s.call_token_ttl, Duration::from_secs(12 * 3600));
     assert_eq!(s.agent_silence, AgentSilence::Hangup);
     assert_eq!(s.log_format, LogFormat::Json);
@@ -287,16 +319,36 @@ fn lists_are_trimmed_and_normalised() {
 fn allow_lists_decide_domains_and_destinations() {
     let raw = RawSettings {
         allowed_email_domains: Some("example.com".into()),
-        allowed_destinations: Some("+44".into()),
+        allowed_destinations: Some("GB".into()),
         ..minimal()
     };
     let s = Settings::from_raw(raw).unwrap();
     assert!(s.email_domain_allowed(&EmailAddress::parse("a@example.com").unwrap()));
     assert!(!s.email_domain_allowed(&EmailAddress::parse("a@evil.com").unwrap()));
-    assert!(s.destination_allowed(&PhoneNumber::parse("+442079460958").unwrap()));
-    assert!(!s.destination_allowed(&PhoneNumber::parse("+14155550100").unwrap()));
+    let call = crate::destinations::Use::Call;
+    let london = PhoneNumber::parse("+442079460958").unwrap();
+    assert!(s.destinations.check(&london, call).is_ok());
+    let sf = PhoneNumber::parse("+14155550100").unwrap();
+    assert!(s.destinations.check(&sf, call).is_err());
+    assert!(s.signup_chosen().is_ok());
     let open = Settings::from_raw(minimal()).unwrap();
     assert!(open.email_domain_allowed(&EmailAddress::parse("a@any.org").unwrap()));
+}
+
+#[test]
+fn an_empty_domain_list_needs_open_signup_said_out_loud() {
+    let closed = Settings::from_raw(minimal()).unwrap();
+    assert_eq!(
+        closed.signup_chosen().unwrap_err().to_string(),
+        "ALLOWED_EMAIL_DOMAINS is empty, which lets anyone sign up: set it to the domains \
+         allowed to sign up (e.g. example.com), or set OPEN_SIGNUP=1 to let anyone"
+    );
+    let open = Settings::from_raw(RawSettings {
+        open_signup: Some("1".into()),
+        ..minimal()
+    })
+    .unwrap();
+    assert!(open.signup_chosen().is_ok());
 }
 
 #[test]

@@ -8,8 +8,9 @@ use super::DomainError;
 /// An email address, lower-cased so one mailbox is one agent.
 ///
 /// The check is deliberately practical rather than RFC 5322 complete: Twilio Verify is what proves
-/// the address exists; this only refuses what can never be an address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// the address exists; this only refuses what can never be an address. `Debug` masks it
+/// (`a***@example.com`), so an address inside a logged value never reaches a log whole.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 
@@ -62,9 +63,20 @@ impl EmailAddress {
         &self.0
     }
 
+    /// The form for log lines: `a***@example.com`.
+    pub fn masked(&self) -> String {
+        super::mask::email(&self.0)
+    }
+
     /// The part after the `@`, for the `ALLOWED_EMAIL_DOMAINS` check.
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EmailAddress").field(&self.masked()).finish()
     }
 }
 

@@ -3,12 +3,13 @@
 mod call;
 mod email;
 mod ids;
+pub mod mask;
 mod phone;
 
 pub use call::{CallState, EventSource, LegRole};
 pub use email::EmailAddress;
 pub use ids::{AgentId, CallId, EventId};
-pub use phone::PhoneNumber;
+pub use phone::{Line, LineKind, PhoneNumber};
 
 /// Why a value was refused; the message is meant for the person who typed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,12 +2,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use phonenumber::Mode;
+use phonenumber::metadata::DATABASE;
 use serde::{Deserialize, Serialize};
 
 use super::DomainError;
 
-/// A dialable phone number, always held in E.164 (`+14155550100`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A dialable phone number, always held in E.164 (`+14155550100`). `Debug` masks it
+/// (`+1415***0100`), so a number inside a logged value never reaches a log whole.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
 
@@ -44,6 +46,111 @@ impl PhoneNumber {
     /// Whether the number falls under an E.164 prefix such as `+1` or `+44`.
     pub fn has_prefix(&self, prefix: &str) -> bool {
         self.0.starts_with(prefix)
+    }
+
+    /// The form for log lines: `+1415***0100`.
+    pub fn masked(&self) -> String {
+        super::mask::phone(&self.0)
+    }
+
+    /// The number's region (ISO 3166 code such as `US`, `JM`) and kind of line, from the
+    /// numbering plan's metadata.
+    pub fn line(&self) -> Line {
+        let Ok(parsed) = phonenumber::parse(None, &self.0) else {
+            return Line {
+                region: None,
+                calling_code: 0,
+                kind: LineKind::Unknown,
+            };
+        };
+        let region = parsed
+            .metadata(&DATABASE)
+            .map(|m| m.id().to_owned())
+            .filter(|id| id.len() == 2 && id.bytes().all(|b| b.is_ascii_uppercase()));
+        Line {
+            region,
+            calling_code: parsed.code().value(),
+            kind: LineKind::from_metadata(parsed.number_type(&DATABASE)),
+        }
+    }
+}
+
+/// Where a number rings and what kind of line it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// `None` for numbers of no country (international networks such as +882).
+    pub region: Option<String>,
+    pub calling_code: u16,
+    pub kind: LineKind,
+}
+
+/// The kinds of line the numbering plans tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    FixedLine,
+    Mobile,
+    /// Plans such as North America's do not tell the two apart.
+    FixedLineOrMobile,
+    TollFree,
+    PremiumRate,
+    SharedCost,
+    Personal,
+    Voip,
+    Pager,
+    Uan,
+    Voicemail,
+    /// Emergency, short codes and whatever a plan describes without a kind we can dial.
+    Other,
+    Unknown,
+}
+
+impl LineKind {
+    fn from_metadata(kind: phonenumber::Type) -> Self {
+        use phonenumber::Type;
+        match kind {
+            Type::FixedLine => Self::FixedLine,
+            Type::Mobile => Self::Mobile,
+            Type::FixedLineOrMobile => Self::FixedLineOrMobile,
+            Type::TollFree => Self::TollFree,
+            Type::PremiumRate => Self::PremiumRate,
+            Type::SharedCost => Self::SharedCost,
+            Type::PersonalNumber => Self::Personal,
+            Type::Voip => Self::Voip,
+            Type::Pager => Self::Pager,
+            Type::Uan => Self::Uan,
+            Type::Voicemail => Self::Voicemail,
+            Type::Unknown => Self::Unknown,
+            Type::Emergency
+            | Type::ShortCode
+            | Type::StandardRate
+            | Type::Carrier
+            | Type::NoInternational => Self::Other,
+        }
+    }
+
+    /// How a person would name the kind, e.g. in "premium-rate numbers are never dialled".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FixedLine => "fixed-line",
+            Self::Mobile => "mobile",
+            Self::FixedLineOrMobile => "fixed-line or mobile",
+            Self::TollFree => "toll-free",
+            Self::PremiumRate => "premium-rate",
+            Self::SharedCost => "shared-cost",
+            Self::Personal => "personal",
+            Self::Voip => "VoIP",
+            Self::Pager => "pager",
+            Self::Uan => "universal access (UAN)",
+            Self::Voicemail => "voicemail access",
+            Self::Other => "special-service",
+            Self::Unknown => "unknown-type",
+        }
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PhoneNumber").field(&self.masked()).finish()
     }
 }
 

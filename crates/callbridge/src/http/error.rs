@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::domain::{CallId, DomainError};
+use crate::domain::{CallId, DomainError, mask};
 use crate::store::StoreError;
 
 /// `code` in the body is Twilio's error code when Twilio refused something (as the seed passed
@@ -79,9 +79,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         match &self {
-            Self::Internal(detail) => tracing::error!(%detail, "request failed"),
-            Self::Upstream { message, .. } => tracing::warn!(%message, "upstream failed"),
-            Self::Unavailable(message) => tracing::warn!(%message, "unavailable"),
+            // Upstream messages may quote the number or address they refused.
+            Self::Internal(detail) => {
+                tracing::error!(detail = %mask::text(detail), "request failed")
+            }
+            Self::Upstream { message, .. } => {
+                tracing::warn!(message = %mask::text(message), "upstream failed");
+            }
+            Self::Unavailable(message) => {
+                tracing::warn!(message = %mask::text(message), "unavailable");
+            }
             _ => {}
         }
         let mut body = json!({"status": "error", "message": self.to_string(), "code": self.code()});

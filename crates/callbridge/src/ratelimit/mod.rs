@@ -29,7 +29,13 @@ pub async fn check(
     let stored_key = format!("{key}@{}s", window.as_secs().max(1));
     let counted = state.store.count_hit(&stored_key, start).await?;
     decide(counted, limit, window, now).map_err(|retry_after_secs| {
-        tracing::info!(key, limit, retry_after_secs, "rate limited");
+        // Keys name the email or phone they count.
+        tracing::info!(
+            key = %crate::domain::mask::text(key),
+            limit,
+            retry_after_secs,
+            "rate limited"
+        );
         ApiError::RateLimited { retry_after_secs }
     })
 }

@@ -50,9 +50,10 @@ pub(super) async fn init(
     JsonOrForm(body): JsonOrForm<InitBody>,
 ) -> Result<Success<Value>, ApiError> {
     let email = input::required(body.email, "Email is required")?;
-    let email = input::email(&state.settings, &email)?;
+    let email = input::email(&email)?;
     verify::ensure_configured(&state)?;
     input::limit_send(&state, ip, &[email.as_str()]).await?;
+    input::email_allowed(&state, &email).await?;
 
     let verification = otp::send(&state, by_email(&email, ip)).await?;
     Ok(success(
@@ -68,9 +69,10 @@ pub(super) async fn validate(
 ) -> Result<Success<Value>, ApiError> {
     let email = input::required(body.email, "Email is required")?;
     let code = input::required(body.code, "OTP code is required")?;
-    let email = input::email(&state.settings, &email)?;
+    let email = input::email(&email)?;
     verify::ensure_configured(&state)?;
     input::limit_check(&state, ip, &[email.as_str()]).await?;
+    input::email_allowed(&state, &email).await?;
 
     let check = otp::check(&state, by_email(&email, ip), &code, None).await?;
 

@@ -1,10 +1,17 @@
 //! Request fields, checked in the seed's order and with its messages.
 
-use crate::config::Settings;
+use std::time::Duration;
+
+use crate::destinations::Use;
 use crate::domain::{EmailAddress, PhoneNumber};
 use crate::http::{ApiError, ClientIp};
+use crate::metrics::SMS_REFUSED;
 use crate::ratelimit::{self, Limit};
 use crate::state::AppState;
+
+/// The one key of the SMS budget: a single window for the whole deployment.
+const SMS_BUDGET_KEY: &str = "sms-budget:all";
+const HOUR: Duration = Duration::from_secs(60 * 60);
 
 /// The field's value, or 400 with `message` (the seed's "Email is required" and the like) when it
 /// is missing or blank.
@@ -15,16 +22,21 @@ pub(super) fn required(value: Option<String>, message: &str) -> Result<String, A
         .ok_or_else(|| ApiError::BadRequest(message.to_owned()))
 }
 
-/// A well-formed email (400) from an allowed domain (422).
-pub(super) fn email(settings: &Settings, raw: &str) -> Result<EmailAddress, ApiError> {
-    let email = EmailAddress::parse(raw)
-        .map_err(|e| ApiError::BadRequest(format!("Invalid email format: {e}")))?;
-    if !settings.email_domain_allowed(&email) {
-        return Err(ApiError::Unprocessable(domain_refusal(
-            &settings.allowed_email_domains,
-        )));
+/// A well-formed email (400 otherwise).
+pub(super) fn email(raw: &str) -> Result<EmailAddress, ApiError> {
+    EmailAddress::parse(raw).map_err(|e| ApiError::BadRequest(format!("Invalid email format: {e}")))
+}
+
+/// 422 unless the email's domain is allowed or the email was invited. It looks the invitation
+/// up, so it comes after the rate limits.
+pub(super) async fn email_allowed(state: &AppState, email: &EmailAddress) -> Result<(), ApiError> {
+    let settings = &state.settings;
+    if settings.email_domain_allowed(email) || state.store.is_invited(email).await? {
+        return Ok(());
     }
-    Ok(email)
+    Err(ApiError::Unprocessable(domain_refusal(
+        &settings.allowed_email_domains,
+    )))
 }
 
 fn domain_refusal(allowed: &[String]) -> String {
@@ -43,6 +55,36 @@ fn domain_refusal(allowed: &[String]) -> String {
 /// A phone number in E.164 (400 otherwise).
 pub(super) fn phone(raw: &str) -> Result<PhoneNumber, ApiError> {
     PhoneNumber::parse(raw).map_err(ApiError::from)
+}
+
+/// A phone in E.164 (400) that setup codes may be texted to (422, saying why).
+pub(super) fn sms_phone(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiError> {
+    let phone = phone(raw)?;
+    if let Err(why) = state.settings.sms_regions.check(&phone, Use::Sms) {
+        metrics::counter!(SMS_REFUSED, "reason" => "destination").increment(1);
+        return Err(ApiError::Unprocessable(format!(
+            "{phone} cannot receive a setup code: {why}"
+        )));
+    }
+    Ok(phone)
+}
+
+/// One SMS out of the hourly budget every instance shares (`SMS_PER_HOUR`), taken last, right
+/// before the code is sent, so that refused requests spend none of it.
+pub(super) async fn sms_budget(state: &AppState) -> Result<(), ApiError> {
+    let per_hour = state.settings.sms_per_hour;
+    match ratelimit::check(state, SMS_BUDGET_KEY, per_hour, HOUR).await {
+        Err(ApiError::RateLimited { retry_after_secs }) => {
+            metrics::counter!(SMS_REFUSED, "reason" => "budget").increment(1);
+            tracing::warn!(
+                per_hour,
+                retry_after_secs,
+                "SMS budget spent: setup codes are refused until the hour is over (SMS_PER_HOUR)"
+            );
+            Err(ApiError::RateLimited { retry_after_secs })
+        }
+        other => other,
+    }
 }
 
 /// One code sent: counted per client, then per address.

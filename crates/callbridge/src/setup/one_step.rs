@@ -30,7 +30,8 @@ pub(super) struct ValidateBody {
     phone_code: Option<String>,
 }
 
-/// 409 when the phone already belongs to an agent with another email.
+/// 409 when the phone already belongs to an agent with another email; asked only once both
+/// codes are proven, so only the phone's holder learns it.
 async fn ensure_phone_free(
     state: &AppState,
     email: &EmailAddress,
@@ -49,11 +50,13 @@ pub(super) async fn init(
 ) -> Result<Success<Value>, ApiError> {
     let email = input::required(body.email, "Email is required")?;
     let phone = input::required(body.phone, "Phone number is required")?;
-    let email = input::email(&state.settings, &email)?;
-    let phone = input::phone(&phone)?;
+    let email = input::email(&email)?;
+    let phone = input::sms_phone(&state, &phone)?;
     verify::ensure_configured(&state)?;
-    ensure_phone_free(&state, &email, &phone).await?;
     input::limit_send(&state, ip, &[email.as_str(), phone.as_str()]).await?;
+    input::email_allowed(&state, &email).await?;
+    // As on the phone step, whether the phone is taken is only told after its code is proven.
+    input::sms_budget(&state).await?;
 
     let email_sent = otp::send(&state, by_email(&email, ip)).await?;
     let sms_sent = otp::send(&state, by_sms(&phone, None, ip)).await?;
@@ -72,14 +75,15 @@ pub(super) async fn validate(
     let email_code = input::required(body.email_code, "Email OTP code is required")?;
     let phone = input::required(body.phone, "Phone number is required")?;
     let phone_code = input::required(body.phone_code, "Phone OTP code is required")?;
-    let email = input::email(&state.settings, &email)?;
+    let email = input::email(&email)?;
     let phone = input::phone(&phone)?;
     verify::ensure_configured(&state)?;
-    ensure_phone_free(&state, &email, &phone).await?;
     input::limit_check(&state, ip, &[email.as_str(), phone.as_str()]).await?;
+    input::email_allowed(&state, &email).await?;
 
     let email_check = otp::check(&state, by_email(&email, ip), &email_code, Some("email")).await?;
     let sms_check = otp::check(&state, by_sms(&phone, None, ip), &phone_code, Some("sms")).await?;
+    ensure_phone_free(&state, &email, &phone).await?;
 
     let now = Utc::now();
     let verified_at = iso_millis(now);

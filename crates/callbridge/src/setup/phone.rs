@@ -11,7 +11,7 @@ use super::email::{checked, sent};
 use super::{input, otp, verify};
 use crate::audit::{self, AuditKind, Entry};
 use crate::auth::{iso_millis, issue_call_token, verify_setup_token};
-use crate::domain::{AgentId, PhoneNumber};
+use crate::domain::{AgentId, EmailAddress, PhoneNumber};
 use crate::http::{ApiError, ClientIp, JsonOrForm, Success, success};
 use crate::state::AppState;
 use crate::store::{Agent, StoreError};
@@ -32,38 +32,32 @@ pub(super) struct ValidateBody {
     code: Option<String>,
 }
 
-/// The agent a setup token vouches for, and the phone it asks for, if no one else has it.
-async fn agent_and_phone(
+/// The email a setup token vouches for, and the phone it asks for; no lookup yet, so that the
+/// rate limits are counted first.
+fn email_and_phone(
     state: &AppState,
     token: Option<String>,
     phone: Option<String>,
-) -> Result<(Agent, PhoneNumber), ApiError> {
+    parse_phone: fn(&AppState, &str) -> Result<PhoneNumber, ApiError>,
+) -> Result<(EmailAddress, PhoneNumber), ApiError> {
     let token = input::required(token, "Setup token is required")?;
     let phone = input::required(phone, "Phone number is required")?;
     let email = verify_setup_token(&state.settings, &token)?;
-    let phone = input::phone(&phone)?;
-    let agent = state.store.agent_by_email(&email).await?.ok_or_else(|| {
+    let phone = parse_phone(state, &phone)?;
+    Ok((email, phone))
+}
+
+/// The agent of a setup token's email.
+async fn agent_of(state: &AppState, email: &EmailAddress) -> Result<Agent, ApiError> {
+    state.store.agent_by_email(email).await?.ok_or_else(|| {
         ApiError::Unauthorized(
             "Setup token names an email that is not verified: verify it again".into(),
         )
-    })?;
-    ensure_phone_free(state, &phone, &agent).await?;
-    Ok((agent, phone))
+    })
 }
 
-/// 409 when the phone is already another agent's.
-pub(super) async fn ensure_phone_free(
-    state: &AppState,
-    phone: &PhoneNumber,
-    agent: &Agent,
-) -> Result<(), ApiError> {
-    match state.store.agent_by_phone(phone).await? {
-        Some(owner) if owner.id != agent.id => Err(ApiError::Conflict(PHONE_TAKEN.into())),
-        _ => Ok(()),
-    }
-}
-
-/// Makes the phone the agent's, mapping a lost race for the number to the same 409.
+/// Makes the phone the agent's; 409 when it is another agent's. Only someone who just proved
+/// they hold the phone gets that far, so the answer tells no one else who has which number.
 pub(super) async fn bind(
     state: &AppState,
     agent: &Agent,
@@ -116,9 +110,14 @@ pub(super) async fn init(
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
 ) -> Result<Success<Value>, ApiError> {
-    let (agent, phone) = agent_and_phone(&state, body.token, body.phone).await?;
+    let (email, phone) = email_and_phone(&state, body.token, body.phone, input::sms_phone)?;
     verify::ensure_configured(&state)?;
     input::limit_send(&state, ip, &[phone.as_str()]).await?;
+    let agent = agent_of(&state, &email).await?;
+    // Whether another agent holds the phone is not asked here: the answer would tell anyone
+    // with a setup token who is registered. The code goes out as for any number, and binding
+    // the phone (after its code is proven) refuses a number that is taken.
+    input::sms_budget(&state).await?;
 
     let verification = otp::send(&state, by_sms(&phone, Some(agent.id), ip)).await?;
     Ok(success(
@@ -133,10 +132,12 @@ pub(super) async fn validate(
     JsonOrForm(body): JsonOrForm<ValidateBody>,
 ) -> Result<Success<Value>, ApiError> {
     let code = input::required(body.code, "OTP code is required");
-    let (agent, phone) = agent_and_phone(&state, body.token, body.phone).await?;
+    let (email, phone) =
+        email_and_phone(&state, body.token, body.phone, |_, raw| input::phone(raw))?;
     let code = code?;
     verify::ensure_configured(&state)?;
     input::limit_check(&state, ip, &[phone.as_str()]).await?;
+    let agent = agent_of(&state, &email).await?;
 
     let check = otp::check(&state, by_sms(&phone, Some(agent.id), ip), &code, None).await?;
 

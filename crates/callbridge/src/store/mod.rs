@@ -112,6 +112,19 @@ pub trait AgentStore: Send + Sync {
 }
 
 #[async_trait]
+pub trait InviteStore: Send + Sync {
+    /// Lets `email` sign up whatever the domain list says; inviting twice keeps the first.
+    /// `true` when the invitation is new.
+    async fn invite(
+        &self,
+        email: &EmailAddress,
+        by: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool>;
+    async fn is_invited(&self, email: &EmailAddress) -> StoreResult<bool>;
+}
+
+#[async_trait]
 pub trait RateLimitStore: Send + Sync {
     /// Counts one hit on `key` in the fixed window starting at `window_start`, in one atomic
     /// statement so that every instance sees the same count. A hit in a newer window restarts
@@ -329,6 +342,7 @@ pub trait AirtableStore: Send + Sync {
 #[async_trait]
 pub trait Store:
     AgentStore
+    + InviteStore
     + CallStore
     + CallLogStore
     + EventStore

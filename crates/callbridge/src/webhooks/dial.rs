@@ -12,7 +12,7 @@ use crate::calls::flow::{Action, Fact, Reason};
 use crate::calls::outcome;
 use crate::calls::twiml;
 use crate::config::AgentSilence;
-use crate::domain::{CallState, EventSource, LegRole};
+use crate::domain::{CallState, EventSource, LegRole, mask};
 use crate::http::ApiError;
 use crate::state::AppState;
 use crate::store::{Call, LegUpdate, NewEvent};
@@ -89,7 +89,7 @@ pub async fn dial_recipient(
     if advanced.step.actions.contains(&Action::DialRecipient)
         && let Err(err) = outcome::dial_recipient(&state, &advanced.call).await
     {
-        tracing::warn!(call = %call.id, %err, "could not dial the customer");
+        tracing::warn!(call = %call.id, err = %mask::text(&err.to_string()), "could not dial the customer");
         advance(state.store.as_ref(), call.id, Fact::RecipientDialFailed).await?;
         state.live.notify(call.id);
         return render(twiml::say_and_hang_up(Reason::TwilioError.spoken()));

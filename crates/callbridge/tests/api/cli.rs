@@ -46,6 +46,7 @@ fn minimal_env(cmd: &mut Command) -> &mut Command {
         .env("JWT_SECRET", JWT_SECRET)
         .env("BIND", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
+        .env("ALLOWED_EMAIL_DOMAINS", "example.com")
 }
 
 fn webhook(dir: &Path, args: &[&str]) -> (Output, String, String) {
@@ -224,13 +225,92 @@ fn serve_with_a_short_jwt_secret_prints_one_line_naming_it() {
 }
 
 #[test]
+fn serve_without_allowed_email_domains_or_open_signup_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = callbridge(dir.path());
+    minimal_env(&mut cmd)
+        .env_remove("ALLOWED_EMAIL_DOMAINS")
+        .arg("serve");
+    let (out, stdout, stderr) = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "error: ALLOWED_EMAIL_DOMAINS is empty, which lets anyone sign up: set it to the domains \
+         allowed to sign up (e.g. example.com), or set OPEN_SIGNUP=1 to let anyone\n"
+    );
+
+    let mut cmd = callbridge(dir.path());
+    minimal_env(&mut cmd)
+        .env_remove("ALLOWED_EMAIL_DOMAINS")
+        .env("OPEN_SIGNUP", "1")
+        .arg("serve");
+    let server = Server::start(&mut cmd);
+    let health = reqwest::blocking::get(format!("http://{}/healthz", server.addr)).unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn log_lines_never_hold_a_whole_email_or_phone_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = callbridge(dir.path());
+    // Twilio cannot be reached: every send fails after its rate limits were counted.
+    minimal_env(&mut cmd)
+        .env("TWILIO_BASE_URL", "http://127.0.0.1:9")
+        .env("VERIFY_SERVICE_SID", "VA00000000000000000000000000000000")
+        .arg("serve");
+    let server = Server::start(&mut cmd);
+    let client = reqwest::blocking::Client::new();
+    let url = format!("http://{}/setup/init", server.addr);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = client
+            .post(&url)
+            .form(&[
+                ("email", "ada.lovelace@example.com"),
+                ("phone", "+14155550123"),
+            ])
+            .send()
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    // Then one phone with fresh emails, so that its own limit is the one that refuses.
+    for n in 0..4 {
+        let email = format!("n{n}@example.com");
+        let response = client
+            .post(&url)
+            .form(&[("email", email.as_str()), ("phone", "+12025550123")])
+            .send()
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [502, 502, 502, 429, 502, 502, 502, 429]);
+    let lines = server.terminate_and_read_log();
+    let log = lines.join("\n");
+    assert!(log.contains("rate limited"), "{log}");
+    assert!(log.contains("a***@example.com"), "{log}");
+    assert!(log.contains("+1202***0123"), "{log}");
+    for whole in [
+        "ada.lovelace@example.com",
+        "+14155550123",
+        "4155550123",
+        "+12025550123",
+        "2025550123",
+    ] {
+        assert!(!log.contains(whole), "{whole} reached the log:\n{log}");
+    }
+}
+
+#[test]
 fn serve_reads_a_dotenv_file_with_the_seed_names() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join(".env"),
         format!(
             "ACCOUNT_SID=AC00000000000000000000000000000000\nAUTH_TOKEN=seed-token\n\
-             CALLER_ID=+14155550100\nJWT_SECRET={JWT_SECRET}\nBIND=127.0.0.1:0\nLOG_FORMAT=json\n"
+             CALLER_ID=+14155550100\nJWT_SECRET={JWT_SECRET}\nBIND=127.0.0.1:0\nLOG_FORMAT=json\n\
+             OPEN_SIGNUP=1\n"
         ),
     )
     .unwrap();
@@ -313,6 +393,8 @@ struct Server {
     child: Child,
     addr: String,
     metrics_addr: Option<String>,
+    /// The log lines written after "listening".
+    lines: Option<mpsc::Receiver<String>>,
 }
 
 impl Server {
@@ -327,6 +409,7 @@ impl Server {
             child,
             addr: String::new(),
             metrics_addr: None,
+            lines: None,
         };
         let stderr = server.child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -345,6 +428,7 @@ impl Server {
                     server.metrics_addr = addr;
                 } else if fields["message"] == "listening" {
                     server.addr = addr.unwrap();
+                    server.lines = Some(rx);
                     return server;
                 }
             }
@@ -356,7 +440,19 @@ impl Server {
         );
     }
 
+    /// Stops the server and returns every line it logged after it said it was listening.
+    fn terminate_and_read_log(mut self) -> Vec<String> {
+        let lines = self.lines.take().unwrap();
+        assert!(self.terminate_child().success());
+        // The reader ends at the closed pipe, which disconnects the channel.
+        lines.iter().collect()
+    }
+
     fn terminate(mut self) -> std::process::ExitStatus {
+        self.terminate_child()
+    }
+
+    fn terminate_child(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(killed.success());

@@ -15,6 +15,7 @@ mod demo;
 mod helpers;
 mod multi_instance;
 mod ops;
+mod security;
 mod setup;
 mod setup_cli;
 mod setup_errors;

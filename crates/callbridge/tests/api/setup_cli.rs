@@ -135,3 +135,40 @@ async fn an_unknown_email_is_a_clear_failure() {
     assert!(out.status.success());
     assert!(stdout.contains("no agents yet"), "{stdout}");
 }
+
+#[tokio::test]
+async fn an_invited_email_signs_up_outside_the_allowed_domains() {
+    let app = spawn_app_with(
+        callbridge::store::testing::TestDatabase::default_backend().await,
+        |raw| raw.allowed_email_domains = Some("example.com".into()),
+    )
+    .await;
+    let (status, body) = expect_error(
+        app.post_json("/setup/email/init", &json!({"email": "bob@other.org"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (422, Some("Email must be from @example.com domain"))
+    );
+
+    let (out, stdout, stderr) = users(&app, &["invite", "Bob@Other.org"]).await;
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("invited bob@other.org"), "{stdout}");
+    let (out, stdout, _) = users(&app, &["invite", "bob@other.org"]).await;
+    assert!(
+        out.status.success() && stdout.contains("already invited"),
+        "{stdout}"
+    );
+
+    let token = app.onboard_agent("bob@other.org", "+14155550101").await;
+    assert_eq!(me(&app, &token).await.status(), 200);
+    let (status, _) = expect_error(
+        app.post_json("/setup/email/init", &json!({"email": "carol@other.org"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 422, "an invitation is for one email");
+    app.stop().await;
+}

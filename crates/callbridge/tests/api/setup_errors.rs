@@ -263,16 +263,58 @@ async fn an_expired_or_forged_setup_token_is_401() {
     }
 }
 
+/// The keys of an envelope, all the way down: what an answer looks like, not what it says.
+fn shape(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .filter(|(key, _)| *key != "message")
+            .map(|(key, v)| (key.clone(), shape(v)))
+            .collect(),
+        _ => serde_json::Value::Null,
+    }
+}
+
 #[tokio::test]
-async fn a_phone_bound_to_another_agent_is_409() {
+async fn whose_phone_a_number_is_only_its_holder_learns() {
     for db in backends().await {
         let app = spawn_app_with(db, |_| {}).await;
         app.onboard_agent("first@example.com", "+14155550100").await;
         let token = setup_token(&app, "second@example.com").await;
+        // A registered phone and a fresh one get the same answer: a code on its way.
+        let mut answers = Vec::new();
+        for phone in ["+14155550100", "+14155550177"] {
+            let response = app
+                .post_json(
+                    "/setup/phone/init",
+                    &json!({"token": token, "phone": phone}),
+                )
+                .await;
+            answers.push((
+                response.status().as_u16(),
+                shape(&response.json().await.unwrap()),
+            ));
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0].0, 200);
+        // A wrong code reads the same for both.
+        for phone in ["+14155550100", "+14155550177"] {
+            let (status, _) = expect_error(
+                app.post_json(
+                    "/setup/phone/validate",
+                    &json!({"token": token, "phone": phone, "code": "000000"}),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(status, 401, "{phone}");
+        }
+        // Only the phone's holder, with its code, hears that it is taken.
+        let code = app.sim_otp("+14155550100").await;
         let (status, body) = expect_error(
             app.post_json(
-                "/setup/phone/init",
-                &json!({"token": token, "phone": "+14155550100"}),
+                "/setup/phone/validate",
+                &json!({"token": token, "phone": "+14155550100", "code": code}),
             )
             .await,
         )
@@ -282,15 +324,35 @@ async fn a_phone_bound_to_another_agent_is_409() {
             body["message"],
             "Phone number is already associated with another email address"
         );
-        let (status, _) = expect_error(
-            app.post_form_pairs(
-                "/setup/init",
-                &[("email", "third@example.com"), ("phone", "+14155550100")],
-            )
-            .await,
-        )
-        .await;
-        assert_eq!(status, 409);
+        let second = app
+            .store
+            .agent_by_email(&EmailAddress::parse("second@example.com").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(second.phone.is_none(), "nothing was bound");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_one_step_form_counts_its_limits_before_it_looks_a_phone_up() {
+    for db in backends().await {
+        let app = spawn_app_with(db, |_| {}).await;
+        app.onboard_agent("first@example.com", "+14155550100").await;
+        let mut statuses = Vec::new();
+        for n in 0..3 {
+            let email = format!("probe{n}@example.com");
+            let response = app
+                .post_form_pairs(
+                    "/setup/init",
+                    &[("email", &email), ("phone", "+14155550100")],
+                )
+                .await;
+            statuses.push(response.status().as_u16());
+        }
+        // Onboarding sent the phone its first code: two more, then the limit, taken or not.
+        assert_eq!(statuses, [200, 200, 429]);
         app.stop().await;
     }
 }
