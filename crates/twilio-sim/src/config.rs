@@ -77,6 +77,18 @@ pub struct NumberBehaviour {
     pub digits_after_ms: u64,
     /// The callee hangs up this long after answering; `None` = stays until someone else ends the call.
     pub talk_ms: Option<u64>,
+    /// What answering-machine detection concludes, when the caller asks for it. `None` follows
+    /// `answer`: `human` for a person; for a machine `machine_start`, or at the end of its greeting
+    /// `machine_end_beep` (or `machine_end_silence` without `beep`).
+    pub answered_by: Option<AnsweredBy>,
+    /// How long detection takes to hear a person, a fax or the start of a machine's greeting, in
+    /// simulated milliseconds (`MachineDetectionDuration`).
+    pub detection_ms: u64,
+    /// How long a machine's greeting lasts before its beep (or silence), in simulated milliseconds.
+    /// What the caller says before it ends is partly lost; what comes after is recorded whole.
+    pub greeting_ms: u64,
+    /// Whether the machine's greeting ends with a beep.
+    pub beep: bool,
 }
 
 impl Default for NumberBehaviour {
@@ -87,6 +99,45 @@ impl Default for NumberBehaviour {
             digits: None,
             digits_after_ms: 500,
             talk_ms: None,
+            answered_by: None,
+            detection_ms: 2500,
+            greeting_ms: 6000,
+            beep: true,
+        }
+    }
+}
+
+/// Twilio's `AnsweredBy` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredBy {
+    /// A person.
+    Human,
+    /// A machine, as soon as it is recognised.
+    MachineStart,
+    /// A machine whose greeting ended with a beep.
+    MachineEndBeep,
+    /// A machine whose greeting ended in silence.
+    MachineEndSilence,
+    /// A machine whose greeting ended some other way.
+    MachineEndOther,
+    /// A fax machine.
+    Fax,
+    /// Detection could not decide.
+    Unknown,
+}
+
+impl AnsweredBy {
+    /// The value Twilio sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "human",
+            Self::MachineStart => "machine_start",
+            Self::MachineEndBeep => "machine_end_beep",
+            Self::MachineEndSilence => "machine_end_silence",
+            Self::MachineEndOther => "machine_end_other",
+            Self::Fax => "fax",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -124,7 +175,8 @@ mod tests {
                 ring_ms: 5,
                 digits: Some("1".into()),
                 digits_after_ms: 7,
-                talk_ms: Some(9)
+                talk_ms: Some(9),
+                ..NumberBehaviour::default()
             }
         );
         let partial: NumberBehaviour = serde_json::from_str(r#"{"answer":"busy"}"#).unwrap();

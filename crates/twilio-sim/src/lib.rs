@@ -26,7 +26,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
-pub use config::{Answer, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig};
+pub use config::{
+    Answer, AnsweredBy, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig,
+};
 pub use state::SimEvent;
 
 use state::Shared;

@@ -1,7 +1,9 @@
 //! The call engine: one tokio task per call, driving it through its lifecycle and its TwiML.
 
+pub(crate) mod amd;
 pub(crate) mod call;
 pub(crate) mod conference;
+pub(crate) mod media;
 pub(crate) mod recording;
 pub(crate) mod twiml;
 pub(crate) mod xml;
@@ -68,7 +70,10 @@ pub(crate) struct JoinSpec {
     pub(crate) end_on_exit: bool,
     pub(crate) coaching: bool,
     pub(crate) call_sid_to_coach: Option<String>,
+    pub(crate) beep_on_exit: bool,
     pub(crate) status_callback: Option<Callback>,
+    /// What the participant hears while the conference waits to start.
+    pub(crate) wait: media::Music,
     /// Record from start, reporting to this callback.
     pub(crate) record: Option<Option<Callback>>,
 }
@@ -93,7 +98,7 @@ pub(crate) struct NewCall {
     pub(crate) direction: &'static str,
     pub(crate) status_callback: Option<Callback>,
     pub(crate) timeout_s: u64,
-    pub(crate) machine_detection: bool,
+    pub(crate) amd: Option<amd::Request>,
     pub(crate) record: Option<Option<Callback>>,
     pub(crate) start: Start,
 }
@@ -120,6 +125,8 @@ pub(crate) fn place_call(shared: &Arc<Shared>, model: &mut Model, spec: NewCall)
             duration: None,
             answered_at: None,
             answered_by: None,
+            machine_detection_ms: None,
+            voicemail: Vec::new(),
             status_callback: spec.status_callback.clone(),
             seq: 0,
             conference_sid: None,
