@@ -36,6 +36,11 @@ pub struct SimConfig {
     /// reorders them (SequenceNumber still tells their order). At 0, every webhook of the
     /// simulator, TwiML requests included, is delivered one at a time in the order it happened.
     pub webhook_jitter_ms: u64,
+    /// The account's calls per second: calls created through the API (Calls and Participants)
+    /// beyond it stay `queued` and are dialed at that rate, reporting their wait as `queue_time`.
+    /// Twilio's default for an account is 1; `None` (this library's default, so that tests may
+    /// start hundreds of calls at once) dials every call at once.
+    pub calls_per_second: Option<f64>,
 }
 
 /// The account SID used when none is given.
@@ -46,7 +51,8 @@ pub const DEFAULT_AUTH_TOKEN: &str = "simulated-auth-token-0123456789ab";
 impl Default for SimConfig {
     /// Account [`DEFAULT_ACCOUNT_SID`] with token [`DEFAULT_AUTH_TOKEN`], no API keys, real time, every
     /// number answering as a human after 1 s of ringing, pressing nothing and staying on the line, any
-    /// `From` accepted (no `incoming_numbers`), webhooks delivered once, in order, to their URL.
+    /// `From` accepted (no `incoming_numbers`), webhooks delivered once, in order, to their URL,
+    /// no calls-per-second limit.
     fn default() -> Self {
         Self {
             account_sid: DEFAULT_ACCOUNT_SID.to_owned(),
@@ -59,6 +65,7 @@ impl Default for SimConfig {
             webhook_targets: Vec::new(),
             webhook_duplicate_rate: 0.0,
             webhook_jitter_ms: 0,
+            calls_per_second: None,
         }
     }
 }

@@ -164,6 +164,13 @@ fn validate(config: &SimConfig) -> Result<(), Error> {
             config.time_scale
         )));
     }
+    if let Some(cps) = config.calls_per_second
+        && !(cps.is_finite() && cps > 0.0)
+    {
+        return Err(Error::Config(format!(
+            "calls_per_second must be positive, not {cps}"
+        )));
+    }
     if !(0.0..=1.0).contains(&config.webhook_duplicate_rate) {
         return Err(Error::Config(
             "webhook_duplicate_rate must be within 0..=1".to_owned(),

@@ -26,6 +26,8 @@ pub(crate) struct Model {
     pub(crate) document_order: Vec<String>,
     pub(crate) webhooks: Vec<WebhookRecord>,
     pub(crate) numbers: HashMap<String, NumberBehaviour>,
+    /// When the next API call may be dialed, under a calls-per-second limit.
+    pub(crate) next_dial_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -91,6 +93,8 @@ pub(crate) struct CallRec {
     pub(crate) answered_by: Option<String>,
     /// How long answering machine detection took, once it decided.
     pub(crate) machine_detection_ms: Option<u64>,
+    /// Simulated milliseconds the call waits `queued` for its turn under the CPS limit.
+    pub(crate) queue_time_ms: u64,
     /// What an answering machine recorded of the call.
     pub(crate) voicemail: Vec<VoicemailEntry>,
     pub(crate) status_callback: Option<Callback>,

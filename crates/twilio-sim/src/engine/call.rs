@@ -68,6 +68,8 @@ pub(crate) struct CallTask {
     /// URL of the TwiML document being executed (relative URLs resolve against it).
     doc_url: Option<String>,
     recording: Option<(String, Instant)>,
+    /// When the call leaves the queue (later than now under a calls-per-second limit).
+    dial_at: Instant,
 }
 
 impl std::fmt::Debug for CallTask {
@@ -84,8 +86,11 @@ impl CallTask {
         sid: String,
         spec: NewCall,
         behaviour: NumberBehaviour,
-        tx: mpsc::UnboundedSender<Signal>,
-        rx: mpsc::UnboundedReceiver<Signal>,
+        dial_at: Instant,
+        (tx, rx): (
+            mpsc::UnboundedSender<Signal>,
+            mpsc::UnboundedReceiver<Signal>,
+        ),
     ) -> Self {
         let shutdown = shared.shutdown.clone();
         Self {
@@ -100,6 +105,7 @@ impl CallTask {
             keys_scheduled: false,
             doc_url: None,
             recording: None,
+            dial_at,
         }
     }
 
@@ -142,6 +148,10 @@ impl CallTask {
     // ---- ringing ----
 
     async fn connect(&mut self) -> Result<(), Unanswered> {
+        if self.dial_at > Instant::now() {
+            self.note("waiting for the account's calls-per-second limit");
+            self.ring_until(self.dial_at).await?;
+        }
         self.ring_wait(INITIATE_MS).await?;
         self.with_model(|s, m| {
             s.note(m, &self.sid, "initiated");
@@ -172,7 +182,10 @@ impl CallTask {
 
     /// Waits while the phone rings; the callee may decline and the API may cancel.
     async fn ring_wait(&mut self, sim_ms: u64) -> Result<(), Unanswered> {
-        let deadline = self.shared.clock.deadline(sim_ms);
+        self.ring_until(self.shared.clock.deadline(sim_ms)).await
+    }
+
+    async fn ring_until(&mut self, deadline: Instant) -> Result<(), Unanswered> {
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => return Ok(()),
@@ -493,7 +506,27 @@ impl CallTask {
     async fn run_documents(&mut self, first: TwimlSource) -> Result<(), Stop> {
         let mut source = first;
         loop {
-            let verbs = match self.load(source).await {
+            let failed_url = match &source {
+                TwimlSource::Fetch { url, .. } => self.resolve(url),
+                TwimlSource::Inline(_) => None,
+            };
+            let mut loaded = self.load(source).await;
+            if let (Err(code), Some(fallback)) = (&loaded, self.spec.fallback.clone()) {
+                // Twilio asks the call's FallbackUrl once, saying what failed and why.
+                self.note(format!("fallback {}", fallback.0));
+                loaded = self
+                    .load(TwimlSource::Fetch {
+                        url: fallback.0,
+                        method: fallback.1,
+                        extra: vec![
+                            ("ErrorCode".to_owned(), code.to_string()),
+                            ("ErrorUrl".to_owned(), failed_url.unwrap_or_default()),
+                        ],
+                        kind: "fallback",
+                    })
+                    .await;
+            }
+            let verbs = match loaded {
                 Ok(v) => v,
                 Err(code) => {
                     self.with_model(|_, m| {
@@ -515,7 +548,8 @@ impl CallTask {
         }
     }
 
-    /// Gets and parses a document. `Err` is Twilio's error code (11200 fetch, 12100 parse).
+    /// Gets and parses a document. `Err` is Twilio's error code (11200 HTTP error, 11205
+    /// connection failure or timeout, 12100 parse).
     async fn load(&mut self, source: TwimlSource) -> Result<Vec<Verb>, u32> {
         let body = match source {
             TwimlSource::Inline(doc) => {
@@ -557,8 +591,8 @@ impl CallTask {
                         return Err(11200);
                     }
                     Err(e) => {
-                        self.note(format!("error 11200: {method} {url}: {e}"));
-                        return Err(11200);
+                        self.note(format!("error 11205: {method} {url}: {e}"));
+                        return Err(11205);
                     }
                 }
             }
@@ -890,6 +924,7 @@ impl CallTask {
                     status_callback: n.status_callback.clone(),
                     timeout_s: d.timeout_s,
                     amd: n.amd.clone(),
+                    fallback: None,
                     record: None,
                     start: Start::Leg {
                         parent: self.sid.clone(),

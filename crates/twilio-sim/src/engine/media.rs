@@ -59,7 +59,8 @@ pub(crate) fn say_ms(text: &str, loops: u32) -> u64 {
 }
 
 /// Fetches `music` for `call_sid` (or, without a call, with `params` alone) and notes on each
-/// listed call what it plays. `Err` is Twilio's error code: 11200 when the fetch failed, 12100
+/// listed call what it plays. `Err` is Twilio's error code: 11200 for an HTTP error, 11205 when the
+/// connection failed, 12100
 /// when the document is not one of audio verbs.
 pub(crate) async fn play(
     shared: &Arc<Shared>,
@@ -119,8 +120,8 @@ pub(crate) async fn play(
             return Err(11200);
         }
         Err(e) => {
-            note(format!("error 11200: {method} {url}: {e}"));
-            return Err(11200);
+            note(format!("error 11205: {method} {url}: {e}"));
+            return Err(11205);
         }
     };
     if !body.trim_start().starts_with('<') {

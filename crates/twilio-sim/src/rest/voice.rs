@@ -251,6 +251,7 @@ fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
         status_callback: callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?,
         timeout_s: timeout(f)?,
         amd: machine_detection(f, false)?,
+        fallback: optional_url(f, "FallbackUrl")?.map(|u| (u, f.method("FallbackMethod"))),
         record: recording_request(
             f,
             "Record",
@@ -453,7 +454,7 @@ pub(crate) fn call_json(shared: &Shared, c: &CallRec) -> Value {
         "forwarded_from": Value::Null,
         "group_sid": Value::Null,
         "caller_name": Value::Null,
-        "queue_time": "0",
+        "queue_time": c.queue_time_ms.to_string(),
         "trunk_sid": Value::Null,
         "uri": format!("{uri}.json"),
         "subresource_uris": {
@@ -698,6 +699,7 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
         status_callback,
         timeout_s,
         amd: machine_detection(f, true)?,
+        fallback: None,
         record,
         start: Start::Conference(join.clone()),
     };
