@@ -41,6 +41,16 @@ impl Clock {
         (since.elapsed().as_secs_f64() / self.scale) as u64
     }
 
+    /// Simulated milliseconds elapsed since `since`.
+    pub(crate) fn sim_ms_since(&self, since: Instant) -> u64 {
+        (since.elapsed().as_secs_f64() * 1000.0 / self.scale) as u64
+    }
+
+    /// Simulated milliseconds from `from` to `to` (0 if `to` is not later).
+    pub(crate) fn sim_ms_between(&self, from: Instant, to: Instant) -> u64 {
+        (to.saturating_duration_since(from).as_secs_f64() * 1000.0 / self.scale).round() as u64
+    }
+
     /// The time of day, plus however far the control API moved the clock forward.
     pub(crate) fn now(&self) -> DateTime<Utc> {
         Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))

@@ -36,6 +36,11 @@ pub struct SimConfig {
     /// reorders them (SequenceNumber still tells their order). At 0, every webhook of the
     /// simulator, TwiML requests included, is delivered one at a time in the order it happened.
     pub webhook_jitter_ms: u64,
+    /// The account's calls per second: calls created through the API (Calls and Participants)
+    /// beyond it stay `queued` and are dialed at that rate, reporting their wait as `queue_time`.
+    /// Twilio's default for an account is 1; `None` (this library's default, so that tests may
+    /// start hundreds of calls at once) dials every call at once.
+    pub calls_per_second: Option<f64>,
 }
 
 /// The account SID used when none is given.
@@ -46,7 +51,8 @@ pub const DEFAULT_AUTH_TOKEN: &str = "simulated-auth-token-0123456789ab";
 impl Default for SimConfig {
     /// Account [`DEFAULT_ACCOUNT_SID`] with token [`DEFAULT_AUTH_TOKEN`], no API keys, real time, every
     /// number answering as a human after 1 s of ringing, pressing nothing and staying on the line, any
-    /// `From` accepted (no `incoming_numbers`), webhooks delivered once, in order, to their URL.
+    /// `From` accepted (no `incoming_numbers`), webhooks delivered once, in order, to their URL,
+    /// no calls-per-second limit.
     fn default() -> Self {
         Self {
             account_sid: DEFAULT_ACCOUNT_SID.to_owned(),
@@ -59,6 +65,7 @@ impl Default for SimConfig {
             webhook_targets: Vec::new(),
             webhook_duplicate_rate: 0.0,
             webhook_jitter_ms: 0,
+            calls_per_second: None,
         }
     }
 }
@@ -77,6 +84,18 @@ pub struct NumberBehaviour {
     pub digits_after_ms: u64,
     /// The callee hangs up this long after answering; `None` = stays until someone else ends the call.
     pub talk_ms: Option<u64>,
+    /// What answering-machine detection concludes, when the caller asks for it. `None` follows
+    /// `answer`: `human` for a person; for a machine `machine_start`, or at the end of its greeting
+    /// `machine_end_beep` (or `machine_end_silence` without `beep`).
+    pub answered_by: Option<AnsweredBy>,
+    /// How long detection takes to hear a person, a fax or the start of a machine's greeting, in
+    /// simulated milliseconds (`MachineDetectionDuration`).
+    pub detection_ms: u64,
+    /// How long a machine's greeting lasts before its beep (or silence), in simulated milliseconds.
+    /// What the caller says before it ends is partly lost; what comes after is recorded whole.
+    pub greeting_ms: u64,
+    /// Whether the machine's greeting ends with a beep.
+    pub beep: bool,
 }
 
 impl Default for NumberBehaviour {
@@ -87,6 +106,45 @@ impl Default for NumberBehaviour {
             digits: None,
             digits_after_ms: 500,
             talk_ms: None,
+            answered_by: None,
+            detection_ms: 2500,
+            greeting_ms: 6000,
+            beep: true,
+        }
+    }
+}
+
+/// Twilio's `AnsweredBy` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnsweredBy {
+    /// A person.
+    Human,
+    /// A machine, as soon as it is recognised.
+    MachineStart,
+    /// A machine whose greeting ended with a beep.
+    MachineEndBeep,
+    /// A machine whose greeting ended in silence.
+    MachineEndSilence,
+    /// A machine whose greeting ended some other way.
+    MachineEndOther,
+    /// A fax machine.
+    Fax,
+    /// Detection could not decide.
+    Unknown,
+}
+
+impl AnsweredBy {
+    /// The value Twilio sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "human",
+            Self::MachineStart => "machine_start",
+            Self::MachineEndBeep => "machine_end_beep",
+            Self::MachineEndSilence => "machine_end_silence",
+            Self::MachineEndOther => "machine_end_other",
+            Self::Fax => "fax",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -124,7 +182,8 @@ mod tests {
                 ring_ms: 5,
                 digits: Some("1".into()),
                 digits_after_ms: 7,
-                talk_ms: Some(9)
+                talk_ms: Some(9),
+                ..NumberBehaviour::default()
             }
         );
         let partial: NumberBehaviour = serde_json::from_str(r#"{"answer":"busy"}"#).unwrap();

@@ -60,6 +60,8 @@ fn call_view(model: &Model, c: &CallRec) -> Value {
         "status": c.status.as_str(),
         "duration": c.duration,
         "answered_by": c.answered_by,
+        "machine_detection_duration_ms": c.machine_detection_ms,
+        "voicemail": c.voicemail,
         "in_gather": c.in_gather,
         "error_code": c.error_code,
         "conference": conference.map(|cf| cf.friendly_name.clone()),

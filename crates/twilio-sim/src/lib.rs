@@ -26,7 +26,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
-pub use config::{Answer, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig};
+pub use config::{
+    Answer, AnsweredBy, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig,
+};
 pub use state::SimEvent;
 
 use state::Shared;
@@ -160,6 +162,13 @@ fn validate(config: &SimConfig) -> Result<(), Error> {
         return Err(Error::Config(format!(
             "time_scale must be positive, not {}",
             config.time_scale
+        )));
+    }
+    if let Some(cps) = config.calls_per_second
+        && !(cps.is_finite() && cps > 0.0)
+    {
+        return Err(Error::Config(format!(
+            "calls_per_second must be positive, not {cps}"
         )));
     }
     if !(0.0..=1.0).contains(&config.webhook_duplicate_rate) {

@@ -26,6 +26,8 @@ pub(crate) struct Model {
     pub(crate) document_order: Vec<String>,
     pub(crate) webhooks: Vec<WebhookRecord>,
     pub(crate) numbers: HashMap<String, NumberBehaviour>,
+    /// When the next API call may be dialed, under a calls-per-second limit.
+    pub(crate) next_dial_at: Option<Instant>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -60,6 +62,13 @@ impl CallStatus {
     }
 }
 
+/// A verb an answering machine heard: `whole` when its greeting was over before the verb began.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct VoicemailEntry {
+    pub(crate) what: String,
+    pub(crate) whole: bool,
+}
+
 /// One entry of a call's human-readable history.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct TimelineEntry {
@@ -82,6 +91,12 @@ pub(crate) struct CallRec {
     pub(crate) duration: Option<u64>,
     pub(crate) answered_at: Option<Instant>,
     pub(crate) answered_by: Option<String>,
+    /// How long answering machine detection took, once it decided.
+    pub(crate) machine_detection_ms: Option<u64>,
+    /// Simulated milliseconds the call waits `queued` for its turn under the CPS limit.
+    pub(crate) queue_time_ms: u64,
+    /// What an answering machine recorded of the call.
+    pub(crate) voicemail: Vec<VoicemailEntry>,
     pub(crate) status_callback: Option<Callback>,
     pub(crate) seq: u32,
     /// The conference the call is in, or was last in.
@@ -147,6 +162,7 @@ pub(crate) struct ParticipantRec {
     pub(crate) end_on_exit: bool,
     pub(crate) coaching: bool,
     pub(crate) call_sid_to_coach: Option<String>,
+    pub(crate) beep_on_exit: bool,
     /// queued | ringing | connected
     pub(crate) status: &'static str,
     pub(crate) date_created: DateTime<Utc>,

@@ -153,6 +153,10 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     create.status_callback_event = CallEvent::ALL.to_vec();
     create.timeout = Some(30);
     create.machine_detection = Some(MachineDetection::Enable);
+    create.machine_detection_timeout = Some(10);
+    create.async_amd = Some(true);
+    create.async_amd_status_callback = Some(hook("amd?leg=agent"));
+    create.async_amd_status_callback_method = Some(HttpMethod::Post);
     create.record = Some(true);
     create.recording_status_callback = Some(hook("recording"));
     create.recording_status_callback_event =
@@ -246,6 +250,14 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     join.conference_recording_status_callback = Some(hook("conference-recording"));
     join.conference_recording_status_callback_event = vec![RecordingEvent::Completed];
     join.wait_url = Some(hook("wait"));
+    join.wait_method = Some(HttpMethod::Post);
+    join.muted = Some(false);
+    join.coaching = Some(true);
+    join.call_sid_to_coach = Some(agent.sid.clone());
+    join.machine_detection = Some(MachineDetection::DetectMessageEnd);
+    join.machine_detection_timeout = Some(30);
+    join.amd_status_callback = Some(hook("amd?leg=customer"));
+    join.amd_status_callback_method = Some(HttpMethod::Post);
     let participant = exercise!(cov, proxy, twilio.create_participant(ROOM, &join)).unwrap();
     assert_eq!(
         participant.conference_sid.as_deref(),
@@ -280,6 +292,14 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
                 muted: Some(true),
                 hold_url: Some(hook("hold")),
                 hold_method: Some(HttpMethod::Get),
+                announce_url: Some(hook("announce?to=customer")),
+                announce_method: Some(HttpMethod::Post),
+                wait_url: Some(hook("wait")),
+                wait_method: Some(HttpMethod::Post),
+                beep_on_exit: Some(false),
+                end_conference_on_exit: Some(false),
+                coaching: Some(false),
+                call_sid_to_coach: None,
             }
         )
     )
@@ -292,6 +312,21 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
         twilio.delete_participant(&conference.sid, &customer_sid)
     )
     .unwrap();
+
+    let announced = exercise!(
+        cov,
+        proxy,
+        twilio.update_conference(
+            &conference.sid,
+            &UpdateConference {
+                announce_url: Some(hook("announce?to=all")),
+                announce_method: Some(HttpMethod::Post),
+                ..UpdateConference::default()
+            }
+        )
+    )
+    .unwrap();
+    assert_eq!(announced.sid, conference.sid);
 
     // Redirect the second call, end the conference (and with it the agent's Dial), hang up.
     let redirected = exercise!(
@@ -315,6 +350,7 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
             &conference.sid,
             &UpdateConference {
                 status: Some(ConferenceUpdateStatus::Completed),
+                ..UpdateConference::default()
             }
         )
     )

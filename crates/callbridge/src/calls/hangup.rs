@@ -37,6 +37,7 @@ async fn end(state: &AppState, call: &Call) -> Result<(), ApiError> {
     if let Some(sid) = &call.conference_sid {
         let update = twilio::UpdateConference {
             status: Some(twilio::ConferenceUpdateStatus::Completed),
+            ..twilio::UpdateConference::default()
         };
         match state.twilio.update_conference(sid, &update).await {
             Ok(_) => {}

@@ -23,21 +23,40 @@ pub struct SimArgs {
     /// 1 is real time; 0.1 runs every ring, prompt and pause ten times faster.
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
+    /// The account's calls per second, as Twilio limits it: API calls beyond it wait `queued`.
+    #[arg(long, default_value_t = 1.0)]
+    cps: f64,
+    /// Delay each status callback by a random 0 to this many milliseconds, which reorders them.
+    #[arg(long, default_value_t = 0)]
+    webhook_jitter_ms: u64,
+    /// Probability (0 to 1) that a webhook is delivered twice, as Twilio's retries do.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_duplicate_rate: f64,
+}
+
+impl SimArgs {
+    fn config(self) -> SimConfig {
+        SimConfig {
+            account_sid: self.account_sid,
+            auth_token: self.auth_token,
+            time_scale: self.time_scale,
+            calls_per_second: Some(self.cps),
+            webhook_jitter_ms: self.webhook_jitter_ms,
+            webhook_duplicate_rate: self.webhook_duplicate_rate,
+            ..SimConfig::default()
+        }
+    }
 }
 
 /// Runs the simulator until Ctrl-C, printing how to point callbridge at it and then each call's
 /// progress as it happens.
 pub(super) async fn run(args: SimArgs) -> ExitCode {
-    let config = SimConfig {
-        account_sid: args.account_sid,
-        auth_token: args.auth_token,
-        time_scale: args.time_scale,
-        ..SimConfig::default()
-    };
-    let listener = match TcpListener::bind(args.bind).await {
+    let bind = args.bind;
+    let config = args.config();
+    let listener = match TcpListener::bind(bind).await {
         Ok(listener) => listener,
         Err(err) => {
-            eprintln!("error: cannot listen on {}: {err}", args.bind);
+            eprintln!("error: cannot listen on {bind}: {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -177,6 +196,38 @@ mod tests {
             status: Some(403),
         };
         assert!(timeline_line(&refused).unwrap().ends_with("answered 403"));
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn parse(args: &[&str]) -> SimConfig {
+        use clap::Parser as _;
+        let mut argv = vec!["sim"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().sim.config()
+    }
+
+    #[test]
+    fn flags_set_pacing_and_webhook_chaos_with_twilios_cps_by_default() {
+        let plain = parse(&[]);
+        assert_eq!(plain.calls_per_second, Some(1.0));
+        assert_eq!(plain.webhook_jitter_ms, 0);
+        assert_eq!(plain.webhook_duplicate_rate, 0.0);
+        let chaos = parse(&[
+            "--cps",
+            "5",
+            "--webhook-jitter-ms",
+            "40",
+            "--webhook-duplicate-rate",
+            "0.25",
+        ]);
+        assert_eq!(chaos.calls_per_second, Some(5.0));
+        assert_eq!(chaos.webhook_jitter_ms, 40);
+        assert_eq!(chaos.webhook_duplicate_rate, 0.25);
     }
 
     #[test]

@@ -8,12 +8,14 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::conference::{self, Leave};
+use super::media::{self, Music, PLAY_MS, say_ms};
 use super::twiml::{self, Dial, DialTarget, Gather, NumberNoun, Record, Verb};
 use super::{
-    JoinSpec, NewCall, Signal, Start, TwimlSource, call_event, call_params, place_call, recording,
+    JoinSpec, NewCall, Signal, Start, TwimlSource, amd, call_event, call_params, place_call,
+    recording,
 };
 use crate::config::{Answer, NumberBehaviour};
-use crate::model::CallStatus;
+use crate::model::{CallStatus, ConfStatus, VoicemailEntry};
 use crate::state::Shared;
 use crate::webhook::{self, Outgoing};
 
@@ -21,10 +23,6 @@ use crate::webhook::{self, Outgoing};
 const INITIATE_MS: u64 = 100;
 /// Simulated time before a carrier reports failure.
 const FAIL_MS: u64 = 200;
-/// Simulated time a spoken character takes.
-const SAY_MS_PER_CHAR: u64 = 60;
-/// Simulated time a `<Play>` takes.
-const PLAY_MS: u64 = 1000;
 
 /// Why the task stopped following its script.
 enum Stop {
@@ -70,6 +68,8 @@ pub(crate) struct CallTask {
     /// URL of the TwiML document being executed (relative URLs resolve against it).
     doc_url: Option<String>,
     recording: Option<(String, Instant)>,
+    /// When the call leaves the queue (later than now under a calls-per-second limit).
+    dial_at: Instant,
 }
 
 impl std::fmt::Debug for CallTask {
@@ -86,8 +86,11 @@ impl CallTask {
         sid: String,
         spec: NewCall,
         behaviour: NumberBehaviour,
-        tx: mpsc::UnboundedSender<Signal>,
-        rx: mpsc::UnboundedReceiver<Signal>,
+        dial_at: Instant,
+        (tx, rx): (
+            mpsc::UnboundedSender<Signal>,
+            mpsc::UnboundedReceiver<Signal>,
+        ),
     ) -> Self {
         let shutdown = shared.shutdown.clone();
         Self {
@@ -102,6 +105,7 @@ impl CallTask {
             keys_scheduled: false,
             doc_url: None,
             recording: None,
+            dial_at,
         }
     }
 
@@ -144,6 +148,10 @@ impl CallTask {
     // ---- ringing ----
 
     async fn connect(&mut self) -> Result<(), Unanswered> {
+        if self.dial_at > Instant::now() {
+            self.note("waiting for the account's calls-per-second limit");
+            self.ring_until(self.dial_at).await?;
+        }
         self.ring_wait(INITIATE_MS).await?;
         self.with_model(|s, m| {
             s.note(m, &self.sid, "initiated");
@@ -174,7 +182,10 @@ impl CallTask {
 
     /// Waits while the phone rings; the callee may decline and the API may cancel.
     async fn ring_wait(&mut self, sim_ms: u64) -> Result<(), Unanswered> {
-        let deadline = self.shared.clock.deadline(sim_ms);
+        self.ring_until(self.shared.clock.deadline(sim_ms)).await
+    }
+
+    async fn ring_until(&mut self, deadline: Instant) -> Result<(), Unanswered> {
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => return Ok(()),
@@ -197,12 +208,14 @@ impl CallTask {
 
     // ---- answered ----
 
+    /// Whether detection holds the call's TwiML (and its `answered` event) until it decides.
+    fn detects_synchronously(&self) -> bool {
+        self.spec.amd.as_ref().is_some_and(|a| !a.asynchronous)
+            && matches!(self.spec.start, Start::Twiml(_))
+    }
+
     fn answer(&mut self) {
-        let answered_by = match (self.spec.machine_detection, self.behaviour.answer) {
-            (false, _) => None,
-            (true, Answer::Machine) => Some("machine_start"),
-            (true, _) => Some("human"),
-        };
+        let hold_answered = self.detects_synchronously();
         let recording = self.with_model(|s, m| {
             let now = s.clock.now();
             let call = m.calls.get_mut(&self.sid)?;
@@ -210,17 +223,11 @@ impl CallTask {
             call.start_time = Some(now);
             call.answered_at = Some(Instant::now());
             call.date_updated = now;
-            call.answered_by = answered_by.map(str::to_owned);
             let record = call.record.clone();
-            s.note(
-                m,
-                &self.sid,
-                match answered_by {
-                    Some(by) => format!("in-progress (answered by {by})"),
-                    None => "in-progress".to_owned(),
-                },
-            );
-            call_event(s, m, &self.sid, "answered");
+            s.note(m, &self.sid, "in-progress");
+            if !hold_answered {
+                call_event(s, m, &self.sid, "answered");
+            }
             let recording = record.map(|cb| {
                 recording::start(s, m, Some(&self.sid), None, "OutboundAPI", cb.as_ref())
             });
@@ -230,6 +237,14 @@ impl CallTask {
             recording
         });
         self.recording = recording;
+        if let Some(req) = self
+            .spec
+            .amd
+            .clone()
+            .filter(|a| a.asynchronous || !hold_answered)
+        {
+            self.detect_in_background(req);
+        }
         if let Some(talk) = self.behaviour.talk_ms {
             let tx = self.tx.clone();
             let delay = self.shared.clock.real(talk);
@@ -240,12 +255,127 @@ impl CallTask {
         }
     }
 
+    /// Records what detection decided on the call and in its timeline.
+    fn set_answered_by(&self, verdict: amd::Verdict) {
+        self.with_model(|s, m| {
+            if let Some(c) = m.calls.get_mut(&self.sid) {
+                c.answered_by = Some(verdict.answered_by.as_str().to_owned());
+                c.machine_detection_ms = Some(verdict.after_ms);
+            }
+            s.note(
+                m,
+                &self.sid,
+                format!(
+                    "answered by {} (detected in {} ms)",
+                    verdict.answered_by.as_str(),
+                    verdict.after_ms
+                ),
+            );
+        });
+    }
+
+    /// Asynchronous detection: the TwiML runs meanwhile, and the verdict goes to the AMD status
+    /// callback if the call is still up by then.
+    fn detect_in_background(&self, req: amd::Request) {
+        let verdict = amd::decide(&self.behaviour, &req);
+        let shared = Arc::clone(&self.shared);
+        let sid = self.sid.clone();
+        let delay = shared.clock.real(verdict.after_ms);
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let mut model = shared.model();
+            let Some(call) = model.calls.get_mut(&sid) else {
+                return;
+            };
+            if call.status != CallStatus::InProgress {
+                return;
+            }
+            call.answered_by = Some(verdict.answered_by.as_str().to_owned());
+            call.machine_detection_ms = Some(verdict.after_ms);
+            shared.note(
+                &mut model,
+                &sid,
+                format!(
+                    "answered by {} (detected in {} ms)",
+                    verdict.answered_by.as_str(),
+                    verdict.after_ms
+                ),
+            );
+            if let Some(cb) = req.callback {
+                webhook::enqueue(
+                    &shared,
+                    Outgoing {
+                        kind: "amd-status",
+                        url: cb.url,
+                        method: cb.method,
+                        params: vec![
+                            ("AccountSid".to_owned(), shared.config.account_sid.clone()),
+                            (
+                                "AnsweredBy".to_owned(),
+                                verdict.answered_by.as_str().to_owned(),
+                            ),
+                            ("CallSid".to_owned(), sid.clone()),
+                            (
+                                "MachineDetectionDuration".to_owned(),
+                                verdict.after_ms.to_string(),
+                            ),
+                        ],
+                    },
+                );
+            }
+        });
+    }
+
+    /// Synchronous detection: listens until decided, then reports the call answered.
+    async fn detect(&mut self, req: &amd::Request) -> Result<amd::Verdict, Stop> {
+        self.note("answering machine detection");
+        let verdict = amd::decide(&self.behaviour, req);
+        self.pass(verdict.after_ms).await?;
+        self.set_answered_by(verdict);
+        self.with_model(|s, m| call_event(s, m, &self.sid, "answered"));
+        Ok(verdict)
+    }
+
     /// Runs the answered call. `Err` only on shutdown.
     async fn converse(&mut self) -> Result<(), ()> {
         self.answer();
         let start = self.spec.start.clone();
         let outcome = match start {
-            Start::Twiml(src) => self.run_documents(src).await,
+            Start::Twiml(src) => match self
+                .spec
+                .amd
+                .clone()
+                .filter(|_| self.detects_synchronously())
+            {
+                Some(req) => match self.detect(&req).await {
+                    Ok(verdict) => {
+                        let src = match src {
+                            TwimlSource::Fetch {
+                                url,
+                                method,
+                                mut extra,
+                                kind,
+                            } => {
+                                extra.push((
+                                    "MachineDetectionDuration".to_owned(),
+                                    verdict.after_ms.to_string(),
+                                ));
+                                TwimlSource::Fetch {
+                                    url,
+                                    method,
+                                    extra,
+                                    kind,
+                                }
+                            }
+                            inline => inline,
+                        };
+                        self.run_documents(src).await
+                    }
+                    Err(Stop::Redirect(next)) => self.run_documents(next).await,
+                    Err(stop) => Err(stop),
+                },
+                None => self.run_documents(src).await,
+            },
             Start::Conference(spec) => match self.in_conference(&spec, None).await {
                 Ok(_) => Ok(()),
                 Err(Stop::Redirect(src)) => self.run_documents(src).await,
@@ -376,7 +506,27 @@ impl CallTask {
     async fn run_documents(&mut self, first: TwimlSource) -> Result<(), Stop> {
         let mut source = first;
         loop {
-            let verbs = match self.load(source).await {
+            let failed_url = match &source {
+                TwimlSource::Fetch { url, .. } => self.resolve(url),
+                TwimlSource::Inline(_) => None,
+            };
+            let mut loaded = self.load(source).await;
+            if let (Err(code), Some(fallback)) = (&loaded, self.spec.fallback.clone()) {
+                // Twilio asks the call's FallbackUrl once, saying what failed and why.
+                self.note(format!("fallback {}", fallback.0));
+                loaded = self
+                    .load(TwimlSource::Fetch {
+                        url: fallback.0,
+                        method: fallback.1,
+                        extra: vec![
+                            ("ErrorCode".to_owned(), code.to_string()),
+                            ("ErrorUrl".to_owned(), failed_url.unwrap_or_default()),
+                        ],
+                        kind: "fallback",
+                    })
+                    .await;
+            }
+            let verbs = match loaded {
                 Ok(v) => v,
                 Err(code) => {
                     self.with_model(|_, m| {
@@ -398,7 +548,8 @@ impl CallTask {
         }
     }
 
-    /// Gets and parses a document. `Err` is Twilio's error code (11200 fetch, 12100 parse).
+    /// Gets and parses a document. `Err` is Twilio's error code (11200 HTTP error, 11205
+    /// connection failure or timeout, 12100 parse).
     async fn load(&mut self, source: TwimlSource) -> Result<Vec<Verb>, u32> {
         let body = match source {
             TwimlSource::Inline(doc) => {
@@ -440,8 +591,8 @@ impl CallTask {
                         return Err(11200);
                     }
                     Err(e) => {
-                        self.note(format!("error 11200: {method} {url}: {e}"));
-                        return Err(11200);
+                        self.note(format!("error 11205: {method} {url}: {e}"));
+                        return Err(11205);
                     }
                 }
             }
@@ -465,11 +616,13 @@ impl CallTask {
             let flow = match verb {
                 Verb::Say { text, loops } => {
                     self.note(format!("say {text:?}"));
+                    self.leave_message(format!("say {text:?}"));
                     self.pass(say_ms(text, *loops)).await?;
                     Flow::Next
                 }
                 Verb::Play { loops } => {
                     self.note("play");
+                    self.leave_message("play".to_owned());
                     self.pass(PLAY_MS * u64::from(*loops)).await?;
                     Flow::Next
                 }
@@ -505,6 +658,25 @@ impl CallTask {
         }
         self.note("end of TwiML");
         Ok(Flow::End)
+    }
+
+    /// What an answering machine records of a verb: all of it once its greeting is over, only the
+    /// end of it while the greeting still plays.
+    fn leave_message(&self, what: String) {
+        if !amd::has_greeting(&self.behaviour) {
+            return;
+        }
+        let greeting_ms = amd::greeting_end_ms(&self.behaviour);
+        self.with_model(|s, m| {
+            let Some(c) = m.calls.get_mut(&self.sid) else {
+                return;
+            };
+            let Some(at) = c.answered_at else {
+                return;
+            };
+            let whole = s.clock.sim_ms_since(at) >= greeting_ms;
+            c.voicemail.push(VoicemailEntry { what, whole });
+        });
     }
 
     fn set_in_gather(&self, on: bool) {
@@ -643,7 +815,15 @@ impl CallTask {
                     end_on_exit: noun.end_on_exit,
                     coaching: noun.coach.is_some(),
                     call_sid_to_coach: noun.coach.clone(),
+                    beep_on_exit: noun.beep_on_exit,
                     status_callback: noun.status_callback.clone(),
+                    wait: match &noun.wait {
+                        Music::Url { url, method } => Music::Url {
+                            url: self.resolve(url).unwrap_or_else(|| url.clone()),
+                            method: method.clone(),
+                        },
+                        other => other.clone(),
+                    },
                     record: noun
                         .record_from_start
                         .then(|| noun.recording_status_callback.clone()),
@@ -686,6 +866,25 @@ impl CallTask {
         time_limit_s: Option<u64>,
     ) -> Result<String, Stop> {
         let conf_sid = self.with_model(|s, m| conference::join(s, m, &self.sid, spec));
+        let waiting = self.with_model(|_, m| {
+            m.conferences
+                .get(&conf_sid)
+                .is_some_and(|c| c.status == ConfStatus::Init)
+        });
+        if waiting {
+            // A broken waitUrl leaves the caller in silence; the call goes on.
+            let listeners = [self.sid.clone()];
+            let _ = media::play(
+                &self.shared,
+                "wait",
+                "waiting",
+                &spec.wait,
+                Some(&self.sid),
+                Vec::new(),
+                &listeners,
+            )
+            .await;
+        }
         let deadline = time_limit_s.map(|t| self.shared.clock.deadline(t * 1000));
         loop {
             match self.wait_until(deadline).await {
@@ -724,7 +923,8 @@ impl CallTask {
                     direction: "outbound-dial",
                     status_callback: n.status_callback.clone(),
                     timeout_s: d.timeout_s,
-                    machine_detection: false,
+                    amd: n.amd.clone(),
+                    fallback: None,
                     record: None,
                     start: Start::Leg {
                         parent: self.sid.clone(),
@@ -824,8 +1024,4 @@ impl CallTask {
             }
         });
     }
-}
-
-fn say_ms(text: &str, loops: u32) -> u64 {
-    SAY_MS_PER_CHAR * text.chars().count() as u64 * u64::from(loops.max(1))
 }

@@ -3,7 +3,10 @@
 //! hold music. It ends when an endConferenceOnExit participant leaves, when the last participant
 //! leaves, or through the API. All functions take the locked model.
 
+use std::sync::Arc;
+
 use crate::clock::rfc2822;
+use crate::engine::media::{self, Music};
 use crate::engine::{JoinSpec, Signal, recording};
 use crate::model::{ActiveRecording, ConfRec, ConfStatus, Model, ParticipantRec};
 use crate::state::{Shared, SimEvent};
@@ -114,6 +117,7 @@ fn participant(
         end_on_exit: spec.end_on_exit,
         coaching: spec.coaching,
         call_sid_to_coach: spec.call_sid_to_coach.clone(),
+        beep_on_exit: spec.beep_on_exit,
         status,
         date_created: now,
         date_updated: now,
@@ -424,15 +428,25 @@ fn human_reason(reason: &str) -> &'static str {
     }
 }
 
-/// Updates a participant's Muted / Hold / EndConferenceOnExit, sending mute and hold events.
+/// What a Participants update asks to change.
+#[derive(Debug, Default)]
+pub(crate) struct Change {
+    pub(crate) muted: Option<bool>,
+    pub(crate) hold: Option<bool>,
+    pub(crate) end_on_exit: Option<bool>,
+    pub(crate) coaching: Option<bool>,
+    pub(crate) call_sid_to_coach: Option<String>,
+    pub(crate) beep_on_exit: Option<bool>,
+}
+
+/// Applies a Participants update: mute and hold changes send their own events, any other change a
+/// `participant-modify`. Returns whether the participant was there.
 pub(crate) fn update_participant(
     shared: &Shared,
     model: &mut Model,
     conf_sid: &str,
     call_sid: &str,
-    muted: Option<bool>,
-    hold: Option<bool>,
-    end_on_exit: Option<bool>,
+    change: Change,
 ) -> bool {
     let Some(p) = model
         .conferences
@@ -442,7 +456,7 @@ pub(crate) fn update_participant(
         return false;
     };
     let mut events = Vec::new();
-    if let Some(m) = muted.filter(|m| *m != p.muted) {
+    if let Some(m) = change.muted.filter(|m| *m != p.muted) {
         p.muted = m;
         events.push(if m {
             "participant-mute"
@@ -450,7 +464,7 @@ pub(crate) fn update_participant(
             "participant-unmute"
         });
     }
-    if let Some(h) = hold.filter(|h| *h != p.hold) {
+    if let Some(h) = change.hold.filter(|h| *h != p.hold) {
         p.hold = h;
         events.push(if h {
             "participant-hold"
@@ -458,14 +472,129 @@ pub(crate) fn update_participant(
             "participant-unhold"
         });
     }
-    if let Some(e) = end_on_exit {
+    let mut modified = false;
+    if let Some(e) = change.end_on_exit.filter(|e| *e != p.end_on_exit) {
         p.end_on_exit = e;
+        modified = true;
+    }
+    if let Some(b) = change.beep_on_exit.filter(|b| *b != p.beep_on_exit) {
+        p.beep_on_exit = b;
+        modified = true;
+    }
+    if let Some(c) = change.coaching.filter(|c| *c != p.coaching) {
+        p.coaching = c;
+        if !c {
+            p.call_sid_to_coach = None;
+        }
+        modified = true;
+    }
+    if let Some(target) = change.call_sid_to_coach
+        && p.call_sid_to_coach.as_deref() != Some(target.as_str())
+    {
+        p.call_sid_to_coach = Some(target);
+        modified = true;
+    }
+    if modified {
+        events.push("participant-modify");
     }
     p.date_updated = shared.clock.now();
     for e in events {
         emit(shared, model, conf_sid, e, Some(call_sid), Vec::new());
     }
     true
+}
+
+/// Plays hold music to a participant just put on hold.
+pub(crate) fn play_hold_music(shared: &Arc<Shared>, call_sid: &str, music: Music) {
+    let shared = Arc::clone(shared);
+    let call_sid = call_sid.to_owned();
+    tokio::spawn(async move {
+        let listeners = [call_sid.clone()];
+        let _ = media::play(
+            &shared,
+            "hold",
+            "on hold",
+            &music,
+            Some(&call_sid),
+            Vec::new(),
+            &listeners,
+        )
+        .await;
+    });
+}
+
+/// Plays an announcement to one participant (`call_sid`) or to the whole conference, then reports
+/// `announcement-end`, or `announcement-failed` when it could not be fetched or played.
+pub(crate) fn announce(shared: &Arc<Shared>, conf_sid: &str, call_sid: Option<&str>, music: Music) {
+    let shared = Arc::clone(shared);
+    let conf_sid = conf_sid.to_owned();
+    let call_sid = call_sid.map(str::to_owned);
+    tokio::spawn(async move {
+        let (listeners, params) = {
+            let model = shared.model();
+            let Some(conf) = model.conferences.get(&conf_sid) else {
+                return;
+            };
+            let listeners: Vec<String> = match &call_sid {
+                Some(c) => vec![c.clone()],
+                None => conf
+                    .participants
+                    .iter()
+                    .filter(|p| p.status == "connected")
+                    .map(|p| p.call_sid.clone())
+                    .collect(),
+            };
+            let mut params = vec![
+                ("ConferenceSid".to_owned(), conf_sid.clone()),
+                ("FriendlyName".to_owned(), conf.friendly_name.clone()),
+            ];
+            if call_sid.is_none() {
+                params.insert(
+                    0,
+                    ("AccountSid".to_owned(), shared.config.account_sid.clone()),
+                );
+            }
+            (listeners, params)
+        };
+        let played = media::play(
+            &shared,
+            "announce",
+            "announcement",
+            &music,
+            call_sid.as_deref(),
+            params,
+            &listeners,
+        )
+        .await;
+        let (event, extra) = match played {
+            Ok(p) => {
+                tokio::time::sleep(shared.clock.real(p.sim_ms)).await;
+                ("announcement-end", Vec::new())
+            }
+            Err(code) => (
+                "announcement-failed",
+                vec![(
+                    "ReasonAnnouncementFailed".to_owned(),
+                    crate::engine::error_message(code).to_owned(),
+                )],
+            ),
+        };
+        let mut model = shared.model();
+        if model
+            .conferences
+            .get(&conf_sid)
+            .is_some_and(|c| c.status != ConfStatus::Completed)
+        {
+            emit(
+                &shared,
+                &mut model,
+                &conf_sid,
+                event,
+                call_sid.as_deref(),
+                extra,
+            );
+        }
+    });
 }
 
 /// The statusCallbackEvent name that subscribes to a conference event.
@@ -477,6 +606,8 @@ fn subscription(event: &str) -> &str {
         "participant-leave" => "leave",
         "participant-mute" | "participant-unmute" => "mute",
         "participant-hold" | "participant-unhold" => "hold",
+        "participant-modify" => "modify",
+        "announcement-end" | "announcement-failed" => "announcement",
         other => other.strip_prefix("participant-").unwrap_or(other),
     }
 }
@@ -531,6 +662,9 @@ fn emit(
             ]);
             if let Some(label) = &p.label {
                 params.push(("ParticipantLabel".to_owned(), label.clone()));
+            }
+            if let Some(coached) = &p.call_sid_to_coach {
+                params.push(("CallSidToCoach".to_owned(), coached.clone()));
             }
         }
     }

@@ -1,7 +1,9 @@
 //! The call engine: one tokio task per call, driving it through its lifecycle and its TwiML.
 
+pub(crate) mod amd;
 pub(crate) mod call;
 pub(crate) mod conference;
+pub(crate) mod media;
 pub(crate) mod recording;
 pub(crate) mod twiml;
 pub(crate) mod xml;
@@ -68,7 +70,10 @@ pub(crate) struct JoinSpec {
     pub(crate) end_on_exit: bool,
     pub(crate) coaching: bool,
     pub(crate) call_sid_to_coach: Option<String>,
+    pub(crate) beep_on_exit: bool,
     pub(crate) status_callback: Option<Callback>,
+    /// What the participant hears while the conference waits to start.
+    pub(crate) wait: media::Music,
     /// Record from start, reporting to this callback.
     pub(crate) record: Option<Option<Callback>>,
 }
@@ -93,7 +98,9 @@ pub(crate) struct NewCall {
     pub(crate) direction: &'static str,
     pub(crate) status_callback: Option<Callback>,
     pub(crate) timeout_s: u64,
-    pub(crate) machine_detection: bool,
+    pub(crate) amd: Option<amd::Request>,
+    /// `FallbackUrl` and its method: asked when the call's TwiML cannot be fetched or parsed.
+    pub(crate) fallback: Option<(String, String)>,
     pub(crate) record: Option<Option<Callback>>,
     pub(crate) start: Start,
 }
@@ -104,6 +111,10 @@ pub(crate) fn place_call(shared: &Arc<Shared>, model: &mut Model, spec: NewCall)
     let sid = crate::sid::new_sid("CA");
     let (tx, rx) = mpsc::unbounded_channel();
     let now = shared.clock.now();
+    let dial_at = dial_slot(shared, model, spec.direction);
+    let queue_time_ms = shared
+        .clock
+        .sim_ms_between(tokio::time::Instant::now(), dial_at);
     model.calls.insert(
         sid.clone(),
         CallRec {
@@ -120,6 +131,9 @@ pub(crate) fn place_call(shared: &Arc<Shared>, model: &mut Model, spec: NewCall)
             duration: None,
             answered_at: None,
             answered_by: None,
+            machine_detection_ms: None,
+            queue_time_ms,
+            voicemail: Vec::new(),
             status_callback: spec.status_callback.clone(),
             seq: 0,
             conference_sid: None,
@@ -138,9 +152,30 @@ pub(crate) fn place_call(shared: &Arc<Shared>, model: &mut Model, spec: NewCall)
         .get(&spec.to)
         .cloned()
         .unwrap_or_else(|| shared.config.default_behaviour.clone());
-    let task = call::CallTask::new(Arc::clone(shared), sid.clone(), spec, behaviour, tx, rx);
+    let task = call::CallTask::new(
+        Arc::clone(shared),
+        sid.clone(),
+        spec,
+        behaviour,
+        dial_at,
+        (tx, rx),
+    );
     tokio::spawn(task.run());
     sid
+}
+
+/// When a new call may be dialed: now, or for an API call under a CPS limit, the next free slot.
+fn dial_slot(shared: &Shared, model: &mut Model, direction: &str) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let Some(cps) = shared.config.calls_per_second else {
+        return now;
+    };
+    if direction != "outbound-api" {
+        return now;
+    }
+    let slot = model.next_dial_at.map_or(now, |next| next.max(now));
+    model.next_dial_at = Some(slot + shared.clock.real((1000.0 / cps) as u64));
+    slot
 }
 
 /// The parameters Twilio sends with every request about a call.
@@ -238,6 +273,7 @@ pub(crate) fn call_event(shared: &Shared, model: &mut Model, sid: &str, event: &
 pub(crate) fn error_message(code: u32) -> &'static str {
     match code {
         11200 => "HTTP retrieval failure",
+        11205 => "HTTP connection failure",
         12100 => "Document parse failure",
         _ => "Application error",
     }

@@ -1,6 +1,8 @@
 //! TwiML documents as the engine executes them. Anything Twilio would refuse to run (not XML, no
 //! `<Response>`, an unknown verb, a noun where it cannot be) is an error, which fails the call with 12100.
 
+use super::amd;
+use super::media::Music;
 use super::xml::{self, Element};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +53,8 @@ pub(crate) enum DialTarget {
 pub(crate) struct NumberNoun {
     pub(crate) to: String,
     pub(crate) status_callback: Option<Callback>,
+    /// `<Number machineDetection>`: detected asynchronously, reported to `amdStatusCallback`.
+    pub(crate) amd: Option<amd::Request>,
 }
 
 /// A webhook destination with its method and the events it wants.
@@ -72,6 +76,8 @@ pub(crate) struct ConferenceNoun {
     pub(crate) label: Option<String>,
     pub(crate) status_callback: Option<Callback>,
     pub(crate) recording_status_callback: Option<Callback>,
+    pub(crate) wait: Music,
+    pub(crate) beep_on_exit: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -169,6 +175,7 @@ fn dial(el: &Element) -> Result<Dial, String> {
         DialTarget::Numbers(vec![NumberNoun {
             to,
             status_callback: None,
+            amd: None,
         }])
     } else if nouns.iter().any(|n| n.name == "Conference") {
         if nouns.len() != 1 {
@@ -202,6 +209,7 @@ fn dial(el: &Element) -> Result<Dial, String> {
                         "statusCallbackEvent",
                         "completed",
                     ),
+                    amd: number_amd(n)?,
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -239,6 +247,8 @@ fn conference(el: &Element) -> Result<ConferenceNoun, String> {
         record_from_start: el.attr("record") == Some("record-from-start"),
         coach: non_empty(el.attr("coach")),
         label: non_empty(el.attr("participantLabel")),
+        wait: Music::from_param(el.attr("waitUrl"), method(el, "waitMethod")),
+        beep_on_exit: matches!(el.attr("beep"), None | Some("true" | "onExit")),
         // Twilio's <Conference> has no default statusCallbackEvent: a statusCallback alone reports
         // nothing. (The Participants API's ConferenceStatusCallbackEvent defaults to `start end`.)
         status_callback: callback(el, "statusCallback", "statusCallbackEvent", ""),
@@ -249,6 +259,20 @@ fn conference(el: &Element) -> Result<ConferenceNoun, String> {
             "completed",
         ),
     })
+}
+
+fn number_amd(el: &Element) -> Result<Option<amd::Request>, String> {
+    let Some(value) = non_empty(el.attr("machineDetection")) else {
+        return Ok(None);
+    };
+    let mode = amd::Mode::parse(&value)
+        .ok_or_else(|| format!("machineDetection={value:?} is not Enable or DetectMessageEnd"))?;
+    Ok(Some(amd::Request {
+        mode,
+        timeout_s: num(el, "machineDetectionTimeout").unwrap_or(amd::DEFAULT_TIMEOUT_S),
+        callback: callback(el, "amdStatusCallback", "amdStatusCallbackEvent", ""),
+        asynchronous: true,
+    }))
 }
 
 /// Space- or comma-separated event names, as Twilio accepts them in attributes.
@@ -367,7 +391,8 @@ mod tests {
             a.target,
             DialTarget::Numbers(vec![NumberNoun {
                 to: "+15551230000".into(),
-                status_callback: None
+                status_callback: None,
+                amd: None,
             }])
         );
         let Verb::Dial(b) = &verbs[1] else { panic!() };

@@ -8,8 +8,9 @@ use serde_json::{Value, json};
 
 use super::{ApiError, ApiResult, Form, Req, method_not_allowed, page, reply};
 use crate::clock::rfc2822;
+use crate::engine::media::Music;
 use crate::engine::twiml::Callback;
-use crate::engine::{self, JoinSpec, NewCall, Signal, Start, TwimlSource, conference};
+use crate::engine::{self, JoinSpec, NewCall, Signal, Start, TwimlSource, amd, conference};
 use crate::model::{CallRec, CallStatus, ConfRec, ConfStatus, Model, ParticipantRec, RecordingRec};
 use crate::state::Shared;
 
@@ -169,9 +170,48 @@ fn timeout(form: &Form) -> Result<u64, ApiError> {
     Ok(form.uint("Timeout")?.unwrap_or(60).clamp(1, 600))
 }
 
-fn machine_detection(form: &Form) -> bool {
-    form.get("MachineDetection")
-        .is_some_and(|m| m == "Enable" || m == "DetectMessageEnd")
+/// `MachineDetection` and its settings. Calls detect synchronously unless `AsyncAmd=true` (then
+/// the verdict goes to `AsyncAmdStatusCallback`); participants always detect asynchronously and
+/// report to `AmdStatusCallback`.
+fn machine_detection(form: &Form, participant: bool) -> Result<Option<amd::Request>, ApiError> {
+    let Some(value) = form.non_empty("MachineDetection") else {
+        return Ok(None);
+    };
+    let mode = amd::Mode::parse(&value).ok_or_else(|| {
+        ApiError::bad_request(
+            20001,
+            format!("Invalid MachineDetection: {value} (Enable or DetectMessageEnd)"),
+        )
+    })?;
+    let timeout_s = match form.uint("MachineDetectionTimeout")? {
+        None => amd::DEFAULT_TIMEOUT_S,
+        Some(t) if (3..=59).contains(&t) => t,
+        Some(t) => {
+            return Err(ApiError::bad_request(
+                20001,
+                format!("MachineDetectionTimeout must be between 3 and 59 seconds, not {t}"),
+            ));
+        }
+    };
+    let (asynchronous, url) = if participant {
+        (true, "AmdStatusCallback")
+    } else {
+        (
+            form.bool("AsyncAmd")?.unwrap_or(false),
+            "AsyncAmdStatusCallback",
+        )
+    };
+    let callback = if asynchronous {
+        callback(form, url, "", &[])?
+    } else {
+        None
+    };
+    Ok(Some(amd::Request {
+        mode,
+        timeout_s,
+        callback,
+        asynchronous,
+    }))
 }
 
 // ---- calls ----
@@ -210,7 +250,8 @@ fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
         direction: "outbound-api",
         status_callback: callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?,
         timeout_s: timeout(f)?,
-        machine_detection: machine_detection(f),
+        amd: machine_detection(f, false)?,
+        fallback: optional_url(f, "FallbackUrl")?.map(|u| (u, f.method("FallbackMethod"))),
         record: recording_request(
             f,
             "Record",
@@ -413,7 +454,7 @@ pub(crate) fn call_json(shared: &Shared, c: &CallRec) -> Value {
         "forwarded_from": Value::Null,
         "group_sid": Value::Null,
         "caller_name": Value::Null,
-        "queue_time": "0",
+        "queue_time": c.queue_time_ms.to_string(),
         "trunk_sid": Value::Null,
         "uri": format!("{uri}.json"),
         "subresource_uris": {
@@ -473,11 +514,13 @@ fn list_conferences(shared: &Shared, req: &Req<'_>) -> ApiResult {
     )
 }
 
-fn update_conference(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiResult {
+fn update_conference(shared: &Arc<Shared>, req: &Req<'_>, sid: &str) -> ApiResult {
+    let announce_url = optional_url(&req.form, "AnnounceUrl")?;
     let mut model = shared.model();
-    if !model.conferences.contains_key(sid) {
+    let Some(conf) = model.conferences.get(sid) else {
         return Err(ApiError::not_found(req.path));
-    }
+    };
+    let live = conf.status != ConfStatus::Completed;
     match req.form.get("Status") {
         Some("completed") => {
             conference::end(shared, &mut model, sid, "conference-ended-via-api", None)
@@ -488,7 +531,25 @@ fn update_conference(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiResult {
                 format!("Invalid Status: {other}"),
             ));
         }
-        None => {}
+        None => {
+            if let Some(url) = announce_url {
+                if !live {
+                    return Err(ApiError::bad_request(
+                        20001,
+                        format!("Conference {sid} is over: nothing to announce to"),
+                    ));
+                }
+                conference::announce(
+                    shared,
+                    sid,
+                    None,
+                    Music::Url {
+                        url,
+                        method: req.form.method("AnnounceMethod"),
+                    },
+                );
+            }
+        }
     }
     reply(
         StatusCode::OK,
@@ -526,6 +587,31 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
     let conference_record = f
         .get("ConferenceRecord")
         .is_some_and(|v| v == "true" || v == "record-from-start");
+    let beep = f.get("Beep").unwrap_or("true");
+    if !matches!(beep, "true" | "false" | "onEnter" | "onExit") {
+        return Err(ApiError::bad_request(
+            20001,
+            format!("Invalid Beep: {beep} (true, false, onEnter or onExit)"),
+        ));
+    }
+    f.bool("EarlyMedia")?;
+    let wait_url = f.get("WaitUrl");
+    if let Some(u) = wait_url.map(str::trim).filter(|u| !u.is_empty())
+        && !valid_url(u)
+    {
+        return Err(ApiError::bad_request(
+            21609,
+            format!("Invalid WaitUrl: {u}"),
+        ));
+    }
+    let coaching = f.bool("Coaching")?.unwrap_or(false);
+    let call_sid_to_coach = f.non_empty("CallSidToCoach");
+    if coaching && call_sid_to_coach.is_none() {
+        return Err(ApiError::bad_request(
+            20001,
+            "CallSidToCoach is required when Coaching is true",
+        ));
+    }
     let mut join = JoinSpec {
         conference_sid: None,
         name: String::new(),
@@ -533,8 +619,9 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
         muted: f.bool("Muted")?.unwrap_or(false),
         start_on_enter: f.bool("StartConferenceOnEnter")?.unwrap_or(true),
         end_on_exit: f.bool("EndConferenceOnExit")?.unwrap_or(false),
-        coaching: f.bool("Coaching")?.unwrap_or(false),
-        call_sid_to_coach: f.non_empty("CallSidToCoach"),
+        coaching,
+        call_sid_to_coach,
+        beep_on_exit: matches!(beep, "true" | "onExit"),
         status_callback: callback(
             f,
             "ConferenceStatusCallback",
@@ -542,6 +629,7 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
             // Twilio's default for the Participants API, unlike <Conference>, which has none.
             &["start", "end"],
         )?,
+        wait: Music::from_param(wait_url, f.method("WaitMethod")),
         record: if conference_record {
             Some(callback(
                 f,
@@ -554,7 +642,16 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
         },
     };
     let status_callback = callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?;
-    let timeout_s = timeout(f)?;
+    let timeout_s = match f.uint("Timeout")? {
+        None => 60,
+        Some(t) if (5..=600).contains(&t) => t,
+        Some(t) => {
+            return Err(ApiError::bad_request(
+                20001,
+                format!("Timeout must be between 5 and 600 seconds, not {t}"),
+            ));
+        }
+    };
     let record = recording_request(
         f,
         "Record",
@@ -570,6 +667,28 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
     } else {
         conference::find_or_create(shared, &mut model, conf_key)
     };
+    if let Some(coached) = &join.call_sid_to_coach
+        && !model.conferences[&conf_sid]
+            .participants
+            .iter()
+            .any(|p| &p.call_sid == coached)
+    {
+        return Err(ApiError::bad_request(
+            20001,
+            format!("CallSidToCoach {coached} is not a participant of this conference"),
+        ));
+    }
+    if let Some(label) = &join.label
+        && model.conferences[&conf_sid]
+            .participants
+            .iter()
+            .any(|p| p.label.as_ref() == Some(label))
+    {
+        return Err(ApiError::bad_request(
+            20001,
+            format!("Label {label} is already used by a participant of this conference"),
+        ));
+    }
     join.conference_sid = Some(conf_sid.clone());
     join.name = model.conferences[&conf_sid].friendly_name.clone();
     let spec = NewCall {
@@ -579,7 +698,8 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
         direction: "outbound-api",
         status_callback,
         timeout_s,
-        machine_detection: machine_detection(f),
+        amd: machine_detection(f, true)?,
+        fallback: None,
         record,
         start: Start::Conference(join.clone()),
     };
@@ -635,33 +755,85 @@ fn fetch_participant(shared: &Shared, req: &Req<'_>, conf_key: &str, call: &str)
     reply(StatusCode::OK, participant_json(shared, &conf_sid, p))
 }
 
-fn update_participant(shared: &Shared, req: &Req<'_>, conf_key: &str, call: &str) -> ApiResult {
+/// A `…Url` parameter that must be a valid URL when given.
+fn optional_url(f: &Form, key: &str) -> Result<Option<String>, ApiError> {
+    match f.non_empty(key) {
+        Some(u) if !valid_url(&u) => {
+            Err(ApiError::bad_request(21609, format!("Invalid {key}: {u}")))
+        }
+        other => Ok(other),
+    }
+}
+
+fn update_participant(
+    shared: &Arc<Shared>,
+    req: &Req<'_>,
+    conf_key: &str,
+    call: &str,
+) -> ApiResult {
     let f = &req.form;
-    let (muted, hold, end_on_exit, coaching) = (
-        f.bool("Muted")?,
-        f.bool("Hold")?,
-        f.bool("EndConferenceOnExit")?,
-        f.bool("Coaching")?,
-    );
+    let change = conference::Change {
+        muted: f.bool("Muted")?,
+        hold: f.bool("Hold")?,
+        end_on_exit: f.bool("EndConferenceOnExit")?,
+        coaching: f.bool("Coaching")?,
+        call_sid_to_coach: f.non_empty("CallSidToCoach"),
+        beep_on_exit: f.bool("BeepOnExit")?,
+    };
+    let hold_url = optional_url(f, "HoldUrl")?;
+    let announce_url = optional_url(f, "AnnounceUrl")?;
+    optional_url(f, "WaitUrl")?;
     let mut model = shared.model();
     let (conf_sid, p) = find_participant(&model, req, conf_key, call)?;
     let call_sid = p.call_sid.clone();
-    conference::update_participant(
-        shared,
-        &mut model,
-        &conf_sid,
-        &call_sid,
-        muted,
-        hold,
-        end_on_exit,
-    );
-    if let Some(c) = coaching
-        && let Some(p) = model
-            .conferences
-            .get_mut(&conf_sid)
-            .and_then(|cf| cf.participants.iter_mut().find(|p| p.call_sid == call_sid))
-    {
-        p.coaching = c;
+    let was_held = p.hold;
+    let coached = change
+        .call_sid_to_coach
+        .clone()
+        .or_else(|| p.call_sid_to_coach.clone());
+    if change.coaching == Some(true) {
+        let Some(target) = coached else {
+            return Err(ApiError::bad_request(
+                20001,
+                "CallSidToCoach is required when Coaching is true",
+            ));
+        };
+        if target == call_sid
+            || !model.conferences[&conf_sid]
+                .participants
+                .iter()
+                .any(|p| p.call_sid == target)
+        {
+            return Err(ApiError::bad_request(
+                20001,
+                format!("CallSidToCoach {target} is not another participant of this conference"),
+            ));
+        }
+    }
+    let holds = change.hold == Some(true) && !was_held;
+    conference::update_participant(shared, &mut model, &conf_sid, &call_sid, change);
+    if holds {
+        // HoldMethod defaults to GET, unlike every other method parameter.
+        let method = match f.get("HoldMethod") {
+            Some(m) if m.eq_ignore_ascii_case("POST") => "POST".to_owned(),
+            _ => "GET".to_owned(),
+        };
+        conference::play_hold_music(
+            shared,
+            &call_sid,
+            Music::from_param(hold_url.as_deref(), method),
+        );
+    }
+    if let Some(url) = announce_url {
+        conference::announce(
+            shared,
+            &conf_sid,
+            Some(&call_sid),
+            Music::Url {
+                url,
+                method: f.method("AnnounceMethod"),
+            },
+        );
     }
     let (conf_sid, p) = find_participant(&model, req, &conf_sid, &call_sid)?;
     reply(StatusCode::OK, participant_json(shared, &conf_sid, p))

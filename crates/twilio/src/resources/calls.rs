@@ -175,6 +175,14 @@ pub struct CreateCall {
     pub timeout: Option<u32>,
     /// Answering machine detection.
     pub machine_detection: Option<MachineDetection>,
+    /// Seconds detection may take before answering `unknown` (3 to 59).
+    pub machine_detection_timeout: Option<u32>,
+    /// Detect while the call runs its TwiML, and report to `async_amd_status_callback`.
+    pub async_amd: Option<bool>,
+    /// Where asynchronous detection reports its result.
+    pub async_amd_status_callback: Option<String>,
+    /// Method for `async_amd_status_callback`.
+    pub async_amd_status_callback_method: Option<HttpMethod>,
     /// Record the whole call.
     pub record: Option<bool>,
     /// Where recording progress is reported.
@@ -200,6 +208,10 @@ impl CreateCall {
             status_callback_event: Vec::new(),
             timeout: None,
             machine_detection: None,
+            machine_detection_timeout: None,
+            async_amd: None,
+            async_amd_status_callback: None,
+            async_amd_status_callback_method: None,
             record: None,
             recording_status_callback: None,
             recording_status_callback_event: Vec::new(),
@@ -221,6 +233,16 @@ impl ToForm for CreateCall {
             .list("StatusCallbackEvent", &self.status_callback_event)
             .opt("Timeout", self.timeout)
             .opt("MachineDetection", self.machine_detection)
+            .opt("MachineDetectionTimeout", self.machine_detection_timeout)
+            .opt("AsyncAmd", self.async_amd)
+            .opt(
+                "AsyncAmdStatusCallback",
+                self.async_amd_status_callback.as_ref(),
+            )
+            .opt(
+                "AsyncAmdStatusCallbackMethod",
+                self.async_amd_status_callback_method,
+            )
             .opt("Record", self.record)
             .opt(
                 "RecordingStatusCallback",

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, fmt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::common::{Listed, Page, rfc2822};
+use super::common::{HttpMethod, Listed, Page, rfc2822};
 use crate::{
     Client, Error,
     form::{Form, ToForm},
@@ -126,6 +126,10 @@ impl ToForm for ListConferences {
 pub struct UpdateConference {
     /// `completed` ends the conference and hangs up every participant.
     pub status: Option<ConferenceUpdateStatus>,
+    /// TwiML or audio announced to everyone in the conference.
+    pub announce_url: Option<String>,
+    /// Method for `announce_url`.
+    pub announce_method: Option<HttpMethod>,
 }
 
 /// What an update may set a conference's status to.
@@ -144,7 +148,9 @@ impl fmt::Display for ConferenceUpdateStatus {
 impl ToForm for UpdateConference {
     fn to_form(&self) -> Form {
         let mut form = Form::new();
-        form.opt("Status", self.status);
+        form.opt("Status", self.status)
+            .opt("AnnounceUrl", self.announce_url.as_ref())
+            .opt("AnnounceMethod", self.announce_method);
         form
     }
 }
@@ -224,6 +230,7 @@ mod tests {
         );
         let update = UpdateConference {
             status: Some(ConferenceUpdateStatus::Completed),
+            ..UpdateConference::default()
         };
         assert_eq!(update.to_form().encode(), "Status=completed");
     }

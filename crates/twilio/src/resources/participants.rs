@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    calls::{CallEvent, RecordingEvent},
+    calls::{CallEvent, MachineDetection, RecordingEvent},
     common::{HttpMethod, Listed, rfc2822},
 };
 use crate::{
@@ -162,6 +162,22 @@ pub struct CreateParticipant {
     pub conference_recording_status_callback_event: Vec<RecordingEvent>,
     /// Hold music/TwiML while waiting for the conference to start.
     pub wait_url: Option<String>,
+    /// Method for `wait_url`.
+    pub wait_method: Option<HttpMethod>,
+    /// Join muted.
+    pub muted: Option<bool>,
+    /// Coach another participant: only that one hears this participant.
+    pub coaching: Option<bool>,
+    /// The call being coached, when `coaching`.
+    pub call_sid_to_coach: Option<String>,
+    /// Answering machine detection, reported to `amd_status_callback`.
+    pub machine_detection: Option<MachineDetection>,
+    /// Seconds detection may take before answering `unknown` (3 to 59).
+    pub machine_detection_timeout: Option<u32>,
+    /// Where the detection result is reported.
+    pub amd_status_callback: Option<String>,
+    /// Method for `amd_status_callback`.
+    pub amd_status_callback_method: Option<HttpMethod>,
 }
 
 impl CreateParticipant {
@@ -187,6 +203,14 @@ impl CreateParticipant {
             conference_recording_status_callback: None,
             conference_recording_status_callback_event: Vec::new(),
             wait_url: None,
+            wait_method: None,
+            muted: None,
+            coaching: None,
+            call_sid_to_coach: None,
+            machine_detection: None,
+            machine_detection_timeout: None,
+            amd_status_callback: None,
+            amd_status_callback_method: None,
         }
     }
 }
@@ -227,7 +251,15 @@ impl ToForm for CreateParticipant {
                 "ConferenceRecordingStatusCallbackEvent",
                 &self.conference_recording_status_callback_event,
             )
-            .opt("WaitUrl", self.wait_url.as_ref());
+            .opt("WaitUrl", self.wait_url.as_ref())
+            .opt("WaitMethod", self.wait_method)
+            .opt("Muted", self.muted)
+            .opt("Coaching", self.coaching)
+            .opt("CallSidToCoach", self.call_sid_to_coach.as_ref())
+            .opt("MachineDetection", self.machine_detection)
+            .opt("MachineDetectionTimeout", self.machine_detection_timeout)
+            .opt("AmdStatusCallback", self.amd_status_callback.as_ref())
+            .opt("AmdStatusCallbackMethod", self.amd_status_callback_method);
         form
     }
 }
@@ -241,8 +273,24 @@ pub struct UpdateParticipant {
     pub muted: Option<bool>,
     /// What the held participant hears.
     pub hold_url: Option<String>,
-    /// Method for `hold_url`.
+    /// Method for `hold_url` (Twilio's default is GET).
     pub hold_method: Option<HttpMethod>,
+    /// TwiML or audio announced to this participant alone.
+    pub announce_url: Option<String>,
+    /// Method for `announce_url`.
+    pub announce_method: Option<HttpMethod>,
+    /// What the participant hears while the conference waits to start.
+    pub wait_url: Option<String>,
+    /// Method for `wait_url`.
+    pub wait_method: Option<HttpMethod>,
+    /// Beep when the participant leaves.
+    pub beep_on_exit: Option<bool>,
+    /// Whether this participant's leaving ends the conference.
+    pub end_conference_on_exit: Option<bool>,
+    /// Coach another participant: only that one hears this participant.
+    pub coaching: Option<bool>,
+    /// The call being coached, when `coaching`.
+    pub call_sid_to_coach: Option<String>,
 }
 
 impl ToForm for UpdateParticipant {
@@ -251,7 +299,15 @@ impl ToForm for UpdateParticipant {
         form.opt("Hold", self.hold)
             .opt("Muted", self.muted)
             .opt("HoldUrl", self.hold_url.as_ref())
-            .opt("HoldMethod", self.hold_method);
+            .opt("HoldMethod", self.hold_method)
+            .opt("AnnounceUrl", self.announce_url.as_ref())
+            .opt("AnnounceMethod", self.announce_method)
+            .opt("WaitUrl", self.wait_url.as_ref())
+            .opt("WaitMethod", self.wait_method)
+            .opt("BeepOnExit", self.beep_on_exit)
+            .opt("EndConferenceOnExit", self.end_conference_on_exit)
+            .opt("Coaching", self.coaching)
+            .opt("CallSidToCoach", self.call_sid_to_coach.as_ref());
         form
     }
 }
