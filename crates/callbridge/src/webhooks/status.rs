@@ -74,6 +74,15 @@ async fn on_call_progress(
         LegRole::Agent => call.agent_number.clone(),
         LegRole::Recipient => call.recipient.clone(),
     };
+    // The customer's leg only ever talks in the conference: its length is the conversation's.
+    // Written before the leg's final status, so that a reader who sees the leg ended sees the
+    // call's duration too.
+    if role == LegRole::Recipient
+        && progress.status == Some(LegStatus::Completed)
+        && let Some(secs) = progress.duration_secs
+    {
+        state.store.set_call_duration(call.id, secs).await?;
+    }
     let is_final = progress.status.is_some_and(LegStatus::is_final);
     state
         .store
@@ -86,13 +95,6 @@ async fn on_call_progress(
             duration_secs: progress.duration_secs.filter(|_| is_final),
         })
         .await?;
-    // The customer's leg only ever talks in the conference: its length is the conversation's.
-    if role == LegRole::Recipient
-        && progress.status == Some(LegStatus::Completed)
-        && let Some(secs) = progress.duration_secs
-    {
-        state.store.set_call_duration(call.id, secs).await?;
-    }
     Ok(progress.status.map(|status| Fact::Leg { role, status }))
 }
 
