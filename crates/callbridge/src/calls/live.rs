@@ -57,7 +57,10 @@ struct StreamSlot {
 
 impl StreamSlots {
     fn take(&self, agent: AgentId) -> Option<StreamSlot> {
-        let mut open = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut open = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let count = open.entry(agent).or_default();
         if *count >= MAX_STREAMS_PER_AGENT {
             return None;
@@ -159,9 +162,13 @@ pub(super) async fn events(
         })?;
     let agent = AuthAgent(authenticate(&state, token).await?);
     let call = owned_call(state.store.as_ref(), &agent, &id).await?;
-    let slot = state.live.slots.take(agent.0.id).ok_or(ApiError::RateLimited {
-        retry_after_secs: RETRY_AFTER_TOO_MANY_STREAMS,
-    })?;
+    let slot = state
+        .live
+        .slots
+        .take(agent.0.id)
+        .ok_or(ApiError::RateLimited {
+            retry_after_secs: RETRY_AFTER_TOO_MANY_STREAMS,
+        })?;
     // A reconnecting EventSource sends the id of the last event it got.
     let resume_after = headers
         .get("last-event-id")
@@ -175,7 +182,15 @@ pub(super) async fn events(
         state: state.clone(),
     };
     tokio::spawn(async move {
-        follow(state.store.clone(), nudges, call.id, resume_after, watch, tx).await;
+        follow(
+            state.store.clone(),
+            nudges,
+            call.id,
+            resume_after,
+            watch,
+            tx,
+        )
+        .await;
         drop(slot);
     });
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
@@ -298,7 +313,8 @@ fn event_frame(event: &EventView) -> Event {
 }
 
 fn error_frame(err: &ApiError) -> Event {
-    let body = serde_json::json!({"status": "error", "message": err.to_string(), "code": err.code()});
+    let body =
+        serde_json::json!({"status": "error", "message": err.to_string(), "code": err.code()});
     Event::default().event(ERROR_KIND).data(body.to_string())
 }
 
@@ -468,7 +484,10 @@ mod tests {
             .map(|_| slots.take(ada).expect("a free slot"))
             .collect();
         assert!(slots.take(ada).is_none(), "one stream too many");
-        assert!(slots.take(bob).is_some(), "another agent has slots of its own");
+        assert!(
+            slots.take(bob).is_some(),
+            "another agent has slots of its own"
+        );
         held.pop();
         assert!(slots.take(ada).is_some(), "an ended stream frees its slot");
     }

@@ -157,11 +157,11 @@ pub struct RawSettings {
     pub trust_proxy: Option<String>,
 
     /// How long a client may take to send a request's headers, from the connection opening or
-    /// the previous answer, e.g. 10s [default: 10s].
+    /// the request's first byte, e.g. 10s [default: 10s].
     #[arg(long, env = "HEADER_READ_TIMEOUT")]
     pub header_read_timeout: Option<String>,
 
-    /// How long a connection may stay open with no request in progress [default: 5s].
+    /// How long a connection may stay open sending nothing after its last answer [default: 75s].
     #[arg(long, env = "KEEP_ALIVE_TIMEOUT")]
     pub keep_alive_timeout: Option<String>,
 

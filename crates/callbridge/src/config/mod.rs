@@ -21,7 +21,9 @@ const DEFAULT_DESTINATIONS: &str = "+1";
 const DEFAULT_AIRTABLE_BASE_URL: &str = "https://api.airtable.com";
 const DEFAULT_CALL_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
 const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longer than the idle timeout of common load balancers (60 s), which reuse connections: a
+/// server that closes first races their next request.
+const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(75);
 /// Well under the 1024 open files a service gets by default, with room for the database and
 /// Twilio's connections.
 const DEFAULT_MAX_CONNECTIONS: usize = 512;
@@ -123,9 +125,10 @@ pub struct Settings {
     /// How many proxies of ours sit in front: 0 takes the peer address as the client's (rate
     /// limits, audit); N takes the N-th entry from the right of `X-Forwarded-For`.
     pub trust_proxy: usize,
-    /// How long a client may take to send a request's headers.
+    /// How long a client may take to send a request's headers, from the connection opening or
+    /// the request's first byte.
     pub header_read_timeout: Duration,
-    /// How long a connection may stay open with no request in progress.
+    /// How long a connection may stay open without sending anything after its last answer.
     pub keep_alive_timeout: Duration,
     /// Open connections at most; more wait to be accepted.
     pub max_connections: usize,

@@ -320,7 +320,11 @@ fn trust_proxy_counts_the_proxies_in_front() {
             trust_proxy: Some(raw.into()),
             ..minimal()
         };
-        assert_eq!(Settings::from_raw(settings).unwrap().trust_proxy, want, "{raw}");
+        assert_eq!(
+            Settings::from_raw(settings).unwrap().trust_proxy,
+            want,
+            "{raw}"
+        );
     }
     for raw in ["yes please", "-1", "17"] {
         let bad = RawSettings {

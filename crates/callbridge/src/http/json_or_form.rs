@@ -226,9 +226,12 @@ mod tests {
         }
         let raw = parse::<Body>(Some(BodyKind::Form), b"email=\xff").unwrap_err();
         assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
-        let ok = extract(Some("application/x-www-form-urlencoded"), "email=%C3%A9%2B+x")
-            .await
-            .unwrap();
+        let ok = extract(
+            Some("application/x-www-form-urlencoded"),
+            "email=%C3%A9%2B+x",
+        )
+        .await
+        .unwrap();
         assert_eq!(ok.email.as_deref(), Some("é+ x"));
     }
 

@@ -46,9 +46,11 @@ fn needs_envelope(response: &Response) -> bool {
     }
     match response.headers().get(header::CONTENT_TYPE) {
         None => true,
-        Some(value) => value
-            .to_str()
-            .is_ok_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/plain")),
+        Some(value) => value.to_str().is_ok_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/plain")
+        }),
     }
 }
 
@@ -91,7 +93,10 @@ mod tests {
             StatusCode::NOT_FOUND,
             Some("application/json")
         )));
-        assert!(!needs_envelope(&plain(StatusCode::FORBIDDEN, Some("text/xml"))));
+        assert!(!needs_envelope(&plain(
+            StatusCode::FORBIDDEN,
+            Some("text/xml")
+        )));
         assert!(!needs_envelope(&plain(StatusCode::OK, None)));
         assert!(!needs_envelope(&plain(StatusCode::NO_CONTENT, None)));
     }
@@ -105,7 +110,12 @@ mod tests {
             "panicked at src/secret.rs:1",
         );
         assert_eq!(said, "internal server error");
-        let said = message(StatusCode::BAD_REQUEST, &Method::GET, "/x", "Failed to parse");
+        let said = message(
+            StatusCode::BAD_REQUEST,
+            &Method::GET,
+            "/x",
+            "Failed to parse",
+        );
         assert_eq!(said, "Failed to parse");
     }
 }

@@ -351,7 +351,10 @@ fn a_server_going_away_is_unavailable_and_a_bad_query_is_not() {
         assert!(!is_server_unavailable(code), "{code}");
     }
     for code in ["53100", "25006", "58030"] {
-        assert!(is_server_unavailable(code), "a full, read-only or failing server: {code}");
+        assert!(
+            is_server_unavailable(code),
+            "a full, read-only or failing server: {code}"
+        );
     }
 }
 

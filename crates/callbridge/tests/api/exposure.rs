@@ -24,11 +24,18 @@ async fn the_public_listener_keeps_metrics_to_the_metrics_listener() {
 async fn every_answer_is_nosniff_and_no_store() {
     let app = spawn_app().await;
     let email = "ada@example.com";
-    expect_success(app.post_json("/setup/email/init", &json!({"email": email})).await).await;
+    expect_success(
+        app.post_json("/setup/email/init", &json!({"email": email}))
+            .await,
+    )
+    .await;
     let code = app.sim_otp(email).await;
     // This answer carries a setup token.
     let with_token = app
-        .post_json("/setup/email/validate", &json!({"email": email, "code": code}))
+        .post_json(
+            "/setup/email/validate",
+            &json!({"email": email, "code": code}),
+        )
         .await;
     let healthz = app.get("/healthz").await;
     let not_found = app.get("/no/such/route").await;
@@ -51,7 +58,11 @@ async fn the_sqlite_database_and_its_wal_files_are_owner_only() {
     let app = spawn_app_on(db).await;
     // A write, so that the -wal and -shm files exist while the pool is open.
     let email = "ada@example.com";
-    expect_success(app.post_json("/setup/email/init", &json!({"email": email})).await).await;
+    expect_success(
+        app.post_json("/setup/email/init", &json!({"email": email}))
+            .await,
+    )
+    .await;
     for file in [path.clone(), format!("{path}-wal"), format!("{path}-shm")] {
         let mode = std::fs::metadata(&file)
             .unwrap_or_else(|e| panic!("{file}: {e}"))

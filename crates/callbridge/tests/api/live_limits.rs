@@ -54,7 +54,10 @@ async fn a_stream_ends_once_its_agent_is_revoked() {
     assert_eq!(last.event, "error", "{frames:?}");
     let body: Value = serde_json::from_str(&last.data).unwrap();
     assert_eq!(body["code"], 401, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("revoked"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("revoked"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -86,7 +89,10 @@ async fn an_agent_holds_at_most_ten_streams_and_a_closed_one_frees_its_place() {
             break;
         }
         assert_eq!(response.status(), 429);
-        assert!(started.elapsed() < DEADLINE, "the closed stream's place was not freed");
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the closed stream's place was not freed"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

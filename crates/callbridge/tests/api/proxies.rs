@@ -20,8 +20,11 @@ async fn audited_address(app: &TestApp, email: &str, forwarded_for: &str) -> Str
     expect_success(response).await;
     let code = app.sim_otp(email).await;
     expect_success(
-        app.post_form_pairs("/setup/email/validate", &[("email", email), ("code", &code)])
-            .await,
+        app.post_form_pairs(
+            "/setup/email/validate",
+            &[("email", email), ("code", &code)],
+        )
+        .await,
     )
     .await;
     let email = EmailAddress::parse(email).unwrap();

@@ -44,16 +44,28 @@ async fn a_bad_query_parameter_is_400_in_the_envelope() {
         .unwrap();
     let (status, body) = expect_error(response).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("limit"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("limit"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn bodies_that_are_not_utf8_are_400() {
     let app = spawn_app().await;
     for (content_type, bytes) in [
-        ("application/x-www-form-urlencoded", b"email=ada%FF@example.com".to_vec()),
-        ("application/x-www-form-urlencoded", b"email=ada\xff@example.com".to_vec()),
-        ("application/json", b"{\"email\": \"ada\xff@example.com\"}".to_vec()),
+        (
+            "application/x-www-form-urlencoded",
+            b"email=ada%FF@example.com".to_vec(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"email=ada\xff@example.com".to_vec(),
+        ),
+        (
+            "application/json",
+            b"{\"email\": \"ada\xff@example.com\"}".to_vec(),
+        ),
     ] {
         let response = app
             .client
@@ -120,7 +132,14 @@ async fn a_database_that_cannot_be_written_is_503_and_not_ready_and_says_nothing
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], 503);
     let text = body.to_string().to_lowercase();
-    for word in ["sqlite", "readonly", "read-only", "attempt to write", "rate_limits", "sql"] {
+    for word in [
+        "sqlite",
+        "readonly",
+        "read-only",
+        "attempt to write",
+        "rate_limits",
+        "sql",
+    ] {
         assert!(!text.contains(word), "{word} in {body}");
     }
 }

@@ -289,14 +289,15 @@ mod tests {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "PRAGMA max_page_count = {pages}"
         )))
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-        let err = sqlx::query("INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, 0, 1)")
-            .bind("x".repeat(64 * 1024))
-            .execute(&mut *conn)
-            .await
-            .unwrap_err();
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let err =
+            sqlx::query("INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, 0, 1)")
+                .bind("x".repeat(64 * 1024))
+                .execute(&mut *conn)
+                .await
+                .unwrap_err();
         assert!(
             matches!(StoreError::from(err), StoreError::Unavailable(_)),
             "a full disk is worth a retry later"
