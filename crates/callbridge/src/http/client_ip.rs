@@ -152,7 +152,7 @@ mod tests {
             client_written in proptest::collection::vec("[ -~]{0,20}", 0..6),
             appended in proptest::collection::vec(address(), 1..5),
         ) {
-            let mut entries = client_written.clone();
+            let mut entries = client_written;
             entries.extend(appended.iter().map(ToString::to_string));
             let line = entries.join(",");
             prop_assume!(HeaderValue::from_str(&line).is_ok());
