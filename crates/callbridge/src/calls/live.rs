@@ -3,9 +3,14 @@
 //! Any instance may store a call's webhooks, so the stream reads the store rather than trusting
 //! in-process news: it polls at a short interval, and [`LiveHub`] wakes it at once when this
 //! instance stored something, which keeps a single instance's latency near zero.
+//!
+//! A stream outlives its request, so it checks its token again every `LIVE_TOKEN_RECHECK` and
+//! ends when the agent was revoked; and an agent holds at most [`MAX_STREAMS_PER_AGENT`] streams
+//! on an instance, each a task and a database poll.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
@@ -20,7 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::read::owned_call;
 use super::view::EventView;
 use crate::auth::{AuthAgent, authenticate, bearer_token};
-use crate::domain::{CallId, CallState, EventId};
+use crate::domain::{AgentId, CallId, CallState, EventId};
 use crate::http::ApiError;
 use crate::state::AppState;
 use crate::store::{Call, CallEvent, SharedStore};
@@ -34,18 +39,69 @@ const HUB_CAPACITY: usize = 1024;
 /// SSE event names.
 pub const EVENT_KIND: &str = "event";
 pub const STATE_KIND: &str = "state";
+/// The last frame of a stream whose token no longer holds: the error envelope.
+pub const ERROR_KIND: &str = "error";
+/// Open streams per agent and instance; one more is a 429.
+pub const MAX_STREAMS_PER_AGENT: usize = 10;
+
+/// How many streams each agent has open on this instance.
+#[derive(Debug, Clone, Default)]
+struct StreamSlots(Arc<Mutex<HashMap<AgentId, usize>>>);
+
+/// One of an agent's streams; gives its slot back when dropped, however the stream ends.
+#[derive(Debug)]
+struct StreamSlot {
+    slots: StreamSlots,
+    agent: AgentId,
+}
+
+impl StreamSlots {
+    fn take(&self, agent: AgentId) -> Option<StreamSlot> {
+        let mut open = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(agent).or_default();
+        if *count >= MAX_STREAMS_PER_AGENT {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            slots: self.clone(),
+            agent,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .slots
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.agent) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.agent);
+            }
+        }
+    }
+}
 
 /// In-process news that a call changed. Whoever stores an event or moves a call's state calls
 /// [`LiveHub::notify`]; streams of that call then re-read the store without waiting for the poll.
 #[derive(Debug, Clone)]
 pub struct LiveHub {
     tx: broadcast::Sender<CallId>,
+    slots: StreamSlots,
 }
 
 impl Default for LiveHub {
     fn default() -> Self {
         Self {
             tx: broadcast::channel(HUB_CAPACITY).0,
+            slots: StreamSlots::default(),
         }
     }
 }
@@ -106,6 +162,13 @@ pub(super) async fn events(
         })?;
     let agent = AuthAgent(authenticate(&state, token).await?);
     let call = owned_call(state.store.as_ref(), &agent, &id).await?;
+    let slot = state
+        .live
+        .slots
+        .take(agent.0.id)
+        .ok_or(ApiError::RateLimited {
+            retry_after_secs: RETRY_AFTER_TOO_MANY_STREAMS,
+        })?;
     // A reconnecting EventSource sends the id of the last event it got.
     let resume_after = headers
         .get("last-event-id")
@@ -113,26 +176,71 @@ pub(super) async fn events(
         .and_then(|v| v.trim().parse::<EventId>().ok());
     let (tx, rx) = mpsc::channel(64);
     let nudges = state.live.subscribe();
-    tokio::spawn(follow(
-        state.store.clone(),
-        nudges,
-        call.id,
-        resume_after,
-        tx,
-    ));
+    let watch = TokenWatch {
+        every: state.settings.live_token_recheck,
+        token: token.to_owned(),
+        state: state.clone(),
+    };
+    tokio::spawn(async move {
+        follow(
+            state.store.clone(),
+            nudges,
+            call.id,
+            resume_after,
+            watch,
+            tx,
+        )
+        .await;
+        drop(slot);
+    });
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }
 
-/// Sends the call's events and state changes to `tx` until the call is final or the client left.
+/// A stream's token, checked again every `every`.
+struct TokenWatch {
+    every: Duration,
+    token: String,
+    state: AppState,
+}
+
+impl TokenWatch {
+    /// Why the token no longer holds, if it does not; a store that cannot answer now is no
+    /// reason to end the stream.
+    async fn refusal(&self) -> Option<ApiError> {
+        match authenticate(&self.state, &self.token).await {
+            Err(err @ ApiError::Unauthorized(_)) => Some(err),
+            Err(err) => {
+                tracing::warn!(%err, "live stream cannot re-check its token");
+                None
+            }
+            Ok(_) => None,
+        }
+    }
+}
+
+/// A client told to slow down waits this long before opening another stream.
+const RETRY_AFTER_TOO_MANY_STREAMS: u64 = 5;
+
+/// Sends the call's events and state changes to `tx` until the call is final, the client left
+/// or the token stopped holding.
 async fn follow(
     store: SharedStore,
     mut nudges: broadcast::Receiver<CallId>,
     id: CallId,
     resume_after: Option<EventId>,
+    watch: TokenWatch,
     tx: mpsc::Sender<Result<Event, Infallible>>,
 ) {
     let mut tracker = Tracker::new(resume_after);
+    let mut next_check = tokio::time::Instant::now() + watch.every;
     loop {
+        if tokio::time::Instant::now() >= next_check {
+            if let Some(refusal) = watch.refusal().await {
+                let _ = tx.send(Ok(error_frame(&refusal))).await;
+                return;
+            }
+            next_check = tokio::time::Instant::now() + watch.every;
+        }
         match read(&store, id).await {
             Ok(Some((call, events))) => {
                 for event in tracker.unseen(events) {
@@ -160,6 +268,7 @@ async fn follow(
         tokio::select! {
             () = wait_for_nudge(&mut nudges, id) => {}
             () = tokio::time::sleep(POLL_INTERVAL) => {}
+            () = tokio::time::sleep_until(next_check) => {}
             () = tx.closed() => return,
         }
     }
@@ -201,6 +310,12 @@ fn event_frame(event: &EventView) -> Event {
         .event(EVENT_KIND)
         .id(event.id.to_string())
         .data(serde_json::to_string(event).unwrap_or_default())
+}
+
+fn error_frame(err: &ApiError) -> Event {
+    let body =
+        serde_json::json!({"status": "error", "message": err.to_string(), "code": err.code()});
+    Event::default().event(ERROR_KIND).data(body.to_string())
 }
 
 fn state_frame(state: &StateView) -> Event {
@@ -359,6 +474,22 @@ mod tests {
           "state": "failed"
         }
         "#);
+    }
+
+    #[test]
+    fn an_agent_holds_at_most_its_share_of_streams_until_one_ends() {
+        let slots = StreamSlots::default();
+        let (ada, bob) = (AgentId::new(), AgentId::new());
+        let mut held: Vec<StreamSlot> = (0..MAX_STREAMS_PER_AGENT)
+            .map(|_| slots.take(ada).expect("a free slot"))
+            .collect();
+        assert!(slots.take(ada).is_none(), "one stream too many");
+        assert!(
+            slots.take(bob).is_some(),
+            "another agent has slots of its own"
+        );
+        held.pop();
+        assert!(slots.take(ada).is_some(), "an ended stream frees its slot");
     }
 
     #[tokio::test]

@@ -1,4 +1,4 @@
-//! Human durations for settings: `90d`, `12h`, `30m`, `45s`, or plain seconds.
+//! Human durations for settings: `90d`, `12h`, `30m`, `45s`, `250ms`, or plain seconds.
 
 use std::time::Duration;
 
@@ -11,24 +11,25 @@ pub(super) fn parse(input: &str) -> Result<Duration, String> {
     let amount: u64 = number
         .parse()
         .map_err(|_| format!("{input:?} is not a duration: use e.g. 90d, 12h, 30m or 3600"))?;
-    let unit_secs = match unit.trim() {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
+    let unit_ms = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 60 * 60_000,
+        "d" => 24 * 60 * 60_000,
         other => {
             return Err(format!(
-                "{input:?} has unknown unit {other:?}: use s, m, h or d"
+                "{input:?} has unknown unit {other:?}: use ms, s, m, h or d"
             ));
         }
     };
-    let secs = amount
-        .checked_mul(unit_secs)
+    let ms = amount
+        .checked_mul(unit_ms)
         .ok_or_else(|| format!("{input:?} is too long"))?;
-    if secs == 0 {
+    if ms == 0 {
         return Err(format!("{input:?} must be longer than zero"));
     }
-    Ok(Duration::from_secs(secs))
+    Ok(Duration::from_millis(ms))
 }
 
 #[cfg(test)]
@@ -44,6 +45,7 @@ mod tests {
         assert_eq!(parse("30m").unwrap(), Duration::from_secs(1_800));
         assert_eq!(parse("45s").unwrap(), Duration::from_secs(45));
         assert_eq!(parse(" 3600 ").unwrap(), Duration::from_secs(3_600));
+        assert_eq!(parse("250ms").unwrap(), Duration::from_millis(250));
     }
 
     #[test]

@@ -365,17 +365,25 @@ fn public_urls_join_without_double_slashes() {
 }
 
 #[test]
-fn trust_proxy_is_off_unless_set_to_one() {
-    assert!(!Settings::from_raw(minimal()).unwrap().trust_proxy);
-    let on = RawSettings {
-        trust_proxy: Some("1".into()),
-        ..minimal()
-    };
-    assert!(Settings::from_raw(on).unwrap().trust_proxy);
-    let bad = RawSettings {
-        trust_proxy: Some("yes please".into()),
-        ..minimal()
-    };
-    let err = Settings::from_raw(bad).unwrap_err();
-    assert!(err.to_string().starts_with("TRUST_PROXY"), "{err}");
+fn trust_proxy_counts_the_proxies_in_front() {
+    assert_eq!(Settings::from_raw(minimal()).unwrap().trust_proxy, 0);
+    for (raw, want) in [("0", 0), ("1", 1), ("true", 1), ("false", 0), ("3", 3)] {
+        let settings = RawSettings {
+            trust_proxy: Some(raw.into()),
+            ..minimal()
+        };
+        assert_eq!(
+            Settings::from_raw(settings).unwrap().trust_proxy,
+            want,
+            "{raw}"
+        );
+    }
+    for raw in ["yes please", "-1", "17"] {
+        let bad = RawSettings {
+            trust_proxy: Some(raw.into()),
+            ..minimal()
+        };
+        let err = Settings::from_raw(bad).unwrap_err();
+        assert!(err.to_string().starts_with("TRUST_PROXY"), "{err}");
+    }
 }

@@ -22,6 +22,11 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The client took too long to send its request.
+    #[error("{0}")]
+    RequestTimeout(String),
+    #[error("{0}")]
     Conflict(String),
     /// The Airtable record already has a call that is not over; the reply names that call.
     #[error("record {record_id} already has a call in progress: {call_id}")]
@@ -29,6 +34,8 @@ pub enum ApiError {
     /// Well-formed but against a rule: a domain or destination not allowed.
     #[error("{0}")]
     Unprocessable(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// A body that is neither JSON nor a form.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -42,6 +49,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     Unavailable(String),
+    /// We (or what we waited on) took too long to answer.
+    #[error("{0}")]
+    Timeout(String),
     /// Our own failure; the detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -54,12 +64,16 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Conflict(_) | Self::CallInProgress { .. } => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,12 +126,22 @@ impl From<DomainError> for ApiError {
     }
 }
 
+/// What a client is told when the database cannot take a request now.
+pub const DATABASE_UNAVAILABLE: &str = "database unavailable: try again shortly";
+
+/// The database's own words (table and column names, paths, SQL) are logged, never sent.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => Self::NotFound("not found".into()),
-            StoreError::Conflict(what) => Self::Conflict(format!("already exists: {what}")),
-            StoreError::Unavailable(e) => Self::Unavailable(format!("database unavailable: {e}")),
+            StoreError::Conflict(detail) => {
+                tracing::debug!(%detail, "unique key taken");
+                Self::Conflict("already exists".into())
+            }
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable(DATABASE_UNAVAILABLE.into())
+            }
             other => Self::Internal(other.to_string()),
         }
     }
@@ -144,6 +168,10 @@ mod tests {
             (ApiError::Unauthorized("who".into()), 401),
             (ApiError::Forbidden("no".into()), 403),
             (ApiError::NotFound("gone".into()), 404),
+            (ApiError::MethodNotAllowed("verb".into()), 405),
+            (ApiError::RequestTimeout("slow".into()), 408),
+            (ApiError::PayloadTooLarge("big".into()), 413),
+            (ApiError::Timeout("late".into()), 504),
             (ApiError::Conflict("twice".into()), 409),
             (ApiError::Unprocessable("rule".into()), 422),
             (ApiError::UnsupportedMediaType("type".into()), 415),
@@ -218,6 +246,18 @@ mod tests {
         })
         .await;
         assert_eq!(retry.unwrap(), "7");
+    }
+
+    #[tokio::test]
+    async fn database_words_never_reach_the_client() {
+        let unique = StoreError::Conflict("UNIQUE constraint failed: agents.phone".into());
+        let (_, body, _) = render(ApiError::from(unique)).await;
+        assert!(!body.to_string().contains("agents"), "{body}");
+        let io = std::io::Error::other("disk I/O error at /var/lib/callbridge.db");
+        let (status, body, _) =
+            render(ApiError::from(StoreError::Unavailable(sqlx::Error::Io(io)))).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["message"], DATABASE_UNAVAILABLE);
     }
 
     #[test]

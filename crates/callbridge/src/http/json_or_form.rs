@@ -51,8 +51,11 @@ fn parse<T: DeserializeOwned>(kind: Option<BodyKind>, body: &[u8]) -> Result<T, 
     match kind {
         Some(BodyKind::Json) => serde_json::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("the JSON body is malformed: {e}"))),
-        Some(BodyKind::Form) => serde_urlencoded::from_bytes(body)
-            .map_err(|e| ApiError::BadRequest(format!("the form body is malformed: {e}"))),
+        Some(BodyKind::Form) => {
+            check_form_utf8(body)?;
+            serde_urlencoded::from_bytes(body)
+                .map_err(|e| ApiError::BadRequest(format!("the form body is malformed: {e}")))
+        }
         None if body.is_empty() => serde_urlencoded::from_bytes(body)
             .map_err(|e| ApiError::BadRequest(format!("a body is required: {e}"))),
         None => Err(ApiError::UnsupportedMediaType(
@@ -63,6 +66,22 @@ fn parse<T: DeserializeOwned>(kind: Option<BodyKind>, body: &[u8]) -> Result<T, 
     }
 }
 
+/// A form decoder replaces bytes that are not UTF-8 with U+FFFD, so a name or an email would be
+/// stored changed; such a form is refused instead, raw or percent-encoded.
+fn check_form_utf8(body: &[u8]) -> Result<(), ApiError> {
+    let invalid = || ApiError::BadRequest("the form body is not valid UTF-8".into());
+    let text = std::str::from_utf8(body).map_err(|_| invalid())?;
+    for part in text.split('&').flat_map(|pair| pair.split('=')) {
+        let decoded: Vec<u8> =
+            percent_encoding::percent_decode(part.replace('+', " ").as_bytes()).collect();
+        std::str::from_utf8(&decoded).map_err(|_| invalid())?;
+    }
+    Ok(())
+}
+
+/// How long a client may take to send a body once its headers are in.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl<T, S> FromRequest<S> for JsonOrForm<T>
 where
     T: DeserializeOwned,
@@ -72,9 +91,21 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let kind = body_kind(req.headers())?;
-        let body = Bytes::from_request(req, state)
+        let body = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
             .await
-            .map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+            .map_err(|_| {
+                ApiError::RequestTimeout(format!(
+                    "the body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(super::BODY_TOO_LARGE.into())
+                } else {
+                    ApiError::BadRequest(format!("cannot read the body: {e}"))
+                }
+            })?;
         parse(kind, &body).map(JsonOrForm)
     }
 }
@@ -184,7 +215,40 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_form_that_is_not_utf8_is_refused_raw_or_encoded() {
+        for body in ["email=%FF%FE", "code=1&email=a%C3", "%80=x"] {
+            let err = extract(Some("application/x-www-form-urlencoded"), body)
+                .await
+                .unwrap_err();
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST, "{body}");
+            assert!(err.to_string().contains("UTF-8"), "{err}");
+        }
+        let raw = parse::<Body>(Some(BodyKind::Form), b"email=\xff").unwrap_err();
+        assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+        let ok = extract(
+            Some("application/x-www-form-urlencoded"),
+            "email=%C3%A9%2B+x",
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok.email.as_deref(), Some("é+ x"));
+    }
+
+    #[test]
+    fn json_that_is_not_utf8_is_refused() {
+        let err = parse::<Body>(Some(BodyKind::Json), b"{\"email\":\"\xff\"}").unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+
     proptest! {
+        /// Whatever decodes to UTF-8 the form decoder would decode unchanged, so it passes.
+        #[test]
+        fn utf8_forms_pass_the_check(value in "\\PC{0,12}") {
+            let body = serde_urlencoded::to_string([("email", value.as_str())]).unwrap();
+            prop_assert!(check_form_utf8(body.as_bytes()).is_ok());
+        }
+
         #[test]
         fn arbitrary_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = parse::<Body>(Some(BodyKind::Json), &body);

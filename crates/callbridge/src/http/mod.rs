@@ -5,18 +5,21 @@ mod envelope;
 mod error;
 mod json_or_form;
 pub mod ops;
+mod rejections;
+mod serve;
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -24,6 +27,7 @@ pub use client_ip::ClientIp;
 pub use envelope::{Success, success};
 pub use error::ApiError;
 pub use json_or_form::JsonOrForm;
+pub use serve::{ConnectionLimits, serve};
 
 use crate::state::AppState;
 
@@ -34,11 +38,14 @@ pub const TWILIO_SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-twili
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Webhooks and API bodies are a few KiB.
 const BODY_LIMIT_BYTES: usize = 256 * 1024;
+const BODY_TOO_LARGE: &str = "the body is larger than 256 KiB";
 
 /// The whole application. Modules add their own `router()` here.
 pub fn router(state: AppState) -> Router {
+    // With a metrics listener of its own, the public one keeps the metrics to itself.
+    let serve_metrics = state.settings.metrics_bind.is_none();
     let app = Router::new()
-        .merge(ops::router())
+        .merge(ops::router(serve_metrics))
         .merge(crate::setup::router())
         .merge(crate::calls::router())
         .merge(crate::webhooks::router())
@@ -59,6 +66,16 @@ fn with_common_layers(app: Router) -> Router {
     // exists before the trace span that records it.
     app.layer(
         ServiceBuilder::new()
+            // On every answer, errors and fallbacks included. Answers carry tokens and agents'
+            // details, so no cache (a proxy's or the browser's) may keep one.
+            .layer(SetResponseHeaderLayer::overriding(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
             .layer(SetSensitiveRequestHeadersLayer::new([
                 header::AUTHORIZATION,
                 header::COOKIE,
@@ -82,10 +99,13 @@ fn with_common_layers(app: Router) -> Router {
                 }),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+            // Outside of everything that answers on its own (the router's 405, the body limit,
+            // the timeout, a panic), so that those answers get the envelope too.
+            .layer(middleware::from_fn(rejections::in_the_envelope))
             .layer(CatchPanicLayer::new())
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
             .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::GATEWAY_TIMEOUT,
                 REQUEST_TIMEOUT,
             )),
     )

@@ -11,16 +11,22 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::ApiError;
+use super::error::DATABASE_UNAVAILABLE;
 use crate::state::AppState;
 
 /// Readiness must answer before a load balancer's own probe times out.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Liveness and readiness, and `/metrics` when `serve_metrics` (no listener of its own).
+pub fn router(serve_metrics: bool) -> Router<AppState> {
+    let router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    if serve_metrics {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    }
 }
 
 /// Only for the metrics listener (`METRICS_BIND`), which serves nothing else.
@@ -32,12 +38,15 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Ready means able to take writes: a database that answers reads but is full or read-only
+/// would fail every sign-up and webhook.
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+    match tokio::time::timeout(READY_TIMEOUT, state.store.check_writable()).await {
         Ok(Ok(())) => Ok(Json(json!({"status": "ok"}))),
-        Ok(Err(err)) => Err(ApiError::Unavailable(format!(
-            "database unavailable: {err}"
-        ))),
+        Ok(Err(err)) => {
+            tracing::warn!(%err, "not ready: the database cannot be written");
+            Err(ApiError::Unavailable(DATABASE_UNAVAILABLE.into()))
+        }
         Err(_) => Err(ApiError::Unavailable(
             "database unavailable: no answer in time".into(),
         )),

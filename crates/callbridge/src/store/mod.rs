@@ -57,7 +57,13 @@ impl From<sqlx::Error> for StoreError {
                 Self::Conflict(db.message().to_owned())
             }
             sqlx::Error::Database(db)
-                if db.code().as_deref().is_some_and(is_server_unavailable) =>
+                if db.code().as_deref().is_some_and(|code| {
+                    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                        is_sqlite_unavailable(code)
+                    } else {
+                        is_server_unavailable(code)
+                    }
+                }) =>
             {
                 Self::Unavailable(err)
             }
@@ -72,9 +78,27 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// SQLSTATEs a server sends when it goes away or cannot take us now (a restart terminates every
-/// session with 57P01): the database is unavailable, not broken, and a retry later will do.
+/// session with 57P01), is out of disk or memory (class 53), is read-only (25006, a standby) or
+/// hit an I/O error (58030): the database is unavailable, not our request wrong, and a retry
+/// later will do.
 fn is_server_unavailable(sqlstate: &str) -> bool {
-    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "53300")
+    sqlstate.starts_with("08")
+        || sqlstate.starts_with("53")
+        || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "25006" | "58030")
+}
+
+/// SQLite's result codes (extended ones carry the primary code in their low byte) for a file
+/// that cannot be written now: busy or locked past the wait, read-only, an I/O error, a full
+/// disk, a file that cannot be opened.
+fn is_sqlite_unavailable(code: &str) -> bool {
+    const BUSY: i64 = 5;
+    const LOCKED: i64 = 6;
+    const READONLY: i64 = 8;
+    const IOERR: i64 = 10;
+    const FULL: i64 = 13;
+    const CANTOPEN: i64 = 14;
+    code.parse::<i64>()
+        .is_ok_and(|c| matches!(c & 0xff, BUSY | LOCKED | READONLY | IOERR | FULL | CANTOPEN))
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -353,7 +377,9 @@ pub trait Store:
     + AirtableStore
     + std::fmt::Debug
 {
-    /// A round trip to the database (`SELECT 1`), for readiness.
+    /// A round trip to the database (`SELECT 1`).
     async fn ping(&self) -> StoreResult<()>;
+    /// A real write, for readiness: a full, read-only or failing disk answers reads but not this.
+    async fn check_writable(&self) -> StoreResult<()>;
     fn backend(&self) -> Backend;
 }

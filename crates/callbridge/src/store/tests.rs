@@ -350,4 +350,23 @@ fn a_server_going_away_is_unavailable_and_a_bad_query_is_not() {
     for code in ["23505", "42P01", "40001", "5"] {
         assert!(!is_server_unavailable(code), "{code}");
     }
+    for code in ["53100", "25006", "58030"] {
+        assert!(
+            is_server_unavailable(code),
+            "a full, read-only or failing server: {code}"
+        );
+    }
+}
+
+#[test]
+fn a_sqlite_file_that_cannot_be_written_is_unavailable_and_a_constraint_is_not() {
+    // SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC, SQLITE_BUSY,
+    // SQLITE_CANTOPEN.
+    for code in ["13", "8", "778", "1034", "5", "14"] {
+        assert!(super::is_sqlite_unavailable(code), "{code}");
+    }
+    // SQLITE_CONSTRAINT_UNIQUE, SQLITE_ERROR, SQLITE_MISMATCH, not a number.
+    for code in ["2067", "1", "20", "x"] {
+        assert!(!super::is_sqlite_unavailable(code), "{code}");
+    }
 }

@@ -26,6 +26,9 @@ use sqlx::{ConnectOptions, Connection};
 
 use super::{Store, StoreError, StoreResult};
 
+/// The `rate_limits` key readiness writes; no limit uses it.
+const WRITE_PROBE_KEY: &str = "readyz:write-probe";
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -187,14 +190,67 @@ fn is_sqlite_memory(url: &str) -> bool {
 /// WAL lets readers proceed while a webhook writes. Setting it needs an exclusive lock that
 /// busy_timeout cannot wait for, so it is done once here, before the pool opens; WAL then stays
 /// on in the file. Foreign keys and busy_timeout are sqlx's per-connection defaults.
+///
+/// The file holds agents' emails, phones and the audit log, so only its owner may read it.
+/// SQLite gives the `-wal` and `-shm` files the database file's mode, which is why the database
+/// is created `0600` before SQLite opens it; the companions are narrowed too in case they
+/// predate that.
 async fn prepare_sqlite_file(url: &str) -> StoreResult<()> {
-    let mut conn = SqliteConnectOptions::from_str(url)?
+    let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .connect()
-        .await?;
+        .journal_mode(SqliteJournalMode::Wal);
+    let path = options.get_filename().to_owned();
+    create_private_file(&path)?;
+    let mut conn = options.connect().await?;
     conn.ping().await?;
     conn.close().await?;
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = path.clone().into_os_string();
+        companion.push(suffix);
+        make_private(std::path::Path::new(&companion))?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &std::path::Path) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(StoreError::Unavailable(sqlx::Error::Io(err))),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_path: &std::path::Path) -> StoreResult<()> {
+    Ok(())
+}
+
+/// Drops every permission of group and others from `path`, when it exists.
+#[cfg(unix)]
+fn make_private(path: &std::path::Path) -> StoreResult<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(StoreError::Unavailable(sqlx::Error::Io(err))),
+    };
+    let mode = metadata.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))
+            .map_err(|err| StoreError::Unavailable(sqlx::Error::Io(err)))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &std::path::Path) -> StoreResult<()> {
     Ok(())
 }
 
@@ -202,6 +258,12 @@ async fn prepare_sqlite_file(url: &str) -> StoreResult<()> {
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn check_writable(&self) -> StoreResult<()> {
+        // One row, rewritten each time: every probe starts a newer window of the same key.
+        crate::store::RateLimitStore::count_hit(self, WRITE_PROBE_KEY, chrono::Utc::now()).await?;
         Ok(())
     }
 
@@ -213,6 +275,53 @@ impl Store for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_sqlite_file_is_unavailable_not_a_bug() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("full.db").display());
+        let store = SqlStore::open(&url).await.unwrap();
+        let mut conn = store.pool().acquire().await.unwrap();
+        // No page beyond those in use: the next write that needs one finds the disk full.
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {pages}"
+        )))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let err =
+            sqlx::query("INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, 0, 1)")
+                .bind("x".repeat(64 * 1024))
+                .execute(&mut *conn)
+                .await
+                .unwrap_err();
+        assert!(
+            matches!(StoreError::from(err), StoreError::Unavailable(_)),
+            "a full disk is worth a retry later"
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_file_and_its_companions_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.db");
+        let store = SqlStore::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store.check_writable().await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file:?}");
+        }
+    }
 
     #[test]
     fn backend_follows_the_url_scheme() {
