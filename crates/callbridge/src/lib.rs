@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
 pub mod outbox;
 pub mod ratelimit;

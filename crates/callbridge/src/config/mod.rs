@@ -2,6 +2,7 @@
 
 mod args;
 mod duration;
+mod timeouts;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use args::RawSettings;
+pub use timeouts::Timeouts;
 
 use crate::domain::{EmailAddress, PhoneNumber};
 
@@ -115,12 +117,14 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Whether X-Forwarded-For names the client (rate limits, audit) instead of the peer address.
     pub trust_proxy: bool,
+    pub timeouts: Timeouts,
 }
 
 impl Settings {
     /// Applies defaults and seed aliases, and checks every value; the first problem is returned.
     pub fn from_raw(raw: RawSettings) -> Result<Self, ConfigError> {
         let airtable_extras = crate::airtable::settings::from_raw(&raw)?;
+        let timeouts = Timeouts::from_raw(&raw)?;
         let account_sid = required(
             first_set([raw.twilio_account_sid, raw.account_sid]),
             "TWILIO_ACCOUNT_SID",
@@ -213,6 +217,7 @@ impl Settings {
             agent_silence: agent_silence(non_empty(raw.agent_silence).as_deref())?,
             log_format: LogFormat::parse(raw.log_format.as_deref())?,
             trust_proxy: trust_proxy(non_empty(raw.trust_proxy).as_deref())?,
+            timeouts,
         })
     }
 

@@ -40,6 +40,13 @@ pub enum ApiError {
         message: String,
         twilio_code: Option<u32>,
     },
+    /// Twilio is busy or down: worth retrying after `retry_after_secs`.
+    #[error("{message}")]
+    UpstreamUnavailable {
+        message: String,
+        twilio_code: Option<u32>,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     Unavailable(String),
     /// Our own failure; the detail is logged, never sent.
@@ -59,7 +66,9 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::UpstreamUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -67,6 +76,10 @@ impl ApiError {
     pub fn code(&self) -> u32 {
         match self {
             Self::Upstream {
+                twilio_code: Some(code),
+                ..
+            }
+            | Self::UpstreamUnavailable {
                 twilio_code: Some(code),
                 ..
             } => *code,
@@ -80,7 +93,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             Self::Internal(detail) => tracing::error!(%detail, "request failed"),
-            Self::Upstream { message, .. } => tracing::warn!(%message, "upstream failed"),
+            Self::Upstream { message, .. } | Self::UpstreamUnavailable { message, .. } => {
+                tracing::warn!(%message, "upstream failed");
+            }
             Self::Unavailable(message) => tracing::warn!(%message, "unavailable"),
             _ => {}
         }
@@ -90,7 +105,11 @@ impl IntoResponse for ApiError {
             body["data"] = json!({"id": call_id});
         }
         let mut response = (status, Json(body)).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs }
+        | Self::UpstreamUnavailable {
+            retry_after_secs, ..
+        } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -202,6 +221,19 @@ mod tests {
                 .contains(&call_id.to_string()),
             "{body}"
         );
+    }
+
+    #[tokio::test]
+    async fn twilio_unavailable_is_503_with_twilios_code_and_when_to_retry() {
+        let (status, body, retry) = render(ApiError::UpstreamUnavailable {
+            message: "Twilio is busy".into(),
+            twilio_code: Some(20429),
+            retry_after_secs: 2,
+        })
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["code"], 20429);
+        assert_eq!(retry.unwrap(), "2");
     }
 
     #[tokio::test]
