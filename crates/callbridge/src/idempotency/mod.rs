@@ -68,10 +68,9 @@ pub async fn claim(state: &AppState, keyed: &Keyed, wait: Duration) -> Result<Cl
             Err(other) => return Err(other.into()),
         };
         check_same_request(&record, keyed)?;
-        match wait_for_answer(state, keyed, record, deadline).await? {
-            Some(claim) => return Ok(claim),
-            // Released by its holder, who changed nothing: try to claim it ourselves.
-            None => {}
+        // `None`: released by its holder, who changed nothing; the next round claims it.
+        if let Some(claim) = wait_for_answer(state, keyed, record, deadline).await? {
+            return Ok(claim);
         }
     }
     Err(ApiError::Conflict(
