@@ -11,6 +11,7 @@ pub mod demo;
 pub mod destinations;
 pub mod domain;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
 pub mod outbox;
 pub mod ratelimit;

@@ -41,5 +41,6 @@ pub fn twilio_client(settings: &Settings) -> Result<twilio::Client, twilio::Erro
     };
     let mut config = twilio::ClientConfig::new(settings.twilio.account_sid.clone(), credentials);
     config.base_url.clone_from(&settings.twilio.base_url);
+    config.timeout = settings.timeouts.twilio;
     twilio::Client::new(config)
 }

@@ -27,6 +27,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/conferences", get(conferences))
         .route("/webhooks", get(webhooks))
         .route("/clock/advance", post(advance_clock))
+        .route(
+            "/faults/calls-create",
+            put(crate::fault::put).delete(crate::fault::clear),
+        )
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {

@@ -10,6 +10,7 @@ mod clock;
 mod config;
 mod control;
 mod engine;
+mod fault;
 mod model;
 mod rest;
 mod sid;
@@ -29,6 +30,7 @@ use url::Url;
 pub use config::{
     Answer, AnsweredBy, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig,
 };
+pub use fault::{CallsCreateFault, FaultError};
 pub use state::SimEvent;
 
 use state::Shared;
@@ -125,6 +127,12 @@ impl Sim {
             .model()
             .numbers
             .insert(e164.to_owned(), behaviour);
+    }
+
+    /// Makes `Calls.create` slow or failing from now on (same as `PUT /sim/faults/calls-create`);
+    /// [`CallsCreateFault::default`] makes it healthy again.
+    pub fn set_calls_create_fault(&self, fault: CallsCreateFault) {
+        self.shared.set_calls_create_fault(fault);
     }
 
     /// Moves the simulator's wall clock forward (Verify code expiry, Sync TTLs) without waiting.

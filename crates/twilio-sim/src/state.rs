@@ -8,6 +8,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::config::{NumberBehaviour, SimConfig};
+use crate::fault::CallsCreateFault;
 use crate::model::{Model, TimelineEntry};
 use crate::webhook::Job;
 
@@ -73,6 +74,7 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     pub(crate) queue: mpsc::UnboundedSender<Job>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    calls_create_fault: Mutex<CallsCreateFault>,
 }
 
 impl Shared {
@@ -101,6 +103,7 @@ impl Shared {
             http,
             queue,
             shutdown,
+            calls_create_fault: Mutex::default(),
         }
     }
 
@@ -108,6 +111,20 @@ impl Shared {
         self.model
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn calls_create_fault(&self) -> CallsCreateFault {
+        self.calls_create_fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_calls_create_fault(&self, fault: CallsCreateFault) {
+        *self
+            .calls_create_fault
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
     }
 
     pub(crate) fn now_rfc3339(&self) -> String {

@@ -1,21 +1,24 @@
 //! `POST /airtable/call`: call the lead of one record.
 
+use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::Response;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Airtable;
-use super::dial::start_call;
 use super::records::{MARK, write_row};
 use super::writeback::sync_link;
 use crate::auth::{authenticate, bearer_token};
+use crate::calls::start::{AfterStart, Answer, start_for_record_request};
 use crate::calls::view::CallView;
 use crate::domain::PhoneNumber;
-use crate::http::{ApiError, JsonOrForm, Success, success};
+use crate::http::{ApiError, JsonOrForm};
+use crate::idempotency::IdempotencyKey;
 use crate::state::AppState;
-use crate::store::{Agent, RecordLink};
+use crate::store::Agent;
 
 /// What a record says when it cannot be called.
 pub const INVALID_PHONE: &str = "failed: invalid phone number";
@@ -32,9 +35,10 @@ pub async fn call(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonOrForm(body): JsonOrForm<CallFromRecord>,
-) -> Result<Success<CallView>, ApiError> {
+) -> Result<Response, ApiError> {
     let airtable = configured(&state)?;
-    let (agent, token) = caller(&state, &headers, body.token.as_deref()).await?;
+    let key = IdempotencyKey::from_headers(&headers)?;
+    let (agent, _token) = caller(&state, &headers, body.token.as_deref()).await?;
     let record_id = record_id(body.record_id.as_deref())?;
     let record = airtable.get_record(&record_id).await?;
     let Some(phone) = phone_of(&record.fields, &airtable.fields.phone) else {
@@ -45,22 +49,39 @@ pub async fn call(
             airtable.fields.phone
         )));
     };
-    let link = RecordLink {
-        record_id: &record_id,
-        campaign_id: None,
-    };
-    let view = match start_call(&state, &agent, Some(&token), &phone, None, link).await {
-        Ok(view) => view,
-        Err(error) => {
-            if let Some(status) = failure_status(&error) {
-                mark(airtable, &record_id, &status).await?;
+    let after = Box::new(RecordFollowUp {
+        record_id: record_id.clone(),
+    });
+    Ok(start_for_record_request(state.clone(), agent, &phone, record_id, key, after).await)
+}
+
+/// What the record shows of a start from `POST /airtable/call`, written from the start's task.
+struct RecordFollowUp {
+    record_id: String,
+}
+
+#[async_trait]
+impl AfterStart for RecordFollowUp {
+    async fn after(&self, state: &AppState, result: &Result<Answer, ApiError>) {
+        let Some(airtable) = state.airtable.as_ref() else {
+            return;
+        };
+        let written = match result {
+            Ok(answer) => {
+                let view = answer.view();
+                tracing::info!(call = %view.id, record = %self.record_id, "call started from Airtable");
+                write_first_status(airtable, view).await
             }
-            return Err(error);
+            Err(error) => match failure_status(error) {
+                Some(status) => mark(airtable, &self.record_id, &status).await,
+                None => Ok(()),
+            },
+        };
+        if let Err(err) = written {
+            // The background scan writes the call's state to the record anyway.
+            tracing::warn!(record = %self.record_id, %err, "could not queue the record's status");
         }
-    };
-    write_first_status(airtable, &view).await?;
-    tracing::info!(call = %view.id, record = %record_id, "call started from Airtable");
-    Ok(success("Call initiated to agent", view))
+    }
 }
 
 pub(super) fn configured(state: &AppState) -> Result<&Airtable, ApiError> {
@@ -134,6 +155,7 @@ pub(super) fn failure_status(error: &ApiError) -> Option<String> {
         ApiError::BadRequest(_) => Some(INVALID_PHONE.to_owned()),
         ApiError::Unprocessable(_) => Some("failed: destination not allowed".to_owned()),
         ApiError::Upstream { .. } => Some("failed: twilio_error".to_owned()),
+        ApiError::UpstreamUnavailable { .. } => Some("failed: twilio_unavailable".to_owned()),
         _ => None,
     }
 }

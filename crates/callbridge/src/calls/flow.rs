@@ -107,6 +107,12 @@ pub enum Reason {
     RecipientFailed,
     Canceled,
     TwilioError,
+    /// Twilio answered 429: it placed nothing.
+    TwilioRateLimited,
+    /// Twilio failed (5xx) or could not be reached: it placed nothing.
+    TwilioUnavailable,
+    /// Twilio gave no usable answer in time: the leg's fate is unknown.
+    TwilioTimeout,
 }
 
 impl Reason {
@@ -121,6 +127,9 @@ impl Reason {
             Self::RecipientFailed => "recipient_failed",
             Self::Canceled => "canceled",
             Self::TwilioError => "twilio_error",
+            Self::TwilioRateLimited => "twilio_rate_limited",
+            Self::TwilioUnavailable => "twilio_unavailable",
+            Self::TwilioTimeout => "twilio_timeout",
         }
     }
 
@@ -130,7 +139,10 @@ impl Reason {
             Self::RecipientBusy => "The customer's line is busy. Goodbye.",
             Self::RecipientNoAnswer => "The customer did not answer. Goodbye.",
             Self::RecipientFailed => "The call to the customer could not be placed. Goodbye.",
-            Self::TwilioError => "Sorry, the customer could not be dialled. Goodbye.",
+            Self::TwilioError
+            | Self::TwilioRateLimited
+            | Self::TwilioUnavailable
+            | Self::TwilioTimeout => "Sorry, the customer could not be dialled. Goodbye.",
             Self::Canceled => "The call was canceled. Goodbye.",
             Self::AgentBusy | Self::AgentNoAnswer | Self::AgentFailed | Self::AgentHungUp => {
                 "Goodbye."

@@ -2,12 +2,14 @@
 //! its live stream and hangup.
 
 pub mod advance;
+mod agent_leg;
 pub mod flow;
 mod hangup;
 pub mod live;
 pub mod outcome;
 pub mod read;
 pub mod start;
+mod starting;
 pub mod twiml;
 pub mod view;
 

@@ -5,20 +5,22 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::{Deserialize, Deserializer};
-use twilio::{CallInstructions, CreateCall, HttpMethod};
+use serde_json::json;
 
-use super::flow::Reason;
-use super::outcome::LEG_EVENTS;
-use super::twiml::{self, STATUS_PATH, callback_url};
+use super::agent_leg;
+use super::starting::StartJob;
+pub use super::starting::{AfterStart, Answer};
 use super::view::{self, CallView};
 use crate::auth::{authenticate, bearer_token};
 use crate::destinations::Use;
-use crate::domain::{CallState, LegRole, PhoneNumber};
-use crate::http::{ApiError, JsonOrForm, Success, success};
+use crate::domain::PhoneNumber;
+use crate::http::{ApiError, JsonOrForm};
+use crate::idempotency::{self, IdempotencyKey};
 use crate::ratelimit::{self, Limit};
 use crate::state::AppState;
-use crate::store::{Agent, LegUpdate, NewCall, RecordCall, RecordLink};
+use crate::store::{Agent, Call, NewCall, RecordCall, RecordLink};
 
 /// Calls one agent may start; generous for a person, tight for a script that found a token.
 pub const CALL_STARTS_PER_AGENT: Limit = Limit {
@@ -56,8 +58,8 @@ pub struct CallStart {
 }
 
 /// What both bodies ask for, still unchecked.
-#[derive(Debug)]
-struct Request {
+#[derive(Debug, Clone)]
+pub(super) struct Request {
     recipient: Option<String>,
     agent_number: Option<String>,
     label: Option<String>,
@@ -68,7 +70,8 @@ pub async fn phone_to_phone(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonOrForm(body): JsonOrForm<PhoneToPhoneStart>,
-) -> Result<Success<CallView>, ApiError> {
+) -> Result<Response, ApiError> {
+    let key = IdempotencyKey::from_headers(&headers)?;
     let agent = agent(&state, &headers, body.token.as_deref()).await?;
     let request = Request {
         recipient: body.recipient_number,
@@ -76,15 +79,17 @@ pub async fn phone_to_phone(
         label: body.conference_name,
         record: body.record,
     };
-    let view = start(&state, &agent, request, "RecipientNumber", None).await?;
-    Ok(success("Call initiated to agent", view))
+    let fingerprint = request.fingerprint("/phone-to-phone/start");
+    let job = StartJob::new(agent, request, "RecipientNumber", key, fingerprint);
+    Ok(job.spawn(state).await)
 }
 
 pub async fn call_start(
     State(state): State<AppState>,
     headers: HeaderMap,
     JsonOrForm(body): JsonOrForm<CallStart>,
-) -> Result<Success<CallView>, ApiError> {
+) -> Result<Response, ApiError> {
+    let key = IdempotencyKey::from_headers(&headers)?;
     let agent = agent(&state, &headers, body.token.as_deref()).await?;
     let request = Request {
         recipient: body.to,
@@ -92,13 +97,15 @@ pub async fn call_start(
         label: body.conf_name,
         record: body.record,
     };
-    let view = start(&state, &agent, request, "to", None).await?;
-    Ok(success("Call initiated to agent", view))
+    let fingerprint = request.fingerprint("/call/start");
+    let job = StartJob::new(agent, request, "to", key, fingerprint);
+    Ok(job.spawn(state).await)
 }
 
 /// Starts a call for an Airtable record by the rules of `POST /phone-to-phone/start`, for the
-/// agent `token` names. The call is stored together with its link to the record, and a record
-/// whose previous call is not over is refused before anyone is rung.
+/// agent `token` names, and waits for Twilio's answer. The call is stored together with its
+/// link to the record, and a record whose previous call is not over is refused before anyone
+/// is rung.
 pub async fn start_for_record(
     state: &AppState,
     token: &str,
@@ -113,7 +120,36 @@ pub async fn start_for_record(
         label,
         record: None,
     };
-    start(state, &agent, request, "RecipientNumber", Some(link)).await
+    ratelimit::check_limit(state, CALL_STARTS_PER_AGENT, &agent.id.to_string()).await?;
+    let call = store_call(state, &agent, request, "RecipientNumber", Some(link)).await?;
+    agent_leg::create(state, &call)
+        .await
+        .map_err(|failed| failed.error)?;
+    view::load(state.store.as_ref(), call.id).await
+}
+
+/// A request to call the lead of an Airtable record, answered like `POST /call/start` (200 or
+/// 202, idempotent with a key); `after` runs once the answer is known, whatever happens to the
+/// request.
+pub async fn start_for_record_request(
+    state: AppState,
+    agent: Agent,
+    recipient: &PhoneNumber,
+    record_id: String,
+    key: Option<IdempotencyKey>,
+    after: Box<dyn AfterStart>,
+) -> Response {
+    let request = Request {
+        recipient: Some(recipient.as_str().to_owned()),
+        agent_number: None,
+        label: None,
+        record: None,
+    };
+    let fingerprint = idempotency::fingerprint("/airtable/call", &json!({"recordId": record_id}));
+    let mut job = StartJob::new(agent, request, "RecipientNumber", key, fingerprint);
+    job.record_id = Some(record_id);
+    job.after = Some(after);
+    job.spawn(state).await
 }
 
 async fn agent(
@@ -132,77 +168,44 @@ async fn agent(
     authenticate(state, token.trim()).await
 }
 
-async fn start(
+impl Request {
+    /// Every field but the token: the same call asked for again has the same fingerprint.
+    fn fingerprint(&self, endpoint: &str) -> String {
+        idempotency::fingerprint(
+            endpoint,
+            &json!({
+                "recipient": self.recipient,
+                "agent_number": self.agent_number,
+                "label": self.label,
+                "record": self.record,
+            }),
+        )
+    }
+}
+
+/// Checks the request and stores the call (with its record link); Twilio is not asked yet.
+pub(super) async fn store_call(
     state: &AppState,
     agent: &Agent,
     request: Request,
     recipient_field: &str,
     link: Option<RecordLink<'_>>,
-) -> Result<CallView, ApiError> {
-    ratelimit::check_limit(state, CALL_STARTS_PER_AGENT, &agent.id.to_string()).await?;
+) -> Result<Call, ApiError> {
     let new_call = check(state, agent, request, recipient_field)?;
-    let call = match link {
-        None => state.store.create_call(new_call).await?,
+    match link {
+        None => Ok(state.store.create_call(new_call).await?),
         Some(link) => match state.store.create_linked_call(new_call, link).await? {
-            RecordCall::Created(call) => call,
-            RecordCall::InProgress(call_id) => {
-                return Err(ApiError::CallInProgress {
-                    record_id: link.record_id.to_owned(),
-                    call_id,
-                });
-            }
+            RecordCall::Created(call) => Ok(call),
+            RecordCall::InProgress(call_id) => Err(ApiError::CallInProgress {
+                record_id: link.record_id.to_owned(),
+                call_id,
+            }),
         },
-    };
-    let greeting = twiml::agent_greeting(&state.settings, call.id)
-        .map_err(|e| ApiError::Internal(format!("could not write TwiML: {e}")))?;
-    let mut create = CreateCall::new(
-        call.agent_number.as_str(),
-        state.settings.caller_id.as_str(),
-        CallInstructions::Twiml(greeting),
-    );
-    create.status_callback = Some(callback_url(
-        &state.settings,
-        STATUS_PATH,
-        call.id,
-        Some(LegRole::Agent),
-    ));
-    create.status_callback_method = Some(HttpMethod::Post);
-    create.status_callback_event = LEG_EVENTS.to_vec();
-    match state.twilio.create_call(&create).await {
-        Ok(created) => {
-            state
-                .store
-                .upsert_leg(LegUpdate {
-                    call_id: call.id,
-                    role: LegRole::Agent,
-                    call_sid: created.sid,
-                    status: created
-                        .status
-                        .map_or_else(|| "queued".to_owned(), |s| s.as_str().to_owned()),
-                    number: call.agent_number.clone(),
-                    duration_secs: None,
-                })
-                .await?;
-            tracing::info!(call = %call.id, agent = %agent.id, "call started");
-            Ok(view::load(state.store.as_ref(), call.id).await?)
-        }
-        Err(err) => {
-            state
-                .store
-                .transition_call(
-                    call.id,
-                    &[CallState::Created],
-                    CallState::Failed,
-                    Some(Reason::TwilioError.as_str()),
-                )
-                .await?;
-            Err(upstream(&err))
-        }
     }
 }
 
 /// Every rule a start request must pass, in the order a person fixes them.
-fn check(
+pub(super) fn check(
     state: &AppState,
     agent: &Agent,
     request: Request,
@@ -261,13 +264,6 @@ fn check(
         label,
         record: request.record.unwrap_or(agent.record_by_default),
     })
-}
-
-fn upstream(err: &twilio::Error) -> ApiError {
-    ApiError::Upstream {
-        message: format!("Twilio could not place the call: {err}"),
-        twilio_code: err.code(),
-    }
 }
 
 /// `true`/`false` as JSON booleans, or as the strings forms carry (`true`, `1`, `yes`, `on`).

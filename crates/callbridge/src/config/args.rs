@@ -187,6 +187,19 @@ pub struct RawSettings {
     #[arg(long, env = "LIVE_TOKEN_RECHECK")]
     pub live_token_recheck: Option<String>,
 
+    /// Longest a request may take, e.g. 10s [default: 10s].
+    #[arg(long, env = "REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+
+    /// Longest one Twilio request may take; shorter than REQUEST_TIMEOUT [default: 5s].
+    #[arg(long, env = "TWILIO_TIMEOUT")]
+    pub twilio_timeout: Option<String>,
+
+    /// How long a call start waits for Twilio before answering 202; shorter than
+    /// REQUEST_TIMEOUT [default: 3s].
+    #[arg(long, env = "CALL_START_WAIT")]
+    pub call_start_wait: Option<String>,
+
     /// Log lines as json or pretty [default: pretty]. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,

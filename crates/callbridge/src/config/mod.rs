@@ -2,6 +2,7 @@
 
 mod args;
 mod duration;
+mod timeouts;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use args::RawSettings;
+pub use timeouts::Timeouts;
 
 use crate::destinations::Policy;
 use crate::domain::{EmailAddress, PhoneNumber};
@@ -142,12 +144,14 @@ pub struct Settings {
     pub max_connections: usize,
     /// How often a live call stream checks that its token still holds.
     pub live_token_recheck: Duration,
+    pub timeouts: Timeouts,
 }
 
 impl Settings {
     /// Applies defaults and seed aliases, and checks every value; the first problem is returned.
     pub fn from_raw(raw: RawSettings) -> Result<Self, ConfigError> {
         let airtable_extras = crate::airtable::settings::from_raw(&raw)?;
+        let timeouts = Timeouts::from_raw(&raw)?;
         let account_sid = required(
             first_set([raw.twilio_account_sid, raw.account_sid]),
             "TWILIO_ACCOUNT_SID",
@@ -261,6 +265,7 @@ impl Settings {
             )?,
             max_connections: max_connections(non_empty(raw.max_connections).as_deref())?,
             live_token_recheck: live_token_recheck(raw.live_token_recheck)?,
+            timeouts,
         })
     }
 

@@ -47,6 +47,13 @@ pub enum ApiError {
         message: String,
         twilio_code: Option<u32>,
     },
+    /// Twilio is busy or down: worth retrying after `retry_after_secs`.
+    #[error("{message}")]
+    UpstreamUnavailable {
+        message: String,
+        twilio_code: Option<u32>,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     Unavailable(String),
     /// We (or what we waited on) took too long to answer.
@@ -72,7 +79,9 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::UpstreamUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -81,6 +90,10 @@ impl ApiError {
     pub fn code(&self) -> u32 {
         match self {
             Self::Upstream {
+                twilio_code: Some(code),
+                ..
+            }
+            | Self::UpstreamUnavailable {
                 twilio_code: Some(code),
                 ..
             } => *code,
@@ -97,7 +110,7 @@ impl IntoResponse for ApiError {
             Self::Internal(detail) => {
                 tracing::error!(detail = %mask::text(detail), "request failed")
             }
-            Self::Upstream { message, .. } => {
+            Self::Upstream { message, .. } | Self::UpstreamUnavailable { message, .. } => {
                 tracing::warn!(message = %mask::text(message), "upstream failed");
             }
             Self::Unavailable(message) => {
@@ -111,7 +124,11 @@ impl IntoResponse for ApiError {
             body["data"] = json!({"id": call_id});
         }
         let mut response = (status, Json(body)).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs }
+        | Self::UpstreamUnavailable {
+            retry_after_secs, ..
+        } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -237,6 +254,19 @@ mod tests {
                 .contains(&call_id.to_string()),
             "{body}"
         );
+    }
+
+    #[tokio::test]
+    async fn twilio_unavailable_is_503_with_twilios_code_and_when_to_retry() {
+        let (status, body, retry) = render(ApiError::UpstreamUnavailable {
+            message: "Twilio is busy".into(),
+            twilio_code: Some(20429),
+            retry_after_secs: 2,
+        })
+        .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["code"], 20429);
+        assert_eq!(retry.unwrap(), "2");
     }
 
     #[tokio::test]

@@ -34,8 +34,6 @@ use crate::state::AppState;
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 pub const TWILIO_SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-twilio-signature");
 
-/// Twilio waits 15 s for a webhook answer; we give up well before.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Webhooks and API bodies are a few KiB.
 const BODY_LIMIT_BYTES: usize = 256 * 1024;
 const BODY_TOO_LARGE: &str = "the body is larger than 256 KiB";
@@ -51,17 +49,21 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::webhooks::router())
         .merge(crate::airtable::router())
         .fallback(not_found)
-        .layer(middleware::from_fn(crate::metrics::track))
-        .with_state(state);
-    with_common_layers(app)
+        .layer(middleware::from_fn(crate::metrics::track));
+    let timeout = state.settings.timeouts.request;
+    with_common_layers(app.with_state(state), timeout)
 }
 
 /// The separate metrics listener's app.
 pub fn metrics_router(state: AppState) -> Router {
-    with_common_layers(ops::metrics_router().fallback(not_found).with_state(state))
+    let timeout = state.settings.timeouts.request;
+    with_common_layers(
+        ops::metrics_router().fallback(not_found).with_state(state),
+        timeout,
+    )
 }
 
-fn with_common_layers(app: Router) -> Router {
+fn with_common_layers(app: Router, request_timeout: Duration) -> Router {
     // Outermost first: secrets are marked before anything can log them, and the request id
     // exists before the trace span that records it.
     app.layer(
@@ -106,7 +108,7 @@ fn with_common_layers(app: Router) -> Router {
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::GATEWAY_TIMEOUT,
-                REQUEST_TIMEOUT,
+                request_timeout,
             )),
     )
 }

@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL from the same query text.
 
 mod airtable_models;
+mod idempotency;
 mod models;
 mod sql;
 pub mod testing;
@@ -16,6 +17,7 @@ pub use airtable_models::{
     Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall, NewCampaignItem,
     NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus, RecordCall, RecordLink,
 };
+pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
 pub use models::{
     Agent, Call, CallEvent, CallLeg, LegUpdate, NewAgent, NewCall, NewEvent, Recording,
     RecordingUpdate,
@@ -375,6 +377,7 @@ pub trait Store:
     + AuditStore
     + OutboxStore
     + AirtableStore
+    + IdempotencyStore
     + std::fmt::Debug
 {
     /// A round trip to the database (`SELECT 1`).

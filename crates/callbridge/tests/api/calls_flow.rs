@@ -615,7 +615,7 @@ async fn an_agent_starting_too_many_calls_is_told_to_wait() {
 }
 
 #[tokio::test]
-async fn when_twilio_refuses_the_call_fails_with_twilio_error_and_502() {
+async fn when_twilio_cannot_be_reached_the_call_fails_as_unavailable_and_503() {
     let app = spawn_app_with(
         callbridge::store::testing::TestDatabase::default_backend().await,
         |raw| {
@@ -633,8 +633,9 @@ async fn when_twilio_refuses_the_call_fails_with_twilio_error_and_502() {
         .send()
         .await
         .unwrap();
+    assert!(response.headers().contains_key("retry-after"));
     let (status, _) = expect_error(response).await;
-    assert_eq!(status, 502);
+    assert_eq!(status, 503);
     let calls = expect_success(
         app.client
             .get(app.url("/calls"))
@@ -646,5 +647,5 @@ async fn when_twilio_refuses_the_call_fails_with_twilio_error_and_502() {
     .await;
     let call = &calls["data"]["calls"][0];
     assert_eq!(call["state"], "failed");
-    assert_eq!(call["reason"], "twilio_error");
+    assert_eq!(call["reason"], "twilio_unavailable");
 }

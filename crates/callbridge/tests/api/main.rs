@@ -8,6 +8,7 @@ mod calls_flow_load;
 mod calls_flow_webhooks;
 mod calls_log;
 mod calls_log_live;
+mod calls_start_resilience;
 mod check;
 mod cli;
 mod db_outage;

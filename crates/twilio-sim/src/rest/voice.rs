@@ -19,7 +19,10 @@ pub(super) async fn route(shared: &Arc<Shared>, req: &Req<'_>, rest: &[&str]) ->
     match rest {
         ["Calls.json"] => match *m {
             Method::GET => list_calls(shared, req),
-            Method::POST => create_call(shared, req),
+            Method::POST => {
+                crate::fault::before_calls_create(shared).await?;
+                create_call(shared, req)
+            }
             _ => Err(method_not_allowed(req)),
         },
         ["Calls", file] => {

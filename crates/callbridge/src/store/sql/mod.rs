@@ -8,6 +8,7 @@ mod audit;
 mod call_log;
 mod calls;
 mod events;
+mod idempotency;
 mod invites;
 mod outbox;
 mod ratelimit;

@@ -1,0 +1,246 @@
+//! A call start runs in its own task, to its end, whatever happens to the HTTP request that
+//! asked for it (the client going away, the request's timeout): the call is left with its
+//! agent leg recorded, or failed with the reason. The request waits up to `CALL_START_WAIT` for
+//! Twilio, then answers 202 with the call while the task goes on.
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::oneshot;
+
+use super::agent_leg::{self, LegNotCreated};
+use super::start::{CALL_STARTS_PER_AGENT, Request, store_call};
+use super::view::{self, CallView};
+use crate::domain::{CallId, CallState};
+use crate::http::{ApiError, success};
+use crate::idempotency::{self, Claim, IdempotencyKey, Keyed};
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::store::{Agent, Call, RecordLink};
+
+/// What a start request is answered with, when it is not an error.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// Twilio accepted the agent's leg: 200.
+    Placed(CallView),
+    /// Twilio has not answered yet: 202; the leg (or the failure) follows.
+    Pending(CallView),
+    /// Settled after a 202: 200 with the call as it then was (its leg, or failed with why).
+    Settled(CallView),
+}
+
+impl Answer {
+    pub fn view(&self) -> &CallView {
+        match self {
+            Self::Placed(view) | Self::Pending(view) | Self::Settled(view) => view,
+        }
+    }
+}
+
+/// Work that belongs to a start's answer (writing it to an Airtable record); run in the start's
+/// task, once per fresh answer and never for a replay.
+#[async_trait]
+pub trait AfterStart: Send + Sync {
+    async fn after(&self, state: &AppState, result: &Result<Answer, ApiError>);
+}
+
+pub(super) struct StartJob {
+    agent: Agent,
+    request: Request,
+    recipient_field: &'static str,
+    keyed: Option<Keyed>,
+    pub(super) record_id: Option<String>,
+    pub(super) after: Option<Box<dyn AfterStart>>,
+}
+
+impl StartJob {
+    pub(super) fn new(
+        agent: Agent,
+        request: Request,
+        recipient_field: &'static str,
+        key: Option<IdempotencyKey>,
+        fingerprint: String,
+    ) -> Self {
+        let keyed = key.map(|key| Keyed {
+            agent_id: agent.id,
+            key,
+            fingerprint,
+        });
+        Self {
+            agent,
+            request,
+            recipient_field,
+            keyed,
+            record_id: None,
+            after: None,
+        }
+    }
+
+    /// Runs the start in a task of its own and waits for its first answer.
+    pub(super) async fn spawn(self, state: AppState) -> Response {
+        let (reply, answer) = oneshot::channel();
+        tokio::spawn(self.run(state, reply));
+        answer.await.unwrap_or_else(|_| {
+            ApiError::Internal("the call start ended without an answer".into()).into_response()
+        })
+    }
+
+    async fn run(mut self, state: AppState, reply: oneshot::Sender<Response>) {
+        let wait = state.settings.timeouts.start_wait;
+        if let Some(keyed) = &self.keyed {
+            match idempotency::claim(&state, keyed, wait).await {
+                Ok(Claim::Ours) => {}
+                Ok(Claim::Answered(response)) => return send(reply, response),
+                Ok(Claim::InFlight(call)) => return send(reply, in_flight(&state, call).await),
+                Err(error) => return send(reply, error.into_response()),
+            }
+        }
+        let call = match self.store_call(&state).await {
+            Ok(call) => call,
+            Err(error) => {
+                let response = self.answer(&state, Err(error)).await;
+                // Nothing was stored or rung: a retry with the key runs afresh.
+                if let Some(keyed) = &self.keyed {
+                    idempotency::release(&state, keyed).await;
+                }
+                return send(reply, response);
+            }
+        };
+        if let Some(keyed) = &self.keyed
+            && let Err(err) = idempotency::bind(&state, keyed, call.id).await
+        {
+            tracing::warn!(call = %call.id, %err, "could not bind the idempotency key to its call");
+        }
+        let leg = agent_leg::create(&state, &call);
+        tokio::pin!(leg);
+        match tokio::time::timeout(wait, &mut leg).await {
+            Ok(outcome) => {
+                let response = self.settle(&state, &call, outcome).await;
+                send(reply, response);
+            }
+            Err(_) => {
+                let pending = view::load_for(state.store.as_ref(), call.clone())
+                    .await
+                    .map(Answer::Pending);
+                send(reply, self.answer(&state, pending).await);
+                let outcome = leg.await;
+                self.after_pending(&state, &call, outcome).await;
+            }
+        }
+    }
+
+    async fn store_call(&self, state: &AppState) -> Result<Call, ApiError> {
+        ratelimit::check_limit(state, CALL_STARTS_PER_AGENT, &self.agent.id.to_string()).await?;
+        let link = self.record_id.as_deref().map(|record_id| RecordLink {
+            record_id,
+            campaign_id: None,
+        });
+        store_call(
+            state,
+            &self.agent,
+            self.request.clone(),
+            self.recipient_field,
+            link,
+        )
+        .await
+    }
+
+    /// Twilio answered within the wait: the answer is final. It is kept for the key when
+    /// someone may be ringing, and the key released when nobody is.
+    async fn settle(
+        &mut self,
+        state: &AppState,
+        call: &Call,
+        outcome: Result<(), LegNotCreated>,
+    ) -> Response {
+        let (result, keep) = match outcome {
+            Ok(()) => (
+                view::load(state.store.as_ref(), call.id)
+                    .await
+                    .map(Answer::Placed),
+                true,
+            ),
+            Err(failed) => (Err(failed.error), failed.may_have_placed),
+        };
+        let response = self.answer(state, result).await;
+        match &self.keyed {
+            Some(keyed) if keep => idempotency::save(state, keyed, response).await,
+            Some(keyed) => {
+                idempotency::release(state, keyed).await;
+                response
+            }
+            None => response,
+        }
+    }
+
+    /// Twilio answered after the 202: the requester knows this call, so the key keeps it,
+    /// whatever Twilio said.
+    async fn after_pending(
+        &mut self,
+        state: &AppState,
+        call: &Call,
+        outcome: Result<(), LegNotCreated>,
+    ) {
+        if let Err(failed) = &outcome {
+            tracing::info!(call = %call.id, error = %failed.error, "the agent's leg failed after a 202");
+        }
+        let Some(keyed) = &self.keyed else { return };
+        let settled = view::load(state.store.as_ref(), call.id)
+            .await
+            .map(Answer::Settled);
+        idempotency::save(state, keyed, render(settled)).await;
+    }
+
+    /// The response for `result`, after the follow-up work that belongs to it.
+    async fn answer(&mut self, state: &AppState, result: Result<Answer, ApiError>) -> Response {
+        if let Some(after) = self.after.take() {
+            after.after(state, &result).await;
+        }
+        render(result)
+    }
+}
+
+/// A retry while the first request with its key is still waiting for Twilio: the same 202,
+/// with the call as it is now.
+async fn in_flight(state: &AppState, call: Option<CallId>) -> Response {
+    let Some(call) = call else {
+        return ApiError::Conflict(
+            "a request with this Idempotency-Key is still being checked; retry in a moment".into(),
+        )
+        .into_response();
+    };
+    render(
+        view::load(state.store.as_ref(), call)
+            .await
+            .map(Answer::Pending),
+    )
+}
+
+fn render(result: Result<Answer, ApiError>) -> Response {
+    match result {
+        Ok(Answer::Placed(view)) => success("Call initiated to agent", view).into_response(),
+        Ok(Answer::Pending(view)) => success(
+            "Call created; Twilio has not confirmed the agent's leg yet: follow it at /calls/{id}",
+            view,
+        )
+        .with_status(StatusCode::ACCEPTED)
+        .into_response(),
+        Ok(Answer::Settled(view)) => {
+            let message = if view.state == CallState::Failed {
+                format!(
+                    "Call failed: {}",
+                    view.reason.as_deref().unwrap_or("unknown reason")
+                )
+            } else {
+                "Call initiated to agent".to_owned()
+            };
+            success(message, view).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+fn send(reply: oneshot::Sender<Response>, response: Response) {
+    // The requester may be gone; the call's state is in the store either way.
+    let _ = reply.send(response);
+}
