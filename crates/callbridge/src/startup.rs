@@ -25,6 +25,8 @@ pub enum StartupError {
     Twilio(#[from] twilio::Error),
     #[error("cannot set up Airtable: {0}")]
     Airtable(#[from] crate::airtable::AirtableError),
+    #[error("server failed: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
 /// Binds `BIND` (and `METRICS_BIND`) and serves until SIGINT or SIGTERM.
@@ -73,22 +75,16 @@ pub async fn launch_with_store(
     // Both listeners stop on the same signal.
     let shutdown = shutdown.shared();
 
-    let limits = crate::http::ConnectionLimits {
-        header_read_timeout: state.settings.header_read_timeout,
-        keep_alive_timeout: state.settings.keep_alive_timeout,
-        max_connections: state.settings.max_connections,
-    };
     let metrics_server = metrics_listener.map(|metrics_listener| {
         if let Ok(addr) = metrics_listener.local_addr() {
             tracing::info!(%addr, "metrics listening");
         }
         let app = crate::http::metrics_router(state.clone());
-        tokio::spawn(crate::http::serve(
-            metrics_listener,
-            app,
-            limits,
-            shutdown.clone(),
-        ))
+        tokio::spawn(
+            axum::serve(metrics_listener, app)
+                .with_graceful_shutdown(shutdown.clone())
+                .into_future(),
+        )
     });
 
     if let Ok(addr) = listener.local_addr() {
@@ -97,11 +93,16 @@ pub async fn launch_with_store(
     // In this task, not spawned: whatever stops the server (a signal, an abort) stops them too.
     let background = crate::airtable::run_background(state.clone(), shutdown.clone());
     let app = crate::http::router(state);
-    let serve = crate::http::serve(listener, app, limits, shutdown);
-    tokio::join!(serve, background);
+    // The peer address feeds per-client rate limits and the audit log.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let serve = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .into_future();
+    let (served, ()) = tokio::join!(serve, background);
+    served.map_err(StartupError::Serve)?;
     if let Some(task) = metrics_server {
-        // The metrics server saw the same signal.
-        if let Err(err) = task.await {
+        // The metrics server saw the same signal; its result only matters for logs.
+        if let Ok(Err(err)) = task.await {
             tracing::warn!(%err, "metrics server failed");
         }
     }

@@ -24,13 +24,6 @@ const DEFAULT_DESTINATIONS: &str = "US,CA";
 const DEFAULT_SMS_PER_HOUR: u32 = 100;
 const DEFAULT_AIRTABLE_BASE_URL: &str = "https://api.airtable.com";
 const DEFAULT_CALL_TOKEN_TTL: Duration = Duration::from_secs(90 * 24 * 60 * 60);
-const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longer than the idle timeout of common load balancers (60 s), which reuse connections: a
-/// server that closes first races their next request.
-const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(75);
-/// Well under the 1024 open files a service gets by default, with room for the database and
-/// Twilio's connections.
-const DEFAULT_MAX_CONNECTIONS: usize = 512;
 /// A revoked agent's live streams end within this; the setting may only shorten it.
 pub const MAX_LIVE_TOKEN_RECHECK: Duration = Duration::from_secs(30);
 
@@ -135,13 +128,6 @@ pub struct Settings {
     /// How many proxies of ours sit in front: 0 takes the peer address as the client's (rate
     /// limits, audit); N takes the N-th entry from the right of `X-Forwarded-For`.
     pub trust_proxy: usize,
-    /// How long a client may take to send a request's headers, from the connection opening or
-    /// the request's first byte.
-    pub header_read_timeout: Duration,
-    /// How long a connection may stay open without sending anything after its last answer.
-    pub keep_alive_timeout: Duration,
-    /// Open connections at most; more wait to be accepted.
-    pub max_connections: usize,
     /// How often a live call stream checks that its token still holds.
     pub live_token_recheck: Duration,
     pub timeouts: Timeouts,
@@ -253,17 +239,6 @@ impl Settings {
             agent_silence: agent_silence(non_empty(raw.agent_silence).as_deref())?,
             log_format: LogFormat::parse(raw.log_format.as_deref())?,
             trust_proxy: trust_proxy(non_empty(raw.trust_proxy).as_deref())?,
-            header_read_timeout: duration_or(
-                "HEADER_READ_TIMEOUT",
-                raw.header_read_timeout,
-                DEFAULT_HEADER_READ_TIMEOUT,
-            )?,
-            keep_alive_timeout: duration_or(
-                "KEEP_ALIVE_TIMEOUT",
-                raw.keep_alive_timeout,
-                DEFAULT_KEEP_ALIVE_TIMEOUT,
-            )?,
-            max_connections: max_connections(non_empty(raw.max_connections).as_deref())?,
             live_token_recheck: live_token_recheck(raw.live_token_recheck)?,
             timeouts,
         })
@@ -502,19 +477,6 @@ fn duration_or(
     non_empty(raw).map_or(Ok(default), |raw| {
         duration::parse(&raw).map_err(|e| invalid(var, format!("is wrong: {e}")))
     })
-}
-
-fn max_connections(raw: Option<&str>) -> Result<usize, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok(DEFAULT_MAX_CONNECTIONS);
-    };
-    match raw.parse::<usize>() {
-        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
-        _ => Err(invalid(
-            "MAX_CONNECTIONS",
-            format!("must be a number of connections from 1 to 1000000 (got {raw:?})"),
-        )),
-    }
 }
 
 fn live_token_recheck(raw: Option<String>) -> Result<Duration, ConfigError> {

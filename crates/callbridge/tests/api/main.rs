@@ -24,5 +24,4 @@ mod security;
 mod setup;
 mod setup_cli;
 mod setup_errors;
-mod slow_clients;
 mod support;
