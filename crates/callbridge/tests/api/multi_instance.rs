@@ -147,9 +147,16 @@ async fn two_hundred_calls(db: TestDatabase, instances: usize) {
         assert_eq!(view["state"], state, "call {n} on {backend:?}: {view:#}");
         assert_eq!(view["reason"], json!(reason), "call {n}: {view:#}");
         if state == "completed" {
+            // The agent's key races the Gather's timeout on the simulator's clock; on a busy
+            // machine the timeout can win, and the call connects all the same.
+            let gather = if event_counts(view).contains_key("agent:silence") {
+                "silence"
+            } else {
+                "key-pressed"
+            };
             assert_eq!(
                 event_counts(view),
-                connected_log("key-pressed"),
+                connected_log(gather),
                 "call {n}: {view:#}"
             );
             assert!(
