@@ -13,6 +13,9 @@ pub const HTTP_DURATION: &str = "callbridge_http_request_duration_seconds";
 /// Setup codes not texted, by `reason`: `destination` (region or kind of line), `budget`
 /// (`SMS_PER_HOUR` spent).
 pub const SMS_REFUSED: &str = "callbridge_sms_refused_total";
+/// Call effects (dial the customer, tell the agent, end a leg) by `kind` and `outcome`:
+/// `done`, `retried` (Twilio busy, down or silent), `given_up`.
+pub const CALL_EFFECTS: &str = "callbridge_call_effects_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

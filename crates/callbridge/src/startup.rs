@@ -70,6 +70,7 @@ pub async fn launch_with_store(
         metrics: crate::metrics::handle(),
         twilio,
         live: crate::calls::live::LiveHub::default(),
+        effects: crate::calls::effects::EffectsHandle::default(),
         airtable,
     };
     // Both listeners stop on the same signal.
@@ -91,7 +92,11 @@ pub async fn launch_with_store(
         tracing::info!(%addr, public_base_url = %state.settings.public_base_url, "listening");
     }
     // In this task, not spawned: whatever stops the server (a signal, an abort) stops them too.
-    let background = crate::airtable::run_background(state.clone(), shutdown.clone());
+    let effects = crate::calls::effects::run(state.clone(), shutdown.clone());
+    let airtable = crate::airtable::run_background(state.clone(), shutdown.clone());
+    let background = async move {
+        tokio::join!(effects, airtable);
+    };
     let app = crate::http::router(state);
     // The peer address feeds per-client rate limits and the audit log.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();

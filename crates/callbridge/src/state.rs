@@ -15,6 +15,8 @@ pub struct AppState {
     pub twilio: twilio::Client,
     /// Wakes this instance's live call streams when a call changed.
     pub live: crate::calls::live::LiveHub,
+    /// Wakes this instance's call effects worker when a transition queued effects.
+    pub effects: crate::calls::effects::EffectsHandle,
     /// The Airtable integration, when `AIRTABLE_*` is configured.
     pub airtable: Option<crate::airtable::Airtable>,
 }

@@ -23,6 +23,10 @@ pub struct CallsCreateFault {
     pub delay_ms: u64,
     /// Answer with this error (after the delay) instead of placing the call.
     pub error: Option<FaultError>,
+    /// Only calls to this number misbehave; others are placed as usual.
+    pub to: Option<String>,
+    /// Only this many of the calls that match misbehave; Twilio is healthy again after them.
+    pub times: Option<u32>,
 }
 
 /// A Twilio error answer: HTTP status and Twilio error code, e.g. 429 and 20429.
@@ -34,9 +38,12 @@ pub struct FaultError {
     pub code: u32,
 }
 
-/// Applies the fault, if any, before a call is placed; `Err` is the answer to give instead.
-pub(crate) async fn before_calls_create(shared: &Shared) -> Result<(), ApiError> {
-    let fault = shared.calls_create_fault();
+/// Applies the fault, if any, before a call to `to` is placed; `Err` is the answer to give
+/// instead.
+pub(crate) async fn before_calls_create(shared: &Shared, to: Option<&str>) -> Result<(), ApiError> {
+    let Some(fault) = shared.take_calls_create_fault(to) else {
+        return Ok(());
+    };
     if fault.delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(fault.delay_ms)).await;
     }

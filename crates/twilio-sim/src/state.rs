@@ -113,11 +113,24 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(crate) fn calls_create_fault(&self) -> CallsCreateFault {
-        self.calls_create_fault
+    /// The fault a call to `to` meets, if any, counting it against the fault's `times`.
+    pub(crate) fn take_calls_create_fault(&self, to: Option<&str>) -> Option<CallsCreateFault> {
+        let mut fault = self
+            .calls_create_fault
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *fault == CallsCreateFault::default() {
+            return None;
+        }
+        if fault.to.as_deref().is_some_and(|only| Some(only) != to) {
+            return None;
+        }
+        match fault.times {
+            Some(0) => return None,
+            Some(n) => fault.times = Some(n - 1),
+            None => {}
+        }
+        Some(fault.clone())
     }
 
     pub(crate) fn set_calls_create_fault(&self, fault: CallsCreateFault) {

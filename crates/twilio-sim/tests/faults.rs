@@ -82,3 +82,28 @@ async fn a_fault_with_a_success_status_is_refused() {
     let fault = json!({"error": {"status": 200, "code": 1}});
     assert_eq!(set_fault(&h, &fault).await, 400);
 }
+
+#[tokio::test]
+async fn a_fault_may_be_limited_to_one_number_and_a_number_of_calls() {
+    let h = Harness::start().await;
+    let fault = json!({
+        "error": {"status": 503, "code": 20500},
+        "to": "+15550100003",
+        "times": 2,
+    });
+    assert_eq!(set_fault(&h, &fault).await, 200);
+    // Another number is not affected, and does not count against `times`.
+    h.call("+15550100004", &[("Twiml", PAUSE)]).await;
+    let form = [
+        ("To", "+15550100003"),
+        ("From", "+15005550006"),
+        ("Twiml", PAUSE),
+    ];
+    for _ in 0..2 {
+        let (status, body) = h.post(&h.api("/Calls.json"), &form).await;
+        assert_eq!(status, 503, "{body}");
+    }
+    let (status, body) = h.post(&h.api("/Calls.json"), &form).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(sim_call_count(&h).await, 2);
+}

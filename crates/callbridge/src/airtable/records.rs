@@ -6,6 +6,8 @@ use super::{Airtable, AirtableError};
 use crate::outbox::retry_delay;
 use crate::store::NewOutboxRow;
 
+/// The outbox family of every Airtable write.
+pub const FAMILY: &str = "airtable";
 /// A write of a call's changes to its record.
 pub const UPDATE: &str = "airtable.update";
 /// An error written to a record (invalid phone, a write Airtable refused); never followed by

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use super::records::{MARK, UPDATE, parse_payload, supersedes, write_row};
+use super::records::{self, MARK, UPDATE, parse_payload, supersedes, write_row};
 use super::{Airtable, AirtableError};
 use crate::outbox::{coalesce, retry_delay};
 use crate::store::{OutboxClaim, OutboxRow};
@@ -43,13 +43,14 @@ impl Writer {
     /// Delivers one batch if any row is due; returns whether there was work.
     pub(super) async fn step(&self) -> Result<bool, AirtableError> {
         let store = &self.airtable.store;
-        if !store.outbox_ready(Utc::now()).await? {
+        if !store.outbox_ready(records::FAMILY, Utc::now()).await? {
             return Ok(false);
         }
         // Wait for our turn before claiming, so the lease covers the request, not the queue.
         self.airtable.pacer.turn().await?;
         let claim = OutboxClaim {
             worker: self.worker.clone(),
+            family: records::FAMILY,
             now: Utc::now(),
             lease: self.airtable.tuning.lease,
             limit: u32::try_from(airtable::MAX_RECORDS_PER_UPDATE).unwrap_or(10),

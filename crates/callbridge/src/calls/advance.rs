@@ -1,10 +1,12 @@
 //! Applying a fact to a stored call, safely when several instances handle webhooks of the same
-//! call at once: the state moves by compare-and-swap, so exactly one of them wins a transition
-//! and only the winner carries out its actions.
+//! call at once: the state moves by compare-and-swap, so exactly one of them wins a transition,
+//! and the effects the transition calls for are queued with it, so they are done once.
 
+use super::effects;
 use super::flow::{self, Fact, Step};
 use crate::domain::CallId;
-use crate::store::{Call, Store, StoreError, StoreResult};
+use crate::state::AppState;
+use crate::store::{Call, NewOutboxRow, Store, StoreError, StoreResult};
 
 /// A lost swap means the state moved forward, which it can do at most five times; one more try
 /// than that always settles.
@@ -17,15 +19,40 @@ pub struct Advanced {
     pub step: Step,
 }
 
+/// [`advance`], then wakes what must hear of it: this instance's effects worker when effects
+/// were queued, and the call's live streams.
+pub async fn apply(state: &AppState, id: CallId, fact: Fact) -> StoreResult<Advanced> {
+    let advanced = advance(state.store.as_ref(), id, fact).await?;
+    if !advanced.step.actions.is_empty() {
+        state.effects.wake();
+    }
+    state.live.notify(id);
+    Ok(advanced)
+}
+
+/// Moves the call as `fact` says and queues the step's effects. A step that acts without moving
+/// the call (ending a ringing customer's leg) queues its effects on its own; repeating those is
+/// harmless.
 pub async fn advance(store: &dyn Store, id: CallId, fact: Fact) -> StoreResult<Advanced> {
     for _ in 0..MAX_ATTEMPTS {
         let mut call = store.call_by_id(id).await?.ok_or(StoreError::NotFound)?;
         let step = flow::next(call.state, fact);
+        let effects: Vec<NewOutboxRow> = step
+            .actions
+            .iter()
+            .map(|action| effects::row(id, *action))
+            .collect();
         let Some((to, reason)) = step.to else {
+            for effect in effects {
+                store.enqueue(effect).await?;
+            }
             return Ok(Advanced { call, step });
         };
         let reason = reason.map(flow::Reason::as_str);
-        if store.transition_call(id, &[call.state], to, reason).await? {
+        if store
+            .transition_call_queueing(id, &[call.state], to, reason, &effects)
+            .await?
+        {
             tracing::info!(call = %id, from = %call.state, to = %to, reason, ?fact, "call moved");
             call.state = to;
             call.reason = reason.map(str::to_owned);
@@ -44,8 +71,8 @@ mod tests {
     use super::*;
     use crate::calls::flow::{Action, LegStatus};
     use crate::domain::{CallState, LegRole};
-    use crate::store::CallStore;
     use crate::store::testing::{TestDatabase, fixture_agent_call};
+    use crate::store::{CallStore, OutboxStore};
 
     async fn new_call(store: &dyn Store) -> CallId {
         fixture_agent_call(store, "cas@example.com").await.id
@@ -72,6 +99,9 @@ mod tests {
                     .count();
             }
             assert_eq!(dials, 1, "{:?}", db.backend());
+            let queued = store.outbox_for_key(&effects::key(id)).await.unwrap();
+            let kinds: Vec<&str> = queued.iter().map(|row| row.kind.as_str()).collect();
+            assert_eq!(kinds, ["call.dial_recipient"], "{:?}", db.backend());
         }
     }
 
@@ -85,6 +115,11 @@ mod tests {
                 status: LegStatus::Busy,
             };
             let done = advance(&store, id, busy).await.unwrap();
+            let queued = store.outbox_for_key(&effects::key(id)).await.unwrap();
+            assert!(
+                queued.is_empty(),
+                "a busy agent needs no effect: {queued:?}"
+            );
             assert_eq!(done.call.state, CallState::Failed);
             let late = Fact::Leg {
                 role: LegRole::Agent,

@@ -11,6 +11,8 @@
 //! - once one party is gone for good, the other is released, even if they never met in the
 //!   conference (the customer may hang up before a slow agent joins it).
 
+use serde::{Deserialize, Serialize};
+
 use crate::domain::{CallState, LegRole};
 
 /// Twilio's CallStatus, as call status callbacks report it.
@@ -86,8 +88,8 @@ pub enum Fact {
     /// The agent's `<Gather>` ended: a key was pressed, or the agent stayed silent and the
     /// setting says to connect anyway.
     AgentReady,
-    /// Twilio refused to create the customer's leg.
-    RecipientDialFailed,
+    /// Twilio would not create the customer's leg, for this reason (one of the `Twilio…`).
+    RecipientDialFailed(Reason),
     /// A participant joined the conference.
     Joined(LegRole),
     /// The conference ended.
@@ -95,7 +97,8 @@ pub enum Fact {
 }
 
 /// Why a call failed; stored as the call's `reason`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reason {
     AgentBusy,
     AgentNoAnswer,
@@ -151,16 +154,17 @@ impl Reason {
     }
 }
 
-/// Work that follows a transition; done by whoever won it, so once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Work that follows a transition: queued with it, done once by an effects worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
 pub enum Action {
     /// Create the customer's leg.
     DialRecipient,
     /// Replace the agent's TwiML with the reason spoken, then a hang-up.
-    TellAgent(Reason),
+    TellAgent { reason: Reason },
     /// End this party's leg: the other is gone, nobody would be there to talk to. A leg that
     /// already ended is left alone.
-    EndLeg(LegRole),
+    EndLeg { role: LegRole },
 }
 
 /// The outcome of one fact.
@@ -236,8 +240,12 @@ pub fn next(state: CallState, fact: Fact) -> Step {
             last if before_dial => Step::fail(agent_reason(last)),
             // Whether the customer had answered is theirs to say: their leg is ended, and its
             // final status settles the call.
-            _ if state == RecipientRinging => Step::stay().then(Action::EndLeg(LegRole::Recipient)),
-            _ => Step::go(CallState::Completed).then(Action::EndLeg(LegRole::Recipient)),
+            _ if state == RecipientRinging => Step::stay().then(Action::EndLeg {
+                role: LegRole::Recipient,
+            }),
+            _ => Step::go(CallState::Completed).then(Action::EndLeg {
+                role: LegRole::Recipient,
+            }),
         },
         Fact::Leg {
             role: LegRole::Recipient,
@@ -247,20 +255,25 @@ pub fn next(state: CallState, fact: Fact) -> Step {
             LegStatus::Queued | LegStatus::Initiated | LegStatus::Ringing => Step::stay(),
             LegStatus::InProgress if state == RecipientRinging => Step::go(Connected),
             LegStatus::InProgress => Step::stay(),
-            LegStatus::Completed => {
-                Step::go(CallState::Completed).then(Action::EndLeg(LegRole::Agent))
-            }
+            LegStatus::Completed => Step::go(CallState::Completed).then(Action::EndLeg {
+                role: LegRole::Agent,
+            }),
             unreached if state == RecipientRinging => {
                 let reason = recipient_reason(unreached);
-                Step::fail(reason).then(Action::TellAgent(reason))
+                Step::fail(reason).then(Action::TellAgent { reason })
             }
             // Connected, so the customer had answered: whatever ends the leg ends the call.
-            _ => Step::go(CallState::Completed).then(Action::EndLeg(LegRole::Agent)),
+            _ => Step::go(CallState::Completed).then(Action::EndLeg {
+                role: LegRole::Agent,
+            }),
         },
         Fact::AgentReady if before_dial => Step::go(RecipientRinging).then(Action::DialRecipient),
         Fact::AgentReady => Step::stay(),
-        Fact::RecipientDialFailed if state == RecipientRinging => Step::fail(Reason::TwilioError),
-        Fact::RecipientDialFailed => Step::stay(),
+        // The agent waits in the conference for a customer who will not come.
+        Fact::RecipientDialFailed(reason) if state == RecipientRinging => {
+            Step::fail(reason).then(Action::TellAgent { reason })
+        }
+        Fact::RecipientDialFailed(_) => Step::stay(),
         Fact::Joined(LegRole::Recipient) if state == RecipientRinging => Step::go(Connected),
         Fact::Joined(_) => Step::stay(),
         Fact::ConferenceEnded if state == Connected => Step::go(CallState::Completed),

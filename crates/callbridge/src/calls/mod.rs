@@ -3,6 +3,7 @@
 
 pub mod advance;
 mod agent_leg;
+pub mod effects;
 pub mod flow;
 mod hangup;
 pub mod live;

@@ -1,11 +1,11 @@
 //! Carrying out what a transition calls for, through Twilio: dialling the customer, telling the
-//! agent why the call ends, ending a leg nobody is waiting for.
+//! agent why the call ends, ending a leg nobody is waiting for. The effects worker calls these.
 
 use twilio::{CallEvent, CallInstructions, CallUpdateStatus, CreateCall, HttpMethod, UpdateCall};
 
-use super::flow::{Action, LegStatus, Reason};
+use super::flow::{LegStatus, Reason};
 use super::twiml::{self, CONFERENCE_TWIML_PATH, STATUS_PATH, callback_url};
-use crate::domain::{LegRole, mask};
+use crate::domain::LegRole;
 use crate::state::AppState;
 use crate::store::{Call, CallLeg, LegUpdate, StoreError};
 
@@ -65,27 +65,6 @@ pub async fn dial_recipient(state: &AppState, call: &Call) -> Result<(), Outcome
     Ok(())
 }
 
-/// Does the actions that need nothing back; a failure is logged, not returned, because the
-/// webhook that caused it was handled and Twilio retrying it would not help.
-pub async fn carry_out(state: &AppState, call: &Call, actions: &[Action]) {
-    for action in actions {
-        let result = match action {
-            Action::TellAgent(reason) => tell_agent(state, call, *reason).await,
-            Action::EndLeg(role) => end_leg(state, call, *role).await,
-            // Dialling answers the agent's webhook, so its caller does it.
-            Action::DialRecipient => Ok(()),
-        };
-        if let Err(err) = result {
-            tracing::warn!(
-                call = %call.id,
-                ?action,
-                err = %mask::text(&err.to_string()),
-                "call action failed"
-            );
-        }
-    }
-}
-
 async fn leg(
     state: &AppState,
     call: &Call,
@@ -96,21 +75,86 @@ async fn leg(
 }
 
 /// The agent is waiting alone in the conference: new TwiML takes them out of it, says why, and
-/// hangs up (which ends the conference, since they were its last participant).
-async fn tell_agent(state: &AppState, call: &Call, reason: Reason) -> Result<(), OutcomeError> {
+/// hangs up (which ends the conference, since they were its last participant). An agent who
+/// hung up already is left alone.
+pub(super) async fn tell_agent(
+    state: &AppState,
+    call: &Call,
+    reason: Reason,
+) -> Result<(), OutcomeError> {
     let Some(agent) = leg(state, call, LegRole::Agent).await? else {
         return Ok(());
     };
+    if LegStatus::parse(&agent.status).is_some_and(LegStatus::is_final) {
+        return Ok(());
+    }
     let update = UpdateCall {
         twiml: Some(twiml::say_and_hang_up(reason.spoken())?),
         ..UpdateCall::default()
     };
-    state.twilio.update_call(&agent.call_sid, &update).await?;
-    Ok(())
+    match state.twilio.update_call(&agent.call_sid, &update).await {
+        Err(err) if is_gone(&err) => Ok(()),
+        Err(err) => Err(err.into()),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The leg ended since its last callback reached us, or never was: nothing left to change.
+fn is_gone(err: &twilio::Error) -> bool {
+    err.is_not_found() || err.code() == Some(CALL_NOT_IN_PROGRESS)
+}
+
+/// Twilio's clock and ours may differ by this much when matching a call to a dial attempt.
+const CLOCK_SKEW_SECS: i64 = 5;
+
+/// Whether the customer's leg exists though we never heard Twilio's answer to creating it:
+/// stored (its callbacks came), or among Twilio's calls to the customer from our number since
+/// the dial was queued. A leg found at Twilio is stored, as the dial would have stored it.
+pub(super) async fn find_recipient_leg(
+    state: &AppState,
+    call: &Call,
+    queued_at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, OutcomeError> {
+    if leg(state, call, LegRole::Recipient).await?.is_some() {
+        return Ok(true);
+    }
+    let list = twilio::ListCalls {
+        to: Some(call.recipient.as_str().to_owned()),
+        from: Some(state.settings.caller_id.as_str().to_owned()),
+        status: None,
+        page_size: Some(50),
+    };
+    let since = queued_at - chrono::Duration::seconds(CLOCK_SKEW_SECS);
+    let page = state.twilio.list_calls(&list).await?;
+    let placed = page
+        .items
+        .into_iter()
+        .find(|c| c.parent_call_sid.is_none() && c.date_created.is_some_and(|at| at >= since));
+    let Some(placed) = placed else {
+        return Ok(false);
+    };
+    state
+        .store
+        .upsert_leg(LegUpdate {
+            call_id: call.id,
+            role: LegRole::Recipient,
+            call_sid: placed.sid,
+            status: placed
+                .status
+                .map_or_else(|| "queued".to_owned(), |s| s.as_str().to_owned()),
+            number: call.recipient.clone(),
+            duration_secs: None,
+        })
+        .await?;
+    Ok(true)
 }
 
 /// `completed` ends a call in progress and cancels one still ringing.
-async fn end_leg(state: &AppState, call: &Call, role: LegRole) -> Result<(), OutcomeError> {
+pub(super) async fn end_leg(
+    state: &AppState,
+    call: &Call,
+    role: LegRole,
+) -> Result<(), OutcomeError> {
     let Some(leg) = leg(state, call, role).await? else {
         return Ok(());
     };
@@ -123,7 +167,7 @@ async fn end_leg(state: &AppState, call: &Call, role: LegRole) -> Result<(), Out
     };
     match state.twilio.update_call(&leg.call_sid, &update).await {
         // Ended since its last callback reached us: what we wanted anyway.
-        Err(err) if err.is_not_found() || err.code() == Some(CALL_NOT_IN_PROGRESS) => Ok(()),
+        Err(err) if is_gone(&err) => Ok(()),
         Err(err) => Err(err.into()),
         Ok(_) => Ok(()),
     }

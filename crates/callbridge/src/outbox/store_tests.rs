@@ -13,7 +13,7 @@ use crate::store::{NewOutboxRow, OutboxClaim, OutboxStatus, OutboxStore, SqlStor
 
 fn row(key: &str, n: u32) -> NewOutboxRow {
     NewOutboxRow {
-        kind: "test".into(),
+        kind: "test.job".into(),
         key: key.into(),
         payload: json!({"n": n}),
     }
@@ -22,6 +22,7 @@ fn row(key: &str, n: u32) -> NewOutboxRow {
 fn claim(worker: &str, now: DateTime<Utc>, limit: u32) -> OutboxClaim {
     OutboxClaim {
         worker: worker.into(),
+        family: "test",
         now,
         lease: Duration::from_secs(30),
         limit,
@@ -95,7 +96,7 @@ async fn a_retried_row_keeps_its_place_and_waits_its_backoff() {
                 .is_empty(),
             "{backend}"
         );
-        assert!(!store.outbox_ready(now).await.unwrap());
+        assert!(!store.outbox_ready("test", now).await.unwrap());
         let again = store.claim_outbox(&claim("w", later, 10)).await.unwrap();
         assert_eq!(again.len(), 1, "{backend}");
         assert_eq!(again[0].id, a1.id);

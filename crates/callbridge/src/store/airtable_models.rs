@@ -43,7 +43,8 @@ impl std::str::FromStr for OutboxStatus {
 /// A job to queue. Jobs of one `key` are delivered one after another, in the order queued.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewOutboxRow {
-    /// What the job is, e.g. `airtable.update`; the worker that handles it dispatches on it.
+    /// What the job is, `family.name` (e.g. `airtable.update`): workers claim a family's rows
+    /// and dispatch on the name.
     pub kind: String,
     pub key: String,
     pub payload: serde_json::Value,
@@ -75,6 +76,8 @@ pub struct OutboxRow {
 pub struct OutboxClaim {
     /// Who claims (an instance-unique name); only it may settle the rows.
     pub worker: String,
+    /// Only rows whose kind is in this family: `airtable` claims `airtable.update`, ….
+    pub family: &'static str,
     pub now: DateTime<Utc>,
     /// How long the rows stay reserved for the worker.
     pub lease: std::time::Duration,

@@ -196,6 +196,19 @@ pub trait CallStore: Send + Sync {
         from: &[CallState],
         to: CallState,
         reason: Option<&str>,
+    ) -> StoreResult<bool> {
+        self.transition_call_queueing(id, from, to, reason, &[])
+            .await
+    }
+    /// [`CallStore::transition_call`], queueing `effects` in the outbox in the same transaction:
+    /// they are queued exactly when the call moves, and a crash never separates the two.
+    async fn transition_call_queueing(
+        &self,
+        id: CallId,
+        from: &[CallState],
+        to: CallState,
+        reason: Option<&str>,
+        effects: &[NewOutboxRow],
     ) -> StoreResult<bool>;
     async fn set_conference_sid(&self, id: CallId, conference_sid: &str) -> StoreResult<()>;
     /// Inserts the leg or updates its status; a leg is identified by its Twilio call SID. The
@@ -267,8 +280,12 @@ pub trait CallLogStore: Send + Sync {
 pub trait OutboxStore: Send + Sync {
     /// Queues a job after every job already queued for its key.
     async fn enqueue(&self, row: NewOutboxRow) -> StoreResult<OutboxRow>;
-    /// Whether a claim made now could return anything.
-    async fn outbox_ready(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<bool>;
+    /// Whether a claim of `family`'s rows made now could return anything.
+    async fn outbox_ready(
+        &self,
+        family: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool>;
     /// Leases up to `limit` rows that are due: each the oldest unfinished row of its key (so
     /// a key's rows are never delivered out of order), pending or in flight with a lease that
     /// ran out. Two claimers never get the same row.

@@ -1,5 +1,5 @@
-//! The TwiML webhooks: the agent's Gather action, which dials the customer, and the conference
-//! TwiML the customer's leg (or a seed-style redirect) fetches.
+//! The TwiML webhooks: the agent's Gather action, which has the customer dialled, and the
+//! conference TwiML the customer's leg (or a seed-style redirect) fetches.
 
 use axum::extract::State;
 use axum::http::header;
@@ -7,12 +7,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::signed::SignedForm;
-use crate::calls::advance::advance;
-use crate::calls::flow::{Action, Fact, Reason};
-use crate::calls::outcome;
+use crate::calls::advance;
+use crate::calls::flow::Fact;
 use crate::calls::twiml;
 use crate::config::AgentSilence;
-use crate::domain::{CallState, EventSource, LegRole, mask};
+use crate::domain::{CallState, EventSource, LegRole};
 use crate::http::ApiError;
 use crate::state::AppState;
 use crate::store::{Call, LegUpdate, NewEvent};
@@ -42,8 +41,8 @@ async fn load(state: &AppState, form: &SignedForm) -> Result<Call, ApiError> {
         .ok_or_else(|| ApiError::NotFound("call not found".into()))
 }
 
-/// The agent's Gather ended. Whoever moves the call to `recipient_ringing` dials the customer;
-/// a retried request (on this instance or another) gets the same TwiML and dials nobody.
+/// The agent's Gather ended. Whoever moves the call to `recipient_ringing` queues the customer's
+/// dial; a retried request (on this instance or another) gets the same TwiML and queues nothing.
 pub async fn dial_recipient(
     State(state): State<AppState>,
     form: SignedForm,
@@ -84,16 +83,10 @@ pub async fn dial_recipient(
     if digits.is_empty() && state.settings.agent_silence == AgentSilence::Hangup {
         return render(twiml::say_and_hang_up(GOODBYE));
     }
-    let advanced = advance(state.store.as_ref(), call.id, Fact::AgentReady).await?;
-    state.live.notify(call.id);
-    if advanced.step.actions.contains(&Action::DialRecipient)
-        && let Err(err) = outcome::dial_recipient(&state, &advanced.call).await
-    {
-        tracing::warn!(call = %call.id, err = %mask::text(&err.to_string()), "could not dial the customer");
-        advance(state.store.as_ref(), call.id, Fact::RecipientDialFailed).await?;
-        state.live.notify(call.id);
-        return render(twiml::say_and_hang_up(Reason::TwilioError.spoken()));
-    }
+    // The customer is dialled by the effects worker, from the row this transition queued: the
+    // agent waits in the conference meanwhile, and Twilio gets its TwiML at once however slow
+    // its own Calls.create is.
+    let advanced = advance::apply(&state, call.id, Fact::AgentReady).await?;
     answer_for(&state, &advanced.call, LegRole::Agent)
 }
 

@@ -7,9 +7,8 @@ use serde_json::{Value, json};
 
 use super::callback::{CallProgress, Callback, ConferenceEvent, RecordingStatus};
 use super::signed::SignedForm;
-use crate::calls::advance::advance;
+use crate::calls::advance;
 use crate::calls::flow::{Fact, LegStatus};
-use crate::calls::outcome::carry_out;
 use crate::domain::LegRole;
 use crate::http::ApiError;
 use crate::state::AppState;
@@ -29,8 +28,8 @@ pub async fn status(
     let callback = Callback::parse(&form)?;
     // A retry is stored once but applied again: the first delivery may have stored its event
     // and then failed (a database outage, a crash) before the call moved. Applying a fact twice is
-    // safe: the state moves by compare-and-swap, only the winner of a move acts, and the one action
-    // taken without a move (ending a ringing customer leg) is harmless to repeat.
+    // safe: the state moves by compare-and-swap, only the winner of a move queues its effects, and the
+    // one effect queued without a move (ending a ringing customer leg) is harmless to repeat.
     let stored = state
         .store
         .record_event(callback.event(call_id, &form))
@@ -46,14 +45,12 @@ pub async fn status(
             None
         }
     };
-    let advanced = match fact {
-        Some(fact) => Some(advance(state.store.as_ref(), call_id, fact).await?),
-        None => None,
-    };
-    // Live streams on this instance show the new event (and state) at once.
-    state.live.notify(call_id);
-    if let Some(advanced) = advanced {
-        carry_out(&state, &advanced.call, &advanced.step.actions).await;
+    match fact {
+        Some(fact) => {
+            advance::apply(&state, call_id, fact).await?;
+        }
+        // Live streams on this instance show the new event at once.
+        None => state.live.notify(call_id),
     }
     Ok(Json(json!({})))
 }

@@ -255,7 +255,7 @@ pub fn assert_in_progress(view: &Value) {
     );
 }
 
-fn leg<'a>(view: &'a Value, role: &str) -> &'a Value {
+pub fn leg<'a>(view: &'a Value, role: &str) -> &'a Value {
     view["legs"]
         .as_array()
         .unwrap()

@@ -26,14 +26,14 @@ async fn app(configure: impl FnOnce(&mut RawSettings)) -> TestApp {
 fn slow_twilio(delay_ms: u64) -> CallsCreateFault {
     CallsCreateFault {
         delay_ms,
-        error: None,
+        ..CallsCreateFault::default()
     }
 }
 
 fn refusing_twilio(status: u16, code: u32) -> CallsCreateFault {
     CallsCreateFault {
-        delay_ms: 0,
         error: Some(FaultError { status, code }),
+        ..CallsCreateFault::default()
     }
 }
 

@@ -20,7 +20,7 @@ pub(super) async fn route(shared: &Arc<Shared>, req: &Req<'_>, rest: &[&str]) ->
         ["Calls.json"] => match *m {
             Method::GET => list_calls(shared, req),
             Method::POST => {
-                crate::fault::before_calls_create(shared).await?;
+                crate::fault::before_calls_create(shared, req.form.get("To")).await?;
                 create_call(shared, req)
             }
             _ => Err(method_not_allowed(req)),

@@ -104,7 +104,10 @@ fn customer_outcomes_fail_the_call_and_tell_the_agent() {
             leg(RECIPIENT, status),
         ]);
         assert_eq!((state, why), (CallState::Failed, Some(reason)));
-        assert_eq!(actions, [Action::DialRecipient, Action::TellAgent(reason)]);
+        assert_eq!(
+            actions,
+            [Action::DialRecipient, Action::TellAgent { reason }]
+        );
         assert!(!reason.spoken().is_empty());
     }
 }
@@ -132,7 +135,12 @@ fn agent_leaving_while_the_customer_rings_ends_the_customer_leg() {
     assert_eq!(state, CallState::RecipientRinging);
     assert_eq!(
         actions,
-        [Action::DialRecipient, Action::EndLeg(LegRole::Recipient)]
+        [
+            Action::DialRecipient,
+            Action::EndLeg {
+                role: LegRole::Recipient
+            }
+        ]
     );
     let (state, why, _) = run(&[
         Fact::AgentReady,
@@ -151,14 +159,20 @@ fn whoever_leaves_first_releases_the_other() {
         leg(RECIPIENT, "completed"),
     ]);
     assert_eq!(state, CallState::Completed);
-    assert_eq!(actions, [Action::DialRecipient, Action::EndLeg(AGENT)]);
+    assert_eq!(
+        actions,
+        [Action::DialRecipient, Action::EndLeg { role: AGENT }]
+    );
     let (state, _, actions) = run(&[
         Fact::AgentReady,
         Fact::Joined(RECIPIENT),
         leg(AGENT, "completed"),
     ]);
     assert_eq!(state, CallState::Completed);
-    assert_eq!(actions, [Action::DialRecipient, Action::EndLeg(RECIPIENT)]);
+    assert_eq!(
+        actions,
+        [Action::DialRecipient, Action::EndLeg { role: RECIPIENT }]
+    );
     // After a conference end, both legs leave by themselves.
     let (_, _, actions) = run(&[
         Fact::AgentReady,
@@ -171,9 +185,50 @@ fn whoever_leaves_first_releases_the_other() {
 }
 
 #[test]
-fn a_refused_customer_leg_is_a_twilio_error() {
-    let (state, why, _) = run(&[Fact::AgentReady, Fact::RecipientDialFailed]);
-    assert_eq!((state, why), (CallState::Failed, Some(Reason::TwilioError)));
+fn a_customer_leg_twilio_would_not_create_fails_the_call_and_tells_the_agent() {
+    let failed = Fact::RecipientDialFailed(Reason::TwilioUnavailable);
+    let (state, why, actions) = run(&[Fact::AgentReady, failed]);
+    assert_eq!(
+        (state, why),
+        (CallState::Failed, Some(Reason::TwilioUnavailable))
+    );
+    let told = Action::TellAgent {
+        reason: Reason::TwilioUnavailable,
+    };
+    assert_eq!(actions, [Action::DialRecipient, told]);
+}
+
+#[test]
+fn actions_survive_the_outbox_as_json() {
+    let actions = [
+        Action::DialRecipient,
+        Action::TellAgent {
+            reason: Reason::RecipientBusy,
+        },
+        Action::EndLeg { role: AGENT },
+    ];
+    for action in actions {
+        let json = serde_json::to_value(action).unwrap();
+        assert_eq!(serde_json::from_value::<Action>(json).unwrap(), action);
+    }
+    insta::assert_json_snapshot!(
+        serde_json::to_value(actions).unwrap(),
+        @r#"
+    [
+      {
+        "action": "dial_recipient"
+      },
+      {
+        "action": "tell_agent",
+        "reason": "recipient_busy"
+      },
+      {
+        "action": "end_leg",
+        "role": "agent"
+      }
+    ]
+    "#
+    );
 }
 
 #[test]
@@ -200,7 +255,7 @@ fn any_fact() -> impl Strategy<Value = Fact> {
         (any_role(), prop::sample::select(LegStatus::ALL.to_vec()))
             .prop_map(|(role, status)| Fact::Leg { role, status }),
         Just(Fact::AgentReady),
-        Just(Fact::RecipientDialFailed),
+        Just(Fact::RecipientDialFailed(Reason::TwilioError)),
         any_role().prop_map(Fact::Joined),
         Just(Fact::ConferenceEnded),
     ]

@@ -5,7 +5,9 @@ use sqlx::any::AnyRow;
 use super::SqlStore;
 use super::rows::{Columns, flag, now_ms, placeholders};
 use crate::domain::{AgentId, CallId, CallState};
-use crate::store::{Call, CallLeg, CallStore, LegUpdate, NewCall, StoreError, StoreResult};
+use crate::store::{
+    Call, CallLeg, CallStore, LegUpdate, NewCall, NewOutboxRow, StoreError, StoreResult,
+};
 
 pub(super) const CALL_COLUMNS: &str = "id, agent_id, state, reason, label, recipient, \
                                        agent_number, conference_name, conference_sid, record, \
@@ -110,6 +112,49 @@ impl SqlStore {
     }
 }
 
+/// A lost race for an effect's `seq` is tried again this many times.
+const TRANSITION_ATTEMPTS: usize = 5;
+
+impl SqlStore {
+    async fn try_transition(
+        &self,
+        id: CallId,
+        from: &[CallState],
+        to: CallState,
+        reason: Option<&str>,
+        effects: &[NewOutboxRow],
+    ) -> StoreResult<bool> {
+        // ended_at keeps the first time the call reached a final state.
+        let sql = format!(
+            "UPDATE calls SET state = $1, reason = $2, updated_at = $3, \
+             ended_at = CASE WHEN $4 = 1 THEN COALESCE(ended_at, $3) ELSE ended_at END \
+             WHERE id = $5 AND state IN ({})",
+            placeholders(6, from.len())
+        );
+        let now = now_ms();
+        let mut query = sqlx::query(AssertSqlSafe(sql))
+            .bind(to.as_str())
+            .bind(reason.map(str::to_owned))
+            .bind(now)
+            .bind(flag(to.is_final()))
+            .bind(id.to_string());
+        for state in from {
+            query = query.bind(state.as_str());
+        }
+        let mut tx = self.pool.begin().await?;
+        // A final state also frees the call's Airtable record for its next call: a trigger
+        // does it within this statement (see the migration 0005).
+        let moved = query.execute(&mut *tx).await?.rows_affected() == 1;
+        if moved {
+            for effect in effects {
+                Self::insert_outbox(&mut *tx, effect, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+}
+
 #[async_trait]
 impl CallStore for SqlStore {
     async fn create_call(&self, call: NewCall) -> StoreResult<Call> {
@@ -158,36 +203,27 @@ impl CallStore for SqlStore {
         self.require_call(id).await
     }
 
-    async fn transition_call(
+    async fn transition_call_queueing(
         &self,
         id: CallId,
         from: &[CallState],
         to: CallState,
         reason: Option<&str>,
+        effects: &[NewOutboxRow],
     ) -> StoreResult<bool> {
         if from.is_empty() {
             return Ok(false);
         }
-        // ended_at keeps the first time the call reached a final state.
-        let sql = format!(
-            "UPDATE calls SET state = $1, reason = $2, updated_at = $3, \
-             ended_at = CASE WHEN $4 = 1 THEN COALESCE(ended_at, $3) ELSE ended_at END \
-             WHERE id = $5 AND state IN ({})",
-            placeholders(6, from.len())
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql))
-            .bind(to.as_str())
-            .bind(reason.map(str::to_owned))
-            .bind(now_ms())
-            .bind(flag(to.is_final()))
-            .bind(id.to_string());
-        for state in from {
-            query = query.bind(state.as_str());
+        let mut last = None;
+        // Another writer may take the next `seq` of the call's effects first; the loser's
+        // transaction is rolled back whole and tried again.
+        for _ in 0..TRANSITION_ATTEMPTS {
+            match self.try_transition(id, from, to, reason, effects).await {
+                Err(StoreError::Conflict(what)) if !effects.is_empty() => last = Some(what),
+                other => return other,
+            }
         }
-        // A final state also frees the call's Airtable record for its next call: a trigger
-        // does it within this statement (see the migration 0005).
-        let result = query.execute(&self.pool).await?;
-        Ok(result.rows_affected() == 1)
+        Err(StoreError::Conflict(last.unwrap_or_default()))
     }
 
     async fn set_conference_sid(&self, id: CallId, conference_sid: &str) -> StoreResult<()> {

@@ -17,11 +17,21 @@ const OUTBOX_COLUMNS: &str = "id, kind, key, seq, payload, status, attempts, nex
 /// Inserting a row races other inserts of the same key for the next `seq`; the loser retries.
 const ENQUEUE_ATTEMPTS: usize = 5;
 
-/// Due rows that are the oldest unfinished row of their key. `$1` is now.
-const CLAIMABLE: &str = "((o.status = 'pending' AND o.next_attempt_at <= $1) \
-     OR (o.status = 'in_flight' AND o.claimed_until < $1)) \
-     AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.key = o.key AND p.seq < o.seq \
-                     AND p.status IN ('pending', 'in_flight'))";
+/// Due rows of one family that are the oldest unfinished row of their key. `$1` is now, `$n`
+/// the family's `LIKE` pattern.
+fn claimable(n: usize) -> String {
+    format!(
+        "o.kind LIKE ${n} AND ((o.status = 'pending' AND o.next_attempt_at <= $1) \
+         OR (o.status = 'in_flight' AND o.claimed_until < $1)) \
+         AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.key = o.key AND p.seq < o.seq \
+                         AND p.status IN ('pending', 'in_flight'))"
+    )
+}
+
+/// The `LIKE` pattern of a family's kinds: `airtable` stands for `airtable.update`, ….
+fn family_pattern(family: &str) -> String {
+    format!("{family}.%")
+}
 
 fn row_from(row: &AnyRow) -> StoreResult<OutboxRow> {
     let c = Columns::new(row, "outbox");
@@ -92,15 +102,17 @@ impl SqlStore {
             "UPDATE outbox SET status = 'in_flight', claimed_by = $2, claimed_until = $3, \
              uncertain = CASE WHEN status = 'in_flight' THEN 1 ELSE uncertain END, \
              updated_at = $1 \
-             WHERE id IN (SELECT o.id FROM outbox o WHERE {CLAIMABLE} \
+             WHERE id IN (SELECT o.id FROM outbox o WHERE {} \
                           ORDER BY o.created_at, o.seq LIMIT $4) \
-             RETURNING {OUTBOX_COLUMNS}"
+             RETURNING {OUTBOX_COLUMNS}",
+            claimable(5)
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(to_ms(claim.now))
             .bind(claim.worker.as_str())
             .bind(lease_end(claim))
             .bind(i64::from(claim.limit))
+            .bind(family_pattern(claim.family))
             .fetch_all(&self.pool)
             .await?;
         let mut claimed = rows.iter().map(row_from).collect::<StoreResult<Vec<_>>>()?;
@@ -111,12 +123,14 @@ impl SqlStore {
     async fn claim_postgres(&self, claim: &OutboxClaim) -> StoreResult<Vec<OutboxRow>> {
         let mut tx = self.pool.begin().await?;
         let sql = format!(
-            "SELECT o.id FROM outbox o WHERE {CLAIMABLE} \
-             ORDER BY o.created_at, o.seq LIMIT $2 FOR UPDATE OF o SKIP LOCKED"
+            "SELECT o.id FROM outbox o WHERE {} \
+             ORDER BY o.created_at, o.seq LIMIT $2 FOR UPDATE OF o SKIP LOCKED",
+            claimable(3)
         );
         let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(to_ms(claim.now))
             .bind(i64::from(claim.limit))
+            .bind(family_pattern(claim.family))
             .fetch_all(&mut *tx)
             .await?;
         if ids.is_empty() {
@@ -158,12 +172,14 @@ impl OutboxStore for SqlStore {
         Err(StoreError::Conflict(last.unwrap_or_default()))
     }
 
-    async fn outbox_ready(&self, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn outbox_ready(&self, family: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let sql = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox o WHERE {CLAIMABLE} LIMIT 1) AS due"
+            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox o WHERE {} LIMIT 1) AS due",
+            claimable(2)
         );
         let due: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(to_ms(now))
+            .bind(family_pattern(family))
             .fetch_one(&self.pool)
             .await?;
         Ok(due > 0)
