@@ -93,9 +93,10 @@ pub async fn launch_with_store(
     }
     // In this task, not spawned: whatever stops the server (a signal, an abort) stops them too.
     let effects = crate::calls::effects::run(state.clone(), shutdown.clone());
+    let reconciler = crate::calls::reconcile::run(state.clone(), shutdown.clone());
     let airtable = crate::airtable::run_background(state.clone(), shutdown.clone());
     let background = async move {
-        tokio::join!(effects, airtable);
+        tokio::join!(effects, reconciler, airtable);
     };
     let app = crate::http::router(state);
     // The peer address feeds per-client rate limits and the audit log.

@@ -25,23 +25,41 @@ pub(super) async fn hangup(
             call.state
         )));
     }
-    end(&state, &call).await?;
+    if end(&state, &call).await? == Twilio::SaysGone {
+        // Twilio says the call is over though we never heard so: learn how it ended now,
+        // rather than answer 202 to every hangup for ever.
+        if let Err(err) = super::reconcile::check(&state, &call).await {
+            tracing::warn!(call = %call.id, %err, "could not learn how a call Twilio ended went");
+        }
+    }
     state.live.notify(call.id);
     let view = view::load(state.store.as_ref(), call.id).await?;
     Ok(success("Hanging up", view).with_status(StatusCode::ACCEPTED))
 }
 
+/// What Twilio made of a hangup.
+#[derive(Debug, PartialEq, Eq)]
+enum Twilio {
+    /// Something was still up, and is being ended.
+    Ending,
+    /// Everything we asked about had ended already.
+    SaysGone,
+}
+
 /// Asks Twilio to end whatever of the call is still up. Repeating it is harmless: what already
 /// ended is skipped.
-async fn end(state: &AppState, call: &Call) -> Result<(), ApiError> {
+async fn end(state: &AppState, call: &Call) -> Result<Twilio, ApiError> {
+    let mut asked = 0;
+    let mut gone = 0;
     if let Some(sid) = &call.conference_sid {
         let update = twilio::UpdateConference {
             status: Some(twilio::ConferenceUpdateStatus::Completed),
             ..twilio::UpdateConference::default()
         };
+        asked += 1;
         match state.twilio.update_conference(sid, &update).await {
             Ok(_) => {}
-            Err(err) if is_gone(&err) => {}
+            Err(err) if is_gone(&err) => gone += 1,
             Err(err) => return Err(upstream(&err)),
         }
         // The customer may still be ringing, outside the conference: the legs below end that.
@@ -59,7 +77,7 @@ async fn end(state: &AppState, call: &Call) -> Result<(), ApiError> {
                 Some("canceled"),
             )
             .await?;
-        return Ok(());
+        return Ok(Twilio::Ending);
     }
     // `completed` ends a call whatever its status, where `canceled` would leave alone one that
     // was answered since our last callback.
@@ -68,13 +86,18 @@ async fn end(state: &AppState, call: &Call) -> Result<(), ApiError> {
         ..twilio::UpdateCall::default()
     };
     for leg in live {
+        asked += 1;
         match state.twilio.update_call(&leg.call_sid, &update).await {
             Ok(_) => {}
-            Err(err) if is_gone(&err) => {}
+            Err(err) if is_gone(&err) => gone += 1,
             Err(err) => return Err(upstream(&err)),
         }
     }
-    Ok(())
+    Ok(if gone == asked {
+        Twilio::SaysGone
+    } else {
+        Twilio::Ending
+    })
 }
 
 fn non_final_states() -> Vec<CallState> {

@@ -187,6 +187,11 @@ pub struct RawSettings {
     #[arg(long, env = "CALL_START_WAIT")]
     pub call_start_wait: Option<String>,
 
+    /// A call that has not moved for this long is checked with Twilio (a connected one after
+    /// five times as long) [default: 60s].
+    #[arg(long, env = "RECONCILE_AFTER")]
+    pub reconcile_after: Option<String>,
+
     /// Log lines as json or pretty [default: pretty]. Levels come from RUST_LOG.
     #[arg(long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,

@@ -130,6 +130,8 @@ pub struct Settings {
     pub trust_proxy: usize,
     /// How often a live call stream checks that its token still holds.
     pub live_token_recheck: Duration,
+    /// How long a call may go without moving before the reconciler asks Twilio about it.
+    pub reconcile_after: Duration,
     pub timeouts: Timeouts,
 }
 
@@ -240,6 +242,11 @@ impl Settings {
             log_format: LogFormat::parse(raw.log_format.as_deref())?,
             trust_proxy: trust_proxy(non_empty(raw.trust_proxy).as_deref())?,
             live_token_recheck: live_token_recheck(raw.live_token_recheck)?,
+            reconcile_after: duration_or(
+                "RECONCILE_AFTER",
+                raw.reconcile_after,
+                DEFAULT_RECONCILE_AFTER,
+            )?,
             timeouts,
         })
     }
@@ -478,6 +485,10 @@ fn duration_or(
         duration::parse(&raw).map_err(|e| invalid(var, format!("is wrong: {e}")))
     })
 }
+
+/// Long enough that a call's own callbacks come first, short enough that a lost one is
+/// made up for within a minute or two.
+const DEFAULT_RECONCILE_AFTER: Duration = Duration::from_secs(60);
 
 fn live_token_recheck(raw: Option<String>) -> Result<Duration, ConfigError> {
     let every = duration_or("LIVE_TOKEN_RECHECK", raw, MAX_LIVE_TOKEN_RECHECK)?;

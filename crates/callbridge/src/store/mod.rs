@@ -181,6 +181,12 @@ pub trait CallStore: Send + Sync {
     async fn call_by_id(&self, id: CallId) -> StoreResult<Option<Call>>;
     /// Newest first.
     async fn calls_for_agent(&self, agent: AgentId, limit: u32) -> StoreResult<Vec<Call>>;
+    /// Calls not in a final state that last moved before `updated_before`, the stalest first.
+    async fn unfinished_calls(
+        &self,
+        updated_before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Call>>;
     /// Sets the state unconditionally; `ended_at` is stamped when the state is final.
     async fn set_call_state(
         &self,

@@ -7,12 +7,13 @@ use serde_json::{Value, json};
 
 use super::callback::{CallProgress, Callback, ConferenceEvent, RecordingStatus};
 use super::signed::SignedForm;
-use crate::calls::advance;
-use crate::calls::flow::{Fact, LegStatus};
+use crate::calls::flow::Fact;
+use crate::calls::progress::LegProgress;
+use crate::calls::{self, advance};
 use crate::domain::LegRole;
 use crate::http::ApiError;
 use crate::state::AppState;
-use crate::store::{Call, LegUpdate, RecordingUpdate};
+use crate::store::{Call, RecordingUpdate};
 
 /// Answers `{}` like the seed: Twilio reads nothing from a status callback's reply.
 pub async fn status(
@@ -67,32 +68,13 @@ async fn on_call_progress(
             .await?
             .ok_or_else(|| ApiError::BadRequest("the URL names no leg (&leg=…)".into()))?,
     };
-    let number = match role {
-        LegRole::Agent => call.agent_number.clone(),
-        LegRole::Recipient => call.recipient.clone(),
+    let leg = LegProgress {
+        call_sid: progress.call_sid.clone(),
+        raw_status: progress.raw_status.clone(),
+        status: progress.status,
+        duration_secs: progress.duration_secs,
     };
-    // The customer's leg only ever talks in the conference: its length is the conversation's.
-    // Written before the leg's final status, so that a reader who sees the leg ended sees the
-    // call's duration too.
-    if role == LegRole::Recipient
-        && progress.status == Some(LegStatus::Completed)
-        && let Some(secs) = progress.duration_secs
-    {
-        state.store.set_call_duration(call.id, secs).await?;
-    }
-    let is_final = progress.status.is_some_and(LegStatus::is_final);
-    state
-        .store
-        .upsert_leg(LegUpdate {
-            call_id: call.id,
-            role,
-            call_sid: progress.call_sid.clone(),
-            status: progress.raw_status.clone(),
-            number,
-            duration_secs: progress.duration_secs.filter(|_| is_final),
-        })
-        .await?;
-    Ok(progress.status.map(|status| Fact::Leg { role, status }))
+    Ok(calls::progress::record(state, call, role, &leg).await?)
 }
 
 async fn known_role(

@@ -12,8 +12,6 @@ use callbridge::store::testing::TestDatabase;
 use callbridge::store::{NewAgent, OutboxStatus, SharedStore, SqlStore};
 use chrono::Utc;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use twilio_sim::{CallsCreateFault, FaultError, Sim};
 
 use crate::calls_flow::{
@@ -23,6 +21,7 @@ use crate::calls_flow::{
 use crate::helpers::{
     TestApp, sim_calls_to, sim_config, sim_hang_up, sim_settings, spawn_app_with,
 };
+use crate::killable::serve;
 
 const PATIENCE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(40);
@@ -122,20 +121,7 @@ async fn a_customer_dial_twilio_answers_too_late_for_rings_the_customer_once() {
     assert_eq!(sim_calls_to(&app.sim, CUSTOMER).await.len(), 1);
 }
 
-/// One instance of the service on `listener`, which the test may kill outright.
-fn serve(settings: &Settings, store: &SharedStore, listener: TcpListener) -> JoinHandle<()> {
-    let run = callbridge::startup::launch_with_store(
-        settings.clone(),
-        Arc::clone(store),
-        listener,
-        std::future::pending(),
-    );
-    tokio::spawn(async move {
-        let _ = run.await;
-    })
-}
-
-async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+pub async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         if let Some(found) = check().await {
@@ -152,7 +138,7 @@ async fn an_instance_killed_while_dialling_leaves_the_dial_to_the_next_one() {
     let sim = Sim::start(sim_config()).await.unwrap();
     sim.set_number(AGENT_PHONE, keen_agent());
     sim.set_number(CUSTOMER, customer_who_answers());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let bound = listener.local_addr().unwrap();
     let address = format!("http://{bound}");
     let mut raw = sim_settings(db.url(), &sim, &address);
@@ -174,7 +160,7 @@ async fn an_instance_killed_while_dialling_leaves_the_dial_to_the_next_one() {
 
     // The customer's Calls.create hangs long enough for the instance to die under it.
     sim.set_calls_create_fault(fault_for_customer(None, 5_000, 1));
-    let first = serve(&settings, &store, listener);
+    let first = serve(&settings, db.url(), listener);
     let response = reqwest::Client::new()
         .post(format!("{address}/call/start"))
         .bearer_auth(&token)
@@ -192,12 +178,11 @@ async fn an_instance_killed_while_dialling_leaves_the_dial_to_the_next_one() {
             .then_some(())
     })
     .await;
-    first.abort();
-    let _ = first.await;
+    first.kill();
 
     // The next instance takes the same address (Twilio's webhooks keep coming there).
-    let listener = TcpListener::bind(bound).await.unwrap();
-    let second = serve(&settings, &store, listener);
+    let listener = std::net::TcpListener::bind(bound).unwrap();
+    let second = serve(&settings, db.url(), listener);
     let connected = wait_for("the call connects", async || {
         let call = store.call_by_id(id).await.unwrap().unwrap();
         (call.state == CallState::Connected).then_some(call)
@@ -214,5 +199,5 @@ async fn an_instance_killed_while_dialling_leaves_the_dial_to_the_next_one() {
     .await;
     let done = store.call_by_id(id).await.unwrap().unwrap();
     assert_eq!(done.state, CallState::Completed);
-    second.abort();
+    second.kill();
 }

@@ -188,6 +188,25 @@ impl CallStore for SqlStore {
             .collect()
     }
 
+    async fn unfinished_calls(
+        &self,
+        updated_before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<Call>> {
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE state NOT IN ('completed', 'failed') \
+             AND updated_at < $1 ORDER BY updated_at LIMIT $2"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(super::rows::to_ms(updated_before))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(call_from_row)
+            .collect()
+    }
+
     async fn set_call_state(
         &self,
         id: CallId,

@@ -1,0 +1,54 @@
+//! What a leg's progress (a status callback, or Twilio's answer when the reconciler asks)
+//! does to the stored call: the leg brought up to date, the conversation's length, and the fact
+//! it establishes for the call's flow.
+
+use super::flow::{Fact, LegStatus};
+use crate::domain::LegRole;
+use crate::state::AppState;
+use crate::store::{Call, LegUpdate, StoreResult};
+
+/// One leg's status as Twilio reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegProgress {
+    pub call_sid: String,
+    /// As sent; `status` is `None` for one we do not know.
+    pub raw_status: String,
+    pub status: Option<LegStatus>,
+    /// Seconds from answer to hang-up; only once the leg ended.
+    pub duration_secs: Option<i64>,
+}
+
+/// Stores the leg's progress; the fact it establishes is the caller's to apply.
+pub async fn record(
+    state: &AppState,
+    call: &Call,
+    role: LegRole,
+    progress: &LegProgress,
+) -> StoreResult<Option<Fact>> {
+    let number = match role {
+        LegRole::Agent => call.agent_number.clone(),
+        LegRole::Recipient => call.recipient.clone(),
+    };
+    // The customer's leg only ever talks in the conference: its length is the conversation's.
+    // Written before the leg's final status, so that a reader who sees the leg ended sees the
+    // call's duration too.
+    if role == LegRole::Recipient
+        && progress.status == Some(LegStatus::Completed)
+        && let Some(secs) = progress.duration_secs
+    {
+        state.store.set_call_duration(call.id, secs).await?;
+    }
+    let is_final = progress.status.is_some_and(LegStatus::is_final);
+    state
+        .store
+        .upsert_leg(LegUpdate {
+            call_id: call.id,
+            role,
+            call_sid: progress.call_sid.clone(),
+            status: progress.raw_status.clone(),
+            number,
+            duration_secs: progress.duration_secs.filter(|_| is_final),
+        })
+        .await?;
+    Ok(progress.status.map(|status| Fact::Leg { role, status }))
+}
