@@ -29,6 +29,11 @@ pub enum StartupError {
     Serve(#[source] std::io::Error),
 }
 
+/// From the stop signal, how long requests in flight and background work get to finish: a
+/// supervisor's own grace period (Kubernetes gives 30 s, systemd 90 s) is longer, so the
+/// process always exits on its own.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Binds `BIND` (and `METRICS_BIND`) and serves until SIGINT or SIGTERM.
 pub async fn launch(settings: Settings) -> Result<(), StartupError> {
     let listener = bind(settings.bind).await?;
@@ -95,16 +100,31 @@ pub async fn launch_with_store(
     let effects = crate::calls::effects::run(state.clone(), shutdown.clone());
     let reconciler = crate::calls::reconcile::run(state.clone(), shutdown.clone());
     let airtable = crate::airtable::run_background(state.clone(), shutdown.clone());
-    let background = async move {
-        tokio::join!(effects, reconciler, airtable);
-    };
+    let live = state.live.clone();
+    let closing = shutdown.clone().map(move |()| live.close());
     let app = crate::http::router(state);
     // The peer address feeds per-client rate limits and the audit log.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(shutdown.clone())
         .into_future();
-    let (served, ()) = tokio::join!(serve, background);
+    let work = async move {
+        let (served, (), (), (), ()) = tokio::join!(serve, effects, reconciler, airtable, closing);
+        served
+    };
+    let deadline = shutdown
+        .clone()
+        .then(|()| tokio::time::sleep(SHUTDOWN_GRACE));
+    let served = tokio::select! {
+        served = work => served,
+        () = deadline => {
+            tracing::warn!(
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "shutdown took too long: requests and background work still running are dropped"
+            );
+            Ok(())
+        }
+    };
     served.map_err(StartupError::Serve)?;
     if let Some(task) = metrics_server {
         // The metrics server saw the same signal; its result only matters for logs.

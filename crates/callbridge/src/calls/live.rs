@@ -19,7 +19,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::read::owned_call;
@@ -95,6 +95,9 @@ impl Drop for StreamSlot {
 pub struct LiveHub {
     tx: broadcast::Sender<CallId>,
     slots: StreamSlots,
+    /// True once the server is shutting down: every stream ends, so that shutting down does
+    /// not wait on them (a client's EventSource reconnects, to another instance).
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl Default for LiveHub {
@@ -102,11 +105,17 @@ impl Default for LiveHub {
         Self {
             tx: broadcast::channel(HUB_CAPACITY).0,
             slots: StreamSlots::default(),
+            closing: Arc::new(watch::channel(false).0),
         }
     }
 }
 
 impl LiveHub {
+    /// Ends every stream, and any opened from now on as soon as it starts.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
     pub fn notify(&self, call: CallId) {
         // No subscriber is the normal case when nobody watches.
         let _ = self.tx.send(call);
@@ -176,21 +185,25 @@ pub(super) async fn events(
         .and_then(|v| v.trim().parse::<EventId>().ok());
     let (tx, rx) = mpsc::channel(64);
     let nudges = state.live.subscribe();
+    let mut closing = state.live.closing.subscribe();
     let watch = TokenWatch {
         every: state.settings.live_token_recheck,
         token: token.to_owned(),
         state: state.clone(),
     };
     tokio::spawn(async move {
-        follow(
+        let following = follow(
             state.store.clone(),
             nudges,
             call.id,
             resume_after,
             watch,
             tx,
-        )
-        .await;
+        );
+        tokio::select! {
+            () = following => {}
+            _ = closing.wait_for(|closing| *closing) => {}
+        }
         drop(slot);
     });
     Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))

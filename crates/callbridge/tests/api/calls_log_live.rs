@@ -260,3 +260,18 @@ async fn hanging_up_ends_the_live_leg_at_twilio_and_may_be_repeated() {
         ended.status
     );
 }
+
+#[tokio::test]
+async fn shutting_down_ends_open_streams_instead_of_waiting_on_them() {
+    let app = spawn_app().await;
+    let (agent, token) = agent_with_token(&app, "shutdown@example.com", "+14155550177").await;
+    let call = new_call(&app, &agent, "open at shutdown").await;
+    let response = open_stream(&app, &call.id.to_string(), &token, None).await;
+    assert_eq!(response.status(), 200);
+    // The server stops although the call (and so its stream) is not over.
+    tokio::time::timeout(Duration::from_secs(60), app.stop())
+        .await
+        .expect("the server did not stop with a stream open");
+    let frames = read_stream(response, Duration::from_secs(60)).await;
+    assert!(frames.iter().all(|f| f.event != "error"), "{frames:?}");
+}
