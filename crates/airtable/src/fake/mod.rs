@@ -113,6 +113,8 @@ struct State {
     window: RateWindow,
     rng: StdRng,
     fail_rate: f64,
+    /// Writes are applied but answered with a body that is not Airtable's JSON.
+    garble_write_answers: bool,
     log: Vec<LoggedRequest>,
     next_id: u64,
 }
@@ -139,6 +141,7 @@ impl FakeAirtable {
             window: RateWindow::default(),
             rng: StdRng::seed_from_u64(config.seed),
             fail_rate: config.fail_rate.clamp(0.0, 1.0),
+            garble_write_answers: false,
             log: Vec::new(),
             next_id: 1,
         };
@@ -258,6 +261,12 @@ impl FakeAirtable {
         let mut times: Vec<Duration> = self.shared.lock().log.iter().map(|r| r.at).collect();
         times.sort_unstable();
         window::max_in_any_window(&times, window::WINDOW)
+    }
+
+    /// From now on, `on` makes every write that succeeds answer 200 with a body that is not JSON
+    /// (as a proxy in front of Airtable might): the records are written all the same.
+    pub fn garble_write_answers(&self, on: bool) {
+        self.shared.lock().garble_write_answers = on;
     }
 
     /// Changes the share of requests failed at random from now on.

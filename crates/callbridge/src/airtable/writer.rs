@@ -143,6 +143,11 @@ impl Writer {
         let updates: Vec<airtable::RecordUpdate> = items.iter().map(|i| i.update.clone()).collect();
         match self.airtable.client.update_records(&updates, true).await {
             Ok(_) => Ok(Outcome::Written),
+            // Airtable took the write; only its answer is odd.
+            Err(e @ airtable::Error::Decode { .. }) => {
+                tracing::warn!(error = %e, records = items.len(), "Airtable wrote the records but its answer did not parse");
+                Ok(Outcome::Written)
+            }
             Err(e) => {
                 if let Some(wait) = e.retry_after() {
                     self.airtable.pacer.penalize(wait).await?;
@@ -204,6 +209,17 @@ impl Writer {
             wait += penalty.mul_f64(scale.max(0.0));
         }
         let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        // One failure is routine (a 429, a blip); a second means the record's later writes
+        // are waiting behind this one, which whoever runs the service should hear about.
+        if attempts >= 2 {
+            tracing::warn!(
+                record = %item.update.id,
+                attempts,
+                error = %e,
+                retry_in_secs = wait.as_secs(),
+                "an Airtable write keeps failing; the record's later writes wait behind it"
+            );
+        }
         // Without an answer the write may have landed: check before sending it again.
         let uncertain = matches!(e, airtable::Error::Transport(_));
         store

@@ -395,3 +395,40 @@ async fn a_record_with_a_call_in_progress_gets_409_from_any_instance_and_no_seco
     first.kill().await;
     second.kill().await;
 }
+
+#[tokio::test]
+async fn a_write_airtable_took_but_answered_oddly_is_not_sent_again() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    fake.garble_write_answers(true);
+    let app = Instance::start(&db, &sim, &fake, |_| {}).await;
+    let (_, token) = app.agent("odd@example.com", "+14155550101").await;
+    sim.set_number("+12025550123", talker(1_000));
+    let record = fake.insert_record(json!({"Name": "Ada", "Phone": "+12025550123"}));
+
+    let call = call_record(&app, &token, &record).await;
+    eventually("the call to end", || async {
+        outcome_of(&app.store, call).await.is_some()
+    })
+    .await;
+    eventually("the record's writes to be delivered", || async {
+        writes_settled(&app.store, &record).await
+            && fake
+                .record(&record)
+                .is_some_and(|r| r.get("Call Duration").is_some())
+    })
+    .await;
+    let rows = app
+        .store
+        .outbox_for_key(&callbridge::airtable::record_key(&record))
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.status == OutboxStatus::Done && r.attempts == 0),
+        "{rows:#?}"
+    );
+    assert_written_once_in_order(&fake, &record, "completed");
+    app.kill().await;
+}
