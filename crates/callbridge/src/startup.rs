@@ -25,8 +25,6 @@ pub enum StartupError {
     Twilio(#[from] twilio::Error),
     #[error("cannot set up Airtable: {0}")]
     Airtable(#[from] crate::airtable::AirtableError),
-    #[error("server failed: {0}")]
-    Serve(#[source] std::io::Error),
 }
 
 /// From the stop signal, how long requests in flight and background work get to finish: a
@@ -80,17 +78,23 @@ pub async fn launch_with_store(
     };
     // Both listeners stop on the same signal.
     let shutdown = shutdown.shared();
+    let limits = crate::http::ConnectionLimits {
+        header_read_timeout: state.settings.header_read_timeout,
+        keep_alive_timeout: state.settings.keep_alive_timeout,
+        max_connections: state.settings.max_connections,
+    };
 
     let metrics_server = metrics_listener.map(|metrics_listener| {
         if let Ok(addr) = metrics_listener.local_addr() {
             tracing::info!(%addr, "metrics listening");
         }
         let app = crate::http::metrics_router(state.clone());
-        tokio::spawn(
-            axum::serve(metrics_listener, app)
-                .with_graceful_shutdown(shutdown.clone())
-                .into_future(),
-        )
+        tokio::spawn(crate::http::serve(
+            metrics_listener,
+            app,
+            limits,
+            shutdown.clone(),
+        ))
     });
 
     if let Ok(addr) = listener.local_addr() {
@@ -102,34 +106,32 @@ pub async fn launch_with_store(
     let airtable = crate::airtable::run_background(state.clone(), shutdown.clone());
     let live = state.live.clone();
     let closing = shutdown.clone().map(move |()| live.close());
-    let app = crate::http::router(state);
-    // The peer address feeds per-client rate limits and the audit log.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone())
-        .into_future();
+    // Handlers see the peer address (rate limits, the audit log) as `ConnectInfo`.
+    let serve = crate::http::serve(
+        listener,
+        crate::http::router(state),
+        limits,
+        shutdown.clone(),
+    );
     let work = async move {
-        let (served, (), (), (), ()) = tokio::join!(serve, effects, reconciler, airtable, closing);
-        served
+        tokio::join!(serve, effects, reconciler, airtable, closing);
     };
     let deadline = shutdown
         .clone()
         .then(|()| tokio::time::sleep(SHUTDOWN_GRACE));
-    let served = tokio::select! {
-        served = work => served,
+    tokio::select! {
+        () = work => {}
         () = deadline => {
             tracing::warn!(
                 grace_secs = SHUTDOWN_GRACE.as_secs(),
                 "shutdown took too long: requests and background work still running are dropped"
             );
-            Ok(())
         }
-    };
-    served.map_err(StartupError::Serve)?;
+    }
     if let Some(task) = metrics_server {
-        // The metrics server saw the same signal; its result only matters for logs.
-        if let Ok(Err(err)) = task.await {
-            tracing::warn!(%err, "metrics server failed");
+        // The metrics server saw the same signal; it has what is left of the grace to finish.
+        if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
+            tracing::warn!("the metrics server did not stop in time");
         }
     }
     tracing::info!("shut down");

@@ -92,6 +92,9 @@ impl Shared {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
             .user_agent("TwilioProxy/1.1")
+            // Well under the idle timeout servers commonly keep (60 s and more): a connection the
+            // server is about to close is not picked for the next webhook.
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
             .build()
             .expect("a default HTTP client builds");
         Self {

@@ -170,6 +170,19 @@ pub struct RawSettings {
     #[arg(long, env = "TRUST_PROXY")]
     pub trust_proxy: Option<String>,
 
+    /// How long a client may take to send a request's headers, from the connection opening or
+    /// the request's first byte, e.g. 10s [default: 10s].
+    #[arg(long, env = "HEADER_READ_TIMEOUT")]
+    pub header_read_timeout: Option<String>,
+
+    /// How long a connection may stay open sending nothing after its last answer [default: 75s].
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT")]
+    pub keep_alive_timeout: Option<String>,
+
+    /// Open connections at most; more clients wait to be accepted [default: 1024].
+    #[arg(long, env = "MAX_CONNECTIONS")]
+    pub max_connections: Option<String>,
+
     /// How often a live call stream re-checks its token, at most 30s [default: 30s].
     #[arg(long, env = "LIVE_TOKEN_RECHECK")]
     pub live_token_recheck: Option<String>,

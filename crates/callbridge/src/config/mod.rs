@@ -130,6 +130,13 @@ pub struct Settings {
     pub trust_proxy: usize,
     /// How often a live call stream checks that its token still holds.
     pub live_token_recheck: Duration,
+    /// How long a client may take to send a request's headers, from the connection opening or
+    /// the request's first byte.
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay open without sending anything after its last answer.
+    pub keep_alive_timeout: Duration,
+    /// Open connections at most; more wait to be accepted.
+    pub max_connections: usize,
     /// How long a call may go without moving before the reconciler asks Twilio about it.
     pub reconcile_after: Duration,
     pub timeouts: Timeouts,
@@ -242,6 +249,17 @@ impl Settings {
             log_format: LogFormat::parse(raw.log_format.as_deref())?,
             trust_proxy: trust_proxy(non_empty(raw.trust_proxy).as_deref())?,
             live_token_recheck: live_token_recheck(raw.live_token_recheck)?,
+            header_read_timeout: duration_or(
+                "HEADER_READ_TIMEOUT",
+                raw.header_read_timeout,
+                DEFAULT_HEADER_READ_TIMEOUT,
+            )?,
+            keep_alive_timeout: duration_or(
+                "KEEP_ALIVE_TIMEOUT",
+                raw.keep_alive_timeout,
+                DEFAULT_KEEP_ALIVE_TIMEOUT,
+            )?,
+            max_connections: max_connections(non_empty(raw.max_connections).as_deref())?,
             reconcile_after: duration_or(
                 "RECONCILE_AFTER",
                 raw.reconcile_after,
@@ -484,6 +502,26 @@ fn duration_or(
     non_empty(raw).map_or(Ok(default), |raw| {
         duration::parse(&raw).map_err(|e| invalid(var, format!("is wrong: {e}")))
     })
+}
+
+const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than the idle timeout of common load balancers (60 s), which reuse connections: a
+/// server that closes first races their next request.
+const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+/// The open files a service gets by default; accepting waits (rather than fails) beyond.
+const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+fn max_connections(raw: Option<&str>) -> Result<usize, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_MAX_CONNECTIONS);
+    };
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(invalid(
+            "MAX_CONNECTIONS",
+            format!("must be a number of connections from 1 to 1000000 (got {raw:?})"),
+        )),
+    }
 }
 
 /// Long enough that a call's own callbacks come first, short enough that a lost one is

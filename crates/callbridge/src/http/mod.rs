@@ -6,6 +6,7 @@ mod error;
 mod json_or_form;
 pub mod ops;
 mod rejections;
+mod serve;
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ pub use client_ip::ClientIp;
 pub use envelope::{Success, success};
 pub use error::ApiError;
 pub use json_or_form::JsonOrForm;
+pub use serve::{ConnectionLimits, serve};
 
 use crate::state::AppState;
 

@@ -27,4 +27,5 @@ mod security;
 mod setup;
 mod setup_cli;
 mod setup_errors;
+mod slow_clients;
 mod support;
