@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use callbridge::config::{RawSettings, Settings};
-use callbridge::domain::{CallState, EmailAddress, PhoneNumber};
+use callbridge::domain::CallState;
 use callbridge::store::testing::TestDatabase;
-use callbridge::store::{NewAgent, OutboxStatus, SharedStore, SqlStore};
-use chrono::Utc;
+use callbridge::store::{OutboxStatus, SharedStore, SqlStore};
 use serde_json::{Value, json};
 use twilio_sim::{CallsCreateFault, FaultError, Sim};
 
@@ -19,7 +18,7 @@ use crate::calls_flow::{
     talk_then_customer_hangs_up, wait_settled, wait_until,
 };
 use crate::helpers::{
-    TestApp, sim_calls_to, sim_config, sim_hang_up, sim_settings, spawn_app_with,
+    TestApp, sim_calls_to, sim_config, sim_hang_up, sim_settings, spawn_app_with, verified_agent,
 };
 use crate::killable::serve;
 
@@ -145,18 +144,8 @@ async fn an_instance_killed_while_dialling_leaves_the_dial_to_the_next_one() {
     raw.twilio_timeout = Some("1s".into());
     let settings = Settings::from_raw(raw).unwrap();
     let store: SharedStore = Arc::new(SqlStore::open(db.url()).await.unwrap());
-    let now = Utc::now();
-    let agent = store
-        .insert_agent(NewAgent {
-            email: EmailAddress::parse("killed@example.com").unwrap(),
-            email_verified_at: Some(now),
-            phone: Some(PhoneNumber::parse(AGENT_PHONE).unwrap()),
-            phone_verified_at: Some(now),
-            record_by_default: false,
-        })
-        .await
-        .unwrap();
-    let token = callbridge::auth::issue_call_token(&settings, &agent).unwrap();
+    let (_, token) =
+        verified_agent(store.as_ref(), &settings, "killed@example.com", AGENT_PHONE).await;
 
     // The customer's Calls.create hangs long enough for the instance to die under it.
     sim.set_calls_create_fault(fault_for_customer(None, 5_000, 1));

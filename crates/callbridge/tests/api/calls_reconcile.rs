@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use callbridge::config::Settings;
-use callbridge::domain::{CallId, CallState, EmailAddress, PhoneNumber};
+use callbridge::domain::{CallId, CallState, PhoneNumber};
 use callbridge::store::testing::TestDatabase;
-use callbridge::store::{LegUpdate, NewAgent, SharedStore, SqlStore};
-use chrono::Utc;
+use callbridge::store::{LegUpdate, SharedStore, SqlStore};
 use serde_json::json;
 use twilio_sim::Sim;
 
@@ -15,6 +14,7 @@ use crate::calls_dial_resilience::wait_for;
 use crate::calls_flow::{AGENT_PHONE, CUSTOMER, customer_who_answers, keen_agent};
 use crate::helpers::{
     expect_success, sim_calls_to, sim_config, sim_hang_up, sim_settings, spawn_app_with,
+    verified_agent,
 };
 use crate::killable::serve;
 
@@ -39,18 +39,13 @@ async fn calls_whose_callbacks_were_refused_while_the_service_was_down_end_after
     raw.reconcile_after = Some("1s".into());
     let settings = Settings::from_raw(raw).unwrap();
     let store: SharedStore = Arc::new(SqlStore::open(db.url()).await.unwrap());
-    let now = Utc::now();
-    let agent = store
-        .insert_agent(NewAgent {
-            email: EmailAddress::parse("restart@example.com").unwrap(),
-            email_verified_at: Some(now),
-            phone: Some(PhoneNumber::parse(AGENT_PHONE).unwrap()),
-            phone_verified_at: Some(now),
-            record_by_default: false,
-        })
-        .await
-        .unwrap();
-    let token = callbridge::auth::issue_call_token(&settings, &agent).unwrap();
+    let (_, token) = verified_agent(
+        store.as_ref(),
+        &settings,
+        "restart@example.com",
+        AGENT_PHONE,
+    )
+    .await;
 
     let first = serve(&settings, db.url(), listener);
     let client = reqwest::Client::new();

@@ -8,16 +8,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use callbridge::domain::{EmailAddress, PhoneNumber};
+use callbridge::store::SqlStore;
 use callbridge::store::testing::TestDatabase;
-use callbridge::store::{NewAgent, SqlStore};
-use chrono::Utc;
 use serde_json::Value;
 use sqlx::Connection as _;
 use url::Url;
 
 use crate::calls_flow::{chatty_customer, keen_agent};
-use crate::helpers::{TestApp, arc_store, expect_success, spawn_app_with_store};
+use crate::helpers::{TestApp, arc_store, expect_success, spawn_app_with_store, verified_agent};
 use crate::support::tcp_proxy::TcpProxy;
 
 const AGENT_PHONE: &str = "+14155550177";
@@ -58,19 +56,13 @@ async fn app_via(db: &TestDatabase, addr: SocketAddr, application: &str) -> (Tes
         .await
         .expect("open the store");
     let app = spawn_app_with_store(arc_store(store)).await;
-    let now = Utc::now();
-    let agent = app
-        .store
-        .insert_agent(NewAgent {
-            email: EmailAddress::parse("outage@example.com").unwrap(),
-            email_verified_at: Some(now),
-            phone: Some(PhoneNumber::parse(AGENT_PHONE).unwrap()),
-            phone_verified_at: Some(now),
-            record_by_default: false,
-        })
-        .await
-        .unwrap();
-    let token = callbridge::auth::issue_call_token(&app.settings, &agent).unwrap();
+    let (_, token) = verified_agent(
+        app.store.as_ref(),
+        &app.settings,
+        "outage@example.com",
+        AGENT_PHONE,
+    )
+    .await;
     app.sim.set_number(AGENT_PHONE, keen_agent());
     app.sim.set_number(CUSTOMER, chatty_customer());
     (app, token)

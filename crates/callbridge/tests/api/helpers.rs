@@ -318,3 +318,26 @@ pub async fn sim_hang_up(sim: &Sim, call_sid: &str) {
     let response = reqwest::Client::new().post(url).send().await.unwrap();
     assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
 }
+
+/// A verified agent stored directly (onboarding has its own tests and rate limits), and its
+/// call token.
+pub async fn verified_agent(
+    store: &dyn callbridge::store::Store,
+    settings: &Settings,
+    email: &str,
+    phone: &str,
+) -> (callbridge::store::Agent, String) {
+    let now = chrono::Utc::now();
+    let agent = store
+        .insert_agent(callbridge::store::NewAgent {
+            email: callbridge::domain::EmailAddress::parse(email).unwrap(),
+            email_verified_at: Some(now),
+            phone: Some(callbridge::domain::PhoneNumber::parse(phone).unwrap()),
+            phone_verified_at: Some(now),
+            record_by_default: false,
+        })
+        .await
+        .unwrap();
+    let token = callbridge::auth::issue_call_token(settings, &agent).unwrap();
+    (agent, token)
+}

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use crate::helpers::spawn_app_with;
 
 /// More than the connection cap below, well under the machine's open-file limit.
-const SLOW_CLIENTS: usize = 600;
+const SLOW_CLIENTS: usize = 1500;
 /// Every check here is bounded by this; the connections are closed long before it.
 const DEADLINE: Duration = Duration::from_secs(30);
 
