@@ -104,6 +104,7 @@ pub async fn launch_with_store(
     let effects = crate::calls::effects::run(state.clone(), shutdown.clone());
     let reconciler = crate::calls::reconcile::run(state.clone(), shutdown.clone());
     let airtable = crate::airtable::run_background(state.clone(), shutdown.clone());
+    let relay = crate::calls::run_live_relay(state.clone(), shutdown.clone());
     let live = state.live.clone();
     let closing = shutdown.clone().map(move |()| live.close());
     // Handlers see the peer address (rate limits, the audit log) as `ConnectInfo`.
@@ -114,7 +115,7 @@ pub async fn launch_with_store(
         shutdown.clone(),
     );
     let work = async move {
-        tokio::join!(serve, effects, reconciler, airtable, closing);
+        tokio::join!(serve, effects, reconciler, airtable, relay, closing);
     };
     let deadline = shutdown
         .clone()

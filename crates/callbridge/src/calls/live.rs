@@ -30,11 +30,9 @@ use crate::http::ApiError;
 use crate::state::AppState;
 use crate::store::{Call, CallEvent, SharedStore};
 
-/// How often a stream re-reads the store when nothing nudged it.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a failing store is left alone before the stream tries again.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
-/// Nudges are only hints; a slow stream that misses some re-reads the store anyway.
+/// A stream that misses nudges (it fell this far behind) re-reads the store anyway.
 const HUB_CAPACITY: usize = 1024;
 /// SSE event names.
 pub const EVENT_KIND: &str = "event";
@@ -93,7 +91,7 @@ impl Drop for StreamSlot {
 /// [`LiveHub::notify`]; streams of that call then re-read the store without waiting for the poll.
 #[derive(Debug, Clone)]
 pub struct LiveHub {
-    tx: broadcast::Sender<CallId>,
+    tx: broadcast::Sender<Nudge>,
     slots: StreamSlots,
     /// True once the server is shutting down: every stream ends, so that shutting down does
     /// not wait on them (a client's EventSource reconnects, to another instance).
@@ -110,7 +108,32 @@ impl Default for LiveHub {
     }
 }
 
+/// Why streams should read the store again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nudge {
+    /// This instance changed the call (other instances are told).
+    Local(CallId),
+    /// Another instance said it changed the call.
+    Remote(CallId),
+    /// News from other instances may have been lost: every stream reads again.
+    Everything,
+}
+
+impl Nudge {
+    fn concerns(self, id: CallId) -> bool {
+        match self {
+            Self::Local(call) | Self::Remote(call) => call == id,
+            Self::Everything => true,
+        }
+    }
+}
+
 impl LiveHub {
+    /// Passes on what other instances said.
+    pub fn relay(&self, nudge: Nudge) {
+        let _ = self.tx.send(nudge);
+    }
+
     /// Ends every stream, and any opened from now on as soon as it starts.
     pub fn close(&self) {
         self.closing.send_replace(true);
@@ -118,10 +141,10 @@ impl LiveHub {
 
     pub fn notify(&self, call: CallId) {
         // No subscriber is the normal case when nobody watches.
-        let _ = self.tx.send(call);
+        let _ = self.tx.send(Nudge::Local(call));
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<CallId> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Nudge> {
         self.tx.subscribe()
     }
 }
@@ -238,7 +261,7 @@ const RETRY_AFTER_TOO_MANY_STREAMS: u64 = 5;
 /// or the token stopped holding.
 async fn follow(
     store: SharedStore,
-    mut nudges: broadcast::Receiver<CallId>,
+    mut nudges: broadcast::Receiver<Nudge>,
     id: CallId,
     resume_after: Option<EventId>,
     watch: TokenWatch,
@@ -280,7 +303,6 @@ async fn follow(
         }
         tokio::select! {
             () = wait_for_nudge(&mut nudges, id) => {}
-            () = tokio::time::sleep(POLL_INTERVAL) => {}
             () = tokio::time::sleep_until(next_check) => {}
             () = tx.closed() => return,
         }
@@ -305,14 +327,14 @@ async fn read(
     Ok(Some((call, views)))
 }
 
-async fn wait_for_nudge(nudges: &mut broadcast::Receiver<CallId>, id: CallId) {
+async fn wait_for_nudge(nudges: &mut broadcast::Receiver<Nudge>, id: CallId) {
     loop {
         match nudges.recv().await {
-            Ok(changed) if changed == id => return,
+            Ok(nudge) if nudge.concerns(id) => return,
             Ok(_) => {}
             // Missed nudges may have been ours.
             Err(broadcast::error::RecvError::Lagged(_)) => return,
-            // No more nudges: the poll interval alone drives the stream.
+            // No more nudges: the token's re-check alone wakes the stream.
             Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
         }
     }
@@ -518,5 +540,20 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), wait_for_nudge(&mut rx, ours))
             .await
             .expect("woken by our call");
+    }
+
+    #[tokio::test]
+    async fn news_from_another_instance_wakes_the_stream_and_lost_news_wakes_every_stream() {
+        let hub = LiveHub::default();
+        let mut rx = hub.subscribe();
+        let ours = CallId::new();
+        hub.relay(Nudge::Remote(ours));
+        tokio::time::timeout(Duration::from_secs(5), wait_for_nudge(&mut rx, ours))
+            .await
+            .expect("woken by another instance's news");
+        hub.relay(Nudge::Everything);
+        tokio::time::timeout(Duration::from_secs(5), wait_for_nudge(&mut rx, ours))
+            .await
+            .expect("woken when news may have been lost");
     }
 }

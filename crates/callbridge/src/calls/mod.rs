@@ -7,6 +7,8 @@ pub mod effects;
 pub mod flow;
 mod hangup;
 pub mod live;
+mod live_relay;
+pub use live_relay::run as run_live_relay;
 pub mod outcome;
 pub mod progress;
 pub mod read;

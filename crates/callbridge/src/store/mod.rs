@@ -388,6 +388,30 @@ pub trait AirtableStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// What another instance said changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallChange {
+    Call(CallId),
+    /// News may have been missed (the connection was lost): anything may have changed.
+    Unknown,
+}
+
+/// News of changed calls from other instances, in the order they were sent.
+#[async_trait]
+pub trait CallChanges: Send {
+    async fn next(&mut self) -> CallChange;
+}
+
+/// How instances sharing a database tell each other that a call changed, so that live streams
+/// on one wake for webhooks handled by another.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync {
+    /// Tells the other instances; nothing on a backend that serves one instance.
+    async fn publish_call_change(&self, id: CallId) -> StoreResult<()>;
+    /// What the other instances tell; `None` on a backend that serves one instance.
+    async fn subscribe_call_changes(&self) -> StoreResult<Option<Box<dyn CallChanges>>>;
+}
+
 #[async_trait]
 pub trait Store:
     AgentStore
@@ -401,6 +425,7 @@ pub trait Store:
     + OutboxStore
     + AirtableStore
     + IdempotencyStore
+    + ChangeFeed
     + std::fmt::Debug
 {
     /// A round trip to the database (`SELECT 1`).

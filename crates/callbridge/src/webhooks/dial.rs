@@ -81,6 +81,7 @@ pub async fn dial_recipient(
         })
         .await?;
     if digits.is_empty() && state.settings.agent_silence == AgentSilence::Hangup {
+        state.live.notify(call.id);
         return render(twiml::say_and_hang_up(GOODBYE));
     }
     // The customer is dialled by the effects worker, from the row this transition queued: the

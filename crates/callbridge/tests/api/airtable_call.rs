@@ -404,7 +404,7 @@ async fn a_write_airtable_took_but_answered_oddly_is_not_sent_again() {
     fake.garble_write_answers(true);
     let app = Instance::start(&db, &sim, &fake, |_| {}).await;
     let (_, token) = app.agent("odd@example.com", "+14155550101").await;
-    sim.set_number("+12025550123", talker(1_000));
+    sim.set_number("+12025550123", talker(3_000));
     let record = fake.insert_record(json!({"Name": "Ada", "Phone": "+12025550123"}));
 
     let call = call_record(&app, &token, &record).await;

@@ -18,6 +18,7 @@ mod demo;
 mod exposure;
 mod helpers;
 mod killable;
+mod live_across_instances;
 mod live_limits;
 mod multi_instance;
 mod ops;

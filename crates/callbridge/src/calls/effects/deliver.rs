@@ -71,6 +71,8 @@ pub(super) async fn deliver(state: &AppState, worker: &str, row: &OutboxRow) -> 
     let error = match result {
         Ok(()) => {
             store.complete_outbox(&row.id, &[], worker).await?;
+            // A dial stored the customer's leg.
+            state.live.notify(call.id);
             metrics::counter!(CALL_EFFECTS, "kind" => row.kind.clone(), "outcome" => "done")
                 .increment(1);
             return Ok(());

@@ -7,6 +7,7 @@ mod airtable;
 mod audit;
 mod call_log;
 mod calls;
+mod changes;
 mod events;
 mod idempotency;
 mod invites;
@@ -87,6 +88,8 @@ pub struct MigrationStatus {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// For connections outside the pool (PostgreSQL's `LISTEN`); holds the password.
+    url: secrecy::SecretString,
 }
 
 impl SqlStore {
@@ -111,7 +114,11 @@ impl SqlStore {
             Backend::Postgres => options = options.max_connections(16),
         }
         let pool = options.connect(url).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: secrecy::SecretString::from(url.to_owned()),
+        })
     }
 
     /// Connects and brings the schema up to date.

@@ -1,0 +1,58 @@
+//! News of changed calls between instances: PostgreSQL's `LISTEN`/`NOTIFY` on one channel, the
+//! call id as payload. SQLite serves one instance, which needs no such news.
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret as _;
+use sqlx::postgres::PgListener;
+
+use super::{Backend, SqlStore};
+use crate::domain::CallId;
+use crate::store::{CallChange, CallChanges, ChangeFeed, StoreResult};
+
+const CHANNEL: &str = "callbridge_call_changes";
+
+#[async_trait]
+impl ChangeFeed for SqlStore {
+    async fn publish_call_change(&self, id: CallId) -> StoreResult<()> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn subscribe_call_changes(&self) -> StoreResult<Option<Box<dyn CallChanges>>> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut listener = PgListener::connect(self.url.expose_secret()).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(Box::new(Listener(listener))))
+    }
+}
+
+struct Listener(PgListener);
+
+#[async_trait]
+impl CallChanges for Listener {
+    async fn next(&mut self) -> CallChange {
+        match self.0.try_recv().await {
+            Ok(Some(notification)) => notification
+                .payload()
+                .parse()
+                .map_or(CallChange::Unknown, CallChange::Call),
+            // The connection was lost (and is made again on the next call): whatever was
+            // said meanwhile is gone.
+            Ok(None) => CallChange::Unknown,
+            Err(error) => {
+                tracing::warn!(%error, "lost the database's news of changed calls; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                CallChange::Unknown
+            }
+        }
+    }
+}
