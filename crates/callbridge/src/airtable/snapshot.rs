@@ -92,13 +92,17 @@ impl Snapshot {
     }
 }
 
-/// True once nothing more can change on the record for this call: it ended, and its recording
-/// (if one was made) is known or overdue.
+/// True once nothing more can change on the record for this call: it ended, and its duration
+/// (if the parties talked) and recording (if one was made) are known or overdue. The duration
+/// comes with the customer's last callback, which may follow the callback that ended the call.
 pub fn settles(link: &LinkedCall, now: DateTime<Utc>) -> bool {
     let Some(ended) = link.ended_at else {
         return false;
     };
-    !link.record || link.recording_url.is_some() || now - ended > RECORDING_GRACE
+    let overdue = now - ended > RECORDING_GRACE;
+    let duration_known = link.state != CallState::Completed || link.duration_secs.is_some();
+    let recording_known = !link.record || link.recording_url.is_some();
+    overdue || (duration_known && recording_known)
 }
 
 #[cfg(test)]
@@ -179,12 +183,25 @@ mod tests {
         let now = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
         let mut l = link(CallState::Connected);
         assert!(!settles(&l, now));
+        l.state = CallState::Completed;
         l.ended_at = Some(now);
+        assert!(
+            !settles(&l, now),
+            "the conversation's length is still to come"
+        );
+        assert!(settles(&l, now + chrono::Duration::minutes(16)));
+        l.duration_secs = Some(42);
         assert!(settles(&l, now));
         l.record = true;
         assert!(!settles(&l, now), "a recording is still to come");
         assert!(settles(&l, now + chrono::Duration::minutes(16)));
         l.recording_url = Some("https://api.twilio.com/rec".into());
         assert!(settles(&l, now));
+        let mut failed = link(CallState::Failed);
+        failed.ended_at = Some(now);
+        assert!(
+            settles(&failed, now),
+            "a call that never connected has no length to wait for"
+        );
     }
 }
