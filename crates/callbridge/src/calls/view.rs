@@ -167,7 +167,19 @@ pub async fn load(store: &dyn Store, id: CallId) -> Result<CallView, ApiError> {
         .call_by_id(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("call not found".into()))?;
-    load_for(store, call).await
+    let mut details = store.call_details(std::slice::from_ref(&call)).await?;
+    // Read after its legs and events, the call row is at least as new as they are: a leg shown
+    // ended comes with the duration its callback wrote before ending it.
+    let call = store.call_by_id(id).await?.unwrap_or(call);
+    let agent = details.agents.pop();
+    let recording = details.recordings.pop().map(RecordingView::from);
+    Ok(CallView::build(
+        call,
+        agent.as_ref(),
+        details.legs,
+        details.events,
+        recording,
+    ))
 }
 
 /// The view of a call row already read.

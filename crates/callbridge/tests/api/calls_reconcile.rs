@@ -62,9 +62,16 @@ async fn calls_whose_callbacks_were_refused_while_the_service_was_down_end_after
         ids.push(body["data"]["id"].as_str().unwrap().parse().unwrap());
     }
     for id in &ids {
+        // Both parties in the conference: no TwiML is left to fetch, which would fail (and end
+        // the call) once the service is down.
         wait_for("every call connects", async || {
             let call = store.call_by_id(*id).await.unwrap().unwrap();
-            (call.state == CallState::Connected).then_some(())
+            let events = store.events_for_call(*id).await.unwrap();
+            let joined = events
+                .iter()
+                .filter(|e| e.kind == "participant-join")
+                .count();
+            (call.state == CallState::Connected && joined == 2).then_some(())
         })
         .await;
     }
