@@ -177,7 +177,12 @@ async fn record_leg(
     Ok(())
 }
 
-async fn fail_call(state: &AppState, call: &Call, reason: Reason) -> Result<(), StoreError> {
+/// A call whose agent leg Twilio never placed: failed with why, unless it moved meanwhile.
+pub(super) async fn fail_call(
+    state: &AppState,
+    call: &Call,
+    reason: Reason,
+) -> Result<(), StoreError> {
     state
         .store
         .transition_call(

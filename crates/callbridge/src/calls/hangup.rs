@@ -25,7 +25,7 @@ pub(super) async fn hangup(
             call.state
         )));
     }
-    if end(&state, &call).await? == Twilio::SaysGone {
+    if end(&state, &call).await? == Hangup::SaysGone {
         // Twilio says the call is over though we never heard so: learn how it ended now,
         // rather than answer 202 to every hangup for ever.
         if let Err(err) = super::reconcile::check(&state, &call).await {
@@ -39,7 +39,7 @@ pub(super) async fn hangup(
 
 /// What Twilio made of a hangup.
 #[derive(Debug, PartialEq, Eq)]
-enum Twilio {
+enum Hangup {
     /// Something was still up, and is being ended.
     Ending,
     /// Everything we asked about had ended already.
@@ -48,7 +48,7 @@ enum Twilio {
 
 /// Asks Twilio to end whatever of the call is still up. Repeating it is harmless: what already
 /// ended is skipped.
-async fn end(state: &AppState, call: &Call) -> Result<Twilio, ApiError> {
+async fn end(state: &AppState, call: &Call) -> Result<Hangup, ApiError> {
     let mut asked = 0;
     let mut gone = 0;
     if let Some(sid) = &call.conference_sid {
@@ -77,7 +77,7 @@ async fn end(state: &AppState, call: &Call) -> Result<Twilio, ApiError> {
                 Some("canceled"),
             )
             .await?;
-        return Ok(Twilio::Ending);
+        return Ok(Hangup::Ending);
     }
     // `completed` ends a call whatever its status, where `canceled` would leave alone one that
     // was answered since our last callback.
@@ -94,9 +94,9 @@ async fn end(state: &AppState, call: &Call) -> Result<Twilio, ApiError> {
         }
     }
     Ok(if gone == asked {
-        Twilio::SaysGone
+        Hangup::SaysGone
     } else {
-        Twilio::Ending
+        Hangup::Ending
     })
 }
 

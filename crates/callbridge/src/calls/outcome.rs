@@ -107,6 +107,29 @@ fn is_gone(err: &twilio::Error) -> bool {
 /// Twilio's clock and ours may differ by this much when matching a call to a dial attempt.
 const CLOCK_SKEW_SECS: i64 = 5;
 
+/// The call Twilio placed from our number to `to` since `since` (less the clock skew), if any:
+/// how a dial whose answer we never got is found.
+pub(super) async fn placed_since(
+    state: &AppState,
+    to: &crate::domain::PhoneNumber,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<twilio::Call>, twilio::Error> {
+    let list = twilio::ListCalls {
+        to: Some(to.as_str().to_owned()),
+        from: Some(state.settings.caller_id.as_str().to_owned()),
+        status: None,
+        page_size: Some(50),
+    };
+    let since = since - chrono::Duration::seconds(CLOCK_SKEW_SECS);
+    Ok(state
+        .twilio
+        .list_calls(&list)
+        .await?
+        .items
+        .into_iter()
+        .find(|c| c.parent_call_sid.is_none() && c.date_created.is_some_and(|at| at >= since)))
+}
+
 /// Whether the customer's leg exists though we never heard Twilio's answer to creating it:
 /// stored (its callbacks came), or among Twilio's calls to the customer from our number since
 /// the dial was queued. A leg found at Twilio is stored, as the dial would have stored it.
@@ -118,19 +141,7 @@ pub(super) async fn find_recipient_leg(
     if leg(state, call, LegRole::Recipient).await?.is_some() {
         return Ok(true);
     }
-    let list = twilio::ListCalls {
-        to: Some(call.recipient.as_str().to_owned()),
-        from: Some(state.settings.caller_id.as_str().to_owned()),
-        status: None,
-        page_size: Some(50),
-    };
-    let since = queued_at - chrono::Duration::seconds(CLOCK_SKEW_SECS);
-    let page = state.twilio.list_calls(&list).await?;
-    let placed = page
-        .items
-        .into_iter()
-        .find(|c| c.parent_call_sid.is_none() && c.date_created.is_some_and(|at| at >= since));
-    let Some(placed) = placed else {
+    let Some(placed) = placed_since(state, &call.recipient, queued_at).await? else {
         return Ok(false);
     };
     state

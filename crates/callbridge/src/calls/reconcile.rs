@@ -15,8 +15,10 @@ use futures::FutureExt as _;
 use serde_json::json;
 
 use super::advance;
+use super::agent_leg;
 use super::effects;
 use super::flow::{Fact, LegStatus, Reason};
+use super::outcome;
 use super::progress::{self, LegProgress};
 use crate::domain::{CallState, EventSource, LegRole, mask};
 use crate::state::AppState;
@@ -185,32 +187,10 @@ async fn never_placed(state: &AppState, call: &Call) -> Result<(), ReconcileErro
     if call.state != CallState::Created || Utc::now() - call.created_at < settled_after {
         return Ok(());
     }
-    let list = twilio::ListCalls {
-        to: Some(call.agent_number.as_str().to_owned()),
-        from: Some(state.settings.caller_id.as_str().to_owned()),
-        status: None,
-        page_size: Some(50),
-    };
-    let since = call.created_at - chrono::Duration::seconds(5);
-    let placed = state
-        .twilio
-        .list_calls(&list)
-        .await?
-        .items
-        .into_iter()
-        .find(|c| c.parent_call_sid.is_none() && c.date_created.is_some_and(|at| at >= since));
-    let Some(placed) = placed else {
+    let Some(placed) = outcome::placed_since(state, &call.agent_number, call.created_at).await?
+    else {
         tracing::warn!(call = %call.id, "reconciler: the agent's leg was never placed");
-        state
-            .store
-            .transition_call(
-                call.id,
-                &[CallState::Created],
-                CallState::Failed,
-                Some(Reason::TwilioError.as_str()),
-            )
-            .await?;
-        state.live.notify(call.id);
+        agent_leg::fail_call(state, call, Reason::TwilioError).await?;
         return Ok(());
     };
     let status = placed.status.map_or("queued", |s| s.as_str()).to_owned();
