@@ -2,22 +2,23 @@
 #![forbid(unsafe_code)]
 
 pub mod airtable;
-pub mod audit;
+mod audit;
 pub mod auth;
 pub mod calls;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "simulator")]
 pub mod demo;
-pub mod destinations;
+mod destinations;
 pub mod domain;
-pub mod http;
-pub mod idempotency;
+mod http;
+mod idempotency;
 pub mod metrics;
-pub mod outbox;
-pub mod ratelimit;
-pub mod setup;
+mod outbox;
+mod ratelimit;
+mod setup;
 pub mod startup;
 pub mod state;
 pub mod store;
-pub mod telemetry;
-pub mod webhooks;
+mod telemetry;
+mod webhooks;

@@ -6,7 +6,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const HTTP_REQUESTS: &str = "callbridge_http_requests_total";
 pub const HTTP_DURATION: &str = "callbridge_http_request_duration_seconds";
@@ -16,6 +16,14 @@ pub const SMS_REFUSED: &str = "callbridge_sms_refused_total";
 /// Call effects (dial the customer, tell the agent, end a leg) by `kind` and `outcome`:
 /// `done`, `retried` (Twilio busy, down or silent), `given_up`.
 pub const CALL_EFFECTS: &str = "callbridge_call_effects_total";
+/// Time one attempt at a call effect took, Twilio's answer included, by `kind`.
+pub const CALL_EFFECT_DURATION: &str = "callbridge_call_effect_duration_seconds";
+
+/// Bucket bounds of every `_seconds` histogram: from a cached read (a millisecond) to a Twilio
+/// request that ran into its timeout (ten seconds), so that both ends of a latency show.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -24,7 +32,10 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 pub fn handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+                .expect("the bucket list is not empty")
+                .build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics will be empty");

@@ -11,7 +11,7 @@ mod dial;
 mod errors;
 mod pacing;
 mod records;
-pub mod settings;
+pub(crate) mod settings;
 pub mod snapshot;
 mod tasks;
 mod writeback;

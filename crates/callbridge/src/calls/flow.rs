@@ -30,6 +30,7 @@ pub enum LegStatus {
 }
 
 impl LegStatus {
+    #[cfg(test)]
     pub const ALL: [Self; 9] = [
         Self::Queued,
         Self::Initiated,
@@ -202,6 +203,7 @@ impl Step {
         self
     }
 
+    #[cfg(test)]
     pub fn is_noop(&self) -> bool {
         self.to.is_none() && self.actions.is_empty()
     }

@@ -1,21 +1,21 @@
 //! Calls: starting one and driving it through its flow, the JSON view of a call, the call log,
 //! its live stream and hangup.
 
-pub mod advance;
+pub(crate) mod advance;
 mod agent_leg;
-pub mod effects;
-pub mod flow;
+pub(crate) mod effects;
+pub(crate) mod flow;
 mod hangup;
 pub mod live;
 mod live_relay;
 pub use live_relay::run as run_live_relay;
-pub mod outcome;
-pub mod progress;
-pub mod read;
-pub mod reconcile;
+pub(crate) mod outcome;
+pub(crate) mod progress;
+pub(crate) mod read;
+pub(crate) mod reconcile;
 pub mod start;
 mod starting;
-pub mod twiml;
+pub(crate) mod twiml;
 pub mod view;
 
 use axum::Router;

@@ -1,7 +1,8 @@
 //! A call start runs in its own task, to its end, whatever happens to the HTTP request that
 //! asked for it (the client going away, the request's timeout): the call is left with its
-//! agent leg recorded, or failed with the reason. The request waits up to `CALL_START_WAIT` for
-//! Twilio, then answers 202 with the call while the task goes on.
+//! agent leg recorded, or failed with the reason. The request is answered within
+//! `CALL_START_WAIT` of its arrival once the call is stored: with Twilio's answer if it came by
+//! then, else 202 with the call while the task goes on.
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
@@ -87,6 +88,9 @@ impl StartJob {
 
     async fn run(mut self, state: AppState, reply: oneshot::Sender<Response>) {
         let wait = state.settings.timeouts.start_wait;
+        // From the request's start, not Twilio's: a slow database must not push the answer
+        // past REQUEST_TIMEOUT once the call exists, or the requester never learns its id.
+        let deadline = tokio::time::Instant::now() + wait;
         if let Some(keyed) = &self.keyed {
             match idempotency::claim(&state, keyed, wait).await {
                 Ok(Claim::Ours) => {}
@@ -113,7 +117,7 @@ impl StartJob {
         }
         let leg = agent_leg::create(&state, &call);
         tokio::pin!(leg);
-        match tokio::time::timeout(wait, &mut leg).await {
+        match tokio::time::timeout_at(deadline, &mut leg).await {
             Ok(outcome) => {
                 let response = self.settle(&state, &call, outcome).await;
                 send(reply, response);

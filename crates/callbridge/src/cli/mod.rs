@@ -1,8 +1,10 @@
 //! The `callbridge` command line. `main.rs` only parses and hands over to [`run`].
 
 mod check;
+#[cfg(feature = "simulator")]
 mod demo;
 mod serve;
+#[cfg(feature = "simulator")]
 mod sim;
 mod users;
 mod webhook;
@@ -38,8 +40,10 @@ pub enum Command {
     Webhook(webhook::WebhookCommand),
     /// List agents, show one with its audit log, or revoke every call token of one.
     Users(users::UsersArgs),
+    #[cfg(feature = "simulator")]
     /// Run a full demo offline: SQLite and the built-in Twilio simulator, no account needed.
     Demo(demo::DemoArgs),
+    #[cfg(feature = "simulator")]
     /// Run the Twilio simulator on its own, to point a `callbridge serve` at.
     Sim(sim::SimArgs),
     /// Check the configuration `serve` would use against Twilio and the database, without
@@ -60,7 +64,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Migrate(args) => migrate(args).await,
         Command::Webhook(command) => webhook::run(command),
         Command::Users(args) => users::run(args).await,
+        #[cfg(feature = "simulator")]
         Command::Demo(args) => demo::run(args).await,
+        #[cfg(feature = "simulator")]
         Command::Sim(args) => sim::run(args).await,
         Command::Check(args) => check::run(*args).await,
     }

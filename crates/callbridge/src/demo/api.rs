@@ -1,8 +1,6 @@
 //! The demo's two HTTP counterparts: callbridge's public API, used exactly as a client would,
 //! and the simulator's control API, used as the people on the phones would.
 
-use std::time::Duration;
-
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -33,24 +31,6 @@ impl Api {
 
     pub fn http(&self) -> &reqwest::Client {
         &self.http
-    }
-
-    /// Waits until the service answers `/healthz`.
-    pub async fn wait_until_up(&self, within: Duration) -> Result<(), DemoError> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let up = self.http.get(self.service_url("/healthz")).send().await;
-            if up.is_ok_and(|r| r.status().is_success()) {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(DemoError::Step {
-                    step: "start the service",
-                    detail: "it did not answer /healthz".into(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     /// A `POST` to the service, returning `data` of the success envelope.

@@ -3,9 +3,9 @@
 //! drives it over the service's real HTTP API, printing the call's timeline from the service's own
 //! live stream.
 
-pub mod api;
-pub mod display;
-pub mod scenario;
+pub(crate) mod api;
+pub(crate) mod display;
+pub(crate) mod scenario;
 pub mod sse;
 
 use std::collections::HashSet;

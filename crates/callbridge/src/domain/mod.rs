@@ -3,7 +3,7 @@
 mod call;
 mod email;
 mod ids;
-pub mod mask;
+pub(crate) mod mask;
 mod phone;
 
 pub use call::{CallState, EventSource, LegRole};

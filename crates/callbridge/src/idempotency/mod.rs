@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
-pub use key::{HEADER, IdempotencyKey, fingerprint};
+pub use key::{IdempotencyKey, fingerprint};
 
 use crate::domain::{AgentId, CallId};
 use crate::http::ApiError;

@@ -8,7 +8,7 @@ mod coalesce;
 mod store_tests;
 
 pub use backoff::retry_delay;
-pub use coalesce::{Coalesced, coalesce};
+pub use coalesce::coalesce;
 
 /// A worker's name in `claimed_by`: unique per process run, so a restarted instance never
 /// mistakes an old lease for its own.

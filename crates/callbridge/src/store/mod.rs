@@ -5,6 +5,7 @@ mod airtable_models;
 mod idempotency;
 mod models;
 mod sql;
+#[cfg(any(test, feature = "simulator"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;

@@ -9,10 +9,6 @@ mod status;
 use axum::Router;
 use axum::routing::post;
 
-pub use callback::Callback;
-pub use dial::Twiml;
-pub use signed::SignedForm;
-
 use crate::calls::twiml::{
     CONFERENCE_STATUS_PATH, CONFERENCE_TWIML_PATH, DIAL_RECIPIENT_PATH, RECORDING_STATUS_PATH,
     STATUS_PATH,

@@ -270,6 +270,48 @@ pub async fn expect_success(response: reqwest::Response) -> Value {
     body
 }
 
+/// Starts a call as a careful client does when many start at once: with an idempotency key,
+/// asking again with the same key while the service says it is overloaded (503 or 504, "try
+/// again shortly"). The key makes the retry safe: a start that went ahead is answered, not
+/// repeated. The body of the 200 or 202 that ends it.
+pub async fn start_patiently(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    form: &[(&str, &str)],
+) -> Value {
+    let key = uuid::Uuid::new_v4().to_string();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let response = client
+            .post(url)
+            .bearer_auth(token)
+            .header("Idempotency-Key", &key)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .unwrap_or(1)
+            .min(2);
+        let body: Value = response.json().await.unwrap();
+        match status {
+            200 | 202 => {
+                assert_eq!(body["status"], "success", "{body}");
+                return body;
+            }
+            503 | 504 if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+            }
+            _ => panic!("start answered {status}: {body}"),
+        }
+    }
+}
+
 /// The status and body of an error envelope.
 pub async fn expect_error(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -17,7 +17,7 @@ use url::Url;
 use crate::calls_flow::{
     connected_log, customer_who_answers, event_counts, keen_agent, settled, unreachable,
 };
-use crate::helpers::{TIME_SCALE, expect_error, expect_success, sim_hang_up};
+use crate::helpers::{TIME_SCALE, expect_error, expect_success, sim_hang_up, start_patiently};
 use crate::support::cluster::{Cluster, LOAD_BALANCER_URL};
 
 const AGENTS: usize = 10;
@@ -121,15 +121,10 @@ async fn two_hundred_calls(db: TestDatabase, instances: usize) {
         let cluster = &cluster;
         let token = &tokens[n % AGENTS];
         async move {
-            let response = cluster
-                .client
-                .post(cluster.url(n, "/phone-to-phone/start"))
-                .bearer_auth(token)
-                .form(&[("RecipientNumber", customer(n))])
-                .send()
-                .await
-                .unwrap();
-            let body = expect_success(response).await;
+            let url = cluster.url(n, "/phone-to-phone/start");
+            let to = customer(n);
+            let body =
+                start_patiently(&cluster.client, &url, token, &[("RecipientNumber", &to)]).await;
             body["data"]["id"].as_str().unwrap().to_owned()
         }
     });

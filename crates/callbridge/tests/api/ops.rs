@@ -96,6 +96,18 @@ async fn metrics_are_prometheus_text_and_count_requests_by_route() {
         })
         .unwrap_or_else(|| panic!("no healthz counter in:\n{text}"));
     assert!(line.contains("status=\"200\""), "{line}");
+    // A histogram, not a summary: buckets aggregate across instances, quantiles do not.
+    let bucket = format!("{}_bucket{{", callbridge::metrics::HTTP_DURATION);
+    let buckets: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(&bucket) && l.contains("route=\"/healthz\""))
+        .collect();
+    assert!(
+        buckets.iter().any(|l| l.contains("le=\"0.005\""))
+            && buckets.iter().any(|l| l.contains("le=\"+Inf\"")),
+        "no latency buckets for /healthz in:\n{text}"
+    );
+    assert!(!text.contains("quantile="), "{text}");
 }
 
 #[tokio::test]

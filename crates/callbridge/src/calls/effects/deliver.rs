@@ -10,7 +10,7 @@ use crate::calls::agent_leg::TwilioFailure;
 use crate::calls::flow::{Action, Fact, Reason};
 use crate::calls::outcome::{self, OutcomeError};
 use crate::domain::mask;
-use crate::metrics::CALL_EFFECTS;
+use crate::metrics::{CALL_EFFECT_DURATION, CALL_EFFECTS};
 use crate::outbox::retry_delay;
 use crate::state::AppState;
 use crate::store::{Call, OutboxRow, StoreResult};
@@ -63,11 +63,14 @@ pub(super) async fn deliver(state: &AppState, worker: &str, row: &OutboxRow) -> 
         store.kill_outbox(&row.id, worker, "call not found").await?;
         return Ok(());
     };
+    let started = std::time::Instant::now();
     let result = match action {
         Action::DialRecipient => dial(state, &call, row).await,
         Action::TellAgent { reason } => outcome::tell_agent(state, &call, reason).await,
         Action::EndLeg { role } => outcome::end_leg(state, &call, role).await,
     };
+    metrics::histogram!(CALL_EFFECT_DURATION, "kind" => row.kind.clone())
+        .record(started.elapsed().as_secs_f64());
     let error = match result {
         Ok(()) => {
             store.complete_outbox(&row.id, &[], worker).await?;

@@ -100,7 +100,7 @@ impl AirtableStore for SqlStore {
         link: RecordLink<'_>,
     ) -> StoreResult<RecordCall> {
         for _ in 0..LINK_ATTEMPTS {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let id = Self::insert_call(&mut *tx, &call).await?;
             let linked = sqlx::query(
                 "INSERT INTO airtable_links (call_id, record_id, campaign_id, call_open, \
@@ -158,7 +158,7 @@ impl AirtableStore for SqlStore {
 
     async fn enqueue_link_change(&self, change: LinkChange) -> StoreResult<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The write lock first: on SQLite a transaction that read first could not upgrade.
         let moved = sqlx::query(
             "UPDATE airtable_links SET last_enqueued = $1, settled = $2 \
@@ -191,7 +191,7 @@ impl AirtableStore for SqlStore {
     ) -> StoreResult<Campaign> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO airtable_campaigns (id, agent_id, view_name, status, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
@@ -258,7 +258,7 @@ impl AirtableStore for SqlStore {
             return Ok(false);
         }
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "UPDATE airtable_campaigns SET status = $1, updated_at = $2 \
              WHERE id = $3 AND status IN ({})",

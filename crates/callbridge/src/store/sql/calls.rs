@@ -141,7 +141,7 @@ impl SqlStore {
         for state in from {
             query = query.bind(state.as_str());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A final state also frees the call's Airtable record for its next call: a trigger
         // does it within this statement (see the migration 0005).
         let moved = query.execute(&mut *tx).await?.rows_affected() == 1;

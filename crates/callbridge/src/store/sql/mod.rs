@@ -137,6 +137,18 @@ impl SqlStore {
         self.pool.close().await;
     }
 
+    /// A transaction that will write. SQLite's plain `BEGIN` takes the write lock only at the
+    /// first write, and a transaction that has read and then finds another writer holding the
+    /// lock fails at once with SQLITE_BUSY (waiting could deadlock); `BEGIN IMMEDIATE` takes it
+    /// up front, where busy_timeout waits for it.
+    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
     /// How the schema compares with this build's migrations. Only reads, so that a check can
     /// run against a production database without changing it.
     pub async fn migration_status(&self) -> StoreResult<MigrationStatus> {

@@ -217,7 +217,7 @@ impl OutboxStore for SqlStore {
         worker: &str,
     ) -> StoreResult<bool> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let held = sqlx::query(
             "UPDATE outbox SET status = 'done', claimed_until = NULL, updated_at = $1 \
              WHERE id = $2 AND claimed_by = $3 AND status = 'in_flight'",
