@@ -84,10 +84,24 @@ impl Shared {
         queue: mpsc::UnboundedSender<Job>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        let model = Model {
+        let mut model = Model {
             numbers: config.numbers.clone(),
             ..Model::default()
         };
+        let now = chrono::Utc::now();
+        for (sid, secret) in &config.api_keys {
+            model.key_order.push(sid.clone());
+            model.keys.insert(
+                sid.clone(),
+                crate::model::KeyRec {
+                    sid: sid.clone(),
+                    friendly_name: None,
+                    secret: secret.clone(),
+                    date_created: now,
+                    date_updated: now,
+                },
+            );
+        }
         let (events, _) = broadcast::channel(4096);
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
@@ -147,6 +161,11 @@ impl Shared {
         self.clock
             .now()
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    /// The secret of an API key the account has, configured or created through the Keys resource.
+    pub(crate) fn key_secret(&self, sid: &str) -> Option<String> {
+        self.model().keys.get(sid).map(|k| k.secret.clone())
     }
 
     pub(crate) fn behaviour(&self, number: &str) -> NumberBehaviour {

@@ -75,11 +75,15 @@ pub(super) async fn route(shared: &Arc<Shared>, req: &Req<'_>, rest: &[&str]) ->
         }
         ["Recordings", file] => recording(shared, req, file),
         ["IncomingPhoneNumbers.json"] if *m == Method::GET => list_numbers(shared, req),
+        [
+            "Applications.json" | "Applications" | "Keys.json" | "Keys",
+            ..,
+        ] => super::apps::route(shared, req, rest),
         _ => Err(ApiError::not_found(req.path)),
     }
 }
 
-fn json_sid<'a>(file: &'a str, req: &Req<'_>) -> Result<&'a str, ApiError> {
+pub(super) fn json_sid<'a>(file: &'a str, req: &Req<'_>) -> Result<&'a str, ApiError> {
     file.strip_suffix(".json")
         .ok_or_else(|| ApiError::not_found(req.path))
 }
@@ -99,7 +103,7 @@ pub(crate) fn valid_address(to: &str) -> bool {
     })
 }
 
-fn valid_url(u: &str) -> bool {
+pub(super) fn valid_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
 }
 
