@@ -33,6 +33,9 @@ pub(crate) struct Model {
     /// API keys, the configured ones first: they authenticate REST requests and sign Access Tokens.
     pub(crate) keys: HashMap<String, KeyRec>,
     pub(crate) key_order: Vec<String>,
+    pub(crate) devices: HashMap<String, crate::devices::DeviceRec>,
+    /// Oldest first: the order calls ring them in.
+    pub(crate) device_order: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -51,6 +51,22 @@ pub enum SimEvent {
         /// HTTP status of the answer; `None` when the request failed.
         status: Option<u16>,
     },
+    /// A browser device registered, rang, answered, placed a call, …
+    Device {
+        /// RFC 3339 time of the event.
+        at: String,
+        /// The device's id.
+        device: String,
+        /// Its token's identity.
+        identity: String,
+        /// registered | created | unregistered | incoming | accepted | rejected | canceled |
+        /// connected | ended | error
+        event: String,
+        /// The call concerned, if any.
+        call_sid: Option<String>,
+        /// The Voice SDK error code the device would see (31205 when its token expired).
+        code: Option<u32>,
+    },
     /// A verification code was "sent".
     Verification {
         /// RFC 3339 time of the event.

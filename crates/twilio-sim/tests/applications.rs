@@ -59,14 +59,14 @@ async fn applications_are_created_fetched_listed_updated_and_deleted() {
     assert_eq!(other["voice_url"], "");
     let (status, page) = h.get(&h.api("/Applications.json?PageSize=1")).await;
     assert_eq!(status, 200);
-    assert_eq!(sids(&page, "applications"), [other_sid.clone()]);
+    assert_eq!(sids(&page, "applications"), [other_sid.as_str()]);
     assert!(page["next_page_uri"].as_str().unwrap().contains("Page=1"));
     let (_, second) = h.get(&h.api("/Applications.json?PageSize=1&Page=1")).await;
-    assert_eq!(sids(&second, "applications"), [sid.clone()]);
+    assert_eq!(sids(&second, "applications"), [sid.as_str()]);
     let (_, named) = h
         .get(&h.api("/Applications.json?FriendlyName=browser+agents"))
         .await;
-    assert_eq!(sids(&named, "applications"), [sid.clone()]);
+    assert_eq!(sids(&named, "applications"), [sid.as_str()]);
 
     let (status, updated) = h
         .post(

@@ -226,8 +226,16 @@ fn machine_detection(form: &Form, participant: bool) -> Result<Option<amd::Reque
 fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
     let f = &req.form;
     let (to, from) = to_and_from(f)?;
+    let (to, client_params) = client_address(&to);
     check_caller_id(shared, &from)?;
-    let source = if let Some(twiml) = f.non_empty("Twiml") {
+    let status_callback = callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?;
+    let fallback = optional_url(f, "FallbackUrl")?.map(|u| (u, f.method("FallbackMethod")));
+    let source = if f.non_empty("ApplicationSid").is_some() {
+        return Err(ApiError::bad_request(
+            21205,
+            "ApplicationSid is not supported by this simulator; give Url or Twiml",
+        ));
+    } else if let Some(twiml) = f.non_empty("Twiml") {
         TwimlSource::Inline(twiml)
     } else if let Some(url) = f.non_empty("Url") {
         if !valid_url(&url) {
@@ -242,11 +250,6 @@ fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
             extra: Vec::new(),
             kind: "twiml",
         }
-    } else if f.non_empty("ApplicationSid").is_some() {
-        return Err(ApiError::bad_request(
-            21205,
-            "ApplicationSid is not supported by this simulator; give Url or Twiml",
-        ));
     } else {
         return Err(ApiError::bad_request(21205, "Url parameter is required"));
     };
@@ -255,21 +258,35 @@ fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
         to,
         parent: None,
         direction: "outbound-api",
-        status_callback: callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?,
+        status_callback,
         timeout_s: timeout(f)?,
         amd: machine_detection(f, false)?,
-        fallback: optional_url(f, "FallbackUrl")?.map(|u| (u, f.method("FallbackMethod"))),
+        fallback,
         record: recording_request(
             f,
             "Record",
             "RecordingStatusCallback",
             "RecordingStatusCallbackEvent",
         )?,
+        client_params,
         start: Start::Twiml(source),
     };
     let mut model = shared.model();
     let sid = engine::place_call(shared, &mut model, spec);
     reply(StatusCode::CREATED, call_json(shared, &model.calls[&sid]))
+}
+
+/// `client:alice?k=v&…` calls `client:alice`, whose device sees the custom parameters `k=v…`.
+fn client_address(to: &str) -> (String, Vec<(String, String)>) {
+    match to.split_once('?') {
+        Some((client, query)) if client.starts_with("client:") => (
+            client.to_owned(),
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        ),
+        _ => (to.to_owned(), Vec::new()),
+    }
 }
 
 fn recording_request(
@@ -590,6 +607,7 @@ pub(crate) fn conference_json(shared: &Shared, c: &ConfRec) -> Value {
 fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> ApiResult {
     let f = &req.form;
     let (to, from) = to_and_from(f)?;
+    let (to, client_params) = client_address(&to);
     check_caller_id(shared, &from)?;
     let conference_record = f
         .get("ConferenceRecord")
@@ -708,6 +726,7 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
         amd: machine_detection(f, true)?,
         fallback: None,
         record,
+        client_params,
         start: Start::Conference(join.clone()),
     };
     let call_sid = engine::place_call(shared, &mut model, spec);
