@@ -158,3 +158,80 @@ async fn a_key_tells_its_secret_once_and_authenticates_until_deleted() {
     assert_eq!((status, gone["code"].clone()), (404, 20404.into()));
     h.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_call_with_an_application_sid_runs_the_applications_urls() {
+    let h = Harness::start().await;
+    h.rx.answer("/app-voice", "<Response><Hangup/></Response>");
+    let (_, app) = h
+        .post(
+            &h.api("/Applications.json"),
+            &[
+                ("VoiceUrl", &h.rx.url("/app-voice")),
+                ("VoiceMethod", "POST"),
+                ("StatusCallback", &h.rx.url("/app-status")),
+            ],
+        )
+        .await;
+    let app_sid = app["sid"].as_str().unwrap().to_owned();
+    let sid = h
+        .call(
+            "+14155550100",
+            &[
+                ("ApplicationSid", &app_sid),
+                ("Url", &h.rx.url("/ignored")),
+                ("StatusCallback", &h.rx.url("/ignored-status")),
+            ],
+        )
+        .await;
+    let hooks =
+        h.rx.wait_for("the application's status callback", |hs| {
+            hs.iter().any(|h| h.path == "/app-status")
+        })
+        .await;
+    let voice = hooks.iter().find(|h| h.path == "/app-voice").unwrap();
+    assert_eq!(voice.param("CallSid"), sid);
+    assert_eq!(voice.param("ApplicationSid"), app_sid);
+    assert_eq!(voice.param("Direction"), "outbound-api");
+    assert!(voice.signature_ok);
+    let status = hooks.iter().find(|h| h.path == "/app-status").unwrap();
+    assert_eq!(status.param("CallStatus"), "completed");
+    assert!(
+        hooks
+            .iter()
+            .all(|h| h.path != "/ignored" && h.path != "/ignored-status"),
+        "{hooks:#?}"
+    );
+
+    let (status, body) = h
+        .post(
+            &h.api("/Calls.json"),
+            &[
+                ("To", "+14155550100"),
+                ("From", "+15005550006"),
+                ("ApplicationSid", "AP0000000000000000000000000000dead"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, 21218.into()),
+        "{body}"
+    );
+    let (status, body) = h
+        .post(
+            &h.api("/Calls.json"),
+            &[
+                ("To", "+14155550100"),
+                ("From", "client:alice"),
+                ("ApplicationSid", &app_sid),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (400, 21212.into()),
+        "{body}"
+    );
+    h.sim.shutdown().await;
+}

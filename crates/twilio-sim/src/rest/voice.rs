@@ -228,13 +228,38 @@ fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
     let (to, from) = to_and_from(f)?;
     let (to, client_params) = client_address(&to);
     check_caller_id(shared, &from)?;
-    let status_callback = callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?;
-    let fallback = optional_url(f, "FallbackUrl")?.map(|u| (u, f.method("FallbackMethod")));
-    let source = if f.non_empty("ApplicationSid").is_some() {
-        return Err(ApiError::bad_request(
-            21205,
-            "ApplicationSid is not supported by this simulator; give Url or Twiml",
-        ));
+    check_client_caller(&to, &from)?;
+    let mut status_callback = callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?;
+    let mut fallback = optional_url(f, "FallbackUrl")?.map(|u| (u, f.method("FallbackMethod")));
+    let source = if let Some(app_sid) = f.non_empty("ApplicationSid") {
+        // The application's URLs replace the request's: Twilio ignores Url, FallbackUrl and
+        // StatusCallback when an ApplicationSid is given.
+        let app = shared
+            .model()
+            .applications
+            .get(&app_sid)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::bad_request(21218, format!("Invalid ApplicationSid: {app_sid}"))
+            })?;
+        let events = status_callback
+            .map(|cb| cb.events)
+            .unwrap_or_else(|| vec!["completed".to_owned()]);
+        status_callback = app.status_callback.clone().map(|url| Callback {
+            url,
+            method: app.status_callback_method.clone(),
+            events,
+        });
+        fallback = app
+            .voice_fallback_url
+            .clone()
+            .map(|u| (u, app.voice_fallback_method.clone()));
+        TwimlSource::Fetch {
+            url: app.voice_url.clone().unwrap_or_default(),
+            method: app.voice_method,
+            extra: vec![("ApplicationSid".to_owned(), app_sid)],
+            kind: "twiml",
+        }
     } else if let Some(twiml) = f.non_empty("Twiml") {
         TwimlSource::Inline(twiml)
     } else if let Some(url) = f.non_empty("Url") {
@@ -287,6 +312,20 @@ fn client_address(to: &str) -> (String, Vec<(String, String)>) {
         ),
         _ => (to.to_owned(), Vec::new()),
     }
+}
+
+/// A phone call needs a phone number as its caller: a Client identity may call only Clients.
+fn check_client_caller(to: &str, from: &str) -> Result<(), ApiError> {
+    if from.starts_with("client:") && to.starts_with('+') {
+        return Err(ApiError::bad_request(
+            21212,
+            format!(
+                "Invalid 'From' Phone Number: {from}. When 'To' is a phone number, 'From' must be \
+                 a phone number too"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn recording_request(
@@ -609,6 +648,7 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
     let (to, from) = to_and_from(f)?;
     let (to, client_params) = client_address(&to);
     check_caller_id(shared, &from)?;
+    check_client_caller(&to, &from)?;
     let conference_record = f
         .get("ConferenceRecord")
         .is_some_and(|v| v == "true" || v == "record-from-start");
