@@ -10,14 +10,15 @@ use serde::Serialize;
 
 use crate::engine::{self, NewCall, Signal, Start, TwimlSource};
 use crate::model::Model;
-use crate::state::{Shared, SimEvent};
+use crate::state::Shared;
 use crate::token::{self, Grant, TokenError};
 
 /// Why the simulator refused a device's request, with the Voice SDK's error code.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
 #[error("{code}: {message}")]
 pub struct DeviceError {
-    /// The Voice SDK's code (20101, 20104, 31204, 31205, 31001, …).
+    /// The Voice SDK's code (20101, 20104, 31204, 31205, 31001, …); 0 when the request names no
+    /// such device or call, or the call is not in a state that allows it.
     pub code: u32,
     /// What was wrong.
     pub message: String,
@@ -49,6 +50,24 @@ impl DeviceError {
     fn unknown(what: impl Into<String>) -> Self {
         Self::new(0, what)
     }
+}
+
+/// Something that happened to a device, for tests to wait on (`Sim::subscribe_devices`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceEvent {
+    /// RFC 3339 time of the event.
+    pub at: String,
+    /// The device's id.
+    pub device: String,
+    /// Its token's identity.
+    pub identity: String,
+    /// registered | created | unregistered | incoming | accepted | rejected | canceled |
+    /// connected | ended | error
+    pub event: String,
+    /// The call concerned, if any.
+    pub call_sid: Option<String>,
+    /// The Voice SDK error code the device would see (31205 when its token expired).
+    pub code: Option<u32>,
 }
 
 /// A device as the control API lists it.
@@ -106,7 +125,7 @@ impl DeviceRec {
 
 fn event(shared: &Shared, d: &DeviceRec, what: &str, call_sid: Option<&str>, code: Option<u32>) {
     tracing::info!(target: "twilio_sim::device", "{} ({}) {what} {}", d.id, d.grant.identity, call_sid.unwrap_or(""));
-    let _ = shared.events.send(SimEvent::Device {
+    let _ = shared.device_events.send(DeviceEvent {
         at: shared.now_rfc3339(),
         device: d.id.clone(),
         identity: d.grant.identity.clone(),

@@ -35,7 +35,7 @@ pub use config::{
     Answer, AnsweredBy, DEFAULT_ACCOUNT_SID, DEFAULT_API_KEY_SECRET, DEFAULT_API_KEY_SID,
     DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig,
 };
-pub use devices::{Device, DeviceCall, DeviceError};
+pub use devices::{Device, DeviceCall, DeviceError, DeviceEvent};
 pub use fault::{CallsCreateFault, FaultError};
 pub use state::SimEvent;
 
@@ -125,6 +125,13 @@ impl Sim {
     /// Live call, conference, webhook and verification events.
     pub fn subscribe(&self) -> broadcast::Receiver<SimEvent> {
         self.shared.events.subscribe()
+    }
+
+    /// What happens to browser devices: registrations, calls ringing, answered, declined, ended.
+    /// A feed of its own, apart from [`Sim::subscribe`]: a new [`SimEvent`] variant would break
+    /// every exhaustive match on it.
+    pub fn subscribe_devices(&self) -> broadcast::Receiver<DeviceEvent> {
+        self.shared.device_events.subscribe()
     }
 
     /// Sets how a number behaves for calls placed from now on (same as `PUT /sim/numbers/{e164}`).

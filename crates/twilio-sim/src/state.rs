@@ -51,22 +51,6 @@ pub enum SimEvent {
         /// HTTP status of the answer; `None` when the request failed.
         status: Option<u16>,
     },
-    /// A browser device registered, rang, answered, placed a call, …
-    Device {
-        /// RFC 3339 time of the event.
-        at: String,
-        /// The device's id.
-        device: String,
-        /// Its token's identity.
-        identity: String,
-        /// registered | created | unregistered | incoming | accepted | rejected | canceled |
-        /// connected | ended | error
-        event: String,
-        /// The call concerned, if any.
-        call_sid: Option<String>,
-        /// The Voice SDK error code the device would see (31205 when its token expired).
-        code: Option<u32>,
-    },
     /// A verification code was "sent".
     Verification {
         /// RFC 3339 time of the event.
@@ -87,6 +71,7 @@ pub(crate) struct Shared {
     pub(crate) base_url: Url,
     model: Mutex<Model>,
     pub(crate) events: broadcast::Sender<SimEvent>,
+    pub(crate) device_events: broadcast::Sender<crate::devices::DeviceEvent>,
     pub(crate) http: reqwest::Client,
     pub(crate) queue: mpsc::UnboundedSender<Job>,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -119,6 +104,7 @@ impl Shared {
             );
         }
         let (events, _) = broadcast::channel(4096);
+        let (device_events, _) = broadcast::channel(1024);
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
             .user_agent("TwilioProxy/1.1")
@@ -133,6 +119,7 @@ impl Shared {
             base_url,
             model: Mutex::new(model),
             events,
+            device_events,
             http,
             queue,
             shutdown,

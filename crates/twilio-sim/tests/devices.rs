@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use twilio::SecretString;
 use twilio::access_token::{AccessToken, VoiceGrant};
-use twilio_sim::{DEFAULT_API_KEY_SECRET, DEFAULT_API_KEY_SID, SimEvent};
+use twilio_sim::{DEFAULT_API_KEY_SECRET, DEFAULT_API_KEY_SID, DeviceEvent as Event, SimEvent};
 
 const CALLER: &str = "+15005550006";
 
@@ -64,14 +64,14 @@ type DeviceEvent = (String, String, Option<String>, Option<u32>);
 
 /// The next device event that `pred` accepts; bounded, so a broken sim fails instead of hanging.
 async fn device_event(
-    rx: &mut broadcast::Receiver<SimEvent>,
+    rx: &mut broadcast::Receiver<Event>,
     what: &str,
     pred: impl Fn(&DeviceEvent) -> bool,
 ) -> DeviceEvent {
     let wait = async {
         loop {
             match rx.recv().await {
-                Ok(SimEvent::Device {
+                Ok(Event {
                     device,
                     event,
                     call_sid,
@@ -83,7 +83,7 @@ async fn device_event(
                         return e;
                     }
                 }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(e) => panic!("event feed closed: {e}"),
             }
         }
@@ -218,7 +218,7 @@ async fn a_device_calls_its_tokens_application_with_its_parameters() {
     let app_sid = app["sid"].as_str().unwrap().to_owned();
     let jwt = token(&h, "alice", grant(Some(&app_sid)), 3600);
     let device = h.sim.register_device(&jwt).unwrap();
-    let mut events = h.sim.subscribe();
+    let mut devs = h.sim.subscribe_devices();
     let (status, placed) = device_post(
         &h,
         &format!("{}/connect", device.id),
@@ -254,7 +254,7 @@ async fn a_device_calls_its_tokens_application_with_its_parameters() {
     assert_eq!(calls[0].params["ticket"], "42");
 
     h.sim.device_hangup(&device.id, &sid).unwrap();
-    device_event(&mut events, "the call to end", is("ended", &sid)).await;
+    device_event(&mut devs, "the call to end", is("ended", &sid)).await;
     let hooks =
         h.rx.wait_for("the application's status callback", |hs| {
             hs.iter().any(|h| h.path == "/status")
@@ -300,6 +300,7 @@ async fn a_call_to_a_client_rings_every_device_of_that_identity() {
         .sim
         .register_device(&token(&h, "bob", grant(None), 3600))
         .unwrap();
+    let mut devs = h.sim.subscribe_devices();
     let mut events = h.sim.subscribe();
     let sid = h
         .call(
@@ -308,10 +309,10 @@ async fn a_call_to_a_client_rings_every_device_of_that_identity() {
         )
         .await;
     let mut rung = vec![
-        device_event(&mut events, "a device to ring", is("incoming", &sid))
+        device_event(&mut devs, "a device to ring", is("incoming", &sid))
             .await
             .0,
-        device_event(&mut events, "another device to ring", is("incoming", &sid))
+        device_event(&mut devs, "another device to ring", is("incoming", &sid))
             .await
             .0,
     ];
@@ -339,17 +340,13 @@ async fn a_call_to_a_client_rings_every_device_of_that_identity() {
     let (status, _) = device_post(&h, &format!("{}/calls/{sid}/accept", first.id), json!({})).await;
     assert_eq!(status, 202);
     device_event(
-        &mut events,
+        &mut devs,
         "the first device to answer",
         is("accepted", &sid),
     )
     .await;
-    let (other, ..) = device_event(
-        &mut events,
-        "the other device to stop",
-        is("canceled", &sid),
-    )
-    .await;
+    let (other, ..) =
+        device_event(&mut devs, "the other device to stop", is("canceled", &sid)).await;
     assert_eq!(other, second.id);
     call_event(&mut events, &sid, "in-progress").await;
     let (status, _) =
@@ -366,10 +363,9 @@ async fn a_call_to_a_client_rings_every_device_of_that_identity() {
     call_event(&mut events, &sid, "pressed 12#").await;
     let (status, _) = device_post(&h, &format!("{}/calls/{sid}/hangup", first.id), json!({})).await;
     assert_eq!(status, 202);
-    // The call ends first, then its devices hear of it.
     call_event(&mut events, &sid, "completed").await;
     device_event(
-        &mut events,
+        &mut devs,
         "the call to end on the device",
         is("ended", &sid),
     )
@@ -384,25 +380,21 @@ async fn a_client_call_is_busy_when_declined_and_unanswered_when_nobody_answers(
         .sim
         .register_device(&token(&h, "alice", grant(None), 3600))
         .unwrap();
+    let mut devs = h.sim.subscribe_devices();
     let mut events = h.sim.subscribe();
     let twiml = ("Twiml", "<Response><Pause length=\"600\"/></Response>");
 
     let declined = h.call("client:alice", &[twiml]).await;
-    device_event(&mut events, "the device to ring", is("incoming", &declined)).await;
+    device_event(&mut devs, "the device to ring", is("incoming", &declined)).await;
     h.sim.reject_call(&device.id, &declined).unwrap();
-    device_event(&mut events, "the decline", is("rejected", &declined)).await;
+    device_event(&mut devs, "the decline", is("rejected", &declined)).await;
     call_event(&mut events, &declined, "busy").await;
 
     let unanswered = h.call("client:alice", &[twiml, ("Timeout", "5")]).await;
-    device_event(
-        &mut events,
-        "the device to ring",
-        is("incoming", &unanswered),
-    )
-    .await;
+    device_event(&mut devs, "the device to ring", is("incoming", &unanswered)).await;
     call_event(&mut events, &unanswered, "no-answer").await;
     device_event(
-        &mut events,
+        &mut devs,
         "the ringing to stop",
         is("canceled", &unanswered),
     )
@@ -420,6 +412,7 @@ async fn dial_client_passes_its_parameters_and_bridges_the_device() {
         .sim
         .register_device(&token(&h, "agent_7", grant(None), 3600))
         .unwrap();
+    let mut devs = h.sim.subscribe_devices();
     let mut events = h.sim.subscribe();
     let action = h.rx.url("/after");
     let caller = h
@@ -434,7 +427,7 @@ async fn dial_client_passes_its_parameters_and_bridges_the_device() {
             )],
         )
         .await;
-    let (_, _, leg, _) = device_event(&mut events, "the agent's device to ring", |e| {
+    let (_, _, leg, _) = device_event(&mut devs, "the agent's device to ring", |e| {
         e.1 == "incoming"
     })
     .await;
@@ -485,7 +478,7 @@ async fn a_participant_to_a_client_joins_when_the_device_answers() {
         .sim
         .register_device(&token(&h, "alice", grant(None), 3600))
         .unwrap();
-    let mut events = h.sim.subscribe();
+    let mut devs = h.sim.subscribe_devices();
     let (status, p) = h
         .post(
             &h.api("/Conferences/agents-room/Participants.json"),
@@ -494,7 +487,7 @@ async fn a_participant_to_a_client_joins_when_the_device_answers() {
         .await;
     assert_eq!(status, 201, "{p}");
     let sid = p["call_sid"].as_str().unwrap().to_owned();
-    device_event(&mut events, "the device to ring", is("incoming", &sid)).await;
+    device_event(&mut devs, "the device to ring", is("incoming", &sid)).await;
     assert_eq!(
         h.sim.device_calls(&device.id).unwrap()[0].params["callId"],
         "c-3"
@@ -524,6 +517,7 @@ async fn a_token_that_expires_while_registered_is_31205() {
         .sim
         .register_device(&token(&h, "alice", grant(app["sid"].as_str()), 60))
         .unwrap();
+    let mut devs = h.sim.subscribe_devices();
     let mut events = h.sim.subscribe();
     h.sim.advance_clock(Duration::from_secs(120));
     assert_eq!(
@@ -536,7 +530,7 @@ async fn a_token_that_expires_while_registered_is_31205() {
             &[("Twiml", "<Response><Hangup/></Response>")],
         )
         .await;
-    let (id, _, _, code) = device_event(&mut events, "the expired registration", |e| {
+    let (id, _, _, code) = device_event(&mut devs, "the expired registration", |e| {
         e.1 == "unregistered"
     })
     .await;
