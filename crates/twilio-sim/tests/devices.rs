@@ -336,6 +336,17 @@ async fn a_call_to_a_client_rings_every_device_of_that_identity() {
     assert_eq!(call["status"], "ringing");
     assert_eq!(call["params"], json!({"ticket": "7", "name": "Ann"}));
     assert_eq!(h.sim_call(&sid).await["to"], "client:alice");
+    let one: Value = h
+        .http
+        .get(h.url(&format!("/sim/devices/{}", second.id)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["identity"], "alice");
+    assert_eq!(one["calls"][0]["call_sid"], sid.as_str());
 
     let (status, _) = device_post(&h, &format!("{}/calls/{sid}/accept", first.id), json!({})).await;
     assert_eq!(status, 202);
