@@ -12,7 +12,9 @@ pub struct SimConfig {
     pub account_sid: String,
     /// REST password for `account_sid` and the key every webhook is signed with.
     pub auth_token: String,
-    /// Extra valid `(SK… sid, secret)` pairs for basic auth.
+    /// API keys `(SK… sid, secret)` the account starts with: each authenticates REST requests, as
+    /// the auth token does, and signs Access Tokens for browser devices. Keys created through the
+    /// Keys resource join them.
     pub api_keys: Vec<(String, String)>,
     /// 1.0 = real time; 0.01 = 100x faster. Every wait (ring, Say, Pause, Gather timeout, talk) is scaled.
     pub time_scale: f64,
@@ -47,9 +49,14 @@ pub struct SimConfig {
 pub const DEFAULT_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 /// The auth token used when none is given.
 pub const DEFAULT_AUTH_TOKEN: &str = "simulated-auth-token-0123456789ab";
+/// The API key the default configuration has, so that Access Tokens can be minted without REST.
+pub const DEFAULT_API_KEY_SID: &str = "SK00000000000000000000000000000000";
+/// The secret of [`DEFAULT_API_KEY_SID`].
+pub const DEFAULT_API_KEY_SECRET: &str = "simulated-api-key-secret-0123456";
 
 impl Default for SimConfig {
-    /// Account [`DEFAULT_ACCOUNT_SID`] with token [`DEFAULT_AUTH_TOKEN`], no API keys, real time, every
+    /// Account [`DEFAULT_ACCOUNT_SID`] with token [`DEFAULT_AUTH_TOKEN`], one API key
+    /// ([`DEFAULT_API_KEY_SID`], [`DEFAULT_API_KEY_SECRET`]), real time, every
     /// number answering as a human after 1 s of ringing, pressing nothing and staying on the line, any
     /// `From` accepted (no `incoming_numbers`), webhooks delivered once, in order, to their URL,
     /// no calls-per-second limit.
@@ -57,7 +64,10 @@ impl Default for SimConfig {
         Self {
             account_sid: DEFAULT_ACCOUNT_SID.to_owned(),
             auth_token: DEFAULT_AUTH_TOKEN.to_owned(),
-            api_keys: Vec::new(),
+            api_keys: vec![(
+                DEFAULT_API_KEY_SID.to_owned(),
+                DEFAULT_API_KEY_SECRET.to_owned(),
+            )],
             time_scale: 1.0,
             default_behaviour: NumberBehaviour::default(),
             numbers: HashMap::new(),

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::NumberBehaviour;
+use crate::devices::{self, DeviceError};
 use crate::engine::Signal;
 use crate::model::{CallRec, Model};
 use crate::state::Shared;
@@ -24,6 +25,11 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/calls/{sid}/digits", post(digits))
         .route("/calls/{sid}/hangup", post(hangup))
         .route("/numbers/{number}", put(set_number).get(get_number))
+        .route("/devices", post(register_device).get(list_devices))
+        .route("/devices/{id}", get(device).delete(unregister_device))
+        .route("/devices/{id}/connect", post(connect_device))
+        .route("/devices/{id}/calls", get(device_calls))
+        .route("/devices/{id}/calls/{sid}/{action}", post(device_action))
         .route("/conferences", get(conferences))
         .route("/webhooks", get(webhooks))
         .route("/clock/advance", post(advance_clock))
@@ -204,4 +210,137 @@ struct Advance {
 async fn advance_clock(State(shared): State<Arc<Shared>>, Json(a): Json<Advance>) -> Response {
     shared.clock.advance(a.ms);
     Json(json!({"now": shared.now_rfc3339()})).into_response()
+}
+
+// ---- devices ----
+
+fn device_problem(e: &DeviceError) -> Response {
+    let status = match e.code {
+        0 if e.conflict => StatusCode::CONFLICT,
+        0 => StatusCode::NOT_FOUND,
+        31001 => StatusCode::NOT_FOUND,
+        20106 => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
+    };
+    let code = (e.code != 0).then_some(e.code);
+    (status, Json(json!({"error": e.message, "code": code}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    token: String,
+    /// `false` makes a device that only places calls.
+    #[serde(default = "yes")]
+    register: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn register_device(
+    State(shared): State<Arc<Shared>>,
+    Json(r): Json<Registration>,
+) -> Response {
+    match devices::register(&shared, &r.token, r.register) {
+        Ok(d) => (StatusCode::CREATED, Json(d)).into_response(),
+        Err(e) => device_problem(&e),
+    }
+}
+
+async fn list_devices(State(shared): State<Arc<Shared>>) -> Response {
+    Json(json!({ "devices": devices::list(&shared) })).into_response()
+}
+
+async fn device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match devices::get(&shared, &id) {
+        Some((d, calls)) => {
+            let mut v = json!(d);
+            v["calls"] = json!(calls);
+            Json(v).into_response()
+        }
+        None => problem(StatusCode::NOT_FOUND, format!("no device {id}")),
+    }
+}
+
+async fn unregister_device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    if devices::unregister(&shared, &id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        problem(StatusCode::NOT_FOUND, format!("no device {id}"))
+    }
+}
+
+async fn device_calls(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    match devices::get(&shared, &id) {
+        Some((_, calls)) => Json(json!({ "calls": calls })).into_response(),
+        None => problem(StatusCode::NOT_FOUND, format!("no device {id}")),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Connect {
+    #[serde(default)]
+    params: serde_json::Map<String, Value>,
+}
+
+async fn connect_device(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Option<Json<Connect>>,
+) -> Response {
+    let Json(c) = body.unwrap_or_default();
+    let params = c
+        .params
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, v)
+        })
+        .collect();
+    match devices::connect(&shared, &id, &params) {
+        Ok(sid) => (StatusCode::CREATED, Json(json!({ "call_sid": sid }))).into_response(),
+        Err(e) => device_problem(&e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Action {
+    digits: Option<String>,
+}
+
+async fn device_action(
+    State(shared): State<Arc<Shared>>,
+    Path((id, sid, action)): Path<(String, String, String)>,
+    body: Option<Json<Action>>,
+) -> Response {
+    let signal = match action.as_str() {
+        "accept" => Signal::Accept(id.clone()),
+        "reject" => Signal::Reject(id.clone()),
+        "hangup" => Signal::Hangup,
+        "digits" => {
+            let digits = body.and_then(|Json(a)| a.digits).unwrap_or_default();
+            if digits.is_empty()
+                || !digits
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '*' || c == '#')
+            {
+                return problem(StatusCode::BAD_REQUEST, "digits may hold 0-9, * and # only");
+            }
+            Signal::Digits(digits)
+        }
+        other => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                format!("no action {other}: accept, reject, hangup or digits"),
+            );
+        }
+    };
+    match devices::act(&shared, &id, &sid, signal) {
+        Ok(c) => (StatusCode::ACCEPTED, Json(c)).into_response(),
+        Err(e) => device_problem(&e),
+    }
 }

@@ -1,20 +1,24 @@
 //! An offline Twilio for tests and demos.
 //!
 //! [`Sim`] serves the subset of Twilio's REST API that callbridge uses (Calls, Conferences,
-//! Participants, Recordings, IncomingPhoneNumbers, Verify v2, Sync v1) with Twilio's paths, auth, JSON
-//! shapes and error bodies; places simulated calls that ring, answer (or not) per the called number's
-//! [`NumberBehaviour`], execute TwiML and send signed webhooks; and offers a control API under `/sim/`.
+//! Participants, Recordings, IncomingPhoneNumbers, Applications, Keys, Verify v2, Sync v1) with
+//! Twilio's paths, auth, JSON shapes and error bodies; places simulated calls that ring, answer (or
+//! not) per the called number's [`NumberBehaviour`], execute TwiML and send signed webhooks; plays
+//! browser devices that register with Access Tokens, place calls to their TwiML App and receive
+//! calls to `client:<identity>`; and offers a control API under `/sim/`.
 #![forbid(unsafe_code)]
 
 mod clock;
 mod config;
 mod control;
+mod devices;
 mod engine;
 mod fault;
 mod model;
 mod rest;
 mod sid;
 mod state;
+mod token;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -28,8 +32,10 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 pub use config::{
-    Answer, AnsweredBy, DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig,
+    Answer, AnsweredBy, DEFAULT_ACCOUNT_SID, DEFAULT_API_KEY_SECRET, DEFAULT_API_KEY_SID,
+    DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig,
 };
+pub use devices::{Device, DeviceCall, DeviceError, DeviceEvent};
 pub use fault::{CallsCreateFault, FaultError};
 pub use state::SimEvent;
 
@@ -121,6 +127,13 @@ impl Sim {
         self.shared.events.subscribe()
     }
 
+    /// What happens to browser devices: registrations, calls ringing, answered, declined, ended.
+    /// A feed of its own, apart from [`Sim::subscribe`]: a new [`SimEvent`] variant would break
+    /// every exhaustive match on it.
+    pub fn subscribe_devices(&self) -> broadcast::Receiver<DeviceEvent> {
+        self.shared.device_events.subscribe()
+    }
+
     /// Sets how a number behaves for calls placed from now on (same as `PUT /sim/numbers/{e164}`).
     pub fn set_number(&self, e164: &str, behaviour: NumberBehaviour) {
         self.shared
@@ -140,6 +153,80 @@ impl Sim {
         self.shared
             .clock
             .advance(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+    }
+
+    /// Registers a browser device for incoming calls to its token's identity (same as
+    /// `POST /sim/devices`); the token is checked as Twilio checks it.
+    pub fn register_device(&self, token: &str) -> Result<Device, DeviceError> {
+        devices::register(&self.shared, token, true)
+    }
+
+    /// A device that only places calls (a Voice SDK device that never registers).
+    pub fn create_device(&self, token: &str) -> Result<Device, DeviceError> {
+        devices::register(&self.shared, token, false)
+    }
+
+    /// Unregisters and forgets a device; `false` if there was none.
+    pub fn unregister_device(&self, id: &str) -> bool {
+        devices::unregister(&self.shared, id)
+    }
+
+    /// Every device, oldest first.
+    pub fn devices(&self) -> Vec<Device> {
+        devices::list(&self.shared)
+    }
+
+    /// A device's calls, incoming and outgoing, oldest first.
+    pub fn device_calls(&self, id: &str) -> Option<Vec<DeviceCall>> {
+        devices::get(&self.shared, id).map(|(_, calls)| calls)
+    }
+
+    /// The device calls its token's TwiML App with custom `params` (the SDK's `connect`); returns
+    /// the call's SID.
+    pub fn connect_device(&self, id: &str, params: &[(&str, &str)]) -> Result<String, DeviceError> {
+        let params = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        devices::connect(&self.shared, id, &params)
+    }
+
+    /// The device answers a call ringing on it.
+    pub fn accept_call(&self, id: &str, call_sid: &str) -> Result<(), DeviceError> {
+        devices::act(
+            &self.shared,
+            id,
+            call_sid,
+            engine::Signal::Accept(id.to_owned()),
+        )
+        .map(drop)
+    }
+
+    /// The device declines a call ringing on it.
+    pub fn reject_call(&self, id: &str, call_sid: &str) -> Result<(), DeviceError> {
+        devices::act(
+            &self.shared,
+            id,
+            call_sid,
+            engine::Signal::Reject(id.to_owned()),
+        )
+        .map(drop)
+    }
+
+    /// The device's user presses keys during a call.
+    pub fn device_digits(&self, id: &str, call_sid: &str, digits: &str) -> Result<(), DeviceError> {
+        devices::act(
+            &self.shared,
+            id,
+            call_sid,
+            engine::Signal::Digits(digits.to_owned()),
+        )
+        .map(drop)
+    }
+
+    /// The device hangs up (or, while it rings, the call is declined there).
+    pub fn device_hangup(&self, id: &str, call_sid: &str) -> Result<(), DeviceError> {
+        devices::act(&self.shared, id, call_sid, engine::Signal::Hangup).map(drop)
     }
 
     /// Stops the server and every simulated call.

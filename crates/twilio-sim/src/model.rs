@@ -28,6 +28,14 @@ pub(crate) struct Model {
     pub(crate) numbers: HashMap<String, NumberBehaviour>,
     /// When the next API call may be dialed, under a calls-per-second limit.
     pub(crate) next_dial_at: Option<Instant>,
+    pub(crate) applications: HashMap<String, ApplicationRec>,
+    pub(crate) application_order: Vec<String>,
+    /// API keys, the configured ones first: they authenticate REST requests and sign Access Tokens.
+    pub(crate) keys: HashMap<String, KeyRec>,
+    pub(crate) key_order: Vec<String>,
+    pub(crate) devices: HashMap<String, crate::devices::DeviceRec>,
+    /// Oldest first: the order calls ring them in.
+    pub(crate) device_order: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -209,6 +217,39 @@ pub(crate) struct DocumentRec {
     pub(crate) date_created: DateTime<Utc>,
     pub(crate) date_updated: DateTime<Utc>,
     pub(crate) date_expires: Option<DateTime<Utc>>,
+}
+
+/// A TwiML App. Optional fields are `None` until set; Twilio answers them as empty strings or null.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ApplicationRec {
+    pub(crate) sid: String,
+    pub(crate) friendly_name: Option<String>,
+    pub(crate) api_version: String,
+    pub(crate) voice_url: Option<String>,
+    pub(crate) voice_method: String,
+    pub(crate) voice_fallback_url: Option<String>,
+    pub(crate) voice_fallback_method: String,
+    pub(crate) status_callback: Option<String>,
+    pub(crate) status_callback_method: String,
+    pub(crate) voice_caller_id_lookup: bool,
+    pub(crate) sms_url: Option<String>,
+    pub(crate) sms_method: String,
+    pub(crate) sms_fallback_url: Option<String>,
+    pub(crate) sms_fallback_method: String,
+    pub(crate) sms_status_callback: Option<String>,
+    pub(crate) message_status_callback: Option<String>,
+    pub(crate) public_application_connect_enabled: bool,
+    pub(crate) date_created: DateTime<Utc>,
+    pub(crate) date_updated: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct KeyRec {
+    pub(crate) sid: String,
+    pub(crate) friendly_name: Option<String>,
+    pub(crate) secret: String,
+    pub(crate) date_created: DateTime<Utc>,
+    pub(crate) date_updated: DateTime<Utc>,
 }
 
 /// Every webhook the simulator sent, as `GET /sim/webhooks` lists it.

@@ -71,6 +71,7 @@ pub(crate) struct Shared {
     pub(crate) base_url: Url,
     model: Mutex<Model>,
     pub(crate) events: broadcast::Sender<SimEvent>,
+    pub(crate) device_events: broadcast::Sender<crate::devices::DeviceEvent>,
     pub(crate) http: reqwest::Client,
     pub(crate) queue: mpsc::UnboundedSender<Job>,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -84,11 +85,26 @@ impl Shared {
         queue: mpsc::UnboundedSender<Job>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        let model = Model {
+        let mut model = Model {
             numbers: config.numbers.clone(),
             ..Model::default()
         };
+        let now = chrono::Utc::now();
+        for (sid, secret) in &config.api_keys {
+            model.key_order.push(sid.clone());
+            model.keys.insert(
+                sid.clone(),
+                crate::model::KeyRec {
+                    sid: sid.clone(),
+                    friendly_name: None,
+                    secret: secret.clone(),
+                    date_created: now,
+                    date_updated: now,
+                },
+            );
+        }
         let (events, _) = broadcast::channel(4096);
+        let (device_events, _) = broadcast::channel(1024);
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
             .user_agent("TwilioProxy/1.1")
@@ -103,6 +119,7 @@ impl Shared {
             base_url,
             model: Mutex::new(model),
             events,
+            device_events,
             http,
             queue,
             shutdown,
@@ -147,6 +164,11 @@ impl Shared {
         self.clock
             .now()
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
+    /// The secret of an API key the account has, configured or created through the Keys resource.
+    pub(crate) fn key_secret(&self, sid: &str) -> Option<String> {
+        self.model().keys.get(sid).map(|k| k.secret.clone())
     }
 
     pub(crate) fn behaviour(&self, number: &str) -> NumberBehaviour {

@@ -70,6 +70,8 @@ pub(crate) struct CallTask {
     recording: Option<(String, Instant)>,
     /// When the call leaves the queue (later than now under a calls-per-second limit).
     dial_at: Instant,
+    /// An inbound call's first TwiML request reports it `ringing`, as Twilio's do.
+    ringing_fetch: bool,
 }
 
 impl std::fmt::Debug for CallTask {
@@ -106,6 +108,7 @@ impl CallTask {
             doc_url: None,
             recording: None,
             dial_at,
+            ringing_fetch: false,
         }
     }
 
@@ -148,6 +151,13 @@ impl CallTask {
     // ---- ringing ----
 
     async fn connect(&mut self) -> Result<(), Unanswered> {
+        if self.spec.direction == "inbound" {
+            // Twilio has already taken an inbound call: nothing rings, and no progress events
+            // are sent for it.
+            self.set_status(CallStatus::Ringing, None);
+            self.ringing_fetch = true;
+            return Ok(());
+        }
         if self.dial_at > Instant::now() {
             self.note("waiting for the account's calls-per-second limit");
             self.ring_until(self.dial_at).await?;
@@ -157,6 +167,10 @@ impl CallTask {
             s.note(m, &self.sid, "initiated");
             call_event(s, m, &self.sid, "initiated");
         });
+        if let Some(identity) = self.spec.to.strip_prefix("client:") {
+            let identity = identity.to_owned();
+            return self.ring_devices(&identity).await;
+        }
         if self.behaviour.answer == Answer::Failed {
             self.ring_wait(FAIL_MS).await?;
             return Err(Unanswered::Status(CallStatus::Failed));
@@ -176,6 +190,65 @@ impl CallTask {
             _ => {
                 self.ring_wait(timeout_ms).await?;
                 Err(Unanswered::Status(CallStatus::NoAnswer))
+            }
+        }
+    }
+
+    /// Rings every registered device of `identity` until one accepts, all decline, or the
+    /// timeout. With none registered, Twilio reports the call unanswered at once.
+    async fn ring_devices(&mut self, identity: &str) -> Result<(), Unanswered> {
+        let params = self.spec.client_params.clone();
+        let mut ringing: HashSet<String> = self.with_model(|s, m| {
+            crate::devices::ring(s, m, &self.sid, identity, &params)
+                .into_iter()
+                .collect()
+        });
+        self.set_status(CallStatus::Ringing, Some("ringing"));
+        self.with_model(|_, m| conference::set_pending_status(m, &self.sid, "ringing"));
+        if ringing.is_empty() {
+            self.note(format!("no device registered as {identity}"));
+            return Err(Unanswered::Status(CallStatus::NoAnswer));
+        }
+        let deadline = self
+            .shared
+            .clock
+            .deadline(self.spec.timeout_s.saturating_mul(1000));
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(Unanswered::Status(CallStatus::NoAnswer));
+                }
+                sig = self.rx.recv() => match sig {
+                    Some(Signal::Accept(device)) if ringing.remove(&device) => {
+                        self.with_model(|s, m| {
+                            crate::devices::set_status(s, m, &device, &self.sid, "accepted");
+                            for other in &ringing {
+                                crate::devices::set_status(s, m, other, &self.sid, "canceled");
+                            }
+                        });
+                        return Ok(());
+                    }
+                    Some(Signal::Reject(device)) if ringing.remove(&device) => {
+                        self.with_model(|s, m| {
+                            crate::devices::set_status(s, m, &device, &self.sid, "rejected");
+                        });
+                        if ringing.is_empty() {
+                            return Err(Unanswered::Status(CallStatus::Busy));
+                        }
+                    }
+                    Some(Signal::Hangup) => return Err(Unanswered::Status(CallStatus::Busy)),
+                    Some(Signal::End | Signal::ParentGone) => {
+                        return Err(Unanswered::Status(CallStatus::Canceled));
+                    }
+                    Some(Signal::Redirect(src)) => {
+                        if let Start::Twiml(old) = &mut self.spec.start {
+                            *old = src;
+                        }
+                    }
+                    Some(_) => {}
+                    None => return Err(Unanswered::Shutdown),
+                },
+                _ = self.shutdown.changed() => return Err(Unanswered::Shutdown),
             }
         }
     }
@@ -429,6 +502,7 @@ impl CallTask {
                 recording::finish(s, m, &rec, started, record_cb.as_ref());
             }
             call_event(s, m, &self.sid, "completed");
+            crate::devices::call_over(s, m, &self.sid);
             if let Some(parent) = parent.and_then(|p| m.calls.get(&p)) {
                 let _ = parent.signals.send(Signal::LegEnded {
                     sid: self.sid.clone(),
@@ -569,6 +643,9 @@ impl CallTask {
                 let mut params = self
                     .with_model(|s, m| m.calls.get(&self.sid).map(|c| call_params(s, c)))
                     .unwrap_or_default();
+                if std::mem::take(&mut self.ringing_fetch) {
+                    super::set(&mut params, "CallStatus", "ringing");
+                }
                 params.extend(extra);
                 let reply = webhook::request(
                     &self.shared,
@@ -926,6 +1003,7 @@ impl CallTask {
                     amd: n.amd.clone(),
                     fallback: None,
                     record: None,
+                    client_params: n.params.clone(),
                     start: Start::Leg {
                         parent: self.sid.clone(),
                     },

@@ -43,6 +43,10 @@ pub(crate) enum Signal {
     },
     /// For a dialed leg: the call that dialed it is gone.
     ParentGone,
+    /// A device ringing for a call to `client:…` answered it.
+    Accept(String),
+    /// A device ringing for a call to `client:…` declined it (or went away).
+    Reject(String),
 }
 
 /// Where a call's next TwiML comes from.
@@ -102,6 +106,8 @@ pub(crate) struct NewCall {
     /// `FallbackUrl` and its method: asked when the call's TwiML cannot be fetched or parsed.
     pub(crate) fallback: Option<(String, String)>,
     pub(crate) record: Option<Option<Callback>>,
+    /// Custom parameters a called `client:…` device sees.
+    pub(crate) client_params: Vec<(String, String)>,
     pub(crate) start: Start,
 }
 
@@ -147,11 +153,20 @@ pub(crate) fn place_call(shared: &Arc<Shared>, model: &mut Model, spec: NewCall)
     );
     model.call_order.push(sid.clone());
     shared.note(model, &sid, format!("queued: {} -> {}", spec.from, spec.to));
-    let behaviour = model
-        .numbers
-        .get(&spec.to)
-        .cloned()
-        .unwrap_or_else(|| shared.config.default_behaviour.clone());
+    // A browser is played through the control API: nothing it does is scripted by a behaviour.
+    let behaviour = if spec.to.starts_with("client:") || spec.direction == "inbound" {
+        crate::config::NumberBehaviour {
+            digits: None,
+            talk_ms: None,
+            ..crate::config::NumberBehaviour::default()
+        }
+    } else {
+        model
+            .numbers
+            .get(&spec.to)
+            .cloned()
+            .unwrap_or_else(|| shared.config.default_behaviour.clone())
+    };
     let task = call::CallTask::new(
         Arc::clone(shared),
         sid.clone(),

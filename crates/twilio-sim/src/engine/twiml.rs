@@ -55,6 +55,8 @@ pub(crate) struct NumberNoun {
     pub(crate) status_callback: Option<Callback>,
     /// `<Number machineDetection>`: detected asynchronously, reported to `amdStatusCallback`.
     pub(crate) amd: Option<amd::Request>,
+    /// `<Client>`'s `<Parameter name value>` children, for the called device.
+    pub(crate) params: Vec<(String, String)>,
 }
 
 /// A webhook destination with its method and the events it wants.
@@ -176,6 +178,7 @@ fn dial(el: &Element) -> Result<Dial, String> {
             to,
             status_callback: None,
             amd: None,
+            params: Vec::new(),
         }])
     } else if nouns.iter().any(|n| n.name == "Conference") {
         if nouns.len() != 1 {
@@ -201,7 +204,13 @@ fn dial(el: &Element) -> Result<Dial, String> {
                 if to.is_empty() || to == "client:" {
                     return Err(format!("<{}> without an address", n.name));
                 }
+                let params = if n.name == "Client" {
+                    client_parameters(n)?
+                } else {
+                    Vec::new()
+                };
                 Ok(NumberNoun {
+                    params,
                     to,
                     status_callback: callback(
                         n,
@@ -232,6 +241,21 @@ fn dial(el: &Element) -> Result<Dial, String> {
         ),
         target,
     })
+}
+
+fn client_parameters(client: &Element) -> Result<Vec<(String, String)>, String> {
+    client
+        .elements()
+        .filter(|c| c.name != "Identity")
+        .map(|c| match (c.name.as_str(), c.attr("name")) {
+            ("Parameter", Some(name)) if !name.is_empty() => Ok((
+                name.to_owned(),
+                c.attr("value").unwrap_or_default().to_owned(),
+            )),
+            ("Parameter", _) => Err("<Parameter> without a name".to_owned()),
+            (other, _) => Err(format!("<{other}> cannot be nested in <Client>")),
+        })
+        .collect()
 }
 
 fn conference(el: &Element) -> Result<ConferenceNoun, String> {
@@ -393,6 +417,7 @@ mod tests {
                 to: "+15551230000".into(),
                 status_callback: None,
                 amd: None,
+                params: Vec::new(),
             }])
         );
         let Verb::Dial(b) = &verbs[1] else { panic!() };
@@ -404,6 +429,28 @@ mod tests {
             ["initiated", "answered"]
         );
         assert_eq!(n[1].to, "client:alice");
+    }
+
+    #[test]
+    fn client_identity_and_parameters() {
+        let verbs = parse(r#"<Response><Dial><Client><Identity>agent_7</Identity><Parameter name="callId" value="c-1"/><Parameter name="empty"/></Client></Dial></Response>"#).unwrap();
+        let Verb::Dial(d) = &verbs[0] else { panic!() };
+        let DialTarget::Numbers(n) = &d.target else {
+            panic!()
+        };
+        assert_eq!(n[0].to, "client:agent_7");
+        assert_eq!(
+            n[0].params,
+            [
+                ("callId".to_owned(), "c-1".to_owned()),
+                ("empty".to_owned(), String::new())
+            ]
+        );
+        assert!(
+            parse("<Response><Dial><Client>a<Parameter value=\"x\"/></Client></Dial></Response>")
+                .is_err()
+        );
+        assert!(parse("<Response><Dial><Client>a<Say>x</Say></Client></Dial></Response>").is_err());
     }
 
     #[test]

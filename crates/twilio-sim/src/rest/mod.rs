@@ -1,6 +1,7 @@
 //! Twilio's REST API, as the simulator serves it: basic auth, form bodies, Twilio's JSON shapes and
 //! error bodies. Every Twilio host (api, verify, sync) maps onto the one base URL.
 
+mod apps;
 mod form;
 mod page;
 mod sync;
@@ -117,7 +118,7 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     };
     let cfg = &shared.config;
     (user == cfg.account_sid && pass == cfg.auth_token)
-        || cfg.api_keys.iter().any(|(k, s)| k == user && s == pass)
+        || shared.key_secret(user).is_some_and(|secret| secret == pass)
 }
 
 /// The handler for everything that is not the control API.

@@ -75,11 +75,15 @@ pub(super) async fn route(shared: &Arc<Shared>, req: &Req<'_>, rest: &[&str]) ->
         }
         ["Recordings", file] => recording(shared, req, file),
         ["IncomingPhoneNumbers.json"] if *m == Method::GET => list_numbers(shared, req),
+        [
+            "Applications.json" | "Applications" | "Keys.json" | "Keys",
+            ..,
+        ] => super::apps::route(shared, req, rest),
         _ => Err(ApiError::not_found(req.path)),
     }
 }
 
-fn json_sid<'a>(file: &'a str, req: &Req<'_>) -> Result<&'a str, ApiError> {
+pub(super) fn json_sid<'a>(file: &'a str, req: &Req<'_>) -> Result<&'a str, ApiError> {
     file.strip_suffix(".json")
         .ok_or_else(|| ApiError::not_found(req.path))
 }
@@ -99,7 +103,7 @@ pub(crate) fn valid_address(to: &str) -> bool {
     })
 }
 
-fn valid_url(u: &str) -> bool {
+pub(super) fn valid_url(u: &str) -> bool {
     url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
 }
 
@@ -222,8 +226,41 @@ fn machine_detection(form: &Form, participant: bool) -> Result<Option<amd::Reque
 fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
     let f = &req.form;
     let (to, from) = to_and_from(f)?;
+    let (to, client_params) = client_address(&to);
     check_caller_id(shared, &from)?;
-    let source = if let Some(twiml) = f.non_empty("Twiml") {
+    check_client_caller(&to, &from)?;
+    let mut status_callback = callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?;
+    let mut fallback = optional_url(f, "FallbackUrl")?.map(|u| (u, f.method("FallbackMethod")));
+    let source = if let Some(app_sid) = f.non_empty("ApplicationSid") {
+        // The application's URLs replace the request's: Twilio ignores Url, FallbackUrl and
+        // StatusCallback when an ApplicationSid is given.
+        let app = shared
+            .model()
+            .applications
+            .get(&app_sid)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::bad_request(21218, format!("Invalid ApplicationSid: {app_sid}"))
+            })?;
+        let events = status_callback
+            .map(|cb| cb.events)
+            .unwrap_or_else(|| vec!["completed".to_owned()]);
+        status_callback = app.status_callback.clone().map(|url| Callback {
+            url,
+            method: app.status_callback_method.clone(),
+            events,
+        });
+        fallback = app
+            .voice_fallback_url
+            .clone()
+            .map(|u| (u, app.voice_fallback_method.clone()));
+        TwimlSource::Fetch {
+            url: app.voice_url.clone().unwrap_or_default(),
+            method: app.voice_method,
+            extra: vec![("ApplicationSid".to_owned(), app_sid)],
+            kind: "twiml",
+        }
+    } else if let Some(twiml) = f.non_empty("Twiml") {
         TwimlSource::Inline(twiml)
     } else if let Some(url) = f.non_empty("Url") {
         if !valid_url(&url) {
@@ -238,11 +275,6 @@ fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
             extra: Vec::new(),
             kind: "twiml",
         }
-    } else if f.non_empty("ApplicationSid").is_some() {
-        return Err(ApiError::bad_request(
-            21205,
-            "ApplicationSid is not supported by this simulator; give Url or Twiml",
-        ));
     } else {
         return Err(ApiError::bad_request(21205, "Url parameter is required"));
     };
@@ -251,21 +283,49 @@ fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
         to,
         parent: None,
         direction: "outbound-api",
-        status_callback: callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?,
+        status_callback,
         timeout_s: timeout(f)?,
         amd: machine_detection(f, false)?,
-        fallback: optional_url(f, "FallbackUrl")?.map(|u| (u, f.method("FallbackMethod"))),
+        fallback,
         record: recording_request(
             f,
             "Record",
             "RecordingStatusCallback",
             "RecordingStatusCallbackEvent",
         )?,
+        client_params,
         start: Start::Twiml(source),
     };
     let mut model = shared.model();
     let sid = engine::place_call(shared, &mut model, spec);
     reply(StatusCode::CREATED, call_json(shared, &model.calls[&sid]))
+}
+
+/// `client:alice?k=v&…` calls `client:alice`, whose device sees the custom parameters `k=v…`.
+fn client_address(to: &str) -> (String, Vec<(String, String)>) {
+    match to.split_once('?') {
+        Some((client, query)) if client.starts_with("client:") => (
+            client.to_owned(),
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        ),
+        _ => (to.to_owned(), Vec::new()),
+    }
+}
+
+/// A phone call needs a phone number as its caller: a Client identity may call only Clients.
+fn check_client_caller(to: &str, from: &str) -> Result<(), ApiError> {
+    if from.starts_with("client:") && to.starts_with('+') {
+        return Err(ApiError::bad_request(
+            21212,
+            format!(
+                "Invalid 'From' Phone Number: {from}. When 'To' is a phone number, 'From' must be \
+                 a phone number too"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn recording_request(
@@ -586,7 +646,9 @@ pub(crate) fn conference_json(shared: &Shared, c: &ConfRec) -> Value {
 fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> ApiResult {
     let f = &req.form;
     let (to, from) = to_and_from(f)?;
+    let (to, client_params) = client_address(&to);
     check_caller_id(shared, &from)?;
+    check_client_caller(&to, &from)?;
     let conference_record = f
         .get("ConferenceRecord")
         .is_some_and(|v| v == "true" || v == "record-from-start");
@@ -704,6 +766,7 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
         amd: machine_detection(f, true)?,
         fallback: None,
         record,
+        client_params,
         start: Start::Conference(join.clone()),
     };
     let call_sid = engine::place_call(shared, &mut model, spec);
