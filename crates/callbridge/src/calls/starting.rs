@@ -166,8 +166,12 @@ impl StartJob {
             ),
             Err(failed) => (Err(failed.error), failed.may_have_placed),
         };
+        let ours = result.as_ref().is_err_and(ApiError::is_ours);
         let response = self.answer(state, result).await;
         match &self.keyed {
+            // A failure of ours (the database) is not the call's answer: the key stays bound to
+            // the call, and a retry is answered with the call as it then is.
+            Some(_) if keep && ours => response,
             Some(keyed) if keep => idempotency::save(state, keyed, response).await,
             Some(keyed) => {
                 idempotency::release(state, keyed).await;
@@ -189,10 +193,13 @@ impl StartJob {
             tracing::info!(call = %call.id, error = %failed.error, "the agent's leg failed after a 202");
         }
         let Some(keyed) = &self.keyed else { return };
-        let settled = view::load(state.store.as_ref(), call.id)
-            .await
-            .map(Answer::Settled);
-        idempotency::save(state, keyed, render(settled)).await;
+        match view::load(state.store.as_ref(), call.id).await {
+            Ok(view) => {
+                idempotency::save(state, keyed, render(Ok(Answer::Settled(view)))).await;
+            }
+            // The key stays bound to the call: a retry answers with the call as it then is.
+            Err(err) => tracing::warn!(call = %call.id, %err, "could not save a start's answer"),
+        }
     }
 
     /// The response for `result`, after the follow-up work that belongs to it.

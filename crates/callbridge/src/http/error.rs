@@ -87,6 +87,15 @@ impl ApiError {
         }
     }
 
+    /// Our own failure (the database down or slow, a bug), which says nothing of the request:
+    /// the same request may well succeed in a moment.
+    pub fn is_ours(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Timeout(_) | Self::Internal(_)
+        )
+    }
+
     pub fn code(&self) -> u32 {
         match self {
             Self::Upstream {

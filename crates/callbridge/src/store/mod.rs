@@ -24,7 +24,7 @@ pub use models::{
     RecordingUpdate,
 };
 pub use models::{AuditEvent, NewAuditEvent, RateWindow};
-pub use sql::{Backend, MigrationStatus, SqlStore};
+pub use sql::{ACQUIRE_TIMEOUT, Backend, MigrationStatus, SqlStore};
 
 use crate::domain::{AgentId, CallId, CallState, EmailAddress, PhoneNumber};
 

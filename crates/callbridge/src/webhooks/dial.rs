@@ -6,6 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
+use super::patience::patiently;
 use super::signed::SignedForm;
 use crate::calls::advance;
 use crate::calls::flow::Fact;
@@ -47,6 +48,10 @@ pub async fn dial_recipient(
     State(state): State<AppState>,
     form: SignedForm,
 ) -> Result<Twiml, ApiError> {
+    patiently(&state, || agent_ready(&state, &form)).await
+}
+
+async fn agent_ready(state: &AppState, form: &SignedForm) -> Result<Twiml, ApiError> {
     let call = load(&state, &form).await?;
     let agent_sid = form.require("CallSid")?.to_owned();
     let digits = form.param("Digits").unwrap_or_default();
@@ -96,9 +101,12 @@ pub async fn conference_twiml(
     State(state): State<AppState>,
     form: SignedForm,
 ) -> Result<Twiml, ApiError> {
-    let call = load(&state, &form).await?;
-    let leg = form.leg()?.unwrap_or(LegRole::Recipient);
-    answer_for(&state, &call, leg)
+    patiently(&state, || async {
+        let call = load(&state, &form).await?;
+        let leg = form.leg()?.unwrap_or(LegRole::Recipient);
+        answer_for(&state, &call, leg)
+    })
+    .await
 }
 
 /// A party joins the conference while the call is live, and is let go once it is over (e.g. the

@@ -3,6 +3,7 @@
 
 mod callback;
 mod dial;
+mod patience;
 pub mod signed;
 mod status;
 

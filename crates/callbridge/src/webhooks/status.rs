@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::callback::{CallProgress, Callback, ConferenceEvent, RecordingStatus};
+use super::patience::patiently;
 use super::signed::SignedForm;
 use crate::calls::flow::Fact;
 use crate::calls::progress::LegProgress;
@@ -20,6 +21,10 @@ pub async fn status(
     State(state): State<AppState>,
     form: SignedForm,
 ) -> Result<Json<Value>, ApiError> {
+    patiently(&state, || apply(&state, &form)).await
+}
+
+async fn apply(state: &AppState, form: &SignedForm) -> Result<Json<Value>, ApiError> {
     let call_id = form.call_id()?;
     let call = state
         .store

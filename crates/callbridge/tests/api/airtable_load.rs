@@ -33,6 +33,7 @@ fn behaviour(i: usize) -> NumberBehaviour {
 }
 
 async fn run_on(db: TestDatabase) {
+    let _turn = crate::helpers::one_heavy_test_at_a_time().await;
     let backend = db.backend().as_str();
     let sim = Sim::start(sim_config()).await.unwrap();
     let fake = FakeAirtable::start(FakeConfig {

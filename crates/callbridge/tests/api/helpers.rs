@@ -261,6 +261,15 @@ impl Drop for TestApp {
     }
 }
 
+/// Held by each test that loads the machine on purpose (hundreds of calls at once, a flood of
+/// connections): they take turns, so each one's limits are met by the service and not by
+/// another load test running beside it on the same two cores.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn one_heavy_test_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().await
+}
+
 /// The body of a 200 success envelope; panics with the body otherwise.
 pub async fn expect_success(response: reqwest::Response) -> Value {
     let status = response.status();
@@ -268,48 +277,6 @@ pub async fn expect_success(response: reqwest::Response) -> Value {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "success", "{body}");
     body
-}
-
-/// Starts a call as a careful client does when many start at once: with an idempotency key,
-/// asking again with the same key while the service says it is overloaded (503 or 504, "try
-/// again shortly"). The key makes the retry safe: a start that went ahead is answered, not
-/// repeated. The body of the 200 or 202 that ends it.
-pub async fn start_patiently(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    form: &[(&str, &str)],
-) -> Value {
-    let key = uuid::Uuid::new_v4().to_string();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
-    loop {
-        let response = client
-            .post(url)
-            .bearer_auth(token)
-            .header("Idempotency-Key", &key)
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .unwrap_or(1)
-            .min(2);
-        let body: Value = response.json().await.unwrap();
-        match status {
-            200 | 202 => {
-                assert_eq!(body["status"], "success", "{body}");
-                return body;
-            }
-            503 | 504 if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
-            }
-            _ => panic!("start answered {status}: {body}"),
-        }
-    }
 }
 
 /// The status and body of an error envelope.

@@ -17,7 +17,9 @@ use url::Url;
 use crate::calls_flow::{
     connected_log, customer_who_answers, event_counts, keen_agent, settled, unreachable,
 };
-use crate::helpers::{TIME_SCALE, expect_error, expect_success, sim_hang_up, start_patiently};
+use crate::helpers::{
+    TIME_SCALE, expect_error, expect_success, one_heavy_test_at_a_time, sim_hang_up,
+};
 use crate::support::cluster::{Cluster, LOAD_BALANCER_URL};
 
 const AGENTS: usize = 10;
@@ -91,6 +93,7 @@ async fn one_instance_on_sqlite_handles_two_hundred_calls() {
 }
 
 async fn two_hundred_calls(db: TestDatabase, instances: usize) {
+    let _turn = one_heavy_test_at_a_time().await;
     let backend = db.backend();
     let cluster = Cluster::start(db, instances, sim_config()).await;
     for a in 0..AGENTS {
@@ -121,10 +124,15 @@ async fn two_hundred_calls(db: TestDatabase, instances: usize) {
         let cluster = &cluster;
         let token = &tokens[n % AGENTS];
         async move {
-            let url = cluster.url(n, "/phone-to-phone/start");
-            let to = customer(n);
-            let body =
-                start_patiently(&cluster.client, &url, token, &[("RecipientNumber", &to)]).await;
+            let response = cluster
+                .client
+                .post(cluster.url(n, "/phone-to-phone/start"))
+                .bearer_auth(token)
+                .form(&[("RecipientNumber", customer(n))])
+                .send()
+                .await
+                .unwrap();
+            let body = expect_success(response).await;
             body["data"]["id"].as_str().unwrap().to_owned()
         }
     });

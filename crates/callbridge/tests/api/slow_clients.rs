@@ -30,6 +30,7 @@ async fn closed_by_server(mut stream: TcpStream) {
 
 #[tokio::test]
 async fn clients_that_never_finish_their_headers_are_closed_and_healthz_keeps_answering() {
+    let _turn = crate::helpers::one_heavy_test_at_a_time().await;
     let app = spawn_app_with(TestDatabase::default_backend().await, |raw| {
         raw.header_read_timeout = Some("1s".into());
         raw.max_connections = Some("200".into());

@@ -1,0 +1,59 @@
+//! Twilio does not retry a status callback it got an error for, and a TwiML request that fails
+//! ends the call with an application error. So a webhook that finds the database too busy to
+//! lend it a connection in time tries again while Twilio is still waiting for the answer,
+//! rather than refusing at the first busy moment. Every webhook is safe to run twice: events are
+//! stored once by their key, and the call moves by compare-and-swap.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::http::ApiError;
+use crate::state::AppState;
+
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+const LONGEST_PAUSE: Duration = Duration::from_millis(800);
+
+/// Runs `handle` until it answers with anything but "database unavailable", or until a new
+/// try could no longer finish within `REQUEST_TIMEOUT` (a try may wait for a connection for as
+/// long as the pool's acquire timeout).
+pub(super) async fn patiently<T, F, Fut>(state: &AppState, mut handle: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let started = Instant::now();
+    let last_start = started + last_try_after(state.settings.timeouts.request);
+    let mut pause = FIRST_PAUSE;
+    loop {
+        match handle().await {
+            Err(ApiError::Unavailable(message)) if Instant::now() + pause < last_start => {
+                tracing::debug!(%message, "webhook: database busy, trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(LONGEST_PAUSE);
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// The latest moment, from the request's arrival, to start another try: early enough that
+/// its wait for a connection ends before the request's own deadline.
+fn last_try_after(request_timeout: Duration) -> Duration {
+    request_timeout.saturating_sub(crate::store::ACQUIRE_TIMEOUT + Duration::from_millis(500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_last_try_still_ends_before_the_request_does() {
+        let request = Duration::from_secs(10);
+        let last = last_try_after(request);
+        assert!(last + crate::store::ACQUIRE_TIMEOUT < request);
+        assert!(last > Duration::ZERO);
+        // A request timeout shorter than a connection wait leaves room for the first try only.
+        assert_eq!(last_try_after(Duration::from_secs(1)), Duration::ZERO);
+    }
+}
