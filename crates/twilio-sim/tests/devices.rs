@@ -124,15 +124,7 @@ async fn registration_checks_the_token_as_twilio_does() {
     assert_eq!(d["identity"], "alice");
     assert_eq!(d["registered"], true);
     let id = d["id"].as_str().unwrap().to_owned();
-    let list: Value = h
-        .http
-        .get(h.url("/sim/devices"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = h.get(&h.url("/sim/devices")).await.1;
     assert_eq!(list["devices"][0]["id"], id.as_str());
     assert!(list["devices"][0]["registered_at"].is_string());
 
@@ -322,14 +314,9 @@ async fn a_call_to_a_client_rings_every_device_of_that_identity() {
     assert_eq!(rung, expected);
     assert!(h.sim.device_calls(&bob.id).unwrap().is_empty());
     let incoming: Value = h
-        .http
-        .get(h.url(&format!("/sim/devices/{}/calls", first.id)))
-        .send()
+        .get(&h.url(&format!("/sim/devices/{}/calls", first.id)))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     let call = &incoming["calls"][0];
     assert_eq!(call["call_sid"], sid.as_str());
     assert_eq!(call["from"], CALLER);
@@ -337,14 +324,9 @@ async fn a_call_to_a_client_rings_every_device_of_that_identity() {
     assert_eq!(call["params"], json!({"ticket": "7", "name": "Ann"}));
     assert_eq!(h.sim_call(&sid).await["to"], "client:alice");
     let one: Value = h
-        .http
-        .get(h.url(&format!("/sim/devices/{}", second.id)))
-        .send()
+        .get(&h.url(&format!("/sim/devices/{}", second.id)))
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .1;
     assert_eq!(one["identity"], "alice");
     assert_eq!(one["calls"][0]["call_sid"], sid.as_str());
 

@@ -52,7 +52,7 @@ pub async fn dial_recipient(
 }
 
 async fn agent_ready(state: &AppState, form: &SignedForm) -> Result<Twiml, ApiError> {
-    let call = load(&state, &form).await?;
+    let call = load(state, form).await?;
     let agent_sid = form.require("CallSid")?.to_owned();
     let digits = form.param("Digits").unwrap_or_default();
     state
@@ -92,8 +92,8 @@ async fn agent_ready(state: &AppState, form: &SignedForm) -> Result<Twiml, ApiEr
     // The customer is dialled by the effects worker, from the row this transition queued: the
     // agent waits in the conference meanwhile, and Twilio gets its TwiML at once however slow
     // its own Calls.create is.
-    let advanced = advance::apply(&state, call.id, Fact::AgentReady).await?;
-    answer_for(&state, &advanced.call, LegRole::Agent)
+    let advanced = advance::apply(state, call.id, Fact::AgentReady).await?;
+    answer_for(state, &advanced.call, LegRole::Agent)
 }
 
 /// `<Dial><Conference>` for the leg the URL names (the customer's, unless it says otherwise).

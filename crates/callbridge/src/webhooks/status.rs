@@ -31,29 +31,29 @@ async fn apply(state: &AppState, form: &SignedForm) -> Result<Json<Value>, ApiEr
         .call_by_id(call_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("call not found".into()))?;
-    let callback = Callback::parse(&form)?;
+    let callback = Callback::parse(form)?;
     // A retry is stored once but applied again: the first delivery may have stored its event
     // and then failed (a database outage, a crash) before the call moved. Applying a fact twice is
     // safe: the state moves by compare-and-swap, only the winner of a move queues its effects, and the
     // one effect queued without a move (ending a ringing customer leg) is harmless to repeat.
     let stored = state
         .store
-        .record_event(callback.event(call_id, &form))
+        .record_event(callback.event(call_id, form))
         .await?;
     if !stored {
         tracing::debug!(call = %call_id, "callback seen before: re-applying its fact");
     }
     let fact = match &callback {
-        Callback::Call(progress) => on_call_progress(&state, &call, &form, progress).await?,
-        Callback::Conference(event) => on_conference_event(&state, &call, event).await?,
+        Callback::Call(progress) => on_call_progress(state, &call, form, progress).await?,
+        Callback::Conference(event) => on_conference_event(state, &call, event).await?,
         Callback::Recording(recording) => {
-            on_recording(&state, &call, recording).await?;
+            on_recording(state, &call, recording).await?;
             None
         }
     };
     match fact {
         Some(fact) => {
-            advance::apply(&state, call_id, fact).await?;
+            advance::apply(state, call_id, fact).await?;
         }
         // Live streams on this instance show the new event at once.
         None => state.live.notify(call_id),

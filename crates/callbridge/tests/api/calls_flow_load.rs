@@ -9,7 +9,8 @@ use crate::calls_flow::{
     talk_then_customer_hangs_up, unreachable, wait_settled,
 };
 use crate::helpers::{
-    TestApp, backends, expect_success, one_heavy_test_at_a_time, sim_calls_to, spawn_app_on,
+    TestApp, backends, expect_started, expect_success, one_heavy_test_at_a_time, sim_calls_to,
+    spawn_app_on,
 };
 
 const AGENTS: usize = 10;
@@ -44,7 +45,7 @@ async fn start_one(app: &TestApp, token: &str, to: &str) -> String {
         .send()
         .await
         .unwrap();
-    expect_success(response).await["data"]["id"]
+    expect_started(response).await["data"]["id"]
         .as_str()
         .unwrap()
         .to_owned()

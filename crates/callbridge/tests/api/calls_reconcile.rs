@@ -13,7 +13,7 @@ use twilio_sim::Sim;
 use crate::calls_dial_resilience::wait_for;
 use crate::calls_flow::{AGENT_PHONE, CUSTOMER, customer_who_answers, keen_agent};
 use crate::helpers::{
-    expect_success, sim_calls_to, sim_config, sim_hang_up, sim_settings, spawn_app_with,
+    expect_started, sim_calls_to, sim_config, sim_hang_up, sim_settings, spawn_app_with,
     verified_agent,
 };
 use crate::killable::serve;
@@ -58,7 +58,7 @@ async fn calls_whose_callbacks_were_refused_while_the_service_was_down_end_after
             .send()
             .await
             .unwrap();
-        let body = expect_success(response).await;
+        let body = expect_started(response).await;
         ids.push(body["data"]["id"].as_str().unwrap().parse().unwrap());
     }
     for id in &ids {

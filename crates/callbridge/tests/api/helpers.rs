@@ -279,6 +279,16 @@ pub async fn expect_success(response: reqwest::Response) -> Value {
     body
 }
 
+/// The body of a start's success: 200 when Twilio took the agent's leg within
+/// `CALL_START_WAIT`, 202 when it had not yet (a busy machine); the call goes on either way.
+pub async fn expect_started(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status == 200 || status == 202, "{status}: {body}");
+    assert_eq!(body["status"], "success", "{body}");
+    body
+}
+
 /// The status and body of an error envelope.
 pub async fn expect_error(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use twilio_sim::Sim;
 
 use crate::calls_flow::{AGENT_PHONE, CUSTOMER, chatty_customer, keen_agent};
-use crate::helpers::{expect_success, sim_config, sim_settings, verified_agent};
+use crate::helpers::{expect_started, sim_config, sim_settings, verified_agent};
 use crate::killable::serve;
 
 /// Well under the stream's token re-check (30 s), the only other thing that would wake it.
@@ -56,7 +56,7 @@ async fn a_stream_on_one_instance_follows_a_call_another_instance_handles() {
         .send()
         .await
         .unwrap();
-    let id = expect_success(started).await["data"]["id"]
+    let id = expect_started(started).await["data"]["id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -18,7 +18,7 @@ use crate::calls_flow::{
     connected_log, customer_who_answers, event_counts, keen_agent, settled, unreachable,
 };
 use crate::helpers::{
-    TIME_SCALE, expect_error, expect_success, one_heavy_test_at_a_time, sim_hang_up,
+    TIME_SCALE, expect_error, expect_started, expect_success, one_heavy_test_at_a_time, sim_hang_up,
 };
 use crate::support::cluster::{Cluster, LOAD_BALANCER_URL};
 
@@ -132,7 +132,7 @@ async fn two_hundred_calls(db: TestDatabase, instances: usize) {
                 .send()
                 .await
                 .unwrap();
-            let body = expect_success(response).await;
+            let body = expect_started(response).await;
             body["data"]["id"].as_str().unwrap().to_owned()
         }
     });
