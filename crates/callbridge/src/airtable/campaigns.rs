@@ -355,15 +355,27 @@ impl Runner {
             return Ok(false);
         }
         self.wait_for_call_slot().await?;
-        let still_running = store
-            .campaign_by_id(&campaign.id)
-            .await?
-            .is_some_and(|c| c.status == CampaignStatus::Running);
-        if !still_running {
-            back_to_pending(store.as_ref(), next).await?;
-            return Ok(false);
+        let status = store.campaign_by_id(&campaign.id).await?.map(|c| c.status);
+        match status {
+            Some(CampaignStatus::Running) => self.start_item(campaign, next).await,
+            // Canceling took the pending items only: this one was claimed meanwhile.
+            Some(CampaignStatus::Canceled) | None => {
+                store
+                    .move_item(
+                        &next.id,
+                        ItemState::Starting,
+                        ItemState::Canceled,
+                        None,
+                        None,
+                    )
+                    .await?;
+                Ok(false)
+            }
+            Some(CampaignStatus::Paused | CampaignStatus::Completed) => {
+                back_to_pending(store.as_ref(), next).await?;
+                Ok(false)
+            }
         }
-        self.start_item(campaign, next).await
     }
 
     async fn start_item(&self, campaign: &Campaign, item: &CampaignItem) -> Result<bool, ApiError> {
