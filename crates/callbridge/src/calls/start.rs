@@ -16,7 +16,7 @@ use super::view::{self, CallView};
 use crate::auth::{authenticate, bearer_token};
 use crate::destinations::Use;
 use crate::domain::PhoneNumber;
-use crate::http::{ApiError, JsonOrForm};
+use crate::http::{ApiError, JsonOrForm, patiently};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::ratelimit::{self, Limit};
 use crate::state::AppState;
@@ -72,7 +72,7 @@ pub async fn phone_to_phone(
     JsonOrForm(body): JsonOrForm<PhoneToPhoneStart>,
 ) -> Result<Response, ApiError> {
     let key = IdempotencyKey::from_headers(&headers)?;
-    let agent = agent(&state, &headers, body.token.as_deref()).await?;
+    let agent = patiently(&state, || agent(&state, &headers, body.token.as_deref())).await?;
     let request = Request {
         recipient: body.recipient_number,
         agent_number: body.agent_number,
@@ -90,7 +90,7 @@ pub async fn call_start(
     JsonOrForm(body): JsonOrForm<CallStart>,
 ) -> Result<Response, ApiError> {
     let key = IdempotencyKey::from_headers(&headers)?;
-    let agent = agent(&state, &headers, body.token.as_deref()).await?;
+    let agent = patiently(&state, || agent(&state, &headers, body.token.as_deref())).await?;
     let request = Request {
         recipient: body.to,
         agent_number: None,

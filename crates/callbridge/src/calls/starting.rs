@@ -13,7 +13,7 @@ use super::agent_leg::{self, LegNotCreated};
 use super::start::{CALL_STARTS_PER_AGENT, Request, store_call};
 use super::view::{self, CallView};
 use crate::domain::{CallId, CallState};
-use crate::http::{ApiError, success};
+use crate::http::{ApiError, patiently, success};
 use crate::idempotency::{self, Claim, IdempotencyKey, Keyed};
 use crate::ratelimit;
 use crate::state::AppState;
@@ -99,7 +99,8 @@ impl StartJob {
                 Err(error) => return send(reply, error.into_response()),
             }
         }
-        let call = match self.store_call(&state).await {
+        // Until the call is stored nothing has changed, so a busy database is waited out.
+        let call = match patiently(&state, || self.store_call(&state)).await {
             Ok(call) => call,
             Err(error) => {
                 let response = self.answer(&state, Err(error)).await;

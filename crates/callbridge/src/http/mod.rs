@@ -5,6 +5,7 @@ mod envelope;
 mod error;
 mod json_or_form;
 pub mod ops;
+mod patience;
 mod rejections;
 mod serve;
 
@@ -27,6 +28,7 @@ pub use client_ip::ClientIp;
 pub use envelope::{Success, success};
 pub use error::ApiError;
 pub use json_or_form::JsonOrForm;
+pub use patience::patiently;
 pub use serve::{ConnectionLimits, serve};
 
 use crate::state::AppState;

@@ -6,14 +6,13 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
-use super::patience::patiently;
 use super::signed::SignedForm;
 use crate::calls::advance;
 use crate::calls::flow::Fact;
 use crate::calls::twiml;
 use crate::config::AgentSilence;
 use crate::domain::{CallState, EventSource, LegRole};
-use crate::http::ApiError;
+use crate::http::{ApiError, patiently};
 use crate::state::AppState;
 use crate::store::{Call, LegUpdate, NewEvent};
 

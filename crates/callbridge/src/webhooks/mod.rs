@@ -3,7 +3,6 @@
 
 mod callback;
 mod dial;
-mod patience;
 pub mod signed;
 mod status;
 

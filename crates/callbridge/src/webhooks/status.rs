@@ -6,13 +6,12 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::callback::{CallProgress, Callback, ConferenceEvent, RecordingStatus};
-use super::patience::patiently;
 use super::signed::SignedForm;
 use crate::calls::flow::Fact;
 use crate::calls::progress::LegProgress;
 use crate::calls::{self, advance};
 use crate::domain::LegRole;
-use crate::http::ApiError;
+use crate::http::{ApiError, patiently};
 use crate::state::AppState;
 use crate::store::{Call, RecordingUpdate};
 

@@ -1,8 +1,9 @@
-//! Twilio does not retry a status callback it got an error for, and a TwiML request that fails
-//! ends the call with an application error. So a webhook that finds the database too busy to
-//! lend it a connection in time tries again while Twilio is still waiting for the answer,
-//! rather than refusing at the first busy moment. Every webhook is safe to run twice: events are
-//! stored once by their key, and the call moves by compare-and-swap.
+//! A request that finds the database too busy to lend it a connection in time tries again while
+//! its client still waits, rather than refusing at the first busy moment. Used where a refusal
+//! costs more than a late answer and running the work twice is safe: webhooks (Twilio does not
+//! retry a status callback it got an error for, and a failed TwiML request ends the call; events
+//! are stored once by their key and the call moves by compare-and-swap), and a call start up to
+//! the moment its call is stored.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ const LONGEST_PAUSE: Duration = Duration::from_millis(800);
 /// Runs `handle` until it answers with anything but "database unavailable", or until a new
 /// try could no longer finish within `REQUEST_TIMEOUT` (a try may wait for a connection for as
 /// long as the pool's acquire timeout).
-pub(super) async fn patiently<T, F, Fut>(state: &AppState, mut handle: F) -> Result<T, ApiError>
+pub async fn patiently<T, F, Fut>(state: &AppState, mut handle: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
@@ -28,7 +29,7 @@ where
     loop {
         match handle().await {
             Err(ApiError::Unavailable(message)) if Instant::now() + pause < last_start => {
-                tracing::debug!(%message, "webhook: database busy, trying again");
+                tracing::debug!(%message, "database busy, trying again");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(LONGEST_PAUSE);
             }
