@@ -15,7 +15,7 @@ use chrono::Utc;
 pub use key::{IdempotencyKey, fingerprint};
 
 use crate::domain::{AgentId, CallId};
-use crate::http::ApiError;
+use crate::http::{ApiError, patiently};
 use crate::state::AppState;
 use crate::store::{Claimed, KeyClaim, KeyRecord, SavedResponse, StoreError};
 
@@ -29,10 +29,6 @@ const POLL: Duration = Duration::from_millis(25);
 const CLAIM_ATTEMPTS: usize = 3;
 /// Start answers are envelopes of one call: a few KiB.
 const MAX_SAVED_BODY: usize = 1024 * 1024;
-/// Tries of a key's bookkeeping once its request has done its work: left undone, the key would
-/// answer "in flight" until it expires. About a second in all.
-const BOOKKEEPING_ATTEMPTS: u32 = 4;
-const BOOKKEEPING_FIRST_DELAY: Duration = Duration::from_millis(100);
 
 /// One request's key, its agent and what it asks.
 #[derive(Debug, Clone)]
@@ -123,13 +119,15 @@ async fn wait_for_answer(
 /// Notes which call the key's request stored, before Twilio is asked, so a retry in flight can
 /// answer with it.
 pub async fn bind(state: &AppState, keyed: &Keyed, call: CallId) -> Result<(), ApiError> {
-    persistently(|| {
-        state
+    // Left undone, the key would answer "in flight" until it expires: a busy database is
+    // waited out.
+    patiently(state, || async {
+        Ok(state
             .store
             .bind_key_to_call(keyed.agent_id, keyed.key.as_str(), call)
+            .await?)
     })
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Keeps `response` as the key's answer, and returns it.
@@ -151,10 +149,11 @@ pub async fn save(state: &AppState, keyed: &Keyed, response: Response) -> Respon
             .and_then(|v| v.parse().ok()),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
-    if let Err(err) = persistently(|| {
-        state
+    if let Err(err) = patiently(state, || async {
+        Ok(state
             .store
             .save_key_response(keyed.agent_id, keyed.key.as_str(), &saved)
+            .await?)
     })
     .await
     {
@@ -167,32 +166,17 @@ pub async fn save(state: &AppState, keyed: &Keyed, response: Response) -> Respon
 
 /// Gives the key up after a request that changed nothing, so a retry runs afresh.
 pub async fn release(state: &AppState, keyed: &Keyed) {
-    if let Err(err) =
-        persistently(|| state.store.release_key(keyed.agent_id, keyed.key.as_str())).await
+    if let Err(err) = patiently(state, || async {
+        Ok(state
+            .store
+            .release_key(keyed.agent_id, keyed.key.as_str())
+            .await?)
+    })
+    .await
     {
         // It expires with KEY_LIFETIME; until then a retry is answered from the key's call.
         tracing::warn!(%err, "could not release an idempotency key");
     }
-}
-
-/// `write`, tried again while the database is unavailable (down, or too busy to lend a
-/// connection in time).
-async fn persistently<F, Fut>(mut write: F) -> Result<(), StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), StoreError>>,
-{
-    let mut delay = BOOKKEEPING_FIRST_DELAY;
-    for _ in 1..BOOKKEEPING_ATTEMPTS {
-        match write().await {
-            Err(StoreError::Unavailable(_)) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            done => return done,
-        }
-    }
-    write().await
 }
 
 fn replay(saved: &SavedResponse) -> Response {
