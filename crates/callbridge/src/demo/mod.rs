@@ -215,7 +215,9 @@ async fn drive(
         for event in call.events.iter().filter(|e| shown.insert(e.id)) {
             println!("{}", style.event(clock.elapsed(), event));
         }
+        // A leg's final status and the call's duration are written one after the other.
         let settled = call.legs.iter().all(|leg| is_over(&leg.status))
+            && (call.state != CallState::Completed || call.duration_secs.is_some())
             && (call.recording.is_some() || !scenario.expected().recording);
         if settled || Instant::now() > deadline {
             break call;
