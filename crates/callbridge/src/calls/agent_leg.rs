@@ -8,7 +8,7 @@ use super::flow::Reason;
 use super::outcome::LEG_EVENTS;
 use super::twiml::{self, STATUS_PATH, callback_url};
 use crate::domain::{CallState, LegRole};
-use crate::http::ApiError;
+use crate::http::{ApiError, patiently};
 use crate::state::AppState;
 use crate::store::{Call, LegUpdate, StoreError};
 
@@ -159,19 +159,30 @@ async fn record_leg(
     call: &Call,
     created: twilio::Call,
 ) -> Result<(), LegNotCreated> {
-    state
-        .store
-        .upsert_leg(LegUpdate {
-            call_id: call.id,
-            role: LegRole::Agent,
-            call_sid: created.sid,
-            status: created
-                .status
-                .map_or_else(|| "queued".to_owned(), |s| s.as_str().to_owned()),
-            number: call.agent_number.clone(),
-            duration_secs: None,
-        })
-        .await?;
+    let leg = LegUpdate {
+        call_id: call.id,
+        role: LegRole::Agent,
+        call_sid: created.sid,
+        status: created
+            .status
+            .map_or_else(|| "queued".to_owned(), |s| s.as_str().to_owned()),
+        number: call.agent_number.clone(),
+        duration_secs: None,
+    };
+    // The agent's phone is ringing now: a busy database is waited out rather than reported,
+    // and writing the same leg twice is harmless.
+    patiently(state, || async {
+        state
+            .store
+            .upsert_leg(leg.clone())
+            .await
+            .map_err(ApiError::from)
+    })
+    .await
+    .map_err(|error| LegNotCreated {
+        error,
+        may_have_placed: true,
+    })?;
     state.live.notify(call.id);
     tracing::info!(call = %call.id, agent = %call.agent_id, "call started");
     Ok(())

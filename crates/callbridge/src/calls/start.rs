@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
+use tokio::time::Instant;
 
 use super::agent_leg;
 use super::starting::StartJob;
@@ -16,7 +17,7 @@ use super::view::{self, CallView};
 use crate::auth::{authenticate, bearer_token};
 use crate::destinations::Use;
 use crate::domain::PhoneNumber;
-use crate::http::{ApiError, JsonOrForm, patiently};
+use crate::http::{ApiError, JsonOrForm, last_try, patiently_until};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::ratelimit::{self, Limit};
 use crate::state::AppState;
@@ -71,8 +72,12 @@ pub async fn phone_to_phone(
     headers: HeaderMap,
     JsonOrForm(body): JsonOrForm<PhoneToPhoneStart>,
 ) -> Result<Response, ApiError> {
+    let arrival = Instant::now();
     let key = IdempotencyKey::from_headers(&headers)?;
-    let agent = patiently(&state, || agent(&state, &headers, body.token.as_deref())).await?;
+    let agent = patiently_until(last_try(&state, arrival), || {
+        agent(&state, &headers, body.token.as_deref())
+    })
+    .await?;
     let request = Request {
         recipient: body.recipient_number,
         agent_number: body.agent_number,
@@ -80,7 +85,7 @@ pub async fn phone_to_phone(
         record: body.record,
     };
     let fingerprint = request.fingerprint("/phone-to-phone/start");
-    let job = StartJob::new(agent, request, "RecipientNumber", key, fingerprint);
+    let job = StartJob::new(agent, request, "RecipientNumber", key, fingerprint, arrival);
     Ok(job.spawn(state).await)
 }
 
@@ -89,8 +94,12 @@ pub async fn call_start(
     headers: HeaderMap,
     JsonOrForm(body): JsonOrForm<CallStart>,
 ) -> Result<Response, ApiError> {
+    let arrival = Instant::now();
     let key = IdempotencyKey::from_headers(&headers)?;
-    let agent = patiently(&state, || agent(&state, &headers, body.token.as_deref())).await?;
+    let agent = patiently_until(last_try(&state, arrival), || {
+        agent(&state, &headers, body.token.as_deref())
+    })
+    .await?;
     let request = Request {
         recipient: body.to,
         agent_number: None,
@@ -98,7 +107,7 @@ pub async fn call_start(
         record: body.record,
     };
     let fingerprint = request.fingerprint("/call/start");
-    let job = StartJob::new(agent, request, "to", key, fingerprint);
+    let job = StartJob::new(agent, request, "to", key, fingerprint, arrival);
     Ok(job.spawn(state).await)
 }
 
@@ -146,7 +155,14 @@ pub async fn start_for_record_request(
         record: None,
     };
     let fingerprint = idempotency::fingerprint("/airtable/call", &json!({"recordId": record_id}));
-    let mut job = StartJob::new(agent, request, "RecipientNumber", key, fingerprint);
+    let mut job = StartJob::new(
+        agent,
+        request,
+        "RecipientNumber",
+        key,
+        fingerprint,
+        Instant::now(),
+    );
     job.record_id = Some(record_id);
     job.after = Some(after);
     job.spawn(state).await

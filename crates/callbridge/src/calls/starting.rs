@@ -8,12 +8,13 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::agent_leg::{self, LegNotCreated};
 use super::start::{CALL_STARTS_PER_AGENT, Request, store_call};
 use super::view::{self, CallView};
 use crate::domain::{CallId, CallState};
-use crate::http::{ApiError, patiently, success};
+use crate::http::{ApiError, last_try, patiently_until, success};
 use crate::idempotency::{self, Claim, IdempotencyKey, Keyed};
 use crate::ratelimit;
 use crate::state::AppState;
@@ -50,6 +51,8 @@ pub(super) struct StartJob {
     request: Request,
     recipient_field: &'static str,
     keyed: Option<Keyed>,
+    /// When the request arrived: its waits count from here.
+    arrival: Instant,
     pub(super) record_id: Option<String>,
     pub(super) after: Option<Box<dyn AfterStart>>,
 }
@@ -61,6 +64,7 @@ impl StartJob {
         recipient_field: &'static str,
         key: Option<IdempotencyKey>,
         fingerprint: String,
+        arrival: Instant,
     ) -> Self {
         let keyed = key.map(|key| Keyed {
             agent_id: agent.id,
@@ -72,6 +76,7 @@ impl StartJob {
             request,
             recipient_field,
             keyed,
+            arrival,
             record_id: None,
             after: None,
         }
@@ -88,9 +93,10 @@ impl StartJob {
 
     async fn run(mut self, state: AppState, reply: oneshot::Sender<Response>) {
         let wait = state.settings.timeouts.start_wait;
-        // From the request's start, not Twilio's: a slow database must not push the answer
-        // past REQUEST_TIMEOUT once the call exists, or the requester never learns its id.
-        let deadline = tokio::time::Instant::now() + wait;
+        // From the request's arrival, not Twilio's start: a slow database must not push the
+        // answer past REQUEST_TIMEOUT once the call exists, or the requester never learns its id.
+        let deadline = self.arrival + wait;
+        let last_try = last_try(&state, self.arrival);
         if let Some(keyed) = &self.keyed {
             match idempotency::claim(&state, keyed, wait).await {
                 Ok(Claim::Ours) => {}
@@ -100,7 +106,7 @@ impl StartJob {
             }
         }
         // Until the call is stored nothing has changed, so a busy database is waited out.
-        let call = match patiently(&state, || self.store_call(&state)).await {
+        let call = match patiently_until(last_try, || self.store_call(&state)).await {
             Ok(call) => call,
             Err(error) => {
                 let response = self.answer(&state, Err(error)).await;
@@ -120,11 +126,11 @@ impl StartJob {
         tokio::pin!(leg);
         match tokio::time::timeout_at(deadline, &mut leg).await {
             Ok(outcome) => {
-                let response = self.settle(&state, &call, outcome).await;
+                let response = self.settle(&state, &call, outcome, last_try).await;
                 send(reply, response);
             }
             Err(_) => {
-                let pending = view::load_for(state.store.as_ref(), call.clone())
+                let pending = load_patiently(last_try, &state, &call)
                     .await
                     .map(Answer::Pending);
                 send(reply, self.answer(&state, pending).await);
@@ -157,12 +163,21 @@ impl StartJob {
         state: &AppState,
         call: &Call,
         outcome: Result<(), LegNotCreated>,
+        last_try: Instant,
     ) -> Response {
         let (result, keep) = match outcome {
             Ok(()) => (
-                view::load(state.store.as_ref(), call.id)
+                load_patiently(last_try, state, call)
                     .await
                     .map(Answer::Placed),
+                true,
+            ),
+            // Twilio took the leg but our database lost track of it: the call goes on, and its
+            // callbacks record the leg. The requester is told of the call, not of our trouble.
+            Err(failed) if failed.may_have_placed && failed.error.is_ours() => (
+                load_patiently(last_try, state, call)
+                    .await
+                    .map(Answer::Pending),
                 true,
             ),
             Err(failed) => (Err(failed.error), failed.may_have_placed),
@@ -210,6 +225,16 @@ impl StartJob {
         }
         render(result)
     }
+}
+
+/// The call's view, waiting out a busy database: once someone is ringing, a 503 would hide a
+/// call that exists.
+async fn load_patiently(
+    last_try: Instant,
+    state: &AppState,
+    call: &Call,
+) -> Result<CallView, ApiError> {
+    patiently_until(last_try, || view::load(state.store.as_ref(), call.id)).await
 }
 
 /// A retry while the first request with its key is still waiting for Twilio: the same 202,

@@ -157,6 +157,8 @@ pub const DATABASE_UNAVAILABLE: &str = "database unavailable: try again shortly"
 
 /// The database's own words (table and column names, paths, SQL) are logged, never sent.
 impl From<StoreError> for ApiError {
+    /// `?` reports where it gave up, so a refusal under load names the query that waited.
+    #[track_caller]
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => Self::NotFound("not found".into()),
@@ -165,7 +167,8 @@ impl From<StoreError> for ApiError {
                 Self::Conflict("already exists".into())
             }
             StoreError::Unavailable(e) => {
-                tracing::warn!(error = %e, "database unavailable");
+                let at = std::panic::Location::caller();
+                tracing::warn!(error = %e, %at, "database unavailable");
                 Self::Unavailable(DATABASE_UNAVAILABLE.into())
             }
             other => Self::Internal(other.to_string()),

@@ -28,7 +28,7 @@ pub use client_ip::ClientIp;
 pub use envelope::{Success, success};
 pub use error::ApiError;
 pub use json_or_form::JsonOrForm;
-pub use patience::patiently;
+pub use patience::{last_try, patiently, patiently_until};
 pub use serve::{ConnectionLimits, serve};
 
 use crate::state::AppState;

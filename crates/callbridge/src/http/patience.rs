@@ -16,15 +16,28 @@ const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const LONGEST_PAUSE: Duration = Duration::from_millis(800);
 
 /// Runs `handle` until it answers with anything but "database unavailable", or until a new
-/// try could no longer finish within `REQUEST_TIMEOUT` (a try may wait for a connection for as
-/// long as the pool's acquire timeout).
-pub async fn patiently<T, F, Fut>(state: &AppState, mut handle: F) -> Result<T, ApiError>
+/// try could no longer finish within `REQUEST_TIMEOUT` of now (a try may wait for a connection
+/// for as long as the pool's acquire timeout).
+pub async fn patiently<T, F, Fut>(state: &AppState, handle: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
-    let started = Instant::now();
-    let last_start = started + last_try_after(state.settings.timeouts.request);
+    patiently_until(last_try(state, Instant::now()), handle).await
+}
+
+/// The latest moment to start a try for a request that arrived at `arrival`.
+pub fn last_try(state: &AppState, arrival: Instant) -> Instant {
+    arrival + last_try_after(state.settings.timeouts.request)
+}
+
+/// As [`patiently`], for a request that has already spent some of its time: no try starts
+/// after `last_start`.
+pub async fn patiently_until<T, F, Fut>(last_start: Instant, mut handle: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
     let mut pause = FIRST_PAUSE;
     loop {
         match handle().await {

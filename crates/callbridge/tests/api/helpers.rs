@@ -39,6 +39,7 @@ pub struct TestApp {
 
 /// Settings for an app at `address` against `sim`.
 pub fn sim_settings(database_url: &str, sim: &Sim, address: &str) -> RawSettings {
+    logs_when_asked();
     RawSettings {
         twilio_account_sid: Some(sim.account_sid().into()),
         twilio_auth_token: Some(sim.auth_token().into()),
@@ -51,6 +52,20 @@ pub fn sim_settings(database_url: &str, sim: &Sim, address: &str) -> RawSettings
         database_url: Some(database_url.into()),
         ..RawSettings::default()
     }
+}
+
+/// The apps' logs on standard error, at the levels `CALLBRIDGE_TEST_LOG` names (as `RUST_LOG`
+/// would): silent unless asked, since a hundred tests' logs interleave.
+fn logs_when_asked() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Ok(filter) = std::env::var("CALLBRIDGE_TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+    });
 }
 
 /// Sets `SYNC_SERVICE_SID`, for [`spawn_app_with`].
