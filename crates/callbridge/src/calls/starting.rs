@@ -130,10 +130,9 @@ impl StartJob {
                 send(reply, response);
             }
             Err(_) => {
-                let pending = load_patiently(last_try, &state, &call)
-                    .await
-                    .map(Answer::Pending);
-                send(reply, self.answer(&state, pending).await);
+                let view = self.view(last_try, &state, &call).await;
+                let pending = Answer::Pending(view.unwrap_or_else(|stored| stored));
+                send(reply, self.answer(&state, Ok(pending)).await);
                 let outcome = leg.await;
                 self.after_pending(&state, &call, outcome).await;
             }
@@ -165,28 +164,31 @@ impl StartJob {
         outcome: Result<(), LegNotCreated>,
         last_try: Instant,
     ) -> Response {
-        let (result, keep) = match outcome {
-            Ok(()) => (
-                load_patiently(last_try, state, call)
-                    .await
-                    .map(Answer::Placed),
-                true,
-            ),
+        let (result, keep, ours) = match outcome {
+            Ok(()) => match self.view(last_try, state, call).await {
+                Ok(view) => (Ok(Answer::Placed(view)), true, false),
+                Err(stored) => (Ok(Answer::Pending(stored)), true, true),
+            },
             // Twilio took the leg but our database lost track of it: the call goes on, and its
             // callbacks record the leg. The requester is told of the call, not of our trouble.
-            Err(failed) if failed.may_have_placed && failed.error.is_ours() => (
-                load_patiently(last_try, state, call)
-                    .await
-                    .map(Answer::Pending),
-                true,
-            ),
-            Err(failed) => (Err(failed.error), failed.may_have_placed),
+            Err(failed) if failed.may_have_placed && failed.error.is_ours() => {
+                let view = self.view(last_try, state, call).await;
+                (
+                    Ok(Answer::Pending(view.unwrap_or_else(|stored| stored))),
+                    true,
+                    true,
+                )
+            }
+            Err(failed) => {
+                let ours = failed.error.is_ours();
+                (Err(failed.error), failed.may_have_placed, ours)
+            }
         };
-        let ours = result.as_ref().is_err_and(ApiError::is_ours);
         let response = self.answer(state, result).await;
         match &self.keyed {
-            // A failure of ours (the database) is not the call's answer: the key stays bound to
-            // the call, and a retry is answered with the call as it then is.
+            // A failure of ours (the database) is not the call's answer, nor is a view made
+            // without it: the key stays bound to the call, and a retry is answered with the call
+            // as it then is.
             Some(_) if keep && ours => response,
             Some(keyed) if keep => idempotency::save(state, keyed, response).await,
             Some(keyed) => {
@@ -218,6 +220,22 @@ impl StartJob {
         }
     }
 
+    /// The call's view as stored now. When the database cannot show it in time, the call as
+    /// this start stored it (state `created`, no leg) is the `Err`: once the call exists, its
+    /// requester learns its id rather than a 503.
+    async fn view(
+        &self,
+        last_try: Instant,
+        state: &AppState,
+        call: &Call,
+    ) -> Result<CallView, CallView> {
+        let read = patiently_until(last_try, || view::load(state.store.as_ref(), call.id)).await;
+        read.map_err(|err| {
+            tracing::warn!(call = %call.id, %err, "answering with the call as stored: its view could not be read");
+            CallView::build(call.clone(), Some(&self.agent), Vec::new(), Vec::new(), None)
+        })
+    }
+
     /// The response for `result`, after the follow-up work that belongs to it.
     async fn answer(&mut self, state: &AppState, result: Result<Answer, ApiError>) -> Response {
         if let Some(after) = self.after.take() {
@@ -225,16 +243,6 @@ impl StartJob {
         }
         render(result)
     }
-}
-
-/// The call's view, waiting out a busy database: once someone is ringing, a 503 would hide a
-/// call that exists.
-async fn load_patiently(
-    last_try: Instant,
-    state: &AppState,
-    call: &Call,
-) -> Result<CallView, ApiError> {
-    patiently_until(last_try, || view::load(state.store.as_ref(), call.id)).await
 }
 
 /// A retry while the first request with its key is still waiting for Twilio: the same 202,
