@@ -163,14 +163,10 @@ impl From<Recording> for RecordingView {
 
 /// The full view of one call. Ownership is the caller's business: this answers for any call.
 pub async fn load(store: &dyn Store, id: CallId) -> Result<CallView, ApiError> {
-    let call = store
-        .call_by_id(id)
+    let (call, mut details) = store
+        .call_snapshot(id)
         .await?
         .ok_or_else(|| ApiError::NotFound("call not found".into()))?;
-    let mut details = store.call_details(std::slice::from_ref(&call)).await?;
-    // Read after its legs and events, the call row is at least as new as they are: a leg shown
-    // ended comes with the duration its callback wrote before ending it.
-    let call = store.call_by_id(id).await?.unwrap_or(call);
     let agent = details.agents.pop();
     let recording = details.recordings.pop().map(RecordingView::from);
     Ok(CallView::build(

@@ -280,6 +280,8 @@ pub trait CallLogStore: Send + Sync {
     async fn calls_page(&self, query: &CallPageQuery) -> StoreResult<Vec<Call>>;
     /// The agents, legs, events and recordings of `calls` in a query each, however many calls.
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails>;
+    /// One call with its details, all read as of one moment.
+    async fn call_snapshot(&self, id: CallId) -> StoreResult<Option<(Call, CallDetails)>>;
 }
 
 /// A durable queue of jobs, safe with several instances and across crashes.

@@ -1,21 +1,23 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
+use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
-use super::SqlStore;
 use super::agents::{AGENT_COLUMNS, agent_from_row};
 use super::calls::{CALL_COLUMNS, LEG_COLUMNS, call_from_row, leg_from_row};
 use super::events::{EVENT_COLUMNS, event_from_row};
 use super::recordings::{RECORDING_COLUMNS, recording_from_row};
 use super::rows::{placeholders, to_ms};
+use super::{Backend, SqlStore};
+use crate::domain::CallId;
 use crate::store::{Call, CallDetails, CallLogStore, CallPageQuery, StoreResult};
 
 impl SqlStore {
     /// The rows of `table` whose `column` is one of `keys`, in `order`; no query for no keys.
     async fn rows_with_any_of<T>(
-        &self,
+        conn: &mut AnyConnection,
         columns: &str,
         table: &str,
         column: &str,
@@ -35,11 +37,60 @@ impl SqlStore {
             query = query.bind(key.as_str());
         }
         query
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await?
             .iter()
             .map(from_row)
             .collect()
+    }
+
+    /// The details of `calls` on one connection: a busy pool is queued for once, not per table.
+    async fn details_on(conn: &mut AnyConnection, calls: &[Call]) -> StoreResult<CallDetails> {
+        let ids: BTreeSet<String> = calls.iter().map(|c| c.id.to_string()).collect();
+        let agents: BTreeSet<String> = calls.iter().map(|c| c.agent_id.to_string()).collect();
+        // The orders are the single-call reads' ones, after the call that groups them.
+        Ok(CallDetails {
+            agents: Self::rows_with_any_of(
+                conn,
+                AGENT_COLUMNS,
+                "agents",
+                "id",
+                &agents,
+                "id",
+                agent_from_row,
+            )
+            .await?,
+            legs: Self::rows_with_any_of(
+                conn,
+                LEG_COLUMNS,
+                "call_legs",
+                "call_id",
+                &ids,
+                "call_id, created_at, call_sid",
+                leg_from_row,
+            )
+            .await?,
+            events: Self::rows_with_any_of(
+                conn,
+                EVENT_COLUMNS,
+                "call_events",
+                "call_id",
+                &ids,
+                "call_id, received_at, id",
+                event_from_row,
+            )
+            .await?,
+            recordings: Self::rows_with_any_of(
+                conn,
+                RECORDING_COLUMNS,
+                "recordings",
+                "call_id",
+                &ids,
+                "call_id, created_at, sid",
+                recording_from_row,
+            )
+            .await?,
+        })
     }
 }
 
@@ -80,53 +131,42 @@ impl CallLogStore for SqlStore {
     }
 
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
-        let ids: BTreeSet<String> = calls.iter().map(|c| c.id.to_string()).collect();
-        let agents: BTreeSet<String> = calls.iter().map(|c| c.agent_id.to_string()).collect();
-        // The orders are the single-call reads' ones, after the call that groups them.
-        Ok(CallDetails {
-            agents: self
-                .rows_with_any_of(AGENT_COLUMNS, "agents", "id", &agents, "id", agent_from_row)
-                .await?,
-            legs: self
-                .rows_with_any_of(
-                    LEG_COLUMNS,
-                    "call_legs",
-                    "call_id",
-                    &ids,
-                    "call_id, created_at, call_sid",
-                    leg_from_row,
-                )
-                .await?,
-            events: self
-                .rows_with_any_of(
-                    EVENT_COLUMNS,
-                    "call_events",
-                    "call_id",
-                    &ids,
-                    "call_id, received_at, id",
-                    event_from_row,
-                )
-                .await?,
-            recordings: self
-                .rows_with_any_of(
-                    RECORDING_COLUMNS,
-                    "recordings",
-                    "call_id",
-                    &ids,
-                    "call_id, created_at, sid",
-                    recording_from_row,
-                )
-                .await?,
-        })
+        let mut conn = self.pool.acquire().await?;
+        Self::details_on(&mut conn, calls).await
+    }
+
+    async fn call_snapshot(&self, id: CallId) -> StoreResult<Option<(Call, CallDetails)>> {
+        // One read-only transaction: the call and its legs and events as of one moment, so a
+        // leg shown ended always comes with the duration written before it ended.
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
+        let Some(row) = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let call = call_from_row(&row)?;
+        let details = Self::details_on(&mut tx, std::slice::from_ref(&call)).await?;
+        tx.commit().await?;
+        Ok(Some((call, details)))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::{CallState, EmailAddress, PhoneNumber};
+    use crate::domain::{CallId, CallState, EmailAddress, EventSource, LegRole, PhoneNumber};
     use crate::store::testing::TestDatabase;
     use crate::store::{AgentStore, CallCursor, CallLogStore, CallPageQuery, CallStore};
-    use crate::store::{NewAgent, NewCall};
+    use crate::store::{EventStore, LegUpdate, NewAgent, NewCall, NewEvent};
 
     fn phone(s: &str) -> PhoneNumber {
         PhoneNumber::parse(s).unwrap()
@@ -208,6 +248,53 @@ mod tests {
                 .unwrap();
             assert_eq!(failed.len(), 1, "{}", db.backend().as_str());
             assert_eq!(failed[0].reason.as_deref(), Some("agent_busy"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_the_call_with_its_legs_events_and_agent_or_none() {
+        for db in TestDatabase::all().await {
+            let store = db.store().await;
+            let call = crate::store::testing::fixture_agent_call(&store, "snap@example.com").await;
+            store
+                .upsert_leg(LegUpdate {
+                    call_id: call.id,
+                    role: LegRole::Agent,
+                    call_sid: "CA00000000000000000000000000000001".into(),
+                    status: "ringing".into(),
+                    number: call.agent_number.clone(),
+                    duration_secs: None,
+                })
+                .await
+                .unwrap();
+            store
+                .record_event(NewEvent {
+                    call_id: call.id,
+                    source: EventSource::Call,
+                    kind: "ringing".into(),
+                    call_sid: Some("CA00000000000000000000000000000001".into()),
+                    dedupe_key: "snap-1".into(),
+                    sequence_number: Some(0),
+                    payload: serde_json::json!({"CallStatus": "ringing"}),
+                    received_at: chrono::Utc::now(),
+                })
+                .await
+                .unwrap();
+            let backend = db.backend().as_str();
+
+            let (read, details) = store.call_snapshot(call.id).await.unwrap().unwrap();
+            assert_eq!(read.id, call.id, "{backend}");
+            assert_eq!(details.agents.len(), 1, "{backend}");
+            assert_eq!(details.agents[0].id, call.agent_id, "{backend}");
+            assert_eq!(details.legs.len(), 1, "{backend}");
+            assert_eq!(details.legs[0].status, "ringing", "{backend}");
+            assert_eq!(details.events.len(), 1, "{backend}");
+            assert!(details.recordings.is_empty(), "{backend}");
+
+            assert!(
+                store.call_snapshot(CallId::new()).await.unwrap().is_none(),
+                "{backend}"
+            );
         }
     }
 }
