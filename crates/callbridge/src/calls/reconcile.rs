@@ -114,8 +114,18 @@ pub async fn check(state: &AppState, call: &Call) -> Result<(), ReconcileError> 
         return never_placed(state, call).await;
     }
     for leg in &legs {
-        if !LegStatus::parse(&leg.status).is_some_and(LegStatus::is_final) {
-            check_leg(state, call, leg).await?;
+        match LegStatus::parse(&leg.status) {
+            // The leg's last callback may have been stored and then failed (a busy database)
+            // before the call moved: its fact is applied again, which moves the call at most
+            // once.
+            Some(status) if status.is_final() => {
+                let fact = Fact::Leg {
+                    role: leg.role,
+                    status,
+                };
+                advance::apply(state, call.id, fact).await?;
+            }
+            _ => check_leg(state, call, leg).await?,
         }
     }
     if let Some(sid) = &call.conference_sid {

@@ -174,3 +174,33 @@ async fn hanging_up_a_call_twilio_already_ended_settles_it() {
         .unwrap();
     assert_eq!(again.status(), 409);
 }
+
+#[tokio::test]
+async fn a_call_whose_last_callback_was_stored_but_never_applied_ends_all_the_same() {
+    let app = spawn_app_with(TestDatabase::default_backend().await, |raw| {
+        raw.reconcile_after = Some("1s".into());
+    })
+    .await;
+    let (agent, _) = crate::calls_flow::agent(&app, "busy@example.com", AGENT_PHONE, false).await;
+    let call = callbridge::store::testing::fixture_call(app.store.as_ref(), &agent).await;
+    // The busy callback stored its leg and then lost the database before the call moved.
+    app.store
+        .upsert_leg(LegUpdate {
+            call_id: call.id,
+            role: callbridge::domain::LegRole::Agent,
+            call_sid: "CA00000000000000000000000000000b01".into(),
+            status: "busy".into(),
+            number: PhoneNumber::parse(AGENT_PHONE).unwrap(),
+            duration_secs: Some(0),
+        })
+        .await
+        .unwrap();
+    let store = &app.store;
+    let ended = wait_for("the reconciler ends the call", async || {
+        let call = store.call_by_id(call.id).await.unwrap().unwrap();
+        call.state.is_final().then_some(call)
+    })
+    .await;
+    assert_eq!(ended.state, CallState::Failed, "{ended:?}");
+    assert_eq!(ended.reason.as_deref(), Some("agent_busy"), "{ended:?}");
+}
