@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -59,7 +59,6 @@ pub struct Sim {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
-    worker: JoinHandle<()>,
 }
 
 impl Sim {
@@ -78,10 +77,9 @@ impl Sim {
         }
         let base_url =
             Url::parse(&format!("http://{addr}/")).map_err(|e| Error::Config(e.to_string()))?;
-        let (queue, queue_rx) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
-        let shared = Arc::new(Shared::new(config, base_url, queue, stopped.clone()));
-        let worker = webhook::spawn_worker(Arc::clone(&shared), queue_rx);
+        let shared =
+            Arc::new_cyclic(|me| Shared::new(config, base_url, me.clone(), stopped.clone()));
         let app = Router::new()
             .nest("/sim", control::router())
             .fallback(rest::handle)
@@ -103,7 +101,6 @@ impl Sim {
             shared,
             stop,
             server,
-            worker,
         })
     }
 
@@ -239,7 +236,6 @@ impl Sim {
         {
             server.abort();
         }
-        self.worker.abort();
     }
 }
 
@@ -269,6 +265,11 @@ fn validate(config: &SimConfig) -> Result<(), Error> {
     if !(0.0..=1.0).contains(&config.webhook_duplicate_rate) {
         return Err(Error::Config(
             "webhook_duplicate_rate must be within 0..=1".to_owned(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&config.webhook_reorder_rate) {
+        return Err(Error::Config(
+            "webhook_reorder_rate must be within 0..=1".to_owned(),
         ));
     }
     Ok(())
