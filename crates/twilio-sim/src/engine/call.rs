@@ -783,7 +783,8 @@ impl CallTask {
         let (digits, finished_on) = collected?;
         self.note(format!("gathered {digits:?}"));
         let action = g.action.clone().or_else(|| self.doc_url.clone());
-        let empty = digits.is_empty() && finished_on.is_none();
+        // A finishOnKey pressed alone is no input: Twilio goes on to the next verb.
+        let empty = digits.is_empty();
         match action {
             Some(url) if !empty || g.action_on_empty_result => {
                 let mut extra = vec![("Digits".to_owned(), digits)];
@@ -861,9 +862,11 @@ impl CallTask {
         let duration = self.shared.clock.sim_secs_since(started);
         self.with_model(|s, m| recording::finish(s, m, &sid, started, cb.as_ref()));
         outcome?;
-        match &r.action {
+        // Without an action Twilio requests the current document again, which loops unless the
+        // application answers differently once the recording exists.
+        match r.action.clone().or_else(|| self.doc_url.clone()) {
             Some(url) => Ok(Flow::Goto(TwimlSource::Fetch {
-                url: url.clone(),
+                url,
                 method: r.method.clone(),
                 extra: vec![
                     (
