@@ -1,9 +1,10 @@
 //! An offline Twilio for tests and demos.
 //!
 //! [`Sim`] serves the subset of Twilio's REST API that callbridge uses (Calls, Conferences,
-//! Participants, Recordings, IncomingPhoneNumbers, Applications, Keys, Verify v2, Sync v1) with
-//! Twilio's paths, auth, JSON shapes and error bodies; places simulated calls that ring, answer (or
-//! not) per the called number's [`NumberBehaviour`], execute TwiML and send signed webhooks; plays
+//! Participants, Recordings, IncomingPhoneNumbers, Applications, Keys, Verify v2 Services and
+//! Verifications, Sync v1 Services and Documents) with Twilio's paths, auth, JSON shapes and error
+//! bodies; places simulated calls that ring, answer (or not) per the called number's
+//! [`NumberBehaviour`], execute TwiML and send signed webhooks; plays
 //! browser devices that register with Access Tokens, place calls to their TwiML App and receive
 //! calls to `client:<identity>`; and offers a control API under `/sim/`.
 #![forbid(unsafe_code)]
