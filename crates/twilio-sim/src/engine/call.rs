@@ -847,6 +847,7 @@ impl CallTask {
             .clock
             .deadline(r.timeout_s.min(r.max_length_s) * 1000);
         let mut pressed = String::new();
+        let mut timed_out = false;
         let outcome = loop {
             if let Some(pos) = self.keys.find(|k| r.finish_on_key.contains(k)) {
                 pressed = self.keys[pos..=pos].to_owned();
@@ -854,10 +855,19 @@ impl CallTask {
                 break Ok(());
             }
             match self.wait_until(Some(deadline)).await {
-                Ok(Wake::Elapsed) => break Ok(()),
+                Ok(Wake::Elapsed) => {
+                    timed_out = true;
+                    break Ok(());
+                }
                 Ok(_) => {}
                 Err(stop) => break Err(stop),
             }
+        };
+        // The task may wake after its deadline: that lateness is not recorded sound.
+        let started = if timed_out {
+            started + tokio::time::Instant::now().saturating_duration_since(deadline)
+        } else {
+            started
         };
         let duration = self.shared.clock.sim_secs_since(started);
         self.with_model(|s, m| recording::finish(s, m, &sid, started, cb.as_ref()));
