@@ -34,9 +34,14 @@ pub struct SimConfig {
     /// Chaos: probability that a webhook is delivered twice. Both copies carry the same
     /// `I-Twilio-Idempotency-Token`, parameters and signature, as Twilio's retries do.
     pub webhook_duplicate_rate: f64,
+    /// Chaos: probability that a status callback is held back until the next webhook of its call
+    /// has been delivered (or, if none follows within a second, delivered then), so that the two
+    /// arrive swapped. SequenceNumber still tells their order.
+    pub webhook_reorder_rate: f64,
     /// Chaos: random extra delay (0..=this, milliseconds, not scaled) per status callback, which
-    /// reorders them (SequenceNumber still tells their order). At 0, every webhook of the
-    /// simulator, TwiML requests included, is delivered one at a time in the order it happened.
+    /// reorders them (SequenceNumber still tells their order). At 0, each call's webhooks, TwiML
+    /// requests included, are delivered one at a time in the order they happened, while other
+    /// calls' are delivered beside them: a slow endpoint delays only its own call.
     pub webhook_jitter_ms: u64,
     /// The account's calls per second: calls created through the API (Calls and Participants)
     /// beyond it stay `queued` and are dialed at that rate, reporting their wait as `queue_time`.
@@ -58,7 +63,7 @@ impl Default for SimConfig {
     /// Account [`DEFAULT_ACCOUNT_SID`] with token [`DEFAULT_AUTH_TOKEN`], one API key
     /// ([`DEFAULT_API_KEY_SID`], [`DEFAULT_API_KEY_SECRET`]), real time, every
     /// number answering as a human after 1 s of ringing, pressing nothing and staying on the line, any
-    /// `From` accepted (no `incoming_numbers`), webhooks delivered once, in order, to their URL,
+    /// `From` accepted (no `incoming_numbers`), webhooks delivered once, each call's in order, to their URL,
     /// no calls-per-second limit.
     fn default() -> Self {
         Self {
@@ -74,6 +79,7 @@ impl Default for SimConfig {
             incoming_numbers: Vec::new(),
             webhook_targets: Vec::new(),
             webhook_duplicate_rate: 0.0,
+            webhook_reorder_rate: 0.0,
             webhook_jitter_ms: 0,
             calls_per_second: None,
         }

@@ -1,9 +1,10 @@
 //! An offline Twilio for tests and demos.
 //!
 //! [`Sim`] serves the subset of Twilio's REST API that callbridge uses (Calls, Conferences,
-//! Participants, Recordings, IncomingPhoneNumbers, Applications, Keys, Verify v2, Sync v1) with
-//! Twilio's paths, auth, JSON shapes and error bodies; places simulated calls that ring, answer (or
-//! not) per the called number's [`NumberBehaviour`], execute TwiML and send signed webhooks; plays
+//! Participants, Recordings, IncomingPhoneNumbers, Applications, Keys, Verify v2 Services and
+//! Verifications, Sync v1 Services and Documents) with Twilio's paths, auth, JSON shapes and error
+//! bodies; places simulated calls that ring, answer (or not) per the called number's
+//! [`NumberBehaviour`], execute TwiML and send signed webhooks; plays
 //! browser devices that register with Access Tokens, place calls to their TwiML App and receive
 //! calls to `client:<identity>`; and offers a control API under `/sim/`.
 #![forbid(unsafe_code)]
@@ -27,7 +28,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -59,7 +60,6 @@ pub struct Sim {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
-    worker: JoinHandle<()>,
 }
 
 impl Sim {
@@ -78,10 +78,9 @@ impl Sim {
         }
         let base_url =
             Url::parse(&format!("http://{addr}/")).map_err(|e| Error::Config(e.to_string()))?;
-        let (queue, queue_rx) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
-        let shared = Arc::new(Shared::new(config, base_url, queue, stopped.clone()));
-        let worker = webhook::spawn_worker(Arc::clone(&shared), queue_rx);
+        let shared =
+            Arc::new_cyclic(|me| Shared::new(config, base_url, me.clone(), stopped.clone()));
         let app = Router::new()
             .nest("/sim", control::router())
             .fallback(rest::handle)
@@ -103,7 +102,6 @@ impl Sim {
             shared,
             stop,
             server,
-            worker,
         })
     }
 
@@ -239,7 +237,6 @@ impl Sim {
         {
             server.abort();
         }
-        self.worker.abort();
     }
 }
 
@@ -269,6 +266,11 @@ fn validate(config: &SimConfig) -> Result<(), Error> {
     if !(0.0..=1.0).contains(&config.webhook_duplicate_rate) {
         return Err(Error::Config(
             "webhook_duplicate_rate must be within 0..=1".to_owned(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&config.webhook_reorder_rate) {
+        return Err(Error::Config(
+            "webhook_reorder_rate must be within 0..=1".to_owned(),
         ));
     }
     Ok(())

@@ -26,6 +26,10 @@ pub(crate) struct Model {
     pub(crate) document_order: Vec<String>,
     pub(crate) webhooks: Vec<WebhookRecord>,
     pub(crate) numbers: HashMap<String, NumberBehaviour>,
+    /// Verify and Sync services created through the API, by SID.
+    pub(crate) services: HashMap<String, ServiceRec>,
+    /// IncomingPhoneNumbers updates, by number; a number never updated has the defaults.
+    pub(crate) number_settings: HashMap<String, NumberSettings>,
     /// When the next API call may be dialed, under a calls-per-second limit.
     pub(crate) next_dial_at: Option<Instant>,
     pub(crate) applications: HashMap<String, ApplicationRec>,
@@ -279,4 +283,44 @@ impl Model {
             .filter_map(|sid| self.conferences.get(sid))
             .find(|c| c.friendly_name == name && c.status != ConfStatus::Completed)
     }
+}
+
+/// Where an owned number's calls would get their TwiML, as IncomingPhoneNumbers updates set it.
+#[derive(Clone, Debug)]
+pub(crate) struct NumberSettings {
+    pub(crate) friendly_name: Option<String>,
+    pub(crate) voice_url: Option<String>,
+    pub(crate) voice_method: String,
+    pub(crate) voice_fallback_url: Option<String>,
+    pub(crate) voice_fallback_method: String,
+    pub(crate) status_callback: Option<String>,
+    pub(crate) status_callback_method: String,
+    pub(crate) voice_application_sid: Option<String>,
+    pub(crate) date_updated: Option<DateTime<Utc>>,
+}
+
+impl Default for NumberSettings {
+    fn default() -> Self {
+        Self {
+            friendly_name: None,
+            voice_url: None,
+            voice_method: "POST".to_owned(),
+            voice_fallback_url: None,
+            voice_fallback_method: "POST".to_owned(),
+            status_callback: None,
+            status_callback_method: "POST".to_owned(),
+            voice_application_sid: None,
+            date_updated: None,
+        }
+    }
+}
+
+/// A Verify (`VA…`) or Sync (`IS…`) service.
+#[derive(Clone, Debug)]
+pub(crate) struct ServiceRec {
+    pub(crate) sid: String,
+    pub(crate) friendly_name: Option<String>,
+    /// Verify only: the digits of its codes.
+    pub(crate) code_length: u32,
+    pub(crate) date_created: DateTime<Utc>,
 }

@@ -1,16 +1,16 @@
-//! What every part of the simulator shares: configuration, clock, model, webhook queue, event feed.
+//! What every part of the simulator shares: configuration, clock, model, webhook queues, event feed.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, Weak};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 use url::Url;
 
 use crate::clock::Clock;
 use crate::config::{NumberBehaviour, SimConfig};
 use crate::fault::CallsCreateFault;
 use crate::model::{Model, TimelineEntry};
-use crate::webhook::Job;
+use crate::webhook::{Clients, Lanes};
 
 /// Something that happened inside the simulator, for live timelines (`Sim::subscribe`).
 #[derive(Clone, Debug, Serialize)]
@@ -72,8 +72,10 @@ pub(crate) struct Shared {
     model: Mutex<Model>,
     pub(crate) events: broadcast::Sender<SimEvent>,
     pub(crate) device_events: broadcast::Sender<crate::devices::DeviceEvent>,
-    pub(crate) http: reqwest::Client,
-    pub(crate) queue: mpsc::UnboundedSender<Job>,
+    /// The simulator itself, for the webhook queues' tasks, which outlive the caller's borrow.
+    pub(crate) me: Weak<Shared>,
+    pub(crate) clients: Clients,
+    pub(crate) lanes: Lanes,
     pub(crate) shutdown: watch::Receiver<bool>,
     calls_create_fault: Mutex<CallsCreateFault>,
 }
@@ -82,7 +84,7 @@ impl Shared {
     pub(crate) fn new(
         config: SimConfig,
         base_url: Url,
-        queue: mpsc::UnboundedSender<Job>,
+        me: Weak<Shared>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let mut model = Model {
@@ -105,14 +107,6 @@ impl Shared {
         }
         let (events, _) = broadcast::channel(4096);
         let (device_events, _) = broadcast::channel(1024);
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            .user_agent("TwilioProxy/1.1")
-            // Well under the idle timeout servers commonly keep (60 s and more): a connection the
-            // server is about to close is not picked for the next webhook.
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("a default HTTP client builds");
         Self {
             clock: Clock::new(config.time_scale),
             config,
@@ -120,8 +114,9 @@ impl Shared {
             model: Mutex::new(model),
             events,
             device_events,
-            http,
-            queue,
+            me,
+            clients: Clients::default(),
+            lanes: Lanes::default(),
             shutdown,
             calls_create_fault: Mutex::default(),
         }

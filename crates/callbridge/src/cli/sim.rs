@@ -32,6 +32,10 @@ pub struct SimArgs {
     /// Probability (0 to 1) that a webhook is delivered twice, as Twilio's retries do.
     #[arg(long, default_value_t = 0.0)]
     webhook_duplicate_rate: f64,
+    /// Probability (0 to 1) that a status callback is held back until the next webhook of its
+    /// call has gone out, so that the two arrive swapped.
+    #[arg(long, default_value_t = 0.0)]
+    webhook_reorder_rate: f64,
 }
 
 impl SimArgs {
@@ -43,6 +47,7 @@ impl SimArgs {
             calls_per_second: Some(self.cps),
             webhook_jitter_ms: self.webhook_jitter_ms,
             webhook_duplicate_rate: self.webhook_duplicate_rate,
+            webhook_reorder_rate: self.webhook_reorder_rate,
             ..SimConfig::default()
         }
     }
@@ -217,6 +222,7 @@ mod tests {
         assert_eq!(plain.calls_per_second, Some(1.0));
         assert_eq!(plain.webhook_jitter_ms, 0);
         assert_eq!(plain.webhook_duplicate_rate, 0.0);
+        assert_eq!(plain.webhook_reorder_rate, 0.0);
         let chaos = parse(&[
             "--cps",
             "5",
@@ -224,10 +230,13 @@ mod tests {
             "40",
             "--webhook-duplicate-rate",
             "0.25",
+            "--webhook-reorder-rate",
+            "0.5",
         ]);
         assert_eq!(chaos.calls_per_second, Some(5.0));
         assert_eq!(chaos.webhook_jitter_ms, 40);
         assert_eq!(chaos.webhook_duplicate_rate, 0.25);
+        assert_eq!(chaos.webhook_reorder_rate, 0.5);
     }
 
     #[test]

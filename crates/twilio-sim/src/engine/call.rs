@@ -783,7 +783,8 @@ impl CallTask {
         let (digits, finished_on) = collected?;
         self.note(format!("gathered {digits:?}"));
         let action = g.action.clone().or_else(|| self.doc_url.clone());
-        let empty = digits.is_empty() && finished_on.is_none();
+        // A finishOnKey pressed alone is no input: Twilio goes on to the next verb.
+        let empty = digits.is_empty();
         match action {
             Some(url) if !empty || g.action_on_empty_result => {
                 let mut extra = vec![("Digits".to_owned(), digits)];
@@ -846,6 +847,7 @@ impl CallTask {
             .clock
             .deadline(r.timeout_s.min(r.max_length_s) * 1000);
         let mut pressed = String::new();
+        let mut timed_out = false;
         let outcome = loop {
             if let Some(pos) = self.keys.find(|k| r.finish_on_key.contains(k)) {
                 pressed = self.keys[pos..=pos].to_owned();
@@ -853,17 +855,28 @@ impl CallTask {
                 break Ok(());
             }
             match self.wait_until(Some(deadline)).await {
-                Ok(Wake::Elapsed) => break Ok(()),
+                Ok(Wake::Elapsed) => {
+                    timed_out = true;
+                    break Ok(());
+                }
                 Ok(_) => {}
                 Err(stop) => break Err(stop),
             }
         };
+        // The task may wake after its deadline: that lateness is not recorded sound.
+        let started = if timed_out {
+            started + tokio::time::Instant::now().saturating_duration_since(deadline)
+        } else {
+            started
+        };
         let duration = self.shared.clock.sim_secs_since(started);
         self.with_model(|s, m| recording::finish(s, m, &sid, started, cb.as_ref()));
         outcome?;
-        match &r.action {
+        // Without an action Twilio requests the current document again, which loops unless the
+        // application answers differently once the recording exists.
+        match r.action.clone().or_else(|| self.doc_url.clone()) {
             Some(url) => Ok(Flow::Goto(TwimlSource::Fetch {
-                url: url.clone(),
+                url,
                 method: r.method.clone(),
                 extra: vec![
                     (

@@ -53,7 +53,7 @@ pub(super) fn route(shared: &Shared, req: &Req<'_>, rest: &[&str]) -> ApiResult 
 // ---- applications ----
 
 /// A `…Url` parameter: `Some(None)` when given empty, which clears it.
-fn url_param(f: &Form, key: &str) -> Result<Option<Option<String>>, ApiError> {
+pub(super) fn url_param(f: &Form, key: &str) -> Result<Option<Option<String>>, ApiError> {
     let Some(v) = f.get(key) else {
         return Ok(None);
     };
@@ -70,7 +70,7 @@ fn url_param(f: &Form, key: &str) -> Result<Option<Option<String>>, ApiError> {
     Ok(Some(Some(v.to_owned())))
 }
 
-fn method_param(f: &Form, key: &str) -> Result<Option<String>, ApiError> {
+pub(super) fn method_param(f: &Form, key: &str) -> Result<Option<String>, ApiError> {
     match f.get(key) {
         None => Ok(None),
         Some(m) if m.eq_ignore_ascii_case("GET") => Ok(Some("GET".to_owned())),

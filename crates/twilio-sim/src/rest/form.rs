@@ -10,6 +10,11 @@ impl Form {
         Self(url::form_urlencoded::parse(bytes).into_owned().collect())
     }
 
+    /// Every pair, in the order given.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The last value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0

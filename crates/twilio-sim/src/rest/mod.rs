@@ -3,8 +3,12 @@
 
 mod apps;
 mod form;
+mod numbers;
 mod page;
+mod reachable;
+mod services;
 mod sync;
+mod time_filter;
 mod verify;
 mod voice;
 
@@ -149,6 +153,11 @@ pub(crate) async fn handle(
         ["2010-04-01", "Accounts", account, rest @ ..] if *account == shared.config.account_sid => {
             voice::route(&shared, &req, rest).await
         }
+        ["v2", "Services"] => services::verify_collection(&shared, &req),
+        ["v2", "Services", service] if crate::sid::is_sid(service, "VA") => {
+            services::verify_instance(&shared, &req, service)
+        }
+        ["v1", "Services"] => services::sync_collection(&shared, &req),
         ["v2", "Services", service, rest @ ..] if crate::sid::is_sid(service, "VA") => {
             verify::route(&shared, &req, service, rest)
         }

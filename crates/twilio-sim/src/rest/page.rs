@@ -19,13 +19,31 @@ fn window(query: &Form) -> (usize, usize) {
     (page, size)
 }
 
+/// The query a list was asked with, less its paging, so that every page link keeps the filters
+/// (`To=%2B1…&Status=completed&`), each followed by `&`.
+fn filters(query: &Form) -> String {
+    let mut kept = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in query
+        .pairs()
+        .filter(|(k, _)| !matches!(*k, "Page" | "PageSize" | "PageToken"))
+    {
+        kept.append_pair(k, v);
+    }
+    let mut kept = kept.finish();
+    if !kept.is_empty() {
+        kept.push('&');
+    }
+    kept
+}
+
 /// A 2010-04-01 list: `{<key>: [...], page, page_size, start, end, uri, first_page_uri, next_page_uri, previous_page_uri}`.
 pub(crate) fn classic(path: &str, key: &str, items: Vec<Value>, query: &Form) -> Value {
     let (page, size) = window(query);
     let total = items.len();
     let start = page * size;
     let slice: Vec<Value> = items.into_iter().skip(start).take(size).collect();
-    let uri = |p: usize| format!("{path}?PageSize={size}&Page={p}");
+    let filters = filters(query);
+    let uri = |p: usize| format!("{path}?{filters}PageSize={size}&Page={p}");
     let mut body = Map::new();
     body.insert(key.to_owned(), Value::Array(slice.clone()));
     body.insert("page".into(), json!(page));
@@ -65,7 +83,8 @@ pub(crate) fn meta(url: &str, key: &str, items: Vec<Value>, query: &Form) -> Val
     let (page, size) = window(query);
     let total = items.len();
     let slice: Vec<Value> = items.into_iter().skip(page * size).take(size).collect();
-    let link = |p: usize| format!("{url}?PageSize={size}&Page={p}");
+    let filters = filters(query);
+    let link = |p: usize| format!("{url}?{filters}PageSize={size}&Page={p}");
     let mut body = Map::new();
     body.insert(key.to_owned(), Value::Array(slice));
     body.insert(
@@ -100,6 +119,27 @@ mod tests {
         assert_eq!(p["calls"], json!([2]));
         assert!(p["next_page_uri"].is_null());
         assert_eq!(p["previous_page_uri"], "/x.json?PageSize=2&Page=0");
+    }
+
+    #[test]
+    fn every_page_link_keeps_the_filters() {
+        let items: Vec<Value> = (0..3).map(|i| json!(i)).collect();
+        let q =
+            Form::parse(b"To=%2B15550100&PageSize=1&Page=1&PageToken=PA1&StartTime%3E=2025-01-01");
+        let p = classic("/x.json", "calls", items.clone(), &q);
+        let kept = "To=%2B15550100&StartTime%3E=2025-01-01&PageSize=1";
+        assert_eq!(p["uri"], format!("/x.json?{kept}&Page=1"));
+        assert_eq!(p["first_page_uri"], format!("/x.json?{kept}&Page=0"));
+        assert_eq!(p["previous_page_uri"], format!("/x.json?{kept}&Page=0"));
+        assert_eq!(
+            p["next_page_uri"],
+            format!("/x.json?{kept}&Page=2&PageToken=PA2")
+        );
+        let m = meta("http://h/v1/Services", "services", items, &q);
+        assert_eq!(
+            m["meta"]["next_page_url"],
+            format!("http://h/v1/Services?{kept}&Page=2")
+        );
     }
 
     #[test]

@@ -59,6 +59,7 @@ fn create(shared: &Shared, req: &Req<'_>, service: &str) -> ApiResult {
     if !address_ok {
         return Err(invalid("To"));
     }
+    let digits = super::services::code_length(shared, service);
     let now = shared.clock.now();
     let mut model = shared.model();
     expire(shared, &mut model);
@@ -92,7 +93,10 @@ fn create(shared: &Shared, req: &Req<'_>, service: &str) -> ApiResult {
         None => {
             let code = match f.non_empty("CustomCode") {
                 Some(c) => c,
-                None => format!("{:06}", rand::rng().random_range(0..1_000_000u32)),
+                None => {
+                    let code: u64 = rand::rng().random_range(0..10u64.pow(digits));
+                    format!("{code:0width$}", width = digits as usize)
+                }
             };
             model.verifications.push(VerificationRec {
                 sid: crate::sid::new_sid("VE"),

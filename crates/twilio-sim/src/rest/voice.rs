@@ -74,7 +74,8 @@ pub(super) async fn route(shared: &Arc<Shared>, req: &Req<'_>, rest: &[&str]) ->
             })
         }
         ["Recordings", file] => recording(shared, req, file),
-        ["IncomingPhoneNumbers.json"] if *m == Method::GET => list_numbers(shared, req),
+        ["IncomingPhoneNumbers.json"] if *m == Method::GET => super::numbers::list(shared, req),
+        ["IncomingPhoneNumbers", file] => super::numbers::route(shared, req, file),
         [
             "Applications.json" | "Applications" | "Keys.json" | "Keys",
             ..,
@@ -145,7 +146,7 @@ fn check_caller_id(shared: &Shared, from: &str) -> Result<(), ApiError> {
 }
 
 /// Whether the account owns `number`; with no `incoming_numbers` configured it owns them all.
-fn owns(shared: &Shared, number: &str) -> bool {
+pub(super) fn owns(shared: &Shared, number: &str) -> bool {
     let owned = &shared.config.incoming_numbers;
     owned.is_empty() || owned.iter().any(|n| n == number)
 }
@@ -173,8 +174,16 @@ fn callback(
     }))
 }
 
+/// How long the call may ring, 1 to 600 seconds (default 60).
 fn timeout(form: &Form) -> Result<u64, ApiError> {
-    Ok(form.uint("Timeout")?.unwrap_or(60).clamp(1, 600))
+    match form.uint("Timeout")? {
+        None => Ok(60),
+        Some(t) if (1..=600).contains(&t) => Ok(t),
+        Some(t) => Err(ApiError::bad_request(
+            20001,
+            format!("Timeout must be between 1 and 600 seconds, not {t}"),
+        )),
+    }
 }
 
 /// `MachineDetection` and its settings. Calls detect synchronously unless `AsyncAmd=true` (then
@@ -227,6 +236,7 @@ fn create_call(shared: &Arc<Shared>, req: &Req<'_>) -> ApiResult {
     let f = &req.form;
     let (to, from) = to_and_from(f)?;
     let (to, client_params) = client_address(&to);
+    super::reachable::check(&to, &from)?;
     check_caller_id(shared, &from)?;
     check_client_caller(&to, &from)?;
     let mut status_callback = callback(f, "StatusCallback", "StatusCallbackEvent", &["completed"])?;
@@ -351,6 +361,7 @@ fn fetch_call(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiResult {
 
 fn list_calls(shared: &Shared, req: &Req<'_>) -> ApiResult {
     let q = &req.query;
+    let starts = super::time_filter::TimeFilter::parse(q, "StartTime")?;
     let model = shared.model();
     let items = model
         .call_order
@@ -364,6 +375,7 @@ fn list_calls(shared: &Shared, req: &Req<'_>) -> ApiResult {
             q.get("ParentCallSid")
                 .is_none_or(|v| Some(v) == c.parent_call_sid.as_deref())
         })
+        .filter(|c| starts.admits(c.start_time))
         .map(|c| call_json(shared, c))
         .collect();
     reply(
@@ -478,7 +490,7 @@ fn delete_call(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiResult {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn formatted(number: &str) -> String {
+pub(super) fn formatted(number: &str) -> String {
     match number.strip_prefix("+1") {
         Some(d) if d.len() == 10 && d.bytes().all(|b| b.is_ascii_digit()) => {
             format!("({}) {}-{}", &d[..3], &d[3..6], &d[6..])
@@ -504,7 +516,7 @@ pub(crate) fn call_json(shared: &Shared, c: &CallRec) -> Value {
         "to_formatted": formatted(&c.to),
         "from": c.from,
         "from_formatted": formatted(&c.from),
-        "phone_number_sid": phone_number_sid(&c.from, shared),
+        "phone_number_sid": super::numbers::phone_number_sid(&c.from, shared),
         "status": c.status.as_str(),
         "start_time": date(c.start_time),
         "end_time": date(c.end_time),
@@ -647,6 +659,7 @@ fn create_participant(shared: &Arc<Shared>, req: &Req<'_>, conf_key: &str) -> Ap
     let f = &req.form;
     let (to, from) = to_and_from(f)?;
     let (to, client_params) = client_address(&to);
+    super::reachable::check(&to, &from)?;
     check_caller_id(shared, &from)?;
     check_client_caller(&to, &from)?;
     let conference_record = f
@@ -1049,102 +1062,6 @@ pub(crate) fn recording_json(shared: &Shared, r: &RecordingRec) -> Value {
             "transcriptions": format!("{uri}/Transcriptions.json"),
         },
         "media_url": engine::recording::media_url(shared, &r.sid),
-    })
-}
-
-// ---- incoming phone numbers ----
-
-fn phone_number_sid(number: &str, shared: &Shared) -> Value {
-    if valid_address(number) && number.starts_with('+') && owns(shared, number) {
-        json!(number_sid(number))
-    } else {
-        Value::Null
-    }
-}
-
-/// A stable SID per owned number.
-fn number_sid(number: &str) -> String {
-    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-    format!("PN{digits:0>32}")
-}
-
-fn list_numbers(shared: &Shared, req: &Req<'_>) -> ApiResult {
-    let q = &req.query;
-    let filter = q
-        .get("PhoneNumber")
-        .map(|p| p.chars().filter(|c| c.is_ascii_digit()).collect::<String>());
-    let asked_for = q
-        .get("PhoneNumber")
-        .filter(|n| n.starts_with('+') && valid_address(n));
-    let numbers: Vec<String> = if shared.config.incoming_numbers.is_empty() {
-        // Permissive: the account owns every number, so an exact question finds its number.
-        asked_for.map(str::to_owned).into_iter().collect()
-    } else {
-        shared.config.incoming_numbers.clone()
-    };
-    let items = numbers
-        .iter()
-        .filter(|n| {
-            filter.as_ref().is_none_or(|f| {
-                n.chars()
-                    .filter(char::is_ascii_digit)
-                    .collect::<String>()
-                    .contains(f.as_str())
-            })
-        })
-        .filter(|n| q.get("FriendlyName").is_none_or(|f| formatted(n) == f))
-        .map(|n| number_json(shared, n))
-        .collect();
-    reply(
-        StatusCode::OK,
-        page::classic(
-            &format!("{}/IncomingPhoneNumbers.json", shared.account_path()),
-            "incoming_phone_numbers",
-            items,
-            q,
-        ),
-    )
-}
-
-fn number_json(shared: &Shared, number: &str) -> Value {
-    let sid = number_sid(number);
-    let created = rfc2822(shared.clock.now());
-    json!({
-        "account_sid": shared.config.account_sid,
-        "address_sid": Value::Null,
-        "address_requirements": "none",
-        "api_version": "2010-04-01",
-        "beta": false,
-        "capabilities": {"voice": true, "sms": true, "mms": true, "fax": false},
-        "date_created": created,
-        "date_updated": created,
-        "friendly_name": formatted(number),
-        "identity_sid": Value::Null,
-        "phone_number": number,
-        "origin": "twilio",
-        "sid": sid,
-        "sms_application_sid": "",
-        "sms_fallback_method": "POST",
-        "sms_fallback_url": "",
-        "sms_method": "POST",
-        "sms_url": "",
-        "status_callback": "",
-        "status_callback_method": "POST",
-        "trunk_sid": Value::Null,
-        "uri": format!("{}/IncomingPhoneNumbers/{sid}.json", shared.account_path()),
-        "voice_receive_mode": "voice",
-        "voice_application_sid": Value::Null,
-        "voice_caller_id_lookup": false,
-        "voice_fallback_method": "POST",
-        "voice_fallback_url": Value::Null,
-        "voice_method": "POST",
-        "voice_url": Value::Null,
-        "emergency_status": "Inactive",
-        "emergency_address_sid": Value::Null,
-        "emergency_address_status": "unregistered",
-        "bundle_sid": Value::Null,
-        "status": "in-use",
-        "type": "local",
     })
 }
 

@@ -42,8 +42,14 @@ impl Hook {
 #[derive(Default)]
 struct ReceiverState {
     hooks: Mutex<Vec<Hook>>,
+    /// Woken whenever a request arrives.
+    arrived: tokio::sync::Notify,
     /// path -> TwiML answered there; other paths answer an empty 200.
     twiml: Mutex<HashMap<String, String>>,
+    /// path -> HTTP status answered there instead.
+    failing: Mutex<HashMap<String, u16>>,
+    /// path -> whether requests there may be answered yet: held ones wait until released.
+    gates: Mutex<HashMap<String, tokio::sync::watch::Sender<bool>>>,
     auth_token: String,
     /// The base of the URLs the sim signs: this receiver's own, or a public one it stands behind.
     public_base: Mutex<String>,
@@ -88,6 +94,31 @@ impl Receiver {
             .insert(path.to_owned(), twiml.to_owned());
     }
 
+    /// Requests to `path` are answered with this HTTP status (and no body).
+    pub fn fail(&self, path: &str, status: u16) {
+        self.state
+            .failing
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), status);
+    }
+
+    /// Requests to `path` are recorded on arrival but answered only once `release`d.
+    pub fn hold(&self, path: &str) {
+        let (gate, _) = tokio::sync::watch::channel(false);
+        self.state
+            .gates
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), gate);
+    }
+
+    pub fn release(&self, path: &str) {
+        if let Some(gate) = self.state.gates.lock().unwrap().get(path) {
+            gate.send_replace(true);
+        }
+    }
+
     pub fn hooks(&self) -> Vec<Hook> {
         self.state.hooks.lock().unwrap().clone()
     }
@@ -99,16 +130,22 @@ impl Receiver {
             .collect()
     }
 
-    /// Waits (bounded, so a broken sim fails instead of hanging) until `pred` holds for the hooks.
+    /// Waits, request by request, until `pred` holds for the hooks (bounded, so a broken sim
+    /// fails instead of hanging).
     pub async fn wait_for(&self, what: &str, pred: impl Fn(&[Hook]) -> bool) -> Vec<Hook> {
-        for _ in 0..3000 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let arrived = self.state.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
             let hooks = self.hooks();
             if pred(&hooks) {
                 return hooks;
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("gave up waiting for {what}; got {:#?}", self.hooks());
+            }
         }
-        panic!("gave up waiting for {what}; got {:#?}", self.hooks());
     }
 }
 
@@ -147,6 +184,21 @@ async fn receive(
         signature,
         idempotency_token: header("I-Twilio-Idempotency-Token"),
     });
+    state.arrived.notify_waiters();
+    let gate = state
+        .gates
+        .lock()
+        .unwrap()
+        .get(&path)
+        .map(|g| g.subscribe());
+    if let Some(mut gate) = gate {
+        let _ = gate.wait_for(|open| *open).await;
+    }
+    if let Some(status) = state.failing.lock().unwrap().get(&path) {
+        return axum::http::StatusCode::from_u16(*status)
+            .unwrap()
+            .into_response();
+    }
     match state.twiml.lock().unwrap().get(&path) {
         Some(t) => ([("Content-Type", "text/xml")], t.clone()).into_response(),
         None => "".into_response(),

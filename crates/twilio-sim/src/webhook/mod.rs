@@ -1,15 +1,22 @@
-//! Webhooks: signed exactly as Twilio signs them, recorded for `GET /sim/webhooks`, optionally sent to
-//! a load-balanced target, duplicated or delayed for chaos testing.
+//! Webhooks: signed exactly as Twilio signs them, recorded for `GET /sim/webhooks`, sent with the
+//! connection settings their URL's fragment asks for (retries included), optionally to a
+//! load-balanced target, duplicated, reordered or delayed for chaos testing.
 
-use std::sync::Arc;
+mod clients;
+mod lanes;
+mod overrides;
+
 use std::time::Duration;
 
 use rand::Rng as _;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use url::Url;
 
 use crate::model::WebhookRecord;
 use crate::state::{Shared, SimEvent};
+pub(crate) use clients::Clients;
+pub(crate) use lanes::Lanes;
+use overrides::{Failure, Overrides};
 
 /// A request the simulator makes to the application.
 #[derive(Clone, Debug)]
@@ -28,7 +35,7 @@ pub(crate) struct Reply {
     pub(crate) body: String,
 }
 
-/// Something for the delivery worker to send.
+/// Something for a call's delivery queue to send.
 #[derive(Debug)]
 pub(crate) enum Job {
     /// A status callback: nobody waits for its answer.
@@ -37,70 +44,79 @@ pub(crate) enum Job {
     Fetch(Outgoing, oneshot::Sender<Result<Reply, String>>),
 }
 
-/// Queues a status callback. Without jitter, callbacks and TwiML requests are delivered one at a
-/// time in the order they happened, so an application sees every call's story in order; with
-/// jitter each callback waits a random time first (and so they reorder, as Twilio's may).
+impl Job {
+    fn outgoing(&self) -> &Outgoing {
+        match self {
+            Self::Notify(out) | Self::Fetch(out, _) => out,
+        }
+    }
+}
+
+/// Queues a status callback. Without jitter, each call's callbacks and TwiML requests are
+/// delivered one at a time in the order they happened (see [`lanes`]), so an application sees
+/// every call's story in order; with jitter each callback waits a random time first (and so they
+/// reorder, as Twilio's may).
 pub(crate) fn enqueue(shared: &Shared, out: Outgoing) {
-    let _ = shared.queue.send(Job::Notify(out));
+    let jitter = shared.config.webhook_jitter_ms;
+    if jitter == 0 {
+        lanes::push(shared, Job::Notify(out));
+        return;
+    }
+    let Some(shared) = shared.me.upgrade() else {
+        return;
+    };
+    let delay = rand::rng().random_range(0..=jitter);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let _ = deliver(&shared, &out).await;
+    });
 }
 
 /// Requests TwiML (a call's Url, a Gather or Dial action, a Redirect) and returns the answer.
-/// Without jitter the request waits for the callbacks queued before it, so it never overtakes
-/// them; with jitter it goes at once, and the callbacks it overtakes arrive after it.
+/// Without jitter the request waits for its call's callbacks queued before it, so it never
+/// overtakes them; with jitter it goes at once, and the callbacks it overtakes arrive after it.
 pub(crate) async fn request(shared: &Shared, out: Outgoing) -> Result<Reply, String> {
-    if shared.config.webhook_jitter_ms == 0 {
-        let (tx, rx) = oneshot::channel();
-        match shared.queue.send(Job::Fetch(out, tx)) {
-            Ok(()) => {
-                return rx
-                    .await
-                    .unwrap_or_else(|_| Err("the simulator is shutting down".to_owned()));
-            }
-            Err(mpsc::error::SendError(Job::Fetch(out, _))) => return deliver(shared, &out).await,
-            Err(_) => return Err("the simulator is shutting down".to_owned()),
-        }
+    if shared.config.webhook_jitter_ms > 0 {
+        return deliver(shared, &out).await;
     }
-    deliver(shared, &out).await
+    let (tx, rx) = oneshot::channel();
+    lanes::push(shared, Job::Fetch(out, tx));
+    rx.await
+        .unwrap_or_else(|_| Err("the simulator is shutting down".to_owned()))
 }
 
-pub(crate) fn spawn_worker(
-    shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<Job>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        while let Some(job) = rx.recv().await {
-            let jitter = shared.config.webhook_jitter_ms;
-            match job {
-                Job::Fetch(out, reply) => {
-                    let _ = reply.send(deliver(&shared, &out).await);
-                }
-                Job::Notify(out) if jitter == 0 => {
-                    let _ = deliver(&shared, &out).await;
-                }
-                Job::Notify(out) => {
-                    let shared = Arc::clone(&shared);
-                    let delay = rand::rng().random_range(0..=jitter);
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(delay)).await;
-                        let _ = deliver(&shared, &out).await;
-                    });
-                }
-            }
-        }
-    })
-}
-
-/// Sends a webhook now and returns the application's answer. A 2xx is not required here: callers
-/// decide what a non-2xx means.
+/// Sends a webhook now, retrying as its URL's connection overrides say, and returns the
+/// application's last answer. A 2xx is not required here: callers decide what a non-2xx means.
 pub(crate) async fn deliver(shared: &Shared, out: &Outgoing) -> Result<Reply, String> {
     let token = crate::sid::new_sid("ID");
-    let first = send_once(shared, out, &token).await;
+    let first = send_with_retries(shared, out, &token).await;
     if shared.config.webhook_duplicate_rate > 0.0
         && rand::rng().random_bool(shared.config.webhook_duplicate_rate.min(1.0))
     {
-        let _ = send_once(shared, out, &token).await;
+        let _ = send_with_retries(shared, out, &token).await;
     }
     first
+}
+
+/// Every attempt carries the same idempotency token, as Twilio's retries do; the total timeout
+/// bounds them all together.
+async fn send_with_retries(shared: &Shared, out: &Outgoing, token: &str) -> Result<Reply, String> {
+    let overrides = Url::parse(&out.url)
+        .ok()
+        .map_or_else(Overrides::default, |u| Overrides::parse(u.fragment()));
+    let deadline = tokio::time::Instant::now() + overrides.total();
+    let mut attempt = 0;
+    loop {
+        let budget = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let (result, failure) = send_once(shared, out, token, &overrides, budget).await;
+        let again = failure.is_some_and(|f| overrides.policy.retries(f))
+            && attempt < overrides.retries
+            && tokio::time::Instant::now() < deadline;
+        if !again {
+            return result;
+        }
+        attempt += 1;
+    }
 }
 
 /// The URL to request, the form to send and the signature.
@@ -113,6 +129,7 @@ fn signed_request(auth_token: &str, out: &Outgoing) -> Result<Signed, String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("webhook URL {} is not http(s)", out.url));
     }
+    url.set_fragment(None);
     if out.method == "GET" {
         url.query_pairs_mut().extend_pairs(out.params.iter());
         let sig = twilio::signature::sign(auth_token, url.as_str(), &[]);
@@ -136,42 +153,63 @@ fn load_balanced(shared: &Shared, url: &Url) -> Url {
     routed
 }
 
-async fn send_once(shared: &Shared, out: &Outgoing, token: &str) -> Result<Reply, String> {
+/// One attempt, and why it failed if it did (an answer that is not 2xx or 3xx is a failure the
+/// retry policy may retry; the caller still gets it as an answer).
+async fn send_once(
+    shared: &Shared,
+    out: &Outgoing,
+    token: &str,
+    overrides: &Overrides,
+    budget: Duration,
+) -> (Result<Reply, String>, Option<Failure>) {
     let (url, form, signature) = match signed_request(&shared.config.auth_token, out) {
         Ok(r) => r,
         Err(e) => {
             record(shared, out, &out.url, "", token, None, Some(e.clone()));
-            return Err(e);
+            return (Err(e), None);
         }
     };
     let target = load_balanced(shared, &url);
+    let http = shared.clients.get(overrides);
     let request = if out.method == "GET" {
-        shared.http.get(target.clone())
+        http.get(target.clone())
     } else {
-        shared.http.post(target.clone()).form(&form)
+        http.post(target.clone()).form(&form)
     };
     let result = request
+        .timeout(budget.min(overrides.connect() + overrides.read()))
         .header("X-Twilio-Signature", &signature)
         .header("I-Twilio-Idempotency-Token", token)
         .header("Accept", "text/xml, application/xml, text/html, */*")
         .send()
         .await;
-    match result {
+    let answer = match result {
         Ok(resp) => {
             let status = resp.status().as_u16();
-            let body = resp.text().await.unwrap_or_default();
+            resp.text().await.map(|body| Reply { status, body })
+        }
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(reply) => {
             record(
                 shared,
                 out,
                 target.as_str(),
                 &signature,
                 token,
-                Some(status),
+                Some(reply.status),
                 None,
             );
-            Ok(Reply { status, body })
+            let failure = (reply.status >= 400).then_some(Failure::Status(reply.status));
+            (Ok(reply), failure)
         }
         Err(e) => {
+            let failure = if e.is_connect() {
+                Failure::Connect
+            } else {
+                Failure::Read
+            };
             let msg = e.to_string();
             record(
                 shared,
@@ -182,7 +220,7 @@ async fn send_once(shared: &Shared, out: &Outgoing, token: &str) -> Result<Reply
                 None,
                 Some(msg.clone()),
             );
-            Err(msg)
+            (Err(msg), Some(failure))
         }
     }
 }
