@@ -16,6 +16,7 @@ mod engine;
 mod fault;
 mod model;
 mod rest;
+mod sdk;
 mod sid;
 mod state;
 mod token;
