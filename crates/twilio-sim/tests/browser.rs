@@ -324,6 +324,41 @@ async fn a_page_answers_a_call_presses_keys_mutes_and_hangs_up() {
     s.run("call.reject();", vec![]).await;
     assert_eq!(s.next("call:reject").await, "closed");
     assert_eq!(s.h.wait_final(&sid).await["status"], "busy");
+
+    // `ignore` stops the ringing on the page only: Twilio goes on ringing the device.
+    let sid = s.h.call("client:alice", &[("Twiml", RINGS_LONG)]).await;
+    s.next("incoming").await;
+    let ignored = s
+        .run(
+            "call.ignore(); return { status: call.status(), calls: device.calls.length };",
+            vec![],
+        )
+        .await;
+    assert_eq!(ignored, json!({"status": "closed", "calls": 0}));
+    assert_eq!(s.h.sim_call(&sid).await["status"], "ringing");
+
+    // Unregistered, the page is not rung: a new call is unanswered at once.
+    s.run("await device.unregister();", vec![]).await;
+    assert_eq!(s.next("unregistered").await, "unregistered");
+    let unrung = s.h.call("client:alice", &[("Twiml", "<Response/>")]).await;
+    assert_eq!(s.h.wait_final(&unrung).await["status"], "no-answer");
+
+    let mut devices = s.h.sim.subscribe_devices();
+    let state = s
+        .run("device.destroy(); return device.state;", vec![])
+        .await;
+    assert_eq!(state, "destroyed");
+    assert_eq!(s.next("destroyed").await, "destroyed");
+    let gone = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if devices.recv().await.unwrap().event == "unregistered" {
+                return;
+            }
+        }
+    });
+    gone.await
+        .expect("the destroyed device to leave the simulator");
+    assert!(s.h.sim.devices().is_empty());
     s.end().await;
 }
 
@@ -387,6 +422,38 @@ async fn a_page_calls_its_tokens_application_with_its_parameters() {
     }
     // The TwiML runs out: Twilio hangs up, and the page hears of it.
     assert_eq!(s.next("call:disconnect").await, "closed");
+
+    // A token naming an application that does not exist: 31001, which the SDK reports as an
+    // UnknownError unless asked for precise signaling errors.
+    let missing = token(
+        &s.h,
+        "bob",
+        Some("AP0000000000000000000000000000dead"),
+        3600,
+    );
+    for (precise, code, name) in [
+        (false, 31000, "UnknownError"),
+        (true, 31001, "ApplicationNotFoundError"),
+    ] {
+        let failed = s
+            .run(
+                "const [token, precise] = arguments;
+                 const d = makeDevice(token, { enableImprovedSignalingErrorPrecision: precise }, 'bob:');
+                 const c = await d.connect();
+                 const e = await new Promise((resolve) => c.on('error', resolve));
+                 return { error: failure(e), status: c.status(), busy: d.isBusy };",
+                vec![json!(missing), json!(precise)],
+            )
+            .await;
+        assert_eq!(failed["error"]["code"], code, "{failed}");
+        assert_eq!(failed["error"]["name"], name);
+        assert_eq!(failed["error"]["original"], 31001);
+        assert_eq!(
+            (&failed["status"], &failed["busy"]),
+            (&json!("closed"), &json!(false))
+        );
+        assert_eq!(s.next("bob:error").await["code"], code);
+    }
     s.end().await;
 }
 
