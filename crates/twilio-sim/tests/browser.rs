@@ -9,6 +9,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -53,6 +54,7 @@ impl Driver {
         let mut driver = Driver {
             process: Command::new(CHROMEDRIVER)
                 .arg("--port=0")
+                .process_group(0)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
@@ -92,8 +94,11 @@ impl Driver {
 }
 
 impl Drop for Driver {
+    /// Ends Chromium too, which a test that failed before closing its session leaves running and
+    /// which outlives its chromedriver: both are in the process group chromedriver leads.
     fn drop(&mut self) {
-        let _ = self.process.kill();
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.process.wait();
     }
 }
