@@ -177,11 +177,15 @@
       if (this._status !== Call.State.Pending) return;
       this._status = Call.State.Connecting;
       this._device._activeCall = this;
+      // Another device may have answered first: then the simulator's `canceled` closes the call,
+      // and its refusal of this accept is no news.
       this._act('accept').then(() => {
         if (this._status !== Call.State.Connecting) return;
         this._status = Call.State.Open;
         this.emit('accept', this);
-      }, (error) => this._fail(error));
+      }, (error) => {
+        if (this._status === Call.State.Connecting) this._fail(error);
+      });
     }
 
     reject() {
@@ -268,7 +272,8 @@
 
     // The simulator's word on this call.
     _onSignal(message) {
-      if (message.event === 'canceled' && this._status === Call.State.Pending) {
+      const answering = [Call.State.Pending, Call.State.Connecting];
+      if (message.event === 'canceled' && answering.includes(this._status)) {
         this._close();
         this.emit('cancel');
       } else if (message.event === 'ended' && this._status !== Call.State.Closed) {
