@@ -514,14 +514,15 @@ async fn a_page_hears_of_bad_and_expiring_tokens_as_the_sdk_tells_them() {
     assert_eq!(refused["thrown"]["name"], "AccessTokenInvalid");
     assert_eq!(s.next("forged:error").await["code"], 20101);
 
-    // Two devices whose tokens expire in 3 s; one takes a fresh token when warned.
-    let fading = token(&s.h, "alice", None, 3);
-    let kept = token(&s.h, "alice", None, 3);
+    // Two devices whose tokens expire in 4 to 5 s (`exp` is in whole seconds), warned 3 s before,
+    // so once registered; one takes a fresh token when warned.
+    let fading = token(&s.h, "alice", None, 5);
+    let kept = token(&s.h, "alice", None, 5);
     let fresh = token(&s.h, "alice", None, 3600);
     s.run(
         "const [fading, kept, fresh] = arguments;
-         window.fading = makeDevice(fading, { tokenRefreshMs: 2000 });
-         window.kept = makeDevice(kept, { tokenRefreshMs: 2000 }, 'kept:');
+         window.fading = makeDevice(fading, { tokenRefreshMs: 3000 });
+         window.kept = makeDevice(kept, { tokenRefreshMs: 3000 }, 'kept:');
          window.kept.on('tokenWillExpire', (d) => d.updateToken(fresh));
          await window.fading.register();
          await window.kept.register();",
