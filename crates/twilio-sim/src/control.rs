@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Form, Json, Router};
@@ -25,11 +25,6 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/calls/{sid}/digits", post(digits))
         .route("/calls/{sid}/hangup", post(hangup))
         .route("/numbers/{number}", put(set_number).get(get_number))
-        .route("/devices", post(register_device).get(list_devices))
-        .route("/devices/{id}", get(device).delete(unregister_device))
-        .route("/devices/{id}/connect", post(connect_device))
-        .route("/devices/{id}/calls", get(device_calls))
-        .route("/devices/{id}/calls/{sid}/{action}", post(device_action))
         .route("/conferences", get(conferences))
         .route("/webhooks", get(webhooks))
         .route("/clock/advance", post(advance_clock))
@@ -37,6 +32,24 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/faults/calls-create",
             put(crate::fault::put).delete(crate::fault::clear),
         )
+        .merge(device_routes())
+}
+
+/// What the Voice SDK script calls, so open to pages of any origin.
+fn device_routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/devices", post(register_device).get(list_devices))
+        .route("/devices/{id}", get(device).delete(unregister_device))
+        .route(
+            "/devices/{id}/registration",
+            post(start_registration).delete(stop_registration),
+        )
+        .route("/devices/{id}/token", put(update_token))
+        .route("/devices/{id}/connect", post(connect_device))
+        .route("/devices/{id}/calls", get(device_calls))
+        .route("/devices/{id}/calls/{sid}/{action}", post(device_action))
+        .merge(crate::sdk::router())
+        .layer(crate::sdk::cors())
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -214,7 +227,7 @@ async fn advance_clock(State(shared): State<Arc<Shared>>, Json(a): Json<Advance>
 
 // ---- devices ----
 
-fn device_problem(e: &DeviceError) -> Response {
+pub(crate) fn device_problem(e: &DeviceError) -> Response {
     let status = match e.code {
         0 if e.conflict => StatusCode::CONFLICT,
         0 => StatusCode::NOT_FOUND,
@@ -252,7 +265,21 @@ async fn list_devices(State(shared): State<Arc<Shared>>) -> Response {
     Json(json!({ "devices": devices::list(&shared) })).into_response()
 }
 
-async fn device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+/// A page may act only for the device whose token it holds ([`crate::sdk::check_page`]).
+macro_rules! page_check {
+    ($shared:expr, $headers:expr, $id:expr) => {
+        if let Err(e) = crate::sdk::check_page(&$shared, &$headers, &$id) {
+            return device_problem(&e);
+        }
+    };
+}
+
+async fn device(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    page_check!(shared, headers, id);
     match devices::get(&shared, &id) {
         Some((d, calls)) => {
             let mut v = json!(d);
@@ -263,7 +290,12 @@ async fn device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Re
     }
 }
 
-async fn unregister_device(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn unregister_device(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    page_check!(shared, headers, id);
     if devices::unregister(&shared, &id) {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -271,7 +303,60 @@ async fn unregister_device(State(shared): State<Arc<Shared>>, Path(id): Path<Str
     }
 }
 
-async fn device_calls(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+async fn start_registration(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    page_check!(shared, headers, id);
+    match devices::set_registered(&shared, &id, true) {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => device_problem(&e),
+    }
+}
+
+async fn stop_registration(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    page_check!(shared, headers, id);
+    match devices::set_registered(&shared, &id, false) {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => device_problem(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewToken {
+    token: String,
+}
+
+/// Answers the token's remaining lifetime (`ttl`, seconds), from which the SDK times its next
+/// `tokenWillExpire`.
+async fn update_token(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(t): Json<NewToken>,
+) -> Response {
+    page_check!(shared, headers, id);
+    match devices::update_token(&shared, &id, &t.token) {
+        Ok(d) => {
+            let mut v = json!(d);
+            v["ttl"] = json!(devices::token_ttl(&shared, &id));
+            Json(v).into_response()
+        }
+        Err(e) => device_problem(&e),
+    }
+}
+
+async fn device_calls(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    page_check!(shared, headers, id);
     match devices::get(&shared, &id) {
         Some((_, calls)) => Json(json!({ "calls": calls })).into_response(),
         None => problem(StatusCode::NOT_FOUND, format!("no device {id}")),
@@ -287,8 +372,10 @@ struct Connect {
 async fn connect_device(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Option<Json<Connect>>,
 ) -> Response {
+    page_check!(shared, headers, id);
     let Json(c) = body.unwrap_or_default();
     let params = c
         .params
@@ -315,8 +402,10 @@ struct Action {
 async fn device_action(
     State(shared): State<Arc<Shared>>,
     Path((id, sid, action)): Path<(String, String, String)>,
+    headers: HeaderMap,
     body: Option<Json<Action>>,
 ) -> Response {
+    page_check!(shared, headers, id);
     let signal = match action.as_str() {
         "accept" => Signal::Accept(id.clone()),
         "reject" => Signal::Reject(id.clone()),

@@ -62,7 +62,7 @@ pub struct DeviceEvent {
     /// Its token's identity.
     pub identity: String,
     /// registered | created | unregistered | incoming | accepted | rejected | canceled |
-    /// connected | ended | error
+    /// connected | ended | error | token-updated
     pub event: String,
     /// The call concerned, if any.
     pub call_sid: Option<String>,
@@ -107,6 +107,8 @@ pub(crate) struct DeviceRec {
     pub(crate) registered: bool,
     pub(crate) registered_at: DateTime<Utc>,
     pub(crate) grant: Grant,
+    /// The JWT itself: what a browser page must present to act as this device.
+    pub(crate) token: String,
     pub(crate) calls: Vec<DeviceCall>,
 }
 
@@ -157,6 +159,7 @@ pub(crate) fn register(shared: &Shared, jwt: &str, register: bool) -> Result<Dev
         registered: register,
         registered_at: shared.clock.now(),
         grant,
+        token: jwt.to_owned(),
         calls: Vec::new(),
     };
     let view = d.view();
@@ -187,6 +190,102 @@ pub(crate) fn unregister(shared: &Shared, id: &str) -> bool {
     }
     event(shared, &d, "unregistered", None, None);
     true
+}
+
+/// Starts (`on`) or stops receiving calls to `client:<identity>`, keeping the device for the calls
+/// it places, as the SDK's `register()` and `unregister()` do.
+pub(crate) fn set_registered(shared: &Shared, id: &str, on: bool) -> Result<Device, DeviceError> {
+    let mut model = shared.model();
+    let d = model
+        .devices
+        .get_mut(id)
+        .ok_or_else(|| DeviceError::unknown(format!("no device {id}")))?;
+    if on {
+        if d.grant.exp <= now_unix(shared) {
+            return Err(token::expired_while_registered(d.grant.exp).into());
+        }
+        token::require_incoming(&d.grant)?;
+        d.registered_at = shared.clock.now();
+    }
+    d.registered = on;
+    event(
+        shared,
+        d,
+        if on { "registered" } else { "unregistered" },
+        None,
+        None,
+    );
+    Ok(d.view())
+}
+
+/// Gives the device a fresh token (the SDK's `updateToken`); it must name the same identity.
+pub(crate) fn update_token(shared: &Shared, id: &str, jwt: &str) -> Result<Device, DeviceError> {
+    let grant = check(shared, jwt)?;
+    let mut model = shared.model();
+    let d = model
+        .devices
+        .get_mut(id)
+        .ok_or_else(|| DeviceError::unknown(format!("no device {id}")))?;
+    if grant.identity != d.grant.identity {
+        return Err(DeviceError::new(
+            20101,
+            format!(
+                "Invalid Access Token: identity {:?} is not the device's {:?}",
+                grant.identity, d.grant.identity
+            ),
+        ));
+    }
+    d.grant = grant;
+    d.token = jwt.to_owned();
+    event(shared, d, "token-updated", None, None);
+    Ok(d.view())
+}
+
+/// Whether `jwt` is the token the device currently holds: the proof a browser page gives that it
+/// is this device, since the control API itself has no auth.
+pub(crate) fn holds_token(shared: &Shared, id: &str, jwt: &str) -> Result<(), DeviceError> {
+    let model = shared.model();
+    let d = model
+        .devices
+        .get(id)
+        .ok_or_else(|| DeviceError::unknown(format!("no device {id}")))?;
+    if d.token == jwt {
+        Ok(())
+    } else {
+        Err(DeviceError::new(
+            20101,
+            format!("Invalid Access Token: not the token of device {id}"),
+        ))
+    }
+}
+
+/// Seconds until the device's token expires (negative once it has), by the simulator's clock.
+pub(crate) fn token_ttl(shared: &Shared, id: &str) -> Option<i64> {
+    let model = shared.model();
+    model
+        .devices
+        .get(id)
+        .map(|d| d.grant.exp - now_unix(shared))
+}
+
+/// The signaling's word to a device whose token has just run out: 31205, and no more calls to its
+/// identity until it registers again with a new token.
+pub(crate) fn expire(shared: &Shared, id: &str) {
+    let mut model = shared.model();
+    let Some(d) = model.devices.get_mut(id) else {
+        return;
+    };
+    if d.grant.exp > now_unix(shared) {
+        return;
+    }
+    let code = token::expired_while_registered(d.grant.exp).code;
+    let what = if d.registered {
+        "unregistered"
+    } else {
+        "error"
+    };
+    d.registered = false;
+    event(shared, d, what, None, Some(code));
 }
 
 pub(crate) fn list(shared: &Shared) -> Vec<Device> {

@@ -6,7 +6,8 @@
 //! bodies; places simulated calls that ring, answer (or not) per the called number's
 //! [`NumberBehaviour`], execute TwiML and send signed webhooks; plays
 //! browser devices that register with Access Tokens, place calls to their TwiML App and receive
-//! calls to `client:<identity>`; and offers a control API under `/sim/`.
+//! calls to `client:<identity>`, whether driven by tests or by web pages through the simulated
+//! Voice SDK it serves at `/sim/voice-sdk.js`; and offers a control API under `/sim/`.
 #![forbid(unsafe_code)]
 
 mod clock;
@@ -17,6 +18,7 @@ mod engine;
 mod fault;
 mod model;
 mod rest;
+mod sdk;
 mod sid;
 mod state;
 mod token;

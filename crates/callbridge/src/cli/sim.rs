@@ -118,6 +118,7 @@ fn banner(sim: &twilio_sim::Sim, caller_id: Option<&str>) -> Vec<String> {
         format!(
             "Control API: {base}/sim/calls, {base}/sim/verifications?to=…, PUT {base}/sim/numbers/+1…"
         ),
+        format!("Voice SDK for web pages: <script src=\"{base}/sim/voice-sdk.js\">"),
         "Calls appear below as they happen; Ctrl-C stops.".to_owned(),
     ]
 }
