@@ -44,11 +44,12 @@ const BODY_TOO_LARGE: &str = "the body is larger than 256 KiB";
 pub fn router(state: AppState) -> Router {
     // With a metrics listener of its own, the public one keeps the metrics to itself.
     let serve_metrics = state.settings.metrics_bind.is_none();
+    let webhooks_at_once = usize::try_from(state.store.connections()).unwrap_or(usize::MAX);
     let app = Router::new()
         .merge(ops::router(serve_metrics))
         .merge(crate::setup::router())
         .merge(crate::calls::router())
-        .merge(crate::webhooks::router())
+        .merge(crate::webhooks::router(webhooks_at_once))
         .merge(crate::airtable::router())
         .fallback(not_found)
         .layer(middleware::from_fn(crate::metrics::track));

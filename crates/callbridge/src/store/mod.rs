@@ -436,4 +436,6 @@ pub trait Store:
     /// A real write, for readiness: a full, read-only or failing disk answers reads but not this.
     async fn check_writable(&self) -> StoreResult<()>;
     fn backend(&self) -> Backend;
+    /// The most connections the store holds at once.
+    fn connections(&self) -> u32;
 }

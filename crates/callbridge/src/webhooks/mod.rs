@@ -6,8 +6,12 @@ mod dial;
 pub mod signed;
 mod status;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::routing::post;
+use tokio::sync::Semaphore;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::calls::twiml::{
     CONFERENCE_STATUS_PATH, CONFERENCE_TWIML_PATH, DIAL_RECIPIENT_PATH, RECORDING_STATUS_PATH,
@@ -15,11 +19,17 @@ use crate::calls::twiml::{
 };
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+/// `at_once`: how many webhooks are handled at the same time, at most; the rest wait their turn
+/// in arrival order. As many as the database has connections: past that, a burst of callbacks
+/// (Twilio sends each call's on its own) would time out in the pool's queue and try again at its
+/// back, and fewer would get through.
+pub fn router(at_once: usize) -> Router<AppState> {
+    let turns = Arc::new(Semaphore::new(at_once.max(1)));
     Router::new()
         .route(DIAL_RECIPIENT_PATH, post(dial::dial_recipient))
         .route(CONFERENCE_TWIML_PATH, post(dial::conference_twiml))
         .route(STATUS_PATH, post(status::status))
         .route(CONFERENCE_STATUS_PATH, post(status::status))
         .route(RECORDING_STATUS_PATH, post(status::status))
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(turns))
 }

@@ -298,6 +298,10 @@ impl Store for SqlStore {
     fn backend(&self) -> Backend {
         self.backend
     }
+
+    fn connections(&self) -> u32 {
+        self.pool.options().get_max_connections()
+    }
 }
 
 #[cfg(test)]
