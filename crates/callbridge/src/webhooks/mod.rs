@@ -20,9 +20,9 @@ use crate::calls::twiml::{
 use crate::state::AppState;
 
 /// `at_once`: how many webhooks are handled at the same time, at most; the rest wait their turn
-/// in arrival order. As many as the database has connections: past that, a burst of callbacks
-/// (Twilio sends each call's on its own) would time out in the pool's queue and try again at its
-/// back, and fewer would get through.
+/// in arrival order. On a pool of connections, past its size a burst of callbacks (Twilio sends
+/// each call's on its own) would time out in the pool's queue and try again at its back, and
+/// fewer would get through.
 pub fn router(at_once: usize) -> Router<AppState> {
     let turns = Arc::new(Semaphore::new(at_once.max(1)));
     Router::new()

@@ -210,7 +210,7 @@ async fn send_once(
             } else {
                 Failure::Read
             };
-            let msg = e.to_string();
+            let msg = with_causes(&e);
             record(
                 shared,
                 out,
@@ -223,6 +223,18 @@ async fn send_once(
             (Err(msg), Some(failure))
         }
     }
+}
+
+/// An error with what caused it (reqwest's own message names only the URL).
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn record(

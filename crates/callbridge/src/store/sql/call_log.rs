@@ -5,12 +5,12 @@ use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
+use super::SqlStore;
 use super::agents::{AGENT_COLUMNS, agent_from_row};
 use super::calls::{CALL_COLUMNS, LEG_COLUMNS, call_from_row, leg_from_row};
 use super::events::{EVENT_COLUMNS, event_from_row};
 use super::recordings::{RECORDING_COLUMNS, recording_from_row};
 use super::rows::{placeholders, to_ms};
-use super::{Backend, SqlStore};
 use crate::domain::CallId;
 use crate::store::{Call, CallDetails, CallLogStore, CallPageQuery, StoreResult};
 
@@ -136,16 +136,9 @@ impl CallLogStore for SqlStore {
     }
 
     async fn call_snapshot(&self, id: CallId) -> StoreResult<Option<(Call, CallDetails)>> {
-        // One read-only transaction: the call and its legs and events as of one moment, so a
-        // leg shown ended always comes with the duration written before it ended.
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin().await?,
-            Backend::Postgres => {
-                self.pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?
-            }
-        };
+        // The call and its legs and events as of one moment, so a leg shown ended always
+        // comes with the duration written before it ended.
+        let mut tx = self.begin_snapshot().await?;
         let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
         let Some(row) = sqlx::query(AssertSqlSafe(sql))
             .bind(id.to_string())

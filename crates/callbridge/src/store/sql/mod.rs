@@ -157,6 +157,21 @@ impl SqlStore {
         Ok(tx)
     }
 
+    /// A read-only transaction whose reads all see the database as of its first one: on
+    /// PostgreSQL `REPEATABLE READ` (its default, `READ COMMITTED`, takes a new snapshot per
+    /// statement); on SQLite in WAL mode any transaction reads that way.
+    async fn begin_snapshot(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
+        Ok(tx)
+    }
+
     /// How the schema compares with this build's migrations. Only reads, so that a check can
     /// run against a production database without changing it.
     pub async fn migration_status(&self) -> StoreResult<MigrationStatus> {
@@ -307,6 +322,34 @@ impl Store for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::CallStore;
+    use crate::store::testing::{TestDatabase, fixture_agent_call};
+
+    #[tokio::test]
+    async fn a_snapshot_does_not_see_what_was_committed_after_its_first_read() {
+        for db in TestDatabase::all().await {
+            let store = db.store().await;
+            let call = fixture_agent_call(&store, "snapshot@example.com").await;
+            let read = "SELECT duration_secs FROM calls WHERE id = $1";
+            let mut tx = store.begin_snapshot().await.unwrap();
+            let before: Option<i64> = sqlx::query_scalar(read)
+                .bind(call.id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            store.set_call_duration(call.id, 42).await.unwrap();
+            let during: Option<i64> = sqlx::query_scalar(read)
+                .bind(call.id.to_string())
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let backend = db.backend().as_str();
+            assert_eq!((before, during), (None, None), "{backend}");
+            let after = store.call_by_id(call.id).await.unwrap().unwrap();
+            assert_eq!(after.duration_secs, Some(42), "{backend}");
+        }
+    }
 
     #[tokio::test]
     async fn every_sqlite_connection_is_in_wal_mode_with_normal_sync() {
