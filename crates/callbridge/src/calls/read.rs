@@ -99,11 +99,15 @@ pub(super) async fn detail(
     agent: AuthAgent,
     Path(id): Path<String>,
 ) -> Result<Success<CallView>, ApiError> {
-    let call = owned_call(state.store.as_ref(), &agent, &id).await?;
-    Ok(success(
-        "Call",
-        view::load_for(state.store.as_ref(), call).await?,
-    ))
+    let not_found = || ApiError::NotFound("call not found".into());
+    let id: CallId = id.parse().map_err(|_| not_found())?;
+    // One snapshot for the ownership check and the view: a call row read before its legs
+    // could show a leg ended without the duration written before it.
+    let view = view::load(state.store.as_ref(), id).await?;
+    if view.agent.id != agent_id(&agent) {
+        return Err(not_found());
+    }
+    Ok(success("Call", view))
 }
 
 fn parse_states(raw: Option<&str>) -> Result<Vec<CallState>, ApiError> {
