@@ -83,7 +83,8 @@ async fn main() {
                 .create_call(NewCall {
                     agent_id: agent.id,
                     recipient: PhoneNumber::parse("+12025550123").unwrap(),
-                    agent_number: agent.phone.clone().unwrap(),
+                    agent_endpoint: agent.phone.clone().unwrap().into(),
+                    mode: callbridge::domain::CallMode::Phone,
                     label: None,
                     record: false,
                 })

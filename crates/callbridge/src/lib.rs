@@ -4,6 +4,7 @@
 pub mod airtable;
 mod audit;
 pub mod auth;
+pub(crate) mod browser;
 pub mod calls;
 pub mod cli;
 pub mod config;

@@ -123,6 +123,25 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
         );
     }
 
+    // The TwiML App browser agents call through, made as a person makes it (the client only
+    // reads it back, to check its URLs).
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}2010-04-01/Accounts/{account}/Applications.json",
+            sim.base_url()
+        ))
+        .basic_auth(&account, Some(sim.auth_token()))
+        .form(&[("FriendlyName", "agents"), ("VoiceUrl", &hook("voice"))])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let app_sid = created["sid"].as_str().unwrap();
+    let app = exercise!(cov, proxy, twilio.fetch_application(app_sid)).unwrap();
+    assert_eq!(app.voice_url.as_deref(), Some(hook("voice").as_str()));
+
     // Phone numbers.
     let numbers = exercise!(
         cov,
@@ -583,6 +602,15 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
             cov,
             proxy,
             twilio.fetch_recording("REffffffffffffffffffffffffffffffff")
+        ))
+        .0,
+        404
+    );
+    assert_eq!(
+        api_error(exercise!(
+            cov,
+            proxy,
+            twilio.fetch_application("APffffffffffffffffffffffffffffffff")
         ))
         .0,
         404

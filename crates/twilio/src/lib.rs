@@ -15,6 +15,7 @@ pub mod signature;
 pub use client::{Client, ClientConfig, Credentials};
 pub use error::{Error, ErrorCode};
 pub use resources::{
+    applications::Application,
     calls::{
         Call, CallEvent, CallInstructions, CallStatus, CallUpdateStatus, CreateCall, ListCalls,
         MachineDetection, RecordingEvent, UpdateCall,

@@ -88,6 +88,7 @@ mod tests {
     fn agent() -> Agent {
         let now = Utc::now();
         Agent {
+            default_mode: crate::domain::CallMode::Phone,
             id: AgentId::new(),
             email: EmailAddress::parse("ada@example.com").unwrap(),
             email_verified_at: Some(now),

@@ -139,7 +139,7 @@ fn request(state: &AppState, call: &Call) -> Result<CreateCall, ApiError> {
     let greeting = twiml::agent_greeting(&state.settings, call.id)
         .map_err(|e| ApiError::Internal(format!("could not write TwiML: {e}")))?;
     let mut create = CreateCall::new(
-        call.agent_number.as_str(),
+        call.agent_endpoint.to_twilio(),
         state.settings.caller_id.as_str(),
         CallInstructions::Twiml(greeting),
     );
@@ -166,7 +166,7 @@ async fn record_leg(
         status: created
             .status
             .map_or_else(|| "queued".to_owned(), |s| s.as_str().to_owned()),
-        number: call.agent_number.clone(),
+        number: call.agent_endpoint.clone(),
         duration_secs: None,
     };
     // The agent's phone is ringing now: a busy database is waited out rather than reported,

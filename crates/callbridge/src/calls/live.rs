@@ -433,13 +433,14 @@ mod tests {
         let phone = PhoneNumber::parse("+14155550100").unwrap();
         let id = CallId::new();
         Call {
+            mode: crate::domain::CallMode::Phone,
             id,
             agent_id: crate::domain::AgentId::new(),
             state,
             reason: reason.map(str::to_owned),
             label: None,
             recipient: phone.clone(),
-            agent_number: phone,
+            agent_endpoint: phone.into(),
             conference_name: id.conference_name(),
             conference_sid: None,
             record: false,

@@ -3,6 +3,7 @@
 
 pub(crate) mod advance;
 mod agent_leg;
+pub(crate) mod browser;
 pub(crate) mod effects;
 pub(crate) mod flow;
 mod hangup;

@@ -58,7 +58,7 @@ pub async fn dial_recipient(state: &AppState, call: &Call) -> Result<(), Outcome
             status: created
                 .status
                 .map_or_else(|| "queued".to_owned(), |s| s.as_str().to_owned()),
-            number: call.recipient.clone(),
+            number: call.recipient.clone().into(),
             duration_secs: None,
         })
         .await?;
@@ -153,7 +153,7 @@ pub(super) async fn find_recipient_leg(
             status: placed
                 .status
                 .map_or_else(|| "queued".to_owned(), |s| s.as_str().to_owned()),
-            number: call.recipient.clone(),
+            number: call.recipient.clone().into(),
             duration_secs: None,
         })
         .await?;

@@ -26,8 +26,8 @@ pub async fn record(
     progress: &LegProgress,
 ) -> StoreResult<Option<Fact>> {
     let number = match role {
-        LegRole::Agent => call.agent_number.clone(),
-        LegRole::Recipient => call.recipient.clone(),
+        LegRole::Agent => call.agent_endpoint.clone(),
+        LegRole::Recipient => call.recipient.clone().into(),
     };
     // The customer's leg only ever talks in the conference: its length is the conversation's.
     // Written before the leg's final status, so that a reader who sees the leg ended sees the

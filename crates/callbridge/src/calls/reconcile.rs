@@ -197,8 +197,11 @@ async fn never_placed(state: &AppState, call: &Call) -> Result<(), ReconcileErro
     if call.state != CallState::Created || Utc::now() - call.created_at < settled_after {
         return Ok(());
     }
-    let Some(placed) = outcome::placed_since(state, &call.agent_number, call.created_at).await?
-    else {
+    // A browser's call is stored with its leg: only a phone can have been rung unrecorded.
+    let Some(agent_phone) = call.agent_endpoint.phone() else {
+        return Ok(());
+    };
+    let Some(placed) = outcome::placed_since(state, agent_phone, call.created_at).await? else {
         tracing::warn!(call = %call.id, "reconciler: the agent's leg was never placed");
         agent_leg::fail_call(state, call, Reason::TwilioError).await?;
         return Ok(());

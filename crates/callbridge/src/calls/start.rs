@@ -16,7 +16,7 @@ pub use super::starting::{AfterStart, Answer};
 use super::view::{self, CallView};
 use crate::auth::{authenticate, bearer_token};
 use crate::destinations::Use;
-use crate::domain::PhoneNumber;
+use crate::domain::{CallMode, PhoneNumber};
 use crate::http::{ApiError, JsonOrForm, last_try, patiently_until};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::ratelimit::{self, Limit};
@@ -248,23 +248,47 @@ pub(super) fn check(
             ));
         }
     }
-    let raw = request
-        .recipient
+    let recipient = recipient(state, request.recipient, recipient_field)?;
+    // The agent's own leg is dialled too; a phone verified under a wider policy stays refused.
+    state
+        .settings
+        .destinations
+        .check(&agent_phone, Use::Call)
+        .map_err(|why| {
+            ApiError::Unprocessable(format!("your verified phone cannot be called: {why}"))
+        })?;
+    let label = label(request.label)?;
+    Ok(NewCall {
+        agent_id: agent.id,
+        mode: CallMode::Phone,
+        recipient,
+        agent_endpoint: agent_phone.into(),
+        label,
+        record: request.record.unwrap_or(agent.record_by_default),
+    })
+}
+
+/// The number to ring, as the destination policy allows it.
+pub(super) fn recipient(
+    state: &AppState,
+    raw: Option<String>,
+    field: &str,
+) -> Result<PhoneNumber, ApiError> {
+    let raw = raw
         .filter(|r| !r.trim().is_empty())
-        .ok_or_else(|| ApiError::BadRequest(format!("{recipient_field} is required")))?;
+        .ok_or_else(|| ApiError::BadRequest(format!("{field} is required")))?;
     let recipient = PhoneNumber::parse(&raw)?;
-    let destinations = &state.settings.destinations;
-    destinations
+    state
+        .settings
+        .destinations
         .check(&recipient, Use::Call)
         .map_err(|why| ApiError::Unprocessable(format!("{recipient} cannot be called: {why}")))?;
-    // The agent's own leg is dialled too; a phone verified under a wider policy stays refused.
-    destinations.check(&agent_phone, Use::Call).map_err(|why| {
-        ApiError::Unprocessable(format!("your verified phone cannot be called: {why}"))
-    })?;
-    let label = request
-        .label
-        .map(|l| l.trim().to_owned())
-        .filter(|l| !l.is_empty());
+    Ok(recipient)
+}
+
+/// The user's name for the call, trimmed; an empty one is none.
+pub(super) fn label(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    let label = raw.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty());
     if label
         .as_ref()
         .is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS)
@@ -273,13 +297,17 @@ pub(super) fn check(
             "the conference name is longer than {MAX_LABEL_CHARS} characters"
         )));
     }
-    Ok(NewCall {
-        agent_id: agent.id,
-        recipient,
-        agent_number: agent_phone,
-        label,
-        record: request.record.unwrap_or(agent.record_by_default),
-    })
+    Ok(label)
+}
+
+/// A flag as forms carry it (`true`, `1`, `yes`, `on` and their opposites); empty is none.
+pub(super) fn parse_flag(text: &str) -> Result<Option<bool>, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "true" | "1" | "yes" | "on" => Ok(Some(true)),
+        "false" | "0" | "no" | "off" => Ok(Some(false)),
+        other => Err(format!("Record must be true or false, not {other:?}")),
+    }
 }
 
 /// `true`/`false` as JSON booleans, or as the strings forms carry (`true`, `1`, `yes`, `on`).
@@ -293,14 +321,7 @@ fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<boo
     match Option::<Raw>::deserialize(deserializer)? {
         None => Ok(None),
         Some(Raw::Bool(b)) => Ok(Some(b)),
-        Some(Raw::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
-            "" => Ok(None),
-            "true" | "1" | "yes" | "on" => Ok(Some(true)),
-            "false" | "0" | "no" | "off" => Ok(Some(false)),
-            other => Err(serde::de::Error::custom(format!(
-                "Record must be true or false, not {other:?}"
-            ))),
-        },
+        Some(Raw::Text(t)) => parse_flag(&t).map_err(serde::de::Error::custom),
     }
 }
 

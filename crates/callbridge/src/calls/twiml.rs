@@ -118,13 +118,14 @@ mod tests {
         let id: CallId = "0190a5f4-0000-7000-8000-000000000001".parse().unwrap();
         let now = chrono::DateTime::from_timestamp_millis(1_750_000_000_000).unwrap();
         Call {
+            mode: crate::domain::CallMode::Phone,
             id,
             agent_id: AgentId::new(),
             state: CallState::RecipientRinging,
             reason: None,
             label: Some(r#"Tuvok & "Spock" <sales>"#.into()),
             recipient: PhoneNumber::parse("+12025550123").unwrap(),
-            agent_number: PhoneNumber::parse("+14155550100").unwrap(),
+            agent_endpoint: PhoneNumber::parse("+14155550100").unwrap().into(),
             conference_name: id.conference_name(),
             conference_sid: None,
             record,

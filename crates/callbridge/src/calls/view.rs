@@ -6,13 +6,17 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AgentId, CallId, CallState, EmailAddress, EventId, EventSource, LegRole};
+use crate::domain::{
+    AgentId, CallId, CallMode, CallState, EmailAddress, Endpoint, EventId, EventSource, LegRole,
+};
 use crate::http::ApiError;
 use crate::store::{Agent, Call, CallEvent, CallLeg, Recording, Store};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallView {
     pub id: CallId,
+    /// Where the agent talked from: `phone` (we rang it) or `browser` (it called us).
+    pub mode: CallMode,
     pub state: CallState,
     /// Why the call failed (`agent_busy`, `recipient_no_answer`, …); `null` otherwise.
     pub reason: Option<String>,
@@ -34,8 +38,12 @@ pub struct CallView {
 pub struct AgentView {
     pub id: AgentId,
     pub email: Option<EmailAddress>,
-    /// The number this call rang, which is the agent's verified phone at the time of the call.
-    pub phone: String,
+    /// The number this call rang, which is the agent's verified phone at the time of the call;
+    /// `None` when the agent talked from a browser.
+    pub phone: Option<String>,
+    /// The agent's Voice SDK client (`client:agent_…`) when they talked from a browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,13 +101,18 @@ impl CallView {
             .collect();
         Self {
             id: call.id,
+            mode: call.mode,
             state: call.state,
             reason: call.reason,
             label: call.label,
             agent: AgentView {
                 id: call.agent_id,
                 email: agent.map(|a| a.email.clone()),
-                phone: call.agent_number.as_str().to_owned(),
+                phone: call.agent_endpoint.phone().map(|p| p.as_str().to_owned()),
+                client: match &call.agent_endpoint {
+                    Endpoint::Client(_) => Some(call.agent_endpoint.to_twilio()),
+                    Endpoint::Phone(_) => None,
+                },
             },
             recipient: call.recipient.as_str().to_owned(),
             conference: ConferenceView {
@@ -142,7 +155,7 @@ impl From<CallLeg> for LegView {
             role: leg.role,
             call_sid: leg.call_sid,
             status: leg.status,
-            number: leg.number.as_str().to_owned(),
+            number: leg.number.to_twilio(),
             duration_secs: leg.duration_secs,
             created_at: leg.created_at,
             updated_at: leg.updated_at,
@@ -254,6 +267,7 @@ mod tests {
     fn sample_call() -> (Call, Agent, Vec<CallLeg>, Vec<CallEvent>) {
         let call_id: CallId = id(1);
         let agent = Agent {
+            default_mode: crate::domain::CallMode::Phone,
             id: id(2),
             email: EmailAddress::parse("ada@example.com").unwrap(),
             email_verified_at: Some(at(0)),
@@ -266,13 +280,14 @@ mod tests {
             updated_at: at(0),
         };
         let call = Call {
+            mode: crate::domain::CallMode::Phone,
             id: call_id,
             agent_id: agent.id,
             state: CallState::Completed,
             reason: None,
             label: Some("renewal <Q3>".into()),
             recipient: phone("+12025550123"),
-            agent_number: phone("+14155550100"),
+            agent_endpoint: phone("+14155550100").into(),
             conference_name: call_id.conference_name(),
             conference_sid: Some("CF00000000000000000000000000000001".into()),
             record: false,
@@ -286,7 +301,7 @@ mod tests {
             role,
             call_sid: sid.into(),
             status: "completed".into(),
-            number: phone(number),
+            number: phone(number).into(),
             created_at: at(1),
             updated_at: at(40),
             duration_secs: Some(secs),
@@ -419,7 +434,7 @@ mod tests {
                             },
                             call_sid: format!("CA{n}{k}"),
                             status: "ringing".into(),
-                            number: call.recipient.clone(),
+                            number: call.recipient.clone().into(),
                             duration_secs: None,
                         })
                         .await

@@ -181,9 +181,79 @@ async fn check_twilio(settings: &Settings) -> Vec<Finding> {
                 let others = list_matching(&client, "", NUMBERS_SUGGESTED).await.ok();
                 caller_id_missing(caller_id, others.as_deref())
             });
+            findings.push(browser_app(settings, &client).await);
         }
     }
     findings
+}
+
+/// Browser calling needs the API key (to sign the SDK's tokens) and a TwiML App whose Voice URL
+/// and Status Callback are ours.
+async fn browser_app(settings: &Settings, client: &twilio::Client) -> Finding {
+    const SUBJECT: &str = "TWIML_APP_SID";
+    let missing = crate::browser::missing_settings(settings);
+    let Some(sid) = settings
+        .twilio
+        .twiml_app_sid
+        .as_deref()
+        .filter(|_| missing.is_empty())
+    else {
+        return Finding::new(
+            Level::Skip,
+            SUBJECT,
+            format!(
+                "browser calling is not set up: set {} to let agents call from a browser",
+                missing.join(", ")
+            ),
+        );
+    };
+    let app = match client.fetch_application(sid).await {
+        Ok(app) => app,
+        Err(err) => {
+            return Finding::new(
+                Level::Fail,
+                SUBJECT,
+                twilio_failure(
+                    &err,
+                    "the app must belong to TWILIO_ACCOUNT_SID (Console → Voice → TwiML Apps)",
+                ),
+            );
+        }
+    };
+    let voice_url = settings.public_url(crate::browser::VOICE_PATH);
+    let status_url = settings.public_url(crate::browser::STATUS_PATH);
+    let is_post = |method: Option<&str>| method.is_none_or(|m| m.eq_ignore_ascii_case("POST"));
+    if app.voice_url.as_deref() != Some(voice_url.as_str()) || !is_post(app.voice_method.as_deref())
+    {
+        return Finding::new(
+            Level::Fail,
+            SUBJECT,
+            format!(
+                "{sid}'s Voice URL is {} {}: set it to POST {voice_url}, or browser calls reach \
+                 somebody else",
+                app.voice_method.as_deref().unwrap_or("POST"),
+                app.voice_url.as_deref().unwrap_or("(none)"),
+            ),
+        );
+    }
+    if app.status_callback.as_deref() != Some(status_url.as_str())
+        || !is_post(app.status_callback_method.as_deref())
+    {
+        return Finding::new(
+            Level::Warn,
+            SUBJECT,
+            format!(
+                "{sid}'s Status Callback is {}: set it to POST {status_url}, so that the call log \
+                 shows how each browser call ended",
+                app.status_callback.as_deref().unwrap_or("not set"),
+            ),
+        );
+    }
+    Finding::new(
+        Level::Ok,
+        SUBJECT,
+        format!("{sid} sends browser calls to {voice_url}"),
+    )
 }
 
 /// The auth token on its own, for when REST goes through an API key.

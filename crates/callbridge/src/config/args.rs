@@ -96,6 +96,19 @@ pub struct RawSettings {
     #[arg(long, env = "TWIML_APP_SID")]
     pub twiml_app_sid: Option<String>,
 
+    /// How long a browser agent's Voice SDK token lasts (1m to 24h) [default: 1h].
+    #[arg(long, env = "BROWSER_TOKEN_TTL")]
+    pub browser_token_ttl: Option<String>,
+
+    /// Twilio edge the browser's Voice SDK connects through (ashburn, dublin, roaming, …)
+    /// [default: the SDK's choice].
+    #[arg(long, env = "TWILIO_EDGE")]
+    pub twilio_edge: Option<String>,
+
+    /// Where the web app loads the Twilio Voice SDK from [default: the copy callbridge serves].
+    #[arg(long, env = "VOICE_SDK_URL")]
+    pub voice_sdk_url: Option<String>,
+
     /// Airtable personal access token; enables the Airtable integration.
     #[arg(long, env = "AIRTABLE_TOKEN", hide_env_values = true)]
     pub airtable_token: Option<String>,

@@ -1,6 +1,7 @@
 //! Settings: read from the environment (and `.env`), checked once, then trusted.
 
 mod args;
+mod browser;
 mod duration;
 mod timeouts;
 
@@ -11,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 pub use args::RawSettings;
+pub use browser::{BrowserSettings, VENDORED_VOICE_SDK_PATH};
 pub use timeouts::Timeouts;
 
 use crate::destinations::Policy;
@@ -140,6 +142,7 @@ pub struct Settings {
     /// How long a call may go without moving before the reconciler asks Twilio about it.
     pub reconcile_after: Duration,
     pub timeouts: Timeouts,
+    pub browser: BrowserSettings,
 }
 
 impl Settings {
@@ -147,6 +150,7 @@ impl Settings {
     pub fn from_raw(raw: RawSettings) -> Result<Self, ConfigError> {
         let airtable_extras = crate::airtable::settings::from_raw(&raw)?;
         let timeouts = Timeouts::from_raw(&raw)?;
+        let browser = BrowserSettings::from_raw(&raw)?;
         let account_sid = required(
             first_set([raw.twilio_account_sid, raw.account_sid]),
             "TWILIO_ACCOUNT_SID",
@@ -266,6 +270,7 @@ impl Settings {
                 DEFAULT_RECONCILE_AFTER,
             )?,
             timeouts,
+            browser,
         })
     }
 

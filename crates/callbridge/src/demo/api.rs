@@ -126,6 +126,85 @@ impl Api {
         .map(drop)
     }
 
+    /// `GET /browser/token`, as the web app asks for it: the Voice SDK token and the agent's
+    /// client identity.
+    pub async fn browser_token(&self, token: &str) -> Result<(String, String), DemoError> {
+        let step = "get a browser token";
+        let response = self
+            .http
+            .get(self.service_url("/browser/token"))
+            .bearer_auth(token)
+            .send()
+            .await;
+        let data = envelope_data(step, response).await?;
+        let text = |key: &str| {
+            data[key]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| step_error(step, format!("no {key} in {data}")))
+        };
+        Ok((text("token")?, text("identity")?))
+    }
+
+    /// `new Twilio.Device(token)` in the agent's browser, played by the simulator.
+    pub async fn open_device(&self, jwt: &str) -> Result<String, DemoError> {
+        let step = "open the browser's device";
+        let response = self
+            .http
+            .post(format!("{}/sim/devices", self.sim))
+            .json(&json!({"token": jwt, "register": false}))
+            .send()
+            .await;
+        let body: Value = json_body(step, response).await?;
+        body["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| step_error(step, format!("no id in {body}")))
+    }
+
+    /// `device.connect({params: {To}})`: the browser's call SID.
+    pub async fn connect(&self, device: &str, to: &str) -> Result<String, DemoError> {
+        let step = "call from the browser";
+        let response = self
+            .http
+            .post(format!("{}/sim/devices/{device}/connect", self.sim))
+            .json(&json!({"params": {"To": to}}))
+            .send()
+            .await;
+        let body: Value = json_body(step, response).await?;
+        body["call_sid"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| step_error(step, format!("no call_sid in {body}")))
+    }
+
+    /// `call.disconnect()` in the browser.
+    pub async fn disconnect(&self, device: &str, call_sid: &str) -> Result<(), DemoError> {
+        let response = self
+            .http
+            .post(format!(
+                "{}/sim/devices/{device}/calls/{call_sid}/hangup",
+                self.sim
+            ))
+            .send()
+            .await;
+        json_body::<Value>("hang up in the browser", response)
+            .await
+            .map(drop)
+    }
+
+    /// The agent's newest calls, as the call log lists them.
+    pub async fn calls(&self, token: &str) -> Result<Vec<CallView>, DemoError> {
+        let response = self
+            .http
+            .get(self.service_url("/calls"))
+            .bearer_auth(token)
+            .send()
+            .await;
+        let mut data = envelope_data("read the call log", response).await?;
+        parse("read the call log", data["calls"].take())
+    }
+
     async fn otp(&self, step: &'static str, to: &str) -> Result<String, DemoError> {
         let response = self
             .http
@@ -177,6 +256,34 @@ impl Api {
             .await;
         json_body::<Value>("press a key", response).await.map(drop)
     }
+}
+
+/// A TwiML App at the simulator sending browsers' calls to the service at `service`, as the
+/// README says to create one at Twilio. Returns its SID.
+pub async fn create_twiml_app(sim: &twilio_sim::Sim, service: &str) -> Result<String, DemoError> {
+    let step = "create the TwiML App";
+    let url = format!(
+        "{}/2010-04-01/Accounts/{}/Applications.json",
+        sim.base_url().as_str().trim_end_matches('/'),
+        sim.account_sid()
+    );
+    let response = reqwest::Client::new()
+        .post(url)
+        .basic_auth(sim.account_sid(), Some(sim.auth_token()))
+        .form(&[
+            ("FriendlyName", "callbridge demo"),
+            ("VoiceUrl", &format!("{service}/browser/voice")),
+            ("VoiceMethod", "POST"),
+            ("StatusCallback", &format!("{service}/browser/status")),
+            ("StatusCallbackMethod", "POST"),
+        ])
+        .send()
+        .await;
+    let app: Value = json_body(step, response).await?;
+    app["sid"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| step_error(step, format!("no sid in {app}")))
 }
 
 fn step_error(step: &'static str, detail: impl Into<String>) -> DemoError {

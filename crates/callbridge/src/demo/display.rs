@@ -173,6 +173,7 @@ fn describe(source: EventSource, kind: &str) -> String {
     let text = match (source, kind) {
         (EventSource::Call, "queued") => "call queued",
         (EventSource::Call, "initiated") => "dialling",
+        (EventSource::Call, "browser-dialled") => "called from the browser",
         (EventSource::Call, "ringing") => "phone ringing",
         (EventSource::Call, "in-progress" | "answered") => "picked up",
         (EventSource::Call, "completed") => "hung up",

@@ -92,7 +92,13 @@ pub async fn run(options: &DemoOptions) -> Result<bool, DemoError> {
     let dir = tempfile::tempdir()?;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let service_url = format!("http://{}", listener.local_addr()?);
-    let settings = demo_settings(&sim, &service_url, &dir.path().join("callbridge.db"))?;
+    let app_sid = api::create_twiml_app(&sim, &service_url).await?;
+    let settings = demo_settings(
+        &sim,
+        &service_url,
+        &app_sid,
+        &dir.path().join("callbridge.db"),
+    )?;
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(crate::startup::launch_with_tcp_listener(
         settings,
@@ -143,6 +149,7 @@ pub async fn run(options: &DemoOptions) -> Result<bool, DemoError> {
 fn demo_settings(
     sim: &twilio_sim::Sim,
     service_url: &str,
+    twiml_app_sid: &str,
     db: &std::path::Path,
 ) -> Result<Settings, DemoError> {
     let jwt_secret: String = rand::rng()
@@ -161,6 +168,15 @@ fn demo_settings(
         public_base_url: Some(service_url.to_owned()),
         bind: Some("127.0.0.1:0".to_owned()),
         database_url: Some(format!("sqlite://{}", db.display())),
+        // Browser agents: the simulator's API key signs their tokens, its TwiML App sends their
+        // calls here, and their pages load its Voice SDK.
+        twilio_api_key: Some(twilio_sim::DEFAULT_API_KEY_SID.to_owned()),
+        twilio_api_secret: Some(twilio_sim::DEFAULT_API_KEY_SECRET.to_owned()),
+        twiml_app_sid: Some(twiml_app_sid.to_owned()),
+        voice_sdk_url: Some(format!(
+            "{}/sim/voice-sdk.js",
+            sim.base_url().as_str().trim_end_matches('/')
+        )),
         ..RawSettings::default()
     };
     Ok(Settings::from_raw(raw)?)
@@ -185,17 +201,37 @@ async fn drive(
     for (number, behaviour) in scenario.behaviours() {
         api.set_number(number, &behaviour).await?;
     }
-    say(&format!(
-        "placing a call to the customer {CUSTOMER_PHONE}{}",
-        if scenario.record() { ", recorded" } else { "" }
-    ));
-    let call = api
-        .start_call(&token, CUSTOMER_PHONE, scenario.record())
-        .await?;
+    let (call, browser) = if scenario.talks_from_browser() {
+        let (jwt, identity) = api.browser_token(&token).await?;
+        say(&format!(
+            "the agent opens the web app: a Voice SDK token for client:{identity}"
+        ));
+        let device = api.open_device(&jwt).await?;
+        say(&format!(
+            "the agent calls the customer {CUSTOMER_PHONE} from the browser"
+        ));
+        let call_sid = api.connect(&device, CUSTOMER_PHONE).await?;
+        let call = call_of_browser(api, &token, &call_sid).await?;
+        (call, Some(Browser { device, call_sid }))
+    } else {
+        say(&format!(
+            "placing a call to the customer {CUSTOMER_PHONE}{}",
+            if scenario.record() { ", recorded" } else { "" }
+        ));
+        let call = api
+            .start_call(&token, CUSTOMER_PHONE, scenario.record())
+            .await?;
+        (call, None)
+    };
     let id = call.id.to_string();
 
     let (state_tx, state_rx) = watch::channel(call.state);
-    let phones = play_phones(api, options, &token, &id, state_rx, style, clock);
+    let placed = Placed {
+        token: &token,
+        id: &id,
+        browser,
+    };
+    let phones = play_phones(api, options, placed, state_rx, style, clock);
     let timeline = follow(api, &token, &id, state_tx, style, clock);
     let (phones, timeline) =
         tokio::time::timeout(CALL_DEADLINE, async { tokio::join!(phones, timeline) })
@@ -231,13 +267,50 @@ async fn drive(
     Ok((call, ok))
 }
 
+/// A call placed, and where the agent talks from.
+#[derive(Debug)]
+struct Placed<'a> {
+    token: &'a str,
+    id: &'a str,
+    browser: Option<Browser>,
+}
+
+/// The agent's browser: the simulated device and its call.
+#[derive(Debug)]
+struct Browser {
+    device: String,
+    call_sid: String,
+}
+
+/// The call `/browser/voice` stored for the browser's call: the call log shows it once Twilio
+/// has asked the service what to do with that call.
+async fn call_of_browser(api: &Api, token: &str, call_sid: &str) -> Result<CallView, DemoError> {
+    let deadline = Instant::now() + CALL_DEADLINE;
+    loop {
+        let found = api
+            .calls(token)
+            .await?
+            .into_iter()
+            .find(|c| c.legs.iter().any(|leg| leg.call_sid == call_sid));
+        if let Some(call) = found {
+            return Ok(call);
+        }
+        if Instant::now() > deadline {
+            return Err(DemoError::Step {
+                step: "find the browser's call",
+                detail: format!("no call has the leg {call_sid}"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The people on the phones: the agent presses 1 when asked, and once connected the two talk
-/// for a while before the agent hangs up through the service.
+/// for a while before the agent hangs up through the service (or, from a browser, in it).
 async fn play_phones(
     api: &Api,
     options: &DemoOptions,
-    token: &str,
-    id: &str,
+    placed: Placed<'_>,
     mut state: watch::Receiver<CallState>,
     style: Style,
     clock: Instant,
@@ -274,8 +347,16 @@ async fn play_phones(
         options.talk.as_secs()
     ));
     tokio::time::sleep(options.talk).await;
-    say("the agent hangs up");
-    api.hangup(token, id).await
+    match placed.browser {
+        Some(browser) => {
+            say("the agent hangs up in the browser");
+            api.disconnect(&browser.device, &browser.call_sid).await
+        }
+        None => {
+            say("the agent hangs up");
+            api.hangup(placed.token, placed.id).await
+        }
+    }
 }
 
 /// Twilio's final call statuses.

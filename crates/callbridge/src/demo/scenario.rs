@@ -24,6 +24,9 @@ pub enum Scenario {
     AgentNoAnswer,
     /// Like happy, with the conference recorded.
     Record,
+    /// The agent calls from the browser (the Voice SDK, played by the simulator), the customer
+    /// answers, they talk, the agent hangs up in the browser.
+    Browser,
 }
 
 /// What the call must end as for the scenario to count as shown.
@@ -42,6 +45,7 @@ impl Scenario {
             Self::NoAnswer => "no-answer",
             Self::AgentNoAnswer => "agent-no-answer",
             Self::Record => "record",
+            Self::Browser => "browser",
         }
     }
 
@@ -52,6 +56,7 @@ impl Scenario {
             Self::NoAnswer => "the agent answers, presses 1, the customer never picks up",
             Self::AgentNoAnswer => "the agent never picks up, so the customer is never dialled",
             Self::Record => "a happy call, recorded from the start",
+            Self::Browser => "the agent calls from the browser, the customer answers, they talk",
         }
     }
 
@@ -73,12 +78,17 @@ impl Scenario {
 
     /// Whether the customer picks up, so the demo lets them talk and then hangs up.
     pub fn talks(self) -> bool {
-        matches!(self, Self::Happy | Self::Record)
+        matches!(self, Self::Happy | Self::Record | Self::Browser)
     }
 
-    /// Whether the agent answers, so the demo presses a key on their phone.
+    /// Whether the agent answers their phone, so the demo presses a key on it.
     pub fn agent_answers(self) -> bool {
-        self != Self::AgentNoAnswer
+        !matches!(self, Self::AgentNoAnswer | Self::Browser)
+    }
+
+    /// Whether the agent talks from the browser rather than their phone.
+    pub fn talks_from_browser(self) -> bool {
+        self == Self::Browser
     }
 
     pub fn record(self) -> bool {
@@ -87,7 +97,7 @@ impl Scenario {
 
     pub fn expected(self) -> Expected {
         let (state, reason) = match self {
-            Self::Happy | Self::Record => (CallState::Completed, None),
+            Self::Happy | Self::Record | Self::Browser => (CallState::Completed, None),
             Self::Busy => (CallState::Failed, Some("recipient_busy")),
             Self::NoAnswer => (CallState::Failed, Some("recipient_no_answer")),
             Self::AgentNoAnswer => (CallState::Failed, Some("agent_no_answer")),

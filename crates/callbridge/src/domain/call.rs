@@ -71,6 +71,14 @@ text_enum!(
 );
 
 text_enum!(
+    /// Where the agent talks from: their phone, which we ring, or a browser, which calls us.
+    CallMode, "call mode" {
+        Phone => "phone",
+        Browser => "browser",
+    }
+);
+
+text_enum!(
     /// Which kind of Twilio callback an event came from.
     EventSource, "event source" {
         Call => "call",

@@ -2,12 +2,14 @@
 
 mod call;
 mod email;
+mod endpoint;
 mod ids;
 pub(crate) mod mask;
 mod phone;
 
-pub use call::{CallState, EventSource, LegRole};
+pub use call::{CallMode, CallState, EventSource, LegRole};
 pub use email::EmailAddress;
+pub use endpoint::{ClientIdentity, Endpoint};
 pub use ids::{AgentId, CallId, EventId};
 pub use phone::{Line, LineKind, PhoneNumber};
 
@@ -20,6 +22,8 @@ pub enum DomainError {
     InvalidEmail(String),
     #[error("unknown {kind} {value:?}")]
     UnknownVariant { kind: &'static str, value: String },
+    #[error("{0}")]
+    InvalidIdentity(String),
     #[error("invalid id {0:?}")]
     InvalidId(String),
 }

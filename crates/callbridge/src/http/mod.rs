@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router(serve_metrics))
         .merge(crate::setup::router())
         .merge(crate::calls::router())
+        .merge(crate::browser::router())
         .merge(crate::webhooks::router(webhooks_at_once))
         .merge(crate::airtable::router())
         .fallback(not_found)

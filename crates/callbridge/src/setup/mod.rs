@@ -26,5 +26,5 @@ pub fn router() -> Router<AppState> {
         .route("/setup/phone/validate", post(phone::validate))
         .route("/setup/init", post(one_step::init))
         .route("/setup/validate", post(one_step::validate))
-        .route("/setup/me", get(me::me))
+        .route("/setup/me", get(me::me).patch(me::update))
 }

@@ -20,13 +20,13 @@ pub use airtable_models::{
 };
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
 pub use models::{
-    Agent, Call, CallEvent, CallLeg, LegUpdate, NewAgent, NewCall, NewEvent, Recording,
-    RecordingUpdate,
+    Agent, Call, CallEvent, CallLeg, InboundCall, InboundLeg, LegUpdate, NewAgent, NewCall,
+    NewEvent, Recording, RecordingUpdate,
 };
 pub use models::{AuditEvent, NewAuditEvent, RateWindow};
 pub use sql::{ACQUIRE_TIMEOUT, Backend, MigrationStatus, SqlStore};
 
-use crate::domain::{AgentId, CallId, CallState, EmailAddress, PhoneNumber};
+use crate::domain::{AgentId, CallId, CallMode, CallState, EmailAddress, PhoneNumber};
 
 /// How the rest of the service holds the store.
 pub type SharedStore = Arc<dyn Store>;
@@ -134,6 +134,8 @@ pub trait AgentStore: Send + Sync {
         id: AgentId,
         at: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Agent>;
+    /// Where the agent talks from unless a request says otherwise.
+    async fn set_default_mode(&self, id: AgentId, mode: CallMode) -> StoreResult<Agent>;
     /// Every agent, oldest first.
     async fn list_agents(&self) -> StoreResult<Vec<Agent>>;
 }
@@ -179,6 +181,14 @@ pub trait AuditStore: Send + Sync {
 #[async_trait]
 pub trait CallStore: Send + Sync {
     async fn create_call(&self, call: NewCall) -> StoreResult<Call>;
+    /// Stores a call a browser placed to us together with that call, its agent's leg, in one
+    /// transaction. A Twilio retry of the same request (the same `agent_leg.call_sid`) stores
+    /// nothing and finds the call the first one stored.
+    async fn create_inbound_call(
+        &self,
+        call: NewCall,
+        agent_leg: InboundLeg,
+    ) -> StoreResult<InboundCall>;
     async fn call_by_id(&self, id: CallId) -> StoreResult<Option<Call>>;
     /// Newest first.
     async fn calls_for_agent(&self, agent: AgentId, limit: u32) -> StoreResult<Vec<Call>>;
@@ -223,6 +233,8 @@ pub trait CallStore: Send + Sync {
     /// callback that arrives late never undoes a newer one.
     async fn upsert_leg(&self, leg: LegUpdate) -> StoreResult<CallLeg>;
     async fn legs_for_call(&self, id: CallId) -> StoreResult<Vec<CallLeg>>;
+    /// The leg Twilio knows by `call_sid`, if it is one of ours.
+    async fn leg_by_sid(&self, call_sid: &str) -> StoreResult<Option<CallLeg>>;
     /// How long the parties talked; set whenever it becomes known, whatever the call's state.
     async fn set_call_duration(&self, id: CallId, duration_secs: i64) -> StoreResult<()>;
 }

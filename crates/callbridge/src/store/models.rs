@@ -2,7 +2,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::domain::{
-    AgentId, CallId, CallState, EmailAddress, EventId, EventSource, LegRole, PhoneNumber,
+    AgentId, CallId, CallMode, CallState, EmailAddress, Endpoint, EventId, EventSource, LegRole,
+    PhoneNumber,
 };
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct Agent {
     pub token_version: i64,
     pub revoked_at: Option<DateTime<Utc>>,
     pub record_by_default: bool,
+    /// Where the agent talks from unless a request says otherwise.
+    pub default_mode: CallMode,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -32,8 +35,10 @@ pub struct Agent {
 #[derive(Debug, Clone)]
 pub struct NewCall {
     pub agent_id: AgentId,
+    pub mode: CallMode,
     pub recipient: PhoneNumber,
-    pub agent_number: PhoneNumber,
+    /// The agent's verified phone, or their browser's client.
+    pub agent_endpoint: Endpoint,
     /// The user's own name for the call (the seed's ConferenceName); never used as the conference.
     pub label: Option<String>,
     pub record: bool,
@@ -43,11 +48,12 @@ pub struct NewCall {
 pub struct Call {
     pub id: CallId,
     pub agent_id: AgentId,
+    pub mode: CallMode,
     pub state: CallState,
     pub reason: Option<String>,
     pub label: Option<String>,
     pub recipient: PhoneNumber,
-    pub agent_number: PhoneNumber,
+    pub agent_endpoint: Endpoint,
     pub conference_name: String,
     pub conference_sid: Option<String>,
     pub record: bool,
@@ -57,6 +63,23 @@ pub struct Call {
     pub duration_secs: Option<i64>,
 }
 
+/// The leg of a call that Twilio placed to us (a browser calling out): known by its SID and
+/// status when its first webhook arrives.
+#[derive(Debug, Clone)]
+pub struct InboundLeg {
+    pub call_sid: String,
+    pub status: String,
+}
+
+/// What storing an inbound call found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundCall {
+    /// The call is new.
+    Created(Call),
+    /// Its leg was stored before (a retried webhook): the call that stored it.
+    Existing(Call),
+}
+
 #[derive(Debug, Clone)]
 pub struct LegUpdate {
     pub call_id: CallId,
@@ -64,7 +87,8 @@ pub struct LegUpdate {
     pub call_sid: String,
     /// Twilio's CallStatus (`queued`, `ringing`, `in-progress`, `completed`, `busy`, …).
     pub status: String,
-    pub number: PhoneNumber,
+    /// What the leg rang (or, for a browser's call to us, where it came from).
+    pub number: Endpoint,
     pub duration_secs: Option<i64>,
 }
 
@@ -74,7 +98,7 @@ pub struct CallLeg {
     pub role: LegRole,
     pub call_sid: String,
     pub status: String,
-    pub number: PhoneNumber,
+    pub number: Endpoint,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub duration_secs: Option<i64>,

@@ -13,7 +13,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::{AssertSqlSafe, Connection};
 
 use super::{Agent, Backend, Call, NewAgent, NewCall, SqlStore, Store};
-use crate::domain::{EmailAddress, PhoneNumber};
+use crate::domain::{CallMode, EmailAddress, PhoneNumber};
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -163,8 +163,13 @@ pub async fn fixture_call(store: &dyn Store, agent: &Agent) -> Call {
     store
         .create_call(NewCall {
             agent_id: agent.id,
+            mode: CallMode::Phone,
             recipient: PhoneNumber::parse(FIXTURE_RECIPIENT).expect("a fixture phone"),
-            agent_number: agent.phone.clone().expect("a fixture agent has a phone"),
+            agent_endpoint: agent
+                .phone
+                .clone()
+                .expect("a fixture agent has a phone")
+                .into(),
             label: None,
             record: false,
         })

@@ -28,9 +28,10 @@ fn new_agent(e: &str, p: Option<&str>) -> NewAgent {
 async fn call_for(store: &SqlStore, agent: &Agent) -> Call {
     store
         .create_call(NewCall {
+            mode: crate::domain::CallMode::Phone,
             agent_id: agent.id,
             recipient: phone("+14155550111"),
-            agent_number: agent.phone.clone().unwrap(),
+            agent_endpoint: agent.phone.clone().unwrap().into(),
             label: Some("Call between Tuvok & Spock".into()),
             record: false,
         })
@@ -165,9 +166,10 @@ async fn a_call_for_an_unknown_agent_is_refused() {
         let store = db.store().await;
         let result = store
             .create_call(NewCall {
+                mode: crate::domain::CallMode::Phone,
                 agent_id: AgentId::new(),
                 recipient: phone("+14155550111"),
-                agent_number: phone("+14155550100"),
+                agent_endpoint: phone("+14155550100").into(),
                 label: None,
                 record: false,
             })
@@ -259,7 +261,7 @@ async fn legs_are_upserted_by_call_sid_and_keep_a_known_duration() {
             role: LegRole::Agent,
             call_sid: "CAagent".into(),
             status: status.into(),
-            number: phone("+14155550100"),
+            number: phone("+14155550100").into(),
             duration_secs: duration,
         };
         let first = store.upsert_leg(update("ringing", None)).await.unwrap();
@@ -275,7 +277,7 @@ async fn legs_are_upserted_by_call_sid_and_keep_a_known_duration() {
             .upsert_leg(LegUpdate {
                 role: LegRole::Recipient,
                 call_sid: "CArecipient".into(),
-                number: phone("+14155550111"),
+                number: phone("+14155550111").into(),
                 ..update("busy", None)
             })
             .await

@@ -28,7 +28,7 @@ impl IntoResponse for Twiml {
     }
 }
 
-fn render(xml: Result<String, ::twiml::Error>) -> Result<Twiml, ApiError> {
+pub(super) fn render(xml: Result<String, ::twiml::Error>) -> Result<Twiml, ApiError> {
     xml.map(Twiml)
         .map_err(|e| ApiError::Internal(format!("could not write TwiML: {e}")))
 }
@@ -80,7 +80,7 @@ async fn agent_ready(state: &AppState, form: &SignedForm) -> Result<Twiml, ApiEr
             role: LegRole::Agent,
             call_sid: agent_sid,
             status: "in-progress".into(),
-            number: call.agent_number.clone(),
+            number: call.agent_endpoint.clone(),
             duration_secs: None,
         })
         .await?;
@@ -110,7 +110,7 @@ pub async fn conference_twiml(
 
 /// A party joins the conference while the call is live, and is let go once it is over (e.g. the
 /// customer answering after the agent gave up).
-fn answer_for(state: &AppState, call: &Call, leg: LegRole) -> Result<Twiml, ApiError> {
+pub(super) fn answer_for(state: &AppState, call: &Call, leg: LegRole) -> Result<Twiml, ApiError> {
     match call.state {
         CallState::Completed | CallState::Failed => render(twiml::say_and_hang_up(GOODBYE)),
         _ => render(twiml::conference(&state.settings, call, leg)),

@@ -1,6 +1,7 @@
 //! The Twilio-facing routes. Every request must be signed by Twilio (see [`signed`]); the call
 //! flow behind them lives in `crate::calls`.
 
+mod browser;
 mod callback;
 mod dial;
 pub mod signed;
@@ -31,5 +32,7 @@ pub fn router(at_once: usize) -> Router<AppState> {
         .route(STATUS_PATH, post(status::status))
         .route(CONFERENCE_STATUS_PATH, post(status::status))
         .route(RECORDING_STATUS_PATH, post(status::status))
+        .route(crate::browser::VOICE_PATH, post(browser::voice))
+        .route(crate::browser::STATUS_PATH, post(browser::status))
         .layer(GlobalConcurrencyLimitLayer::with_semaphore(turns))
 }

@@ -7,10 +7,10 @@ use serde_json::{Value, json};
 
 use super::callback::{CallProgress, Callback, ConferenceEvent, RecordingStatus};
 use super::signed::SignedForm;
-use crate::calls::flow::Fact;
+use crate::calls::flow::{Fact, LegStatus};
 use crate::calls::progress::LegProgress;
 use crate::calls::{self, advance};
-use crate::domain::LegRole;
+use crate::domain::{CallId, CallMode, LegRole};
 use crate::http::{ApiError, patiently};
 use crate::state::AppState;
 use crate::store::{Call, RecordingUpdate};
@@ -24,7 +24,15 @@ pub async fn status(
 }
 
 async fn apply(state: &AppState, form: &SignedForm) -> Result<Json<Value>, ApiError> {
-    let call_id = form.call_id()?;
+    apply_to(state, form, form.call_id()?).await
+}
+
+/// Stores the callback as an event of the call `call_id` and applies what it says.
+pub(super) async fn apply_to(
+    state: &AppState,
+    form: &SignedForm,
+    call_id: CallId,
+) -> Result<Json<Value>, ApiError> {
     let call = state
         .store
         .call_by_id(call_id)
@@ -116,11 +124,28 @@ async fn on_conference_event(
                     None => None,
                 },
             };
-            role.map(Fact::Joined)
+            match role {
+                // A browser agent is dialled into nothing first: being in the conference is
+                // what makes them ready for the customer.
+                Some(LegRole::Agent) if call.mode == CallMode::Browser => Some(Fact::AgentReady),
+                other => other.map(Fact::Joined),
+            }
+        }
+        // Nothing follows the browser's `<Dial>`: leaving the conference ends its call. Said
+        // here too, because the App's Status Callback may not be set.
+        "participant-leave" if call.mode == CallMode::Browser && is_agent(event) => {
+            Some(Fact::Leg {
+                role: LegRole::Agent,
+                status: LegStatus::Completed,
+            })
         }
         "conference-end" => Some(Fact::ConferenceEnded),
         _ => None,
     })
+}
+
+fn is_agent(event: &ConferenceEvent) -> bool {
+    event.label.as_deref() == Some(LegRole::Agent.as_str())
 }
 
 async fn on_recording(

@@ -57,9 +57,10 @@ async fn unsigned_or_forged_webhooks_get_403_and_change_nothing() {
     let call = app
         .store
         .create_call(NewCall {
+            mode: callbridge::domain::CallMode::Phone,
             agent_id: target.id,
             recipient: PhoneNumber::parse(CUSTOMER).unwrap(),
-            agent_number: PhoneNumber::parse(AGENT_PHONE).unwrap(),
+            agent_endpoint: PhoneNumber::parse(AGENT_PHONE).unwrap().into(),
             label: None,
             record: false,
         })

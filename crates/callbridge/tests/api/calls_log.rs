@@ -34,9 +34,10 @@ pub async fn agent_with_token(app: &TestApp, email: &str, number: &str) -> (Agen
 pub async fn new_call(app: &TestApp, agent: &Agent, label: &str) -> Call {
     app.store
         .create_call(NewCall {
+            mode: callbridge::domain::CallMode::Phone,
             agent_id: agent.id,
             recipient: phone(CUSTOMER),
-            agent_number: agent.phone.clone().unwrap(),
+            agent_endpoint: agent.phone.clone().unwrap().into(),
             label: Some(label.into()),
             record: false,
         })
@@ -161,7 +162,7 @@ async fn a_call_shows_its_legs_and_its_events_in_order() {
             role: LegRole::Agent,
             call_sid: "CA0000000000000000000000000000000a".into(),
             status: "in-progress".into(),
-            number: ada.phone.clone().unwrap(),
+            number: ada.phone.clone().unwrap().into(),
             duration_secs: None,
         })
         .await

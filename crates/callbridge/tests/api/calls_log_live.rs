@@ -250,7 +250,7 @@ async fn hanging_up_ends_the_live_leg_at_twilio_and_may_be_repeated() {
             role: LegRole::Agent,
             call_sid: leg.sid.clone(),
             status: "ringing".into(),
-            number: ada.phone.clone().unwrap(),
+            number: ada.phone.clone().unwrap().into(),
             duration_secs: None,
         })
         .await

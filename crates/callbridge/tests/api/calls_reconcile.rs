@@ -138,7 +138,7 @@ async fn hanging_up_a_call_twilio_already_ended_settles_it() {
                 role,
                 call_sid: sid.into(),
                 status: "in-progress".into(),
-                number: PhoneNumber::parse(number).unwrap(),
+                number: PhoneNumber::parse(number).unwrap().into(),
                 duration_secs: None,
             })
             .await
@@ -190,7 +190,7 @@ async fn a_call_whose_last_callback_was_stored_but_never_applied_ends_all_the_sa
             role: callbridge::domain::LegRole::Agent,
             call_sid: "CA00000000000000000000000000000b01".into(),
             status: "busy".into(),
-            number: PhoneNumber::parse(AGENT_PHONE).unwrap(),
+            number: PhoneNumber::parse(AGENT_PHONE).unwrap().into(),
             duration_secs: Some(0),
         })
         .await

@@ -6,7 +6,7 @@ use std::process::Output;
 use tokio::process::Command;
 use twilio_sim::{Sim, SimConfig};
 
-use crate::helpers::{CALLER_ID, JWT_SECRET, VERIFY_SERVICE_SID};
+use crate::helpers::{CALLER_ID, JWT_SECRET, VERIFY_SERVICE_SID, create_twiml_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_callbridge");
 
@@ -88,9 +88,15 @@ async fn a_good_configuration_passes() {
     }
     assert!(line(&lines, "VERIFY_SERVICE_SID").starts_with("skip"));
     assert!(line(&lines, "DATABASE_URL").contains("up to date"));
+    let browser = line(&lines, "TWIML_APP_SID");
+    assert!(browser.starts_with("skip"), "{browser}");
+    assert!(
+        browser.contains("set TWILIO_API_KEY, TWILIO_API_SECRET, TWIML_APP_SID"),
+        "{browser}"
+    );
     assert_eq!(
         lines.last().unwrap(),
-        "5 ok, 0 warnings, 1 skipped, 0 failed"
+        "5 ok, 0 warnings, 2 skipped, 0 failed"
     );
     // Nothing secret is printed.
     let all = lines.join("\n");
@@ -228,6 +234,55 @@ async fn with_an_api_key_both_it_and_the_auth_token_are_checked() {
     assert!(
         key.starts_with("FAIL") && key.contains("TWILIO_API_SECRET"),
         "{key}"
+    );
+    sim.shutdown().await;
+}
+
+/// `check` set up for browser agents with the TwiML App `app`.
+fn check_browser(dir: &Path, sim: &Sim, app: &str) -> Command {
+    let mut cmd = check(dir, sim);
+    cmd.env("TWILIO_API_KEY", twilio_sim::DEFAULT_API_KEY_SID)
+        .env("TWILIO_API_SECRET", twilio_sim::DEFAULT_API_KEY_SECRET)
+        .env("TWIML_APP_SID", app);
+    cmd
+}
+
+#[tokio::test]
+async fn browser_calling_needs_a_twiml_app_that_points_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = sim().await;
+    migrate(dir.path()).await;
+
+    let ours = create_twiml_app(&sim, "http://127.0.0.1:8080").await;
+    let (out, lines) = run(&mut check_browser(dir.path(), &sim, &ours)).await;
+    assert!(out.status.success(), "{lines:#?}");
+    let browser = line(&lines, "TWIML_APP_SID");
+    assert!(browser.starts_with("ok "), "{browser}");
+    assert!(
+        browser.contains("http://127.0.0.1:8080/browser/voice"),
+        "{browser}"
+    );
+    assert!(
+        line(&lines, "TWILIO_API_KEY").starts_with("ok "),
+        "{lines:#?}"
+    );
+
+    let elsewhere = create_twiml_app(&sim, "https://old.example.com").await;
+    let (out, lines) = run(&mut check_browser(dir.path(), &sim, &elsewhere)).await;
+    assert_eq!(out.status.code(), Some(1), "{lines:#?}");
+    let browser = line(&lines, "TWIML_APP_SID");
+    assert!(browser.starts_with("FAIL"), "{browser}");
+    assert!(
+        browser.contains("set it to POST http://127.0.0.1:8080/browser/voice"),
+        "{browser}"
+    );
+
+    let missing = "AP0000000000000000000000000000dead";
+    let (out, lines) = run(&mut check_browser(dir.path(), &sim, missing)).await;
+    assert_eq!(out.status.code(), Some(1), "{lines:#?}");
+    assert!(
+        line(&lines, "TWIML_APP_SID").starts_with("FAIL"),
+        "{lines:#?}"
     );
     sim.shutdown().await;
 }

@@ -86,3 +86,26 @@ fn the_busy_demo_fails_the_call_as_expected_and_exits_0() {
     assert!(!stdout.contains("CONNECTED"), "{stdout}");
     assert!(stdout.contains("✔ busy"), "{stdout}");
 }
+
+#[test]
+fn the_browser_demo_calls_from_a_simulated_voice_sdk_and_exits_0() {
+    let (ok, stdout, stderr) = demo("browser");
+    assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("a Voice SDK token for client:agent_"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("hangs up in the browser"), "{stdout}");
+    assert!(!stdout.contains("presses 1"), "{stdout}");
+    assert_eq!(
+        line_starting(&stdout, "state").split_whitespace().nth(1),
+        Some("completed")
+    );
+    let legs: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("leg "))
+        .collect();
+    assert_eq!(legs.len(), 2, "{stdout}");
+    assert!(legs.iter().any(|l| l.contains("client:agent_")), "{stdout}");
+    assert!(stdout.contains("✔ browser"), "{stdout}");
+}

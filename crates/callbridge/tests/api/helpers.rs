@@ -119,6 +119,59 @@ pub async fn spawn_app_full(
     launch(raw, store, listener, address, sim, Some(db)).await
 }
 
+/// The app set up for browser agents, as a person would set it up by hand: the simulator's API
+/// key signs the Voice SDK's tokens, and a TwiML App at the simulator sends the browsers' calls
+/// to the app's `/browser/voice` and their ends to `/browser/status`. The web app loads the
+/// simulator's Voice SDK.
+pub async fn spawn_browser_app_with(
+    db: TestDatabase,
+    configure: impl FnOnce(&mut RawSettings),
+) -> TestApp {
+    let sim = Sim::start(sim_config()).await.expect("start the simulator");
+    let url = db.url().to_owned();
+    let store: SharedStore = Arc::new(
+        SqlStore::open(&url)
+            .await
+            .unwrap_or_else(|e| panic!("open the {} test store: {e}", db.backend().as_str())),
+    );
+    let (listener, address) = listen().await;
+    let app_sid = create_twiml_app(&sim, &address).await;
+    let mut raw = sim_settings(&url, &sim, &address);
+    raw.twilio_api_key = Some(twilio_sim::DEFAULT_API_KEY_SID.into());
+    raw.twilio_api_secret = Some(twilio_sim::DEFAULT_API_KEY_SECRET.into());
+    raw.twiml_app_sid = Some(app_sid);
+    raw.voice_sdk_url = Some(sim.base_url().join("sim/voice-sdk.js").unwrap().to_string());
+    configure(&mut raw);
+    launch(raw, store, listener, address, sim, Some(db)).await
+}
+
+/// A TwiML App at the simulator whose URLs are the app's at `address`.
+pub async fn create_twiml_app(sim: &Sim, address: &str) -> String {
+    let url = sim
+        .base_url()
+        .join(&format!(
+            "2010-04-01/Accounts/{}/Applications.json",
+            sim.account_sid()
+        ))
+        .unwrap();
+    let response = reqwest::Client::new()
+        .post(url)
+        .basic_auth(sim.account_sid(), Some(sim.auth_token()))
+        .form(&[
+            ("FriendlyName", "callbridge browser agents"),
+            ("VoiceUrl", &format!("{address}/browser/voice")),
+            ("VoiceMethod", "POST"),
+            ("StatusCallback", &format!("{address}/browser/status")),
+            ("StatusCallbackMethod", "POST"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "create the TwiML App");
+    let app: Value = response.json().await.unwrap();
+    app["sid"].as_str().unwrap().to_owned()
+}
+
 /// The app on a store the test controls (e.g. one it will break).
 pub async fn spawn_app_with_store(store: SharedStore) -> TestApp {
     let sim = Sim::start(sim_config()).await.expect("start the simulator");

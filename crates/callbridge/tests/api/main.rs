@@ -3,6 +3,7 @@
 mod airtable_call;
 mod airtable_campaigns;
 mod airtable_load;
+mod browser;
 mod calls_dial_resilience;
 mod calls_flow;
 mod calls_flow_load;

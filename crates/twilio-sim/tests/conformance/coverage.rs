@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 /// The client's resource modules, read at compile time so that a method added to the client and not
 /// exercised here fails the test.
 const RESOURCE_MODULES: &str = include_str!("../../../twilio/src/resources/mod.rs");
-const RESOURCE_SOURCES: [(&str, &str); 7] = [
+const RESOURCE_SOURCES: [(&str, &str); 8] = [
+    (
+        "applications",
+        include_str!("../../../twilio/src/resources/applications.rs"),
+    ),
     (
         "calls",
         include_str!("../../../twilio/src/resources/calls.rs"),
@@ -110,6 +114,10 @@ pub fn expected_operations() -> BTreeMap<&'static str, (&'static str, String)> {
             ),
         ),
         ("fetch_recording", ("GET", api("/Recordings/{Sid}.json"))),
+        (
+            "fetch_application",
+            ("GET", api("/Applications/{Sid}.json")),
+        ),
         ("list_recordings", ("GET", api("/Recordings.json"))),
         (
             "list_incoming_phone_numbers",

@@ -1,5 +1,6 @@
 //! The REST resources, each with its parameters, response type and `Client` methods.
 
+pub mod applications;
 pub mod calls;
 pub mod common;
 pub mod conferences;

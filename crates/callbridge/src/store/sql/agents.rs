@@ -5,11 +5,11 @@ use sqlx::any::AnyRow;
 
 use super::SqlStore;
 use super::rows::{Columns, flag, now_ms, to_ms};
-use crate::domain::{AgentId, EmailAddress, PhoneNumber};
+use crate::domain::{AgentId, CallMode, EmailAddress, PhoneNumber};
 use crate::store::{Agent, AgentStore, NewAgent, StoreError, StoreResult};
 
 pub(super) const AGENT_COLUMNS: &str = "id, email, email_verified_at, phone, phone_verified_at, token_version, \
-                       revoked_at, record_by_default, created_at, updated_at";
+                       revoked_at, record_by_default, default_mode, created_at, updated_at";
 
 pub(super) fn agent_from_row(row: &AnyRow) -> StoreResult<Agent> {
     let c = Columns::new(row, "agents");
@@ -22,6 +22,7 @@ pub(super) fn agent_from_row(row: &AnyRow) -> StoreResult<Agent> {
         token_version: c.int("token_version")?,
         revoked_at: c.opt_time("revoked_at")?,
         record_by_default: c.flag("record_by_default")?,
+        default_mode: c.parsed("default_mode")?,
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
     })
@@ -122,6 +123,20 @@ impl AgentStore for SqlStore {
         .bind(id.to_string())
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.existing_agent(id).await
+    }
+
+    async fn set_default_mode(&self, id: AgentId, mode: CallMode) -> StoreResult<Agent> {
+        let done =
+            sqlx::query("UPDATE agents SET default_mode = $1, updated_at = $2 WHERE id = $3")
+                .bind(mode.as_str())
+                .bind(now_ms())
+                .bind(id.to_string())
+                .execute(&self.pool)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -367,9 +367,10 @@ mod tests {
         record: &str,
     ) -> RecordCall {
         let call = NewCall {
+            mode: crate::domain::CallMode::Phone,
             agent_id: agent.id,
             recipient: FIXTURE_RECIPIENT.parse().unwrap(),
-            agent_number: agent.phone.clone().unwrap(),
+            agent_endpoint: agent.phone.clone().unwrap().into(),
             label: None,
             record: false,
         };

@@ -192,9 +192,10 @@ mod tests {
                 for agent in &agents {
                     let call = store
                         .create_call(NewCall {
+                            mode: crate::domain::CallMode::Phone,
                             agent_id: agent.id,
                             recipient: phone("+12025550123"),
-                            agent_number: agent.phone.clone().unwrap(),
+                            agent_endpoint: agent.phone.clone().unwrap().into(),
                             label: Some(format!("{n}")),
                             record: false,
                         })
@@ -255,7 +256,7 @@ mod tests {
                     role: LegRole::Agent,
                     call_sid: "CA00000000000000000000000000000001".into(),
                     status: "ringing".into(),
-                    number: call.agent_number.clone(),
+                    number: call.agent_endpoint.clone(),
                     duration_secs: None,
                 })
                 .await

@@ -4,12 +4,13 @@ use sqlx::any::AnyRow;
 
 use super::SqlStore;
 use super::rows::{Columns, flag, now_ms, placeholders};
-use crate::domain::{AgentId, CallId, CallState};
+use crate::domain::{AgentId, CallId, CallState, LegRole};
 use crate::store::{
-    Call, CallLeg, CallStore, LegUpdate, NewCall, NewOutboxRow, StoreError, StoreResult,
+    Call, CallLeg, CallStore, InboundCall, InboundLeg, LegUpdate, NewCall, NewOutboxRow,
+    StoreError, StoreResult,
 };
 
-pub(super) const CALL_COLUMNS: &str = "id, agent_id, state, reason, label, recipient, \
+pub(super) const CALL_COLUMNS: &str = "id, agent_id, mode, state, reason, label, recipient, \
                                        agent_number, conference_name, conference_sid, record, \
                                        created_at, updated_at, ended_at, duration_secs";
 
@@ -21,11 +22,12 @@ pub(super) fn call_from_row(row: &AnyRow) -> StoreResult<Call> {
     Ok(Call {
         id: c.parsed("id")?,
         agent_id: c.parsed("agent_id")?,
+        mode: c.parsed("mode")?,
         state: c.parsed("state")?,
         reason: c.opt_text("reason")?,
         label: c.opt_text("label")?,
         recipient: c.parsed("recipient")?,
-        agent_number: c.parsed("agent_number")?,
+        agent_endpoint: c.parsed("agent_number")?,
         conference_name: c.text("conference_name")?,
         conference_sid: c.opt_text("conference_sid")?,
         record: c.flag("record")?,
@@ -93,16 +95,17 @@ impl SqlStore {
     {
         let id = CallId::new();
         sqlx::query(
-            "INSERT INTO calls (id, agent_id, state, label, recipient, agent_number, \
+            "INSERT INTO calls (id, agent_id, mode, state, label, recipient, agent_number, \
              conference_name, record, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
         )
         .bind(id.to_string())
         .bind(call.agent_id.to_string())
+        .bind(call.mode.as_str())
         .bind(CallState::Created.as_str())
         .bind(call.label.clone())
         .bind(call.recipient.as_str())
-        .bind(call.agent_number.as_str())
+        .bind(call.agent_endpoint.to_twilio())
         .bind(id.conference_name())
         .bind(flag(call.record))
         .bind(now_ms())
@@ -160,6 +163,40 @@ impl CallStore for SqlStore {
     async fn create_call(&self, call: NewCall) -> StoreResult<Call> {
         let id = Self::insert_call(&self.pool, &call).await?;
         self.require_call(id).await
+    }
+
+    async fn create_inbound_call(
+        &self,
+        call: NewCall,
+        agent_leg: InboundLeg,
+    ) -> StoreResult<InboundCall> {
+        let mut tx = self.begin_write().await?;
+        let id = Self::insert_call(&mut *tx, &call).await?;
+        let now = now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+             ON CONFLICT (call_sid) DO NOTHING",
+        )
+        .bind(agent_leg.call_sid.as_str())
+        .bind(id.to_string())
+        .bind(LegRole::Agent.as_str())
+        .bind(agent_leg.status.as_str())
+        .bind(leg_status_rank(&agent_leg.status))
+        .bind(call.agent_endpoint.to_twilio())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(InboundCall::Created(self.require_call(id).await?));
+        }
+        tx.rollback().await?;
+        let leg = self
+            .leg_by_sid(&agent_leg.call_sid)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(InboundCall::Existing(self.require_call(leg.call_id).await?))
     }
 
     async fn call_by_id(&self, id: CallId) -> StoreResult<Option<Call>> {
@@ -273,7 +310,7 @@ impl CallStore for SqlStore {
         .bind(leg.role.as_str())
         .bind(leg.status.as_str())
         .bind(rank)
-        .bind(leg.number.as_str())
+        .bind(leg.number.to_twilio())
         .bind(now)
         .bind(leg.duration_secs)
         .execute(&self.pool)
@@ -300,6 +337,17 @@ impl CallStore for SqlStore {
             .collect()
     }
 
+    async fn leg_by_sid(&self, call_sid: &str) -> StoreResult<Option<CallLeg>> {
+        let sql = format!("SELECT {LEG_COLUMNS} FROM call_legs WHERE call_sid = $1");
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(call_sid)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(leg_from_row)
+            .transpose()
+    }
+
     async fn set_call_duration(&self, id: CallId, duration_secs: i64) -> StoreResult<()> {
         let query =
             sqlx::query("UPDATE calls SET duration_secs = $1, updated_at = $2 WHERE id = $3")
@@ -310,10 +358,98 @@ impl CallStore for SqlStore {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::leg_status_rank;
-    use crate::domain::{CallState, LegRole};
-    use crate::store::testing::{TestDatabase, fixture_agent_call};
-    use crate::store::{CallStore, LegUpdate};
+    use crate::domain::{CallMode, CallState, ClientIdentity, LegRole, PhoneNumber};
+    use crate::store::testing::{TestDatabase, fixture_agent, fixture_agent_call};
+    use crate::store::{AgentStore, CallStore, InboundCall, InboundLeg, LegUpdate, NewCall, Store};
+
+    fn browser_call(agent: &crate::store::Agent) -> NewCall {
+        NewCall {
+            agent_id: agent.id,
+            mode: CallMode::Browser,
+            recipient: PhoneNumber::parse("+12025550123").unwrap(),
+            agent_endpoint: ClientIdentity::for_agent(agent.id).into(),
+            label: Some("from the browser".into()),
+            record: true,
+        }
+    }
+
+    fn inbound(sid: &str) -> InboundLeg {
+        InboundLeg {
+            call_sid: sid.into(),
+            status: "in-progress".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_browsers_call_is_stored_with_its_leg_once_however_often_twilio_asks() {
+        for db in TestDatabase::all().await {
+            let store: Arc<dyn Store> = Arc::new(db.store().await);
+            let agent = fixture_agent(store.as_ref(), "web@example.com", "+14155550100").await;
+            let attempts = (0..8).map(|_| {
+                let (store, agent) = (Arc::clone(&store), agent.clone());
+                tokio::spawn(async move {
+                    store
+                        .create_inbound_call(browser_call(&agent), inbound("CAbrowser"))
+                        .await
+                        .unwrap()
+                })
+            });
+            let results = futures::future::join_all(attempts).await;
+            let created: Vec<_> = results
+                .iter()
+                .filter_map(|r| match r.as_ref().unwrap() {
+                    InboundCall::Created(call) => Some(call.clone()),
+                    InboundCall::Existing(_) => None,
+                })
+                .collect();
+            assert_eq!(created.len(), 1, "{:?}", db.backend());
+            let call = &created[0];
+            for result in &results {
+                if let InboundCall::Existing(existing) = result.as_ref().unwrap() {
+                    assert_eq!(existing.id, call.id);
+                }
+            }
+            assert_eq!(call.mode, CallMode::Browser);
+            assert_eq!(call.state, CallState::Created);
+            assert_eq!(
+                call.agent_endpoint,
+                ClientIdentity::for_agent(agent.id).into()
+            );
+            let legs = store.legs_for_call(call.id).await.unwrap();
+            assert_eq!(legs.len(), 1);
+            assert_eq!(legs[0].role, LegRole::Agent);
+            assert_eq!(
+                legs[0].number.to_twilio(),
+                format!("client:{}", ClientIdentity::for_agent(agent.id))
+            );
+            let found = store.leg_by_sid("CAbrowser").await.unwrap().unwrap();
+            assert_eq!(found.call_id, call.id);
+            assert!(store.leg_by_sid("CAnobody").await.unwrap().is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_agent_keeps_the_mode_they_chose() {
+        for db in TestDatabase::all().await {
+            let store = db.store().await;
+            let agent = fixture_agent(&store, "mode@example.com", "+14155550100").await;
+            assert_eq!(agent.default_mode, CallMode::Phone);
+            let changed = store
+                .set_default_mode(agent.id, CallMode::Browser)
+                .await
+                .unwrap();
+            assert_eq!(changed.default_mode, CallMode::Browser);
+            let read = store.agent_by_id(agent.id).await.unwrap().unwrap();
+            assert_eq!(read.default_mode, CallMode::Browser);
+            let nobody = store
+                .set_default_mode(crate::domain::AgentId::new(), CallMode::Phone)
+                .await;
+            assert!(matches!(nobody, Err(crate::store::StoreError::NotFound)));
+        }
+    }
 
     #[tokio::test]
     async fn a_late_leg_status_never_moves_the_leg_back() {
@@ -325,7 +461,7 @@ mod tests {
                 role: LegRole::Recipient,
                 call_sid: "CArecipient".into(),
                 status: status.into(),
-                number: call.recipient.clone(),
+                number: call.recipient.clone().into(),
                 duration_secs: None,
             };
             store.upsert_leg(leg("in-progress")).await.unwrap();

@@ -169,9 +169,10 @@ mod tests {
             );
             let call = store
                 .create_call(NewCall {
+                    mode: crate::domain::CallMode::Phone,
                     agent_id,
                     recipient: PhoneNumber::parse("+12025550123").unwrap(),
-                    agent_number: PhoneNumber::parse("+14155550100").unwrap(),
+                    agent_endpoint: PhoneNumber::parse("+14155550100").unwrap().into(),
                     label: None,
                     record: false,
                 })
