@@ -500,6 +500,71 @@ mod tests {
         assert_eq!(newer.unknown, vec![99_990_101_000_000]);
     }
 
+    /// The last migration before browser agents; a database made by it must open and read.
+    const BEFORE_BROWSER_AGENTS: i64 = 8;
+
+    #[tokio::test]
+    async fn a_database_from_before_browser_agents_migrates_forward_with_its_data() {
+        use sqlx::migrate::Migrate;
+
+        use crate::domain::{CallMode, CallState, Endpoint, PhoneNumber};
+        use crate::store::AgentStore;
+
+        for db in TestDatabase::all().await {
+            let store = SqlStore::connect(db.url()).await.unwrap();
+            {
+                let mut conn = store.pool().acquire().await.unwrap();
+                conn.ensure_migrations_table("_sqlx_migrations")
+                    .await
+                    .unwrap();
+                for migration in store.backend.migrator().iter() {
+                    if migration.version <= BEFORE_BROWSER_AGENTS {
+                        conn.apply("_sqlx_migrations", migration).await.unwrap();
+                    }
+                }
+            }
+            // Rows as that schema stored them, written by hand as an older binary wrote them.
+            let agent = crate::domain::AgentId::new();
+            let call = crate::domain::CallId::new();
+            let now = rows::now_ms();
+            sqlx::query(
+                "INSERT INTO agents (id, email, email_verified_at, phone, phone_verified_at, \
+                 token_version, record_by_default, created_at, updated_at) \
+                 VALUES ($1, 'old@example.com', $2, '+14155550100', $2, 0, 1, $2, $2)",
+            )
+            .bind(agent.to_string())
+            .bind(now)
+            .execute(store.pool())
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO calls (id, agent_id, state, recipient, agent_number, \
+                 conference_name, record, created_at, updated_at) \
+                 VALUES ($1, $2, 'completed', '+12025550123', '+14155550100', $3, 1, $4, $4)",
+            )
+            .bind(call.to_string())
+            .bind(agent.to_string())
+            .bind(call.conference_name())
+            .bind(now)
+            .execute(store.pool())
+            .await
+            .unwrap();
+
+            store.migrate().await.unwrap();
+            assert!(store.migration_status().await.unwrap().pending.is_empty());
+            let read = store.agent_by_id(agent).await.unwrap().unwrap();
+            assert_eq!(read.default_mode, CallMode::Phone, "{:?}", db.backend());
+            assert!(read.record_by_default);
+            let old = store.call_by_id(call).await.unwrap().unwrap();
+            assert_eq!(old.mode, CallMode::Phone);
+            assert_eq!(old.state, CallState::Completed);
+            assert_eq!(
+                old.agent_endpoint,
+                Endpoint::Phone(PhoneNumber::parse("+14155550100").unwrap())
+            );
+        }
+    }
+
     #[tokio::test]
     async fn in_memory_database_keeps_its_schema() {
         let store = SqlStore::open("sqlite::memory:").await.unwrap();
