@@ -18,12 +18,12 @@ use std::time::Duration;
 use oas_check::Spec;
 use serde_json::{Value, json};
 use twilio::{
-    Beep, CallEvent, CallInstructions, CallStatus, CallUpdateStatus, CheckVerification, Client,
-    ClientConfig, ConferenceEvent, ConferenceRecord, ConferenceStatus, ConferenceUpdateStatus,
-    CreateCall, CreateDocument, CreateParticipant, CreateVerification, Credentials, Error,
-    HttpMethod, ListCalls, ListConferences, ListIncomingPhoneNumbers, ListRecordings,
-    MachineDetection, RecordingEvent, RecordingStatus, SecretString, UpdateCall, UpdateConference,
-    UpdateDocument, UpdateParticipant, VerificationStatus, VerifyChannel,
+    ApplicationParams, Beep, CallEvent, CallInstructions, CallStatus, CallUpdateStatus,
+    CheckVerification, Client, ClientConfig, ConferenceEvent, ConferenceRecord, ConferenceStatus,
+    ConferenceUpdateStatus, CreateCall, CreateDocument, CreateParticipant, CreateVerification,
+    Credentials, Error, HttpMethod, ListCalls, ListConferences, ListIncomingPhoneNumbers,
+    ListRecordings, MachineDetection, RecordingEvent, RecordingStatus, SecretString, UpdateCall,
+    UpdateConference, UpdateDocument, UpdateParticipant, VerificationStatus, VerifyChannel,
 };
 use twilio_sim::{NumberBehaviour, Sim, SimConfig};
 
@@ -123,24 +123,49 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
         );
     }
 
-    // The TwiML App browser agents call through, made as a person makes it (the client only
-    // reads it back, to check its URLs).
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!(
-            "{}2010-04-01/Accounts/{account}/Applications.json",
-            sim.base_url()
-        ))
-        .basic_auth(&account, Some(sim.auth_token()))
-        .form(&[("FriendlyName", "agents"), ("VoiceUrl", &hook("voice"))])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let app_sid = created["sid"].as_str().unwrap();
-    let app = exercise!(cov, proxy, twilio.fetch_application(app_sid)).unwrap();
-    assert_eq!(app.voice_url.as_deref(), Some(hook("voice").as_str()));
+    // What a set-up makes: the TwiML App browser agents call through, an API key, a Verify and
+    // a Sync service, each found again by its name.
+    let made = exercise!(
+        cov,
+        proxy,
+        twilio.create_application(&ApplicationParams {
+            friendly_name: Some("agents".into()),
+            voice_url: Some(hook("voice")),
+            voice_method: Some(HttpMethod::Post),
+            ..ApplicationParams::default()
+        })
+    )
+    .unwrap();
+    let changed = exercise!(
+        cov,
+        proxy,
+        twilio.update_application(
+            &made.sid,
+            &ApplicationParams {
+                status_callback: Some(hook("status")),
+                status_callback_method: Some(HttpMethod::Post),
+                ..ApplicationParams::default()
+            }
+        )
+    )
+    .unwrap();
+    assert_eq!(changed.voice_url.as_deref(), Some(hook("voice").as_str()));
+    let app = exercise!(cov, proxy, twilio.fetch_application(&made.sid)).unwrap();
+    assert_eq!(
+        app.status_callback.as_deref(),
+        Some(hook("status").as_str())
+    );
+    let named = exercise!(cov, proxy, twilio.list_applications(Some("agents"), 20)).unwrap();
+    assert_eq!(named.items.len(), 1);
+    let key = exercise!(cov, proxy, twilio.create_key("set-up")).unwrap();
+    let fetched = exercise!(cov, proxy, twilio.fetch_key(&key.sid)).unwrap();
+    assert_eq!(fetched.friendly_name.as_deref(), Some("set-up"));
+    let verify = exercise!(cov, proxy, twilio.create_verify_service("callbridge")).unwrap();
+    let listed = exercise!(cov, proxy, twilio.list_verify_services()).unwrap();
+    assert!(listed.items.iter().any(|s| s.sid == verify.sid));
+    let sync = exercise!(cov, proxy, twilio.create_sync_service("callbridge")).unwrap();
+    let listed = exercise!(cov, proxy, twilio.list_sync_services()).unwrap();
+    assert!(listed.items.iter().any(|s| s.sid == sync.sid));
 
     // Phone numbers.
     let numbers = exercise!(

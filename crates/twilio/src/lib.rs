@@ -15,7 +15,7 @@ pub mod signature;
 pub use client::{Client, ClientConfig, Credentials};
 pub use error::{Error, ErrorCode};
 pub use resources::{
-    applications::Application,
+    applications::{Application, ApplicationParams},
     calls::{
         Call, CallEvent, CallInstructions, CallStatus, CallUpdateStatus, CreateCall, ListCalls,
         MachineDetection, RecordingEvent, UpdateCall,
@@ -25,6 +25,7 @@ pub use resources::{
         Conference, ConferenceStatus, ConferenceUpdateStatus, ListConferences,
         ReasonConferenceEnded, UpdateConference,
     },
+    keys::{Key, NewKey},
     participants::{
         Beep, ConferenceEvent, ConferenceRecord, CreateParticipant, Participant, ParticipantStatus,
         UpdateParticipant,
@@ -33,6 +34,7 @@ pub use resources::{
         Capabilities, IncomingPhoneNumber, ListIncomingPhoneNumbers, ListRecordings, Recording,
         RecordingStatus,
     },
+    services::Service,
     sync::{CreateDocument, Document, UpdateDocument},
     verify::{
         CheckVerification, CreateVerification, Verification, VerificationCheck, VerificationStatus,

@@ -4,6 +4,7 @@ mod check;
 #[cfg(feature = "simulator")]
 mod demo;
 mod serve;
+mod setup;
 #[cfg(feature = "simulator")]
 mod sim;
 mod users;
@@ -46,6 +47,8 @@ pub enum Command {
     #[cfg(feature = "simulator")]
     /// Run the Twilio simulator on its own, to point a `callbridge serve` at.
     Sim(sim::SimArgs),
+    /// Create (or find again) what the service needs in a Twilio account, and write `.env`.
+    Setup(Box<setup::SetupArgs>),
     /// Check the configuration `serve` would use against Twilio and the database, without
     /// placing a call; exits 1 when something must be fixed.
     Check(Box<check::CheckArgs>),
@@ -69,6 +72,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         #[cfg(feature = "simulator")]
         Command::Sim(args) => sim::run(args).await,
         Command::Check(args) => check::run(*args).await,
+        Command::Setup(args) => setup::run(*args).await,
     }
 }
 

@@ -28,6 +28,7 @@ mod rejections;
 mod security;
 mod setup;
 mod setup_cli;
+mod setup_command;
 mod setup_errors;
 mod slow_clients;
 mod support;

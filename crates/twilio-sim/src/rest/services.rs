@@ -1,11 +1,11 @@
-//! The Verify v2 and Sync v1 Service resources a set-up creates: Verify Services create and
-//! fetch, Sync Services create. Verifications and Documents accept any well-formed service SID,
+//! The Verify v2 and Sync v1 Service resources a set-up creates: Verify Services create, fetch
+//! and list, Sync Services create and list. Verifications and Documents accept any well-formed service SID,
 //! created here or not, so that an application configured with one works at once.
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{ApiError, ApiResult, Req, method_not_allowed, reply};
+use super::{ApiError, ApiResult, Req, method_not_allowed, page, reply};
 use crate::clock::iso8601;
 use crate::model::ServiceRec;
 use crate::state::Shared;
@@ -13,8 +13,29 @@ use crate::state::Shared;
 /// The length of a Verify code when its service does not say (or was never created here).
 pub(crate) const DEFAULT_CODE_LENGTH: u32 = 6;
 
+/// The services of one product (`VA` or `IS`), oldest first, as the list endpoints page them.
+fn listed(shared: &Shared, prefix: &str, json: fn(&Shared, &ServiceRec) -> Value) -> Vec<Value> {
+    let mut services: Vec<ServiceRec> = shared
+        .model()
+        .services
+        .values()
+        .filter(|s| s.sid.starts_with(prefix))
+        .cloned()
+        .collect();
+    services.sort_by(|a, b| (a.date_created, &a.sid).cmp(&(b.date_created, &b.sid)));
+    services.iter().map(|s| json(shared, s)).collect()
+}
+
 /// `/v2/Services`.
 pub(super) fn verify_collection(shared: &Shared, req: &Req<'_>) -> ApiResult {
+    if *req.method == Method::GET {
+        let items = listed(shared, "VA", verify_json);
+        let url = shared.absolute("/v2/Services");
+        return reply(
+            StatusCode::OK,
+            page::meta(&url, "services", items, &req.query),
+        );
+    }
     if *req.method != Method::POST {
         return Err(method_not_allowed(req));
     }
@@ -55,6 +76,14 @@ pub(super) fn verify_instance(shared: &Shared, req: &Req<'_>, sid: &str) -> ApiR
 
 /// `/v1/Services`.
 pub(super) fn sync_collection(shared: &Shared, req: &Req<'_>) -> ApiResult {
+    if *req.method == Method::GET {
+        let items = listed(shared, "IS", sync_json);
+        let url = shared.absolute("/v1/Services");
+        return reply(
+            StatusCode::OK,
+            page::meta(&url, "services", items, &req.query),
+        );
+    }
     if *req.method != Method::POST {
         return Err(method_not_allowed(req));
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 /// The client's resource modules, read at compile time so that a method added to the client and not
 /// exercised here fails the test.
 const RESOURCE_MODULES: &str = include_str!("../../../twilio/src/resources/mod.rs");
-const RESOURCE_SOURCES: [(&str, &str); 8] = [
+const RESOURCE_SOURCES: [(&str, &str); 10] = [
     (
         "applications",
         include_str!("../../../twilio/src/resources/applications.rs"),
@@ -23,12 +23,20 @@ const RESOURCE_SOURCES: [(&str, &str); 8] = [
         include_str!("../../../twilio/src/resources/conferences.rs"),
     ),
     (
+        "keys",
+        include_str!("../../../twilio/src/resources/keys.rs"),
+    ),
+    (
         "participants",
         include_str!("../../../twilio/src/resources/participants.rs"),
     ),
     (
         "recordings",
         include_str!("../../../twilio/src/resources/recordings.rs"),
+    ),
+    (
+        "services",
+        include_str!("../../../twilio/src/resources/services.rs"),
     ),
     (
         "sync",
@@ -118,6 +126,18 @@ pub fn expected_operations() -> BTreeMap<&'static str, (&'static str, String)> {
             "fetch_application",
             ("GET", api("/Applications/{Sid}.json")),
         ),
+        ("create_application", ("POST", api("/Applications.json"))),
+        ("list_applications", ("GET", api("/Applications.json"))),
+        (
+            "update_application",
+            ("POST", api("/Applications/{Sid}.json")),
+        ),
+        ("create_key", ("POST", api("/Keys.json"))),
+        ("fetch_key", ("GET", api("/Keys/{Sid}.json"))),
+        ("create_verify_service", ("POST", "/v2/Services".to_owned())),
+        ("list_verify_services", ("GET", "/v2/Services".to_owned())),
+        ("create_sync_service", ("POST", "/v1/Services".to_owned())),
+        ("list_sync_services", ("GET", "/v1/Services".to_owned())),
         ("list_recordings", ("GET", api("/Recordings.json"))),
         (
             "list_incoming_phone_numbers",
