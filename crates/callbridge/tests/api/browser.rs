@@ -65,6 +65,12 @@ async fn open_device(app: &TestApp, jwt: &str) -> String {
     device["id"].as_str().unwrap().to_owned()
 }
 
+/// The agent's browser with a fresh token, ready to call out.
+async fn signed_in_browser(app: &TestApp, call_token: &str) -> String {
+    let minted = browser_token(app, call_token).await;
+    open_device(app, minted["token"].as_str().unwrap()).await
+}
+
 /// `device.connect({params})`: the browser's call SID, or the SDK's error.
 async fn connect(app: &TestApp, device: &str, params: Value) -> Result<String, (u16, Value)> {
     let (status, body) = sim_post(
@@ -267,11 +273,7 @@ async fn a_browser_agent_calls_talks_and_hangs_up_on_both_backends() {
 async fn every_outcome_of_the_customers_leg_reaches_the_browser() {
     let app = browser_app().await;
     let (_, call_token) = agent(&app, "outcomes@example.com", AGENT_PHONE, false).await;
-    let jwt = browser_token(&app, &call_token).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let device = open_device(&app, &jwt).await;
+    let device = signed_in_browser(&app, &call_token).await;
     let cases = [
         (
             "+12025550141",
@@ -350,11 +352,7 @@ async fn a_browser_call_is_recorded_when_asked() {
     let (_, call_token) = agent(&app, "rec@example.com", AGENT_PHONE, false).await;
     app.sim
         .set_number(CUSTOMER, crate::calls_flow::chatty_customer());
-    let jwt = browser_token(&app, &call_token).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let device = open_device(&app, &jwt).await;
+    let device = signed_in_browser(&app, &call_token).await;
     let sid = connect(&app, &device, json!({"To": CUSTOMER, "Record": "true"}))
         .await
         .unwrap();
@@ -452,11 +450,7 @@ async fn a_revoked_agent_gets_no_token_and_no_call() {
     let app = browser_app().await;
     let (gone, call_token) = agent(&app, "gone@example.com", AGENT_PHONE, false).await;
     app.sim.set_number(CUSTOMER, customer_who_answers());
-    let jwt = browser_token(&app, &call_token).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let device = open_device(&app, &jwt).await;
+    let device = signed_in_browser(&app, &call_token).await;
     app.store
         .revoke_agent(gone.id, chrono::Utc::now())
         .await
@@ -487,11 +481,7 @@ async fn a_revoked_agent_gets_no_token_and_no_call() {
 async fn a_destination_the_policy_refuses_is_never_dialled() {
     let app = browser_app().await;
     let (policy, call_token) = agent(&app, "policy@example.com", AGENT_PHONE, false).await;
-    let jwt = browser_token(&app, &call_token).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let device = open_device(&app, &jwt).await;
+    let device = signed_in_browser(&app, &call_token).await;
     assert_refused(
         &app,
         policy.id,

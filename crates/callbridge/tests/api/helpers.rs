@@ -108,11 +108,7 @@ pub async fn spawn_app_full(
 ) -> TestApp {
     let sim = Sim::start(sim).await.expect("start the simulator");
     let url = db.url().to_owned();
-    let store: SharedStore = Arc::new(
-        SqlStore::open(&url)
-            .await
-            .unwrap_or_else(|e| panic!("open the {} test store: {e}", db.backend().as_str())),
-    );
+    let store = open_store(&db).await;
     let (listener, address) = listen().await;
     let mut raw = sim_settings(&url, &sim, &address);
     configure(&mut raw);
@@ -129,11 +125,7 @@ pub async fn spawn_browser_app_with(
 ) -> TestApp {
     let sim = Sim::start(sim_config()).await.expect("start the simulator");
     let url = db.url().to_owned();
-    let store: SharedStore = Arc::new(
-        SqlStore::open(&url)
-            .await
-            .unwrap_or_else(|e| panic!("open the {} test store: {e}", db.backend().as_str())),
-    );
+    let store = open_store(&db).await;
     let (listener, address) = listen().await;
     let app_sid = create_twiml_app(&sim, &address).await;
     let mut raw = sim_settings(&url, &sim, &address);
@@ -210,6 +202,14 @@ async fn launch(
         server: Some(server),
         _db: db,
     }
+}
+
+/// The store an app on `db` uses, migrated.
+async fn open_store(db: &TestDatabase) -> SharedStore {
+    let store = SqlStore::open(db.url())
+        .await
+        .unwrap_or_else(|e| panic!("open the {} test store: {e}", db.backend().as_str()));
+    Arc::new(store)
 }
 
 /// Bound first, so the app can be told its own address (`PUBLIC_BASE_URL`) before it starts.

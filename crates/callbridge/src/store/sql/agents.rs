@@ -33,6 +33,14 @@ impl SqlStore {
         self.agent_by_id(id).await?.ok_or(StoreError::NotFound)
     }
 
+    /// The agent an `UPDATE … WHERE id = …` changed, as it now is.
+    async fn updated_agent(&self, rows_affected: u64, id: AgentId) -> StoreResult<Agent> {
+        if rows_affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.existing_agent(id).await
+    }
+
     async fn agent_where(&self, column: &str, value: String) -> StoreResult<Option<Agent>> {
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE {column} = $1");
         sqlx::query(AssertSqlSafe(sql))
@@ -123,10 +131,7 @@ impl AgentStore for SqlStore {
         .bind(id.to_string())
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.existing_agent(id).await
+        self.updated_agent(done.rows_affected(), id).await
     }
 
     async fn set_default_mode(&self, id: AgentId, mode: CallMode) -> StoreResult<Agent> {
@@ -137,10 +142,7 @@ impl AgentStore for SqlStore {
                 .bind(id.to_string())
                 .execute(&self.pool)
                 .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.existing_agent(id).await
+        self.updated_agent(done.rows_affected(), id).await
     }
 
     async fn revoke_agent(&self, id: AgentId, at: DateTime<Utc>) -> StoreResult<Agent> {
@@ -153,10 +155,7 @@ impl AgentStore for SqlStore {
         .bind(id.to_string())
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        self.existing_agent(id).await
+        self.updated_agent(done.rows_affected(), id).await
     }
 
     async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
