@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::schema::{Validator, describe, resolve};
+use crate::schema::{Validator, declared_types, describe, resolve};
 use crate::violation::{Kind, child};
 
 /// `pairs` grouped by name, in order of first appearance; a repeated name is how arrays travel.
@@ -38,7 +38,7 @@ pub(crate) fn check_field(
             return;
         }
     };
-    if resolved.get("type").and_then(Value::as_str) == Some("array") {
+    if declared_types(resolved).contains(&"array") {
         let item_schema = resolved.get("items").unwrap_or(&Value::Null);
         let mut items = Vec::with_capacity(values.len());
         for (index, text) in values.iter().enumerate() {
@@ -73,7 +73,9 @@ pub(crate) fn check_field(
 /// `text` as the JSON value its schema's type says it encodes.
 fn read(root: &Value, schema: &Value, text: &str) -> Result<Value, String> {
     let schema = resolve(root, schema).unwrap_or(schema);
-    match schema.get("type").and_then(Value::as_str) {
+    // A 3.1 `["boolean", "null"]` field still arrives as the text of a boolean.
+    let declared = declared_types(schema).into_iter().find(|t| *t != "null");
+    match declared {
         Some("integer") => text
             .parse::<i64>()
             .map(Value::from)

@@ -27,7 +27,38 @@ pub(crate) fn check(format: &str, value: &str) -> Result<(), String> {
         }
         "currency" => letters(value, 3, "an ISO 4217 currency code"),
         "iso-country-code" => letters(value, 2, "an ISO 3166 alpha-2 country code"),
+        "uuid" => uuid(value),
+        "email" => email(value),
         _ => Ok(()),
+    }
+}
+
+/// RFC 4122's text form: 8-4-4-4-12 hexadecimal digits.
+fn uuid(value: &str) -> Result<(), String> {
+    let groups: Vec<&str> = value.split('-').collect();
+    let shaped = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_hexdigit()));
+    if shaped {
+        Ok(())
+    } else {
+        Err("is not a UUID".to_owned())
+    }
+}
+
+/// Only the shape a checker can be sure of: one `@` with text on both sides, no spaces.
+fn email(value: &str) -> Result<(), String> {
+    match value.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !value.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err("is not an email address".to_owned()),
     }
 }
 
@@ -196,6 +227,17 @@ fn uri(value: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn uuids_and_emails_are_checked_by_shape() {
+        assert!(check("uuid", "0190f0a0-1b2c-7d3e-8f40-0123456789ab").is_ok());
+        assert!(check("uuid", "0190f0a01b2c7d3e8f400123456789ab").is_err());
+        assert!(check("uuid", "0190f0a0-1b2c-7d3e-8f40-0123456789ag").is_err());
+        assert!(check("email", "ana@example.com").is_ok());
+        assert!(check("email", "ana@localhost").is_err());
+        assert!(check("email", "ana example@example.com").is_err());
+        assert!(check("email", "@example.com").is_err());
+    }
 
     #[test]
     fn rfc2822_dates() {

@@ -1,4 +1,4 @@
-//! Validates a JSON value against an OpenAPI 3.0 schema object.
+//! Validates a JSON value against an OpenAPI 3.0 or 3.1 schema object.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -136,57 +136,77 @@ impl<'a> Validator<'a> {
                 return;
             }
         };
-        if let Some(keyword) = ["allOf", "anyOf", "oneOf", "not"]
-            .into_iter()
-            .find(|k| schema.get(*k).is_some())
-        {
+        if schema.get("not").is_some() {
             self.report(
                 pointer,
                 Kind::Unsupported,
-                format!("schema keyword {keyword} is not supported"),
+                "schema keyword not is not supported",
             );
             return;
         }
-        let declared_type = schema.get("type").and_then(Value::as_str);
+        if !self.compositions(schema, value, pointer, depth) {
+            return;
+        }
+        let types = declared_types(schema);
         let nullable = nullable_here
             || schema.get("nullable") == Some(&Value::Bool(true))
+            || types.contains(&"null")
             || (self.nullable_enum_refs && bare_ref && schema.get("enum").is_some());
         if nullable && self.empty_strings_as_null && value.as_str() == Some("") {
             return;
         }
+        if let Some(expected) = schema.get("const")
+            && expected != value
+        {
+            self.report(
+                pointer,
+                Kind::BadEnum,
+                format!("{value} is not the constant {expected}"),
+            );
+            return;
+        }
         if value.is_null() {
             let null_listed = enum_values(schema).is_some_and(|e| e.contains(&Value::Null));
-            if let Some(expected) = declared_type
-                && !nullable
-                && !null_listed
-            {
+            if !types.is_empty() && !nullable && !null_listed {
                 self.report(
                     pointer,
                     Kind::WrongType,
-                    format!("null where {expected} is required (not nullable)"),
+                    format!(
+                        "null where {} is required (not nullable)",
+                        types.join(" or ")
+                    ),
                 );
             }
             return;
         }
-        if let Some(expected) = declared_type {
-            match type_matches(expected, value) {
-                Some(true) => {}
-                Some(false) => {
-                    self.report(
-                        pointer,
-                        Kind::WrongType,
-                        format!("{} where {expected} is required", describe(value)),
-                    );
-                    return;
+        let value_types: Vec<&str> = types.iter().copied().filter(|t| *t != "null").collect();
+        if !types.is_empty() {
+            let mut matched = false;
+            for expected in &value_types {
+                match type_matches(expected, value) {
+                    Some(true) => matched = true,
+                    Some(false) => {}
+                    None => {
+                        self.report(
+                            pointer,
+                            Kind::Unsupported,
+                            format!("schema type {expected:?} is not an OpenAPI type"),
+                        );
+                        return;
+                    }
                 }
-                None => {
-                    self.report(
-                        pointer,
-                        Kind::Unsupported,
-                        format!("schema type {expected:?} is not an OpenAPI type"),
-                    );
-                    return;
-                }
+            }
+            if !matched {
+                self.report(
+                    pointer,
+                    Kind::WrongType,
+                    format!(
+                        "{} where {} is required",
+                        describe(value),
+                        types.join(" or ")
+                    ),
+                );
+                return;
             }
         }
         if let Some(allowed) = enum_values(schema)
@@ -206,6 +226,65 @@ impl<'a> Validator<'a> {
             Value::Array(items) => self.array(schema, items, pointer, depth),
             Value::Bool(_) | Value::Null => {}
         }
+    }
+
+    /// `allOf`, `anyOf` and `oneOf` (OpenAPI 3.1 documents write an optional reference as
+    /// `oneOf: [{$ref}, {type: null}]`). False when the value failed them and was reported.
+    fn compositions(&mut self, schema: &Value, value: &Value, pointer: &str, depth: usize) -> bool {
+        let before = self.found.len();
+        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+            for part in all {
+                self.validate_at(part, value, pointer, depth + 1);
+            }
+        }
+        for (keyword, exactly_one) in [("anyOf", false), ("oneOf", true)] {
+            let Some(options) = schema.get(keyword).and_then(Value::as_array) else {
+                continue;
+            };
+            let mut passed = 0;
+            let mut first_failure = Vec::new();
+            for option in options {
+                let mut trial = Validator {
+                    root: self.root,
+                    patterns: self.patterns,
+                    place: self.place,
+                    strict_properties: self.strict_properties,
+                    nullable_enum_refs: self.nullable_enum_refs,
+                    empty_strings_as_null: self.empty_strings_as_null,
+                    found: Vec::new(),
+                };
+                trial.validate_at(option, value, pointer, depth + 1);
+                if trial.found.is_empty() {
+                    passed += 1;
+                } else if first_failure.is_empty() {
+                    first_failure = trial.found;
+                }
+            }
+            if passed == 0 {
+                let why = first_failure
+                    .first()
+                    .map(|v| format!(": the first fails with {}", v.message))
+                    .unwrap_or_default();
+                self.report(
+                    pointer,
+                    Kind::WrongType,
+                    format!(
+                        "{} matches none of the {keyword} alternatives{why}",
+                        describe(value)
+                    ),
+                );
+            } else if exactly_one && passed > 1 {
+                self.report(
+                    pointer,
+                    Kind::WrongType,
+                    format!(
+                        "{} matches {passed} oneOf alternatives, not one",
+                        describe(value)
+                    ),
+                );
+            }
+        }
+        self.found.len() == before
     }
 
     fn string(&mut self, schema: &Value, text: &str, pointer: &str) {
@@ -276,7 +355,7 @@ impl<'a> Validator<'a> {
                 );
             }
         }
-        if schema.get("type").and_then(Value::as_str) == Some("integer")
+        if declared_types(schema).contains(&"integer")
             && let Some(name) = schema.get("format").and_then(Value::as_str)
             && let Err(why) = format::check_integer(name, number)
         {
@@ -380,6 +459,15 @@ pub(crate) fn required(schema: &Value) -> impl Iterator<Item = &str> {
         .filter_map(Value::as_str)
 }
 
+/// `type` as OpenAPI 3.0 writes it (one name) or as 3.1 does (a list, `null` among them).
+pub(crate) fn declared_types(schema: &Value) -> Vec<&str> {
+    match schema.get("type") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn enum_values(schema: &Value) -> Option<&Vec<Value>> {
     schema.get("enum").and_then(Value::as_array)
 }
@@ -393,6 +481,7 @@ fn type_matches(expected: &str, value: &Value) -> Option<bool> {
         "boolean" => value.is_boolean(),
         "object" => value.is_object(),
         "array" => value.is_array(),
+        "null" => value.is_null(),
         _ => return None,
     })
 }

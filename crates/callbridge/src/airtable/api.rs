@@ -15,7 +15,8 @@ use crate::auth::{authenticate, bearer_token};
 use crate::calls::start::{AfterStart, Answer, start_for_record_request};
 use crate::calls::view::CallView;
 use crate::domain::PhoneNumber;
-use crate::http::{ApiError, JsonOrForm};
+use crate::http::openapi::AIRTABLE_TAG;
+use crate::http::{ApiError, ErrorBody, JsonOrForm, SuccessBody};
 use crate::idempotency::IdempotencyKey;
 use crate::state::AppState;
 use crate::store::Agent;
@@ -23,14 +24,37 @@ use crate::store::Agent;
 /// What a record says when it cannot be called.
 pub const INVALID_PHONE: &str = "failed: invalid phone number";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CallFromRecord {
+    /// The record whose phone field is called (`record_id` and `record` are accepted too).
     #[serde(rename = "recordId", alias = "record_id", alias = "record")]
+    #[schema(required = true, value_type = String, example = "recXXXXXXXXXXXXXX")]
     pub record_id: Option<String>,
     /// Stands in for the `Authorization` header, as on the start endpoints.
     pub token: Option<String>,
 }
 
+/// Call the lead of one Airtable record; the record's status follows the call.
+#[utoipa::path(
+    post,
+    path = "/airtable/call",
+    tag = AIRTABLE_TAG,
+    security(("callToken" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe, as on the start endpoints."),
+    ),
+    request_body = CallFromRecord,
+    responses(
+        (status = 200, description = "Twilio is ringing the agent; or the call already ended.", body = SuccessBody<CallView>),
+        (status = 202, description = "The call is stored, Twilio has not confirmed yet.", body = SuccessBody<CallView>),
+        (status = 400, description = "`recordId` is missing or malformed.", body = ErrorBody),
+        (status = 404, description = "No such record, or the Airtable integration is off.", body = ErrorBody),
+        (status = 409, description = "The record already has a call in progress (`data.id` names it).", body = ErrorBody),
+        (status = 422, description = "The record has no valid phone number (the record is marked), or the destination policy refuses it.", body = ErrorBody),
+        (status = 429, description = "Too many starts by this agent; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio or Airtable failed.", body = ErrorBody),
+    )
+)]
 pub async fn call(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -9,34 +9,41 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::api::{
     INVALID_PHONE, caller, configured, failure_status, mark, phone_text, write_first_status,
 };
 use super::dial::start_call;
 use crate::domain::{CallId, CallState, PhoneNumber};
-use crate::http::{ApiError, JsonOrForm, Success, success};
+use crate::http::openapi::AIRTABLE_TAG;
+use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{
     Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem, RecordLink, Store,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCampaign {
+    /// The Airtable view whose records are called, in the view's order.
+    #[schema(required = true, value_type = String)]
     pub view: Option<String>,
     /// The agent's email; a campaign calls for the agent who asks for it.
+    #[schema(required = true, value_type = String, format = Email)]
     pub agent: Option<String>,
+    /// The call token, for clients that cannot send the Authorization header.
     pub token: Option<String>,
 }
 
 /// The body of the pause, resume and cancel endpoints; may be empty.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenOnly {
+    /// The call token, for clients that cannot send the Authorization header.
     pub token: Option<String>,
 }
 
 /// `GET /airtable/campaigns/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct CampaignView {
     pub id: String,
     pub view: String,
@@ -44,12 +51,13 @@ pub struct CampaignView {
     pub status: CampaignStatus,
     pub total: usize,
     /// Items per outcome: pending, starting, in_progress, completed, failed, canceled.
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub counts: BTreeMap<&'static str, usize>,
     pub current: Option<CurrentItem>,
     pub created_at: chrono::DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrentItem {
     pub position: i64,
@@ -106,6 +114,22 @@ fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) -> Campaign
     }
 }
 
+/// Queue a campaign: every record of a view, called one after another for the agent.
+#[utoipa::path(
+    post,
+    path = "/airtable/campaigns",
+    tag = AIRTABLE_TAG,
+    security(("callToken" = [])),
+    request_body = NewCampaign,
+    responses(
+        (status = 200, description = "The campaign is queued; it starts at once.", body = SuccessBody<CampaignView>),
+        (status = 400, description = "`view` or `agent` is missing.", body = ErrorBody),
+        (status = 403, description = "`agent` is not the caller's own email.", body = ErrorBody),
+        (status = 404, description = "The Airtable integration is off.", body = ErrorBody),
+        (status = 422, description = "Airtable refused the view.", body = ErrorBody),
+        (status = 502, description = "Airtable failed.", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -172,6 +196,18 @@ async fn own_campaign(
     Ok((campaign, agent.email.as_str().to_owned()))
 }
 
+/// A campaign's progress: items per outcome and the record being called.
+#[utoipa::path(
+    get,
+    path = "/airtable/campaigns/{id}",
+    tag = AIRTABLE_TAG,
+    security(("callToken" = [])),
+    params(("id" = String, Path, description = "The campaign's id.")),
+    responses(
+        (status = 200, description = "The campaign.", body = SuccessBody<CampaignView>),
+        (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
+    )
+)]
 pub async fn progress(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -237,6 +273,20 @@ async fn change(
     ))
 }
 
+/// Pause a running campaign: the call in progress goes on, no next one starts.
+#[utoipa::path(
+    post,
+    path = "/airtable/campaigns/{id}/pause",
+    tag = AIRTABLE_TAG,
+    security(("callToken" = [])),
+    params(("id" = String, Path, description = "The campaign's id.")),
+    request_body(content = Option<TokenOnly>, description = "May be empty."),
+    responses(
+        (status = 200, description = "The campaign as it is now.", body = SuccessBody<CampaignView>),
+        (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
+        (status = 409, description = "The campaign is not running.", body = ErrorBody),
+    )
+)]
 pub async fn pause(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -246,6 +296,20 @@ pub async fn pause(
     change(state, headers, id, body.token, PAUSE).await
 }
 
+/// Resume a paused campaign.
+#[utoipa::path(
+    post,
+    path = "/airtable/campaigns/{id}/resume",
+    tag = AIRTABLE_TAG,
+    security(("callToken" = [])),
+    params(("id" = String, Path, description = "The campaign's id.")),
+    request_body(content = Option<TokenOnly>, description = "May be empty."),
+    responses(
+        (status = 200, description = "The campaign as it is now.", body = SuccessBody<CampaignView>),
+        (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
+        (status = 409, description = "The campaign is not paused.", body = ErrorBody),
+    )
+)]
 pub async fn resume(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -255,6 +319,20 @@ pub async fn resume(
     change(state, headers, id, body.token, RESUME).await
 }
 
+/// Cancel a campaign: the records not called yet are left alone.
+#[utoipa::path(
+    post,
+    path = "/airtable/campaigns/{id}/cancel",
+    tag = AIRTABLE_TAG,
+    security(("callToken" = [])),
+    params(("id" = String, Path, description = "The campaign's id.")),
+    request_body(content = Option<TokenOnly>, description = "May be empty."),
+    responses(
+        (status = 200, description = "The campaign as it is now.", body = SuccessBody<CampaignView>),
+        (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
+        (status = 409, description = "The campaign already ended.", body = ErrorBody),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     headers: HeaderMap,

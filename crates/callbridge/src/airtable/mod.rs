@@ -19,9 +19,9 @@ mod writer;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::{get, post};
 use secrecy::SecretString;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use errors::AirtableError;
 pub use pacing::Pacer;
@@ -76,12 +76,12 @@ impl Airtable {
 }
 
 /// The Airtable routes; they answer 404 when the integration is not configured.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/airtable/call", post(api::call))
-        .route("/airtable/campaigns", post(campaigns::create))
-        .route("/airtable/campaigns/{id}", get(campaigns::progress))
-        .route("/airtable/campaigns/{id}/pause", post(campaigns::pause))
-        .route("/airtable/campaigns/{id}/resume", post(campaigns::resume))
-        .route("/airtable/campaigns/{id}/cancel", post(campaigns::cancel))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api::call))
+        .routes(routes!(campaigns::create))
+        .routes(routes!(campaigns::progress))
+        .routes(routes!(campaigns::pause))
+        .routes(routes!(campaigns::resume))
+        .routes(routes!(campaigns::cancel))
 }

@@ -4,10 +4,9 @@
 mod sdk;
 mod token;
 
-use axum::Router;
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::config::VENDORED_VOICE_SDK_PATH;
 use crate::state::AppState;
 
 pub use token::missing_settings;
@@ -16,9 +15,9 @@ pub const TOKEN_PATH: &str = "/browser/token";
 pub const VOICE_PATH: &str = "/browser/voice";
 pub const STATUS_PATH: &str = "/browser/status";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(TOKEN_PATH, get(token::token))
-        .route(VENDORED_VOICE_SDK_PATH, get(sdk::script))
-        .route(sdk::LICENSE_PATH, get(sdk::license))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(token::token))
+        .routes(routes!(sdk::script))
+        .routes(routes!(sdk::license))
 }

@@ -10,10 +10,28 @@ const ETAG: &str = "\"voice-sdk-2.18.5\"";
 const SCRIPT: &[u8] = include_bytes!("../../assets/twilio-voice-sdk/twilio.min.js");
 const LICENSE: &[u8] = include_bytes!("../../assets/twilio-voice-sdk/LICENSE.md");
 
+/// The vendored Twilio Voice SDK (`@twilio/voice-sdk`), unless `VOICE_SDK_URL` names another.
+#[utoipa::path(
+    get,
+    path = crate::config::VENDORED_VOICE_SDK_PATH,
+    tag = crate::http::openapi::BROWSER_TAG,
+    params(("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the client has.")),
+    responses(
+        (status = 200, description = "The SDK's `twilio.min.js`, cached for a day.", content_type = "text/javascript", body = String),
+        (status = 304, description = "The client's copy is current."),
+    )
+)]
 pub(super) async fn script(headers: HeaderMap) -> Response {
     asset(&headers, "text/javascript; charset=utf-8", SCRIPT)
 }
 
+/// The Voice SDK's licence (Apache-2.0).
+#[utoipa::path(
+    get,
+    path = LICENSE_PATH,
+    tag = crate::http::openapi::BROWSER_TAG,
+    responses((status = 200, description = "The licence text.", content_type = "text/markdown", body = String))
+)]
 pub(super) async fn license() -> Response {
     (
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],

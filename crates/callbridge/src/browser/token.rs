@@ -7,12 +7,13 @@ use twilio::access_token::{AccessToken, VoiceGrant};
 use crate::auth::AuthAgent;
 use crate::config::Settings;
 use crate::domain::ClientIdentity;
-use crate::http::{ApiError, Success, success};
+use crate::http::{ApiError, ErrorBody, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::Agent;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BrowserToken {
+    /// The Access Token (a JWT) for `new Twilio.Device(token)`.
     pub token: String,
     /// The agent's client name at Twilio: calls from the browser come `From=client:<identity>`.
     pub identity: String,
@@ -86,6 +87,20 @@ pub fn mint(
     })
 }
 
+/// A Twilio Access Token for the Voice SDK, bound to the agent.
+///
+/// The token's Voice grant lets the browser call through `TWIML_APP_SID` and receive calls as
+/// its identity (`agent_<id>`); it lasts `BROWSER_TOKEN_TTL`.
+#[utoipa::path(
+    get,
+    path = super::TOKEN_PATH,
+    tag = crate::http::openapi::BROWSER_TAG,
+    security(("callToken" = [])),
+    responses(
+        (status = 200, description = "The token and what the page needs to use it.", body = SuccessBody<BrowserToken>),
+        (status = 503, description = "Browser calling is not configured; the message names the missing settings.", body = ErrorBody),
+    )
+)]
 pub(super) async fn token(
     axum::extract::State(state): axum::extract::State<AppState>,
     AuthAgent(agent): AuthAgent,

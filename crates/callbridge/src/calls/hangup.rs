@@ -8,11 +8,29 @@ use axum::http::StatusCode;
 use super::read::owned_call;
 use super::view::{self, CallView};
 use crate::auth::AuthAgent;
-use crate::domain::CallState;
-use crate::http::{ApiError, Success, success};
+use crate::domain::{CallId, CallState};
+use crate::http::openapi::CALLS_TAG;
+use crate::http::{ApiError, ErrorBody, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{Call, CallLeg};
 
+/// Hang up: end the conference, or each live leg before there is one.
+///
+/// The call's final state follows from Twilio's callbacks; when Twilio says the legs are
+/// already gone, the call is finalised from what Twilio reports.
+#[utoipa::path(
+    post,
+    path = "/calls/{id}/hangup",
+    tag = CALLS_TAG,
+    security(("callToken" = [])),
+    params(("id" = CallId, Path, description = "The call's id.")),
+    responses(
+        (status = 202, description = "Twilio was asked to end the call; the call as it is now.", body = SuccessBody<CallView>),
+        (status = 404, description = "No such call of this agent's.", body = ErrorBody),
+        (status = 409, description = "The call already ended.", body = ErrorBody),
+        (status = 502, description = "Twilio failed.", body = ErrorBody),
+    )
+)]
 pub(super) async fn hangup(
     State(state): State<AppState>,
     agent: AuthAgent,

@@ -26,7 +26,8 @@ use super::read::owned_call;
 use super::view::EventView;
 use crate::auth::{AuthAgent, authenticate, bearer_token};
 use crate::domain::{AgentId, CallId, CallState, EventId};
-use crate::http::ApiError;
+use crate::http::openapi::CALLS_TAG;
+use crate::http::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{Call, CallEvent, SharedStore};
 
@@ -150,7 +151,7 @@ impl LiveHub {
 }
 
 /// The data of a `state` event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateView {
     pub state: CallState,
     pub reason: Option<String>,
@@ -173,12 +174,36 @@ impl From<&Call> for StateView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct StreamParams {
-    /// A browser's EventSource cannot send headers, so the call token may come here instead.
+    /// The call token, for a browser's EventSource, which cannot send headers.
     token: Option<String>,
 }
 
+/// Follow a call live, as Server-Sent Events.
+///
+/// Frames: `event` (data: an `EventView`, id: the event's id) for each Twilio callback stored,
+/// and `state` (data: a `StateView`) whenever the call's state changes; the stream ends after
+/// the `state` frame whose `final` is true. `error` (data: an `ErrorBody`) is the last frame of
+/// a stream whose token stopped holding. Reconnecting with `Last-Event-ID` resumes after that
+/// event.
+#[utoipa::path(
+    get,
+    path = "/calls/{id}/events",
+    tag = CALLS_TAG,
+    security(("callToken" = [])),
+    params(
+        ("id" = CallId, Path, description = "The call's id."),
+        ("Last-Event-ID" = Option<EventId>, Header, description = "Resume after this event."),
+        StreamParams,
+    ),
+    responses(
+        (status = 200, description = "The stream.", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such call of this agent's.", body = ErrorBody),
+        (status = 429, description = "The agent already holds as many streams as an instance allows.", body = ErrorBody),
+    )
+)]
 pub(super) async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,

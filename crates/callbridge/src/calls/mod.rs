@@ -19,18 +19,18 @@ mod starting;
 pub(crate) mod twiml;
 pub mod view;
 
-use axum::Router;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
 /// Every call route; merged into the application by `http::router`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/phone-to-phone/start", post(start::phone_to_phone))
-        .route("/call/start", post(start::call_start))
-        .route("/calls", get(read::list))
-        .route("/calls/{id}", get(read::detail))
-        .route("/calls/{id}/events", get(live::events))
-        .route("/calls/{id}/hangup", post(hangup::hangup))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start::phone_to_phone))
+        .routes(routes!(start::call_start))
+        .routes(routes!(read::list))
+        .routes(routes!(read::detail))
+        .routes(routes!(live::events))
+        .routes(routes!(hangup::hangup))
 }

@@ -6,11 +6,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::DateTime;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::view::{self, CallView};
 use crate::auth::AuthAgent;
 use crate::domain::{AgentId, CallId, CallState};
-use crate::http::{ApiError, Success, success};
+use crate::http::openapi::CALLS_TAG;
+use crate::http::{ApiError, ErrorBody, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{Call, CallCursor, CallPageQuery, Store};
 
@@ -36,21 +38,37 @@ fn agent_id(agent: &AuthAgent) -> AgentId {
     agent.0.id
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
+    /// Calls per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
+    /// Where the page starts: from the previous page's `next`.
     cursor: Option<String>,
-    /// One state or several, comma-separated.
+    /// One state or several, comma-separated (`connected,completed`).
     state: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct CallPage {
     calls: Vec<CallView>,
     /// The URL of the next (older) page; `null` on the last one.
     next: Option<String>,
 }
 
+/// The agent's calls, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/calls",
+    tag = CALLS_TAG,
+    security(("callToken" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of calls; `data.next` is the next page's URL.", body = SuccessBody<CallPage>),
+        (status = 400, description = "A bad limit, cursor or state.", body = ErrorBody),
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     agent: AuthAgent,
@@ -94,6 +112,18 @@ pub(super) async fn list(
     Ok(success("Calls", CallPage { calls: views, next }))
 }
 
+/// One call: its legs, conference, events and recording.
+#[utoipa::path(
+    get,
+    path = "/calls/{id}",
+    tag = CALLS_TAG,
+    security(("callToken" = [])),
+    params(("id" = CallId, Path, description = "The call's id.")),
+    responses(
+        (status = 200, description = "The call.", body = SuccessBody<CallView>),
+        (status = 404, description = "No such call of this agent's.", body = ErrorBody),
+    )
+)]
 pub(super) async fn detail(
     State(state): State<AppState>,
     agent: AuthAgent,

@@ -9,6 +9,7 @@ use axum::response::Response;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
 use tokio::time::Instant;
+use utoipa::ToSchema;
 
 use super::agent_leg;
 use super::starting::StartJob;
@@ -17,7 +18,8 @@ use super::view::{self, CallView};
 use crate::auth::{authenticate, bearer_token};
 use crate::destinations::Use;
 use crate::domain::{CallMode, PhoneNumber};
-use crate::http::{ApiError, JsonOrForm, last_try, patiently_until};
+use crate::http::openapi::CALLS_TAG;
+use crate::http::{ApiError, ErrorBody, JsonOrForm, SuccessBody, last_try, patiently_until};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::ratelimit::{self, Limit};
 use crate::state::AppState;
@@ -34,26 +36,37 @@ pub const CALL_STARTS_PER_AGENT: Limit = Limit {
 const MAX_LABEL_CHARS: usize = 200;
 
 /// The seed's body. `token` may stand in for the `Authorization` header.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct PhoneToPhoneStart {
+    /// The customer's number in E.164.
     #[serde(rename = "RecipientNumber")]
+    #[schema(required = true, value_type = String, example = "+14155550123")]
     pub recipient_number: Option<String>,
+    /// If given, it must be the agent's verified phone.
     #[serde(rename = "AgentNumber")]
     pub agent_number: Option<String>,
+    /// The caller's own name for the call, kept in the log (at most 200 characters).
     #[serde(rename = "ConferenceName")]
     pub conference_name: Option<String>,
+    /// Record the conference (`true`/`false`, also as text).
     #[serde(rename = "Record", default, deserialize_with = "lenient_bool")]
     pub record: Option<bool>,
+    /// The call token, for clients that cannot send the Authorization header.
     pub token: Option<String>,
 }
 
 /// The later seed body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CallStart {
+    /// The call token, for clients that cannot send the Authorization header.
     pub token: Option<String>,
+    /// The customer's number in E.164.
+    #[schema(required = true, value_type = String, example = "+14155550123")]
     pub to: Option<String>,
+    /// The caller's own name for the call.
     #[serde(rename = "confName")]
     pub conf_name: Option<String>,
+    /// Record the conference.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub record: Option<bool>,
 }
@@ -67,6 +80,26 @@ pub(super) struct Request {
     record: Option<bool>,
 }
 
+/// Start a call (the seed's body): ring the agent's phone, then the customer.
+#[utoipa::path(
+    post,
+    path = "/phone-to-phone/start",
+    tag = CALLS_TAG,
+    security(("callToken" = [])),
+    request_body = PhoneToPhoneStart,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body within 24 h answer with the same call, and nobody is rung twice."),
+    ),
+    responses(
+        (status = 200, description = "Twilio is ringing the agent; or the call already ended, as `data.state` and `data.reason` say.", body = SuccessBody<CallView>),
+        (status = 202, description = "The call is stored, Twilio has not confirmed the agent's leg within CALL_START_WAIT: follow it at `/calls/{id}`.", body = SuccessBody<CallView>),
+        (status = 400, description = "A field is missing or malformed.", body = ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used with another body, or its first request is still being checked.", body = ErrorBody),
+        (status = 422, description = "The destination policy refuses the number (`ALLOWED_DESTINATIONS`).", body = ErrorBody),
+        (status = 429, description = "Too many starts by this agent; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio refused or failed; `code` is Twilio's.", body = ErrorBody),
+    )
+)]
 pub async fn phone_to_phone(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -89,6 +122,26 @@ pub async fn phone_to_phone(
     Ok(job.spawn(state).await)
 }
 
+/// Start a call (the seed's shorter body).
+#[utoipa::path(
+    post,
+    path = "/call/start",
+    tag = CALLS_TAG,
+    security(("callToken" = [])),
+    request_body = CallStart,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and body within 24 h answer with the same call, and nobody is rung twice."),
+    ),
+    responses(
+        (status = 200, description = "Twilio is ringing the agent; or the call already ended, as `data.state` and `data.reason` say.", body = SuccessBody<CallView>),
+        (status = 202, description = "The call is stored, Twilio has not confirmed the agent's leg within CALL_START_WAIT: follow it at `/calls/{id}`.", body = SuccessBody<CallView>),
+        (status = 400, description = "A field is missing or malformed.", body = ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used with another body, or its first request is still being checked.", body = ErrorBody),
+        (status = 422, description = "The destination policy refuses the number (`ALLOWED_DESTINATIONS`).", body = ErrorBody),
+        (status = 429, description = "Too many starts by this agent; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio refused or failed; `code` is Twilio's.", body = ErrorBody),
+    )
+)]
 pub async fn call_start(
     State(state): State<AppState>,
     headers: HeaderMap,

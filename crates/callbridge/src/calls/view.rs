@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::http::ApiError;
 use crate::store::{Agent, Call, CallEvent, CallLeg, Recording, Store};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CallView {
     pub id: CallId,
     /// Where the agent talked from: `phone` (we rang it) or `browser` (it called us).
@@ -34,7 +34,7 @@ pub struct CallView {
     pub duration_secs: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentView {
     pub id: AgentId,
     pub email: Option<EmailAddress>,
@@ -46,14 +46,14 @@ pub struct AgentView {
     pub client: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConferenceView {
     pub name: String,
     /// Known once Twilio reports the conference started.
     pub sid: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LegView {
     pub role: LegRole,
     pub call_sid: String,
@@ -65,7 +65,7 @@ pub struct LegView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventView {
     pub id: EventId,
     pub at: DateTime<Utc>,
@@ -78,7 +78,7 @@ pub struct EventView {
     pub sequence_number: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordingView {
     pub sid: String,
     pub url: Option<String>,

@@ -52,6 +52,8 @@ pub enum Command {
     /// Check the configuration `serve` would use against Twilio and the database, without
     /// placing a call; exits 1 when something must be fixed.
     Check(Box<check::CheckArgs>),
+    /// Print the OpenAPI 3.1 document that `serve` answers at /openapi.json.
+    Openapi,
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +75,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Sim(args) => sim::run(args).await,
         Command::Check(args) => check::run(*args).await,
         Command::Setup(args) => setup::run(*args).await,
+        Command::Openapi => {
+            println!("{}", crate::http::openapi_document());
+            ExitCode::SUCCESS
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub struct Success<T> {
@@ -29,9 +29,35 @@ impl<T> Success<T> {
     }
 }
 
+/// `success`, in every success body.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SuccessStatus {
+    Success,
+}
+
+/// `error`, in every error body.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorStatus {
+    Error,
+}
+
+/// Every successful answer of the JSON API: a message for people and `data` for programs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuccessBody<T> {
+    pub status: SuccessStatus,
+    pub message: String,
+    pub data: T,
+}
+
 impl<T: Serialize> IntoResponse for Success<T> {
     fn into_response(self) -> Response {
-        let body = json!({"status": "success", "message": self.message, "data": self.data});
+        let body = SuccessBody {
+            status: SuccessStatus::Success,
+            message: self.message,
+            data: self.data,
+        };
         (self.status, Json(body)).into_response()
     }
 }
@@ -39,6 +65,8 @@ impl<T: Serialize> IntoResponse for Success<T> {
 #[cfg(test)]
 mod tests {
     use axum::body::to_bytes;
+
+    use serde_json::json;
 
     use super::*;
 

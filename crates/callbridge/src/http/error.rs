@@ -4,8 +4,10 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::envelope::ErrorStatus;
 use crate::domain::{CallId, DomainError, mask};
 use crate::store::StoreError;
 
@@ -62,6 +64,24 @@ pub enum ApiError {
     /// Our own failure; the detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
+}
+
+/// Every error answer: the seed's envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub status: ErrorStatus,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Twilio's error code when Twilio refused something, otherwise the HTTP status.
+    pub code: u32,
+    /// Only when a record already has a call in progress: that call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<CallRef>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallRef {
+    pub id: CallId,
 }
 
 impl ApiError {
@@ -127,11 +147,16 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        let mut body = json!({"status": "error", "message": self.to_string(), "code": self.code()});
-        if let Self::CallInProgress { call_id, .. } = &self {
-            // The same place a started call's id is in, so a client finds the call either way.
-            body["data"] = json!({"id": call_id});
-        }
+        let body = ErrorBody {
+            status: ErrorStatus::Error,
+            message: self.to_string(),
+            code: self.code(),
+            data: match &self {
+                // The same place a started call's id is in, so a client finds the call either way.
+                Self::CallInProgress { call_id, .. } => Some(CallRef { id: *call_id }),
+                _ => None,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if let Self::RateLimited { retry_after_secs }
         | Self::UpstreamUnavailable {

@@ -4,6 +4,7 @@ mod client_ip;
 mod envelope;
 mod error;
 mod json_or_form;
+pub(crate) mod openapi;
 pub mod ops;
 mod patience;
 mod rejections;
@@ -23,10 +24,11 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use client_ip::ClientIp;
-pub use envelope::{Success, success};
-pub use error::ApiError;
+pub use envelope::{Success, SuccessBody, success};
+pub use error::{ApiError, ErrorBody};
 pub use json_or_form::JsonOrForm;
 pub use patience::{last_try, patiently, patiently_until};
 pub use serve::{ConnectionLimits, serve};
@@ -45,17 +47,29 @@ pub fn router(state: AppState) -> Router {
     // With a metrics listener of its own, the public one keeps the metrics to itself.
     let serve_metrics = state.settings.metrics_bind.is_none();
     let webhooks_at_once = webhooks_at_once(state.store.as_ref());
-    let app = Router::new()
+    let (app, _) = openapi::publish(routes(serve_metrics, webhooks_at_once));
+    let app = app
+        .fallback(not_found)
+        .layer(middleware::from_fn(crate::metrics::track));
+    let timeout = state.settings.timeouts.request;
+    with_common_layers(app.with_state(state), timeout)
+}
+
+fn routes(serve_metrics: bool, webhooks_at_once: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(ops::router(serve_metrics))
         .merge(crate::setup::router())
         .merge(crate::calls::router())
         .merge(crate::browser::router())
         .merge(crate::webhooks::router(webhooks_at_once))
         .merge(crate::airtable::router())
-        .fallback(not_found)
-        .layer(middleware::from_fn(crate::metrics::track));
-    let timeout = state.settings.timeouts.request;
-    with_common_layers(app.with_state(state), timeout)
+}
+
+/// The document `GET /openapi.json` answers, for the `openapi` command; it does not depend on
+/// the settings.
+pub fn openapi_document() -> String {
+    let (_, published) = openapi::publish(routes(true, 1));
+    published.json().to_owned()
 }
 
 /// PostgreSQL: as many webhooks at once as the pool has connections (see `webhooks::router`).
@@ -72,7 +86,11 @@ fn webhooks_at_once(store: &dyn crate::store::Store) -> usize {
 pub fn metrics_router(state: AppState) -> Router {
     let timeout = state.settings.timeouts.request;
     with_common_layers(
-        ops::metrics_router().fallback(not_found).with_state(state),
+        ops::metrics_router()
+            .split_for_parts()
+            .0
+            .fallback(not_found)
+            .with_state(state),
         timeout,
     )
 }

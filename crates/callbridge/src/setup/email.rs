@@ -3,30 +3,34 @@
 use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use twilio::{Verification, VerificationCheck, VerifyChannel};
+use twilio::VerifyChannel;
+use utoipa::ToSchema;
 
+use super::replies::{CodeChecked, CodeSent, EmailVerified};
 use super::sync::{self, Mirrored};
 use super::{input, otp, verify};
 use crate::auth::{iso_millis, issue_setup_token};
 use crate::domain::EmailAddress;
-use crate::http::{ApiError, ClientIp, JsonOrForm, Success, success};
+use crate::http::openapi::SETUP_TAG;
+use crate::http::{ApiError, ClientIp, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = EmailCodeRequest)]
 pub(super) struct InitBody {
+    /// The agent's email; its domain must be allowed (`ALLOWED_EMAIL_DOMAINS`) or invited.
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = EmailCheckRequest)]
 pub(super) struct ValidateBody {
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
+    /// The code from the email.
+    #[schema(required = true, value_type = String)]
     code: Option<String>,
-}
-
-/// The seed's summary of a Verification.
-pub(super) fn sent(v: &Verification) -> Value {
-    json!({"to": v.to, "channel": v.channel, "status": v.status, "valid": v.valid, "sid": v.sid})
 }
 
 /// An email's code, asked for before there is an agent.
@@ -39,16 +43,25 @@ pub(super) fn by_email(email: &EmailAddress, ip: ClientIp) -> otp::Address<'_> {
     }
 }
 
-/// The seed's summary of a VerificationCheck.
-pub(super) fn checked(c: &VerificationCheck) -> Value {
-    json!({"status": c.status, "valid": c.valid, "sid": c.sid})
-}
-
+/// Send a code to an agent's email.
+#[utoipa::path(
+    post,
+    path = "/setup/email/init",
+    tag = SETUP_TAG,
+    request_body = InitBody,
+    responses(
+        (status = 200, description = "The code was sent.", body = SuccessBody<CodeSent>),
+        (status = 400, description = "A field is missing or malformed.", body = ErrorBody),
+        (status = 422, description = "The email's domain is not allowed, or Twilio will not deliver to it.", body = ErrorBody),
+        (status = 429, description = "Too many codes asked for this address or from this client; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio Verify failed.", body = ErrorBody),
+    )
+)]
 pub(super) async fn init(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
-) -> Result<Success<Value>, ApiError> {
+) -> Result<Success<CodeSent>, ApiError> {
     let email = input::required(body.email, "Email is required")?;
     let email = input::email(&email)?;
     verify::ensure_configured(&state)?;
@@ -58,15 +71,31 @@ pub(super) async fn init(
     let verification = otp::send(&state, by_email(&email, ip)).await?;
     Ok(success(
         "OTP sent successfully to email",
-        sent(&verification),
+        CodeSent::from(&verification),
     ))
 }
 
+/// Prove an email with its code; answers with the setup token for the phone step.
+#[utoipa::path(
+    post,
+    path = "/setup/email/validate",
+    tag = SETUP_TAG,
+    request_body = ValidateBody,
+    responses(
+        (status = 200, description = "The email is verified; `data.token` is the setup token (five minutes).", body = SuccessBody<EmailVerified>),
+        (status = 400, description = "A field is missing or malformed.", body = ErrorBody),
+        (status = 401, description = "The code is wrong.", body = ErrorBody),
+        (status = 404, description = "No code is pending for this address (expired, or never sent).", body = ErrorBody),
+        (status = 422, description = "The email's domain is not allowed.", body = ErrorBody),
+        (status = 429, description = "Too many tries; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio Verify (or Sync) failed.", body = ErrorBody),
+    )
+)]
 pub(super) async fn validate(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
-) -> Result<Success<Value>, ApiError> {
+) -> Result<Success<EmailVerified>, ApiError> {
     let email = input::required(body.email, "Email is required")?;
     let code = input::required(body.code, "OTP code is required")?;
     let email = input::email(&email)?;
@@ -92,11 +121,11 @@ pub(super) async fn validate(
     };
     Ok(success(
         message,
-        json!({
-            "email": email.as_str(),
-            "token": token,
-            "verifiedAt": verified_at,
-            "verification": checked(&check),
-        }),
+        EmailVerified {
+            email: email.as_str().to_owned(),
+            token,
+            verified_at,
+            verification: CodeChecked::from(&check),
+        },
     ))
 }

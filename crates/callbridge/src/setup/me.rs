@@ -3,31 +3,54 @@
 
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::auth::{AuthAgent, iso_millis};
-use crate::domain::{CallMode, ClientIdentity};
-use crate::http::{ApiError, JsonOrForm, Success, success};
+use super::replies::Me;
+use crate::auth::AuthAgent;
+use crate::domain::CallMode;
+use crate::http::openapi::SETUP_TAG;
+use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
-use crate::store::Agent;
 
-pub(super) async fn me(AuthAgent(agent): AuthAgent) -> Success<Value> {
-    success("Call token is valid", describe(&agent))
+/// Whether a call token works, and for whom.
+#[utoipa::path(
+    get,
+    path = "/setup/me",
+    tag = SETUP_TAG,
+    security(("callToken" = [])),
+    responses((status = 200, description = "The agent the token names.", body = SuccessBody<Me>)),
+)]
+pub(super) async fn me(AuthAgent(agent): AuthAgent) -> Success<Me> {
+    success("Call token is valid", Me::from(&agent))
 }
 
 /// What an agent may change about themselves. Unknown fields are refused, so that a typo is
 /// not taken for a change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct Preferences {
+    /// `phone` or `browser`: where the agent talks from unless a call says otherwise.
+    #[schema(required = true, value_type = CallMode)]
     default_mode: Option<String>,
 }
 
+/// Change the agent's own preferences.
+#[utoipa::path(
+    patch,
+    path = "/setup/me",
+    tag = SETUP_TAG,
+    security(("callToken" = [])),
+    request_body = Preferences,
+    responses(
+        (status = 200, description = "Saved; the agent as it is now.", body = SuccessBody<Me>),
+        (status = 400, description = "Nothing to change, an unknown field, or a mode that is not `phone` or `browser`.", body = ErrorBody),
+    ),
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     AuthAgent(agent): AuthAgent,
     JsonOrForm(body): JsonOrForm<Preferences>,
-) -> Result<Success<Value>, ApiError> {
+) -> Result<Success<Me>, ApiError> {
     let Some(mode) = body.default_mode else {
         return Err(ApiError::BadRequest(
             "nothing to change: send defaultMode (phone or browser)".into(),
@@ -39,16 +62,5 @@ pub(super) async fn update(
         ))
     })?;
     let agent = state.store.set_default_mode(agent.id, mode).await?;
-    Ok(success("Preferences saved", describe(&agent)))
-}
-
-fn describe(agent: &Agent) -> Value {
-    json!({
-        "id": agent.id,
-        "email": agent.email.as_str(),
-        "phone": agent.phone.as_ref().map(|p| p.as_str()),
-        "phoneVerifiedAt": agent.phone_verified_at.map(iso_millis),
-        "defaultMode": agent.default_mode,
-        "browserIdentity": ClientIdentity::for_agent(agent.id).as_str(),
-    })
+    Ok(success("Preferences saved", Me::from(&agent)))
 }

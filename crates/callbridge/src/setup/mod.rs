@@ -10,21 +10,22 @@ mod me;
 mod one_step;
 mod otp;
 mod phone;
+mod replies;
 mod sync;
 mod verify;
 
-use axum::Router;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/setup/email/init", post(email::init))
-        .route("/setup/email/validate", post(email::validate))
-        .route("/setup/phone/init", post(phone::init))
-        .route("/setup/phone/validate", post(phone::validate))
-        .route("/setup/init", post(one_step::init))
-        .route("/setup/validate", post(one_step::validate))
-        .route("/setup/me", get(me::me).patch(me::update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(email::init))
+        .routes(routes!(email::validate))
+        .routes(routes!(phone::init))
+        .routes(routes!(phone::validate))
+        .routes(routes!(one_step::init))
+        .routes(routes!(one_step::validate))
+        .routes(routes!(me::me, me::update))
 }

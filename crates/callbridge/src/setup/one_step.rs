@@ -5,28 +5,38 @@
 use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use super::email::{by_email, checked, sent};
+use super::email::by_email;
 use super::phone::{PHONE_TAKEN, bind, by_sms, call_token_for};
+use super::replies::{BothCodesChecked, BothCodesSent, BothVerified, CodeChecked, CodeSent};
 use super::sync;
 use super::{input, otp, verify};
 use crate::auth::iso_millis;
 use crate::domain::{EmailAddress, PhoneNumber};
-use crate::http::{ApiError, ClientIp, JsonOrForm, Success, success};
+use crate::http::openapi::SETUP_TAG;
+use crate::http::{ApiError, ClientIp, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = BothCodesRequest)]
 pub(super) struct InitBody {
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
+    #[schema(required = true, value_type = String, example = "+14155550100")]
     phone: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = BothCheckRequest)]
 pub(super) struct ValidateBody {
+    #[schema(required = true, value_type = String, format = Email)]
     email: Option<String>,
+    #[schema(required = true, value_type = String)]
     email_code: Option<String>,
+    #[schema(required = true, value_type = String, example = "+14155550100")]
     phone: Option<String>,
+    #[schema(required = true, value_type = String)]
     phone_code: Option<String>,
 }
 
@@ -43,11 +53,25 @@ async fn ensure_phone_free(
     }
 }
 
+/// Send both codes at once: to the email and to the phone.
+#[utoipa::path(
+    post,
+    path = "/setup/init",
+    tag = SETUP_TAG,
+    request_body = InitBody,
+    responses(
+        (status = 200, description = "Both codes were sent.", body = SuccessBody<BothCodesSent>),
+        (status = 400, description = "A field is missing or malformed.", body = ErrorBody),
+        (status = 422, description = "The email's domain is not allowed, or the phone cannot receive a code.", body = ErrorBody),
+        (status = 429, description = "Too many codes, or the hourly SMS budget is spent; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio Verify failed.", body = ErrorBody),
+    )
+)]
 pub(super) async fn init(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
-) -> Result<Success<Value>, ApiError> {
+) -> Result<Success<BothCodesSent>, ApiError> {
     let email = input::required(body.email, "Email is required")?;
     let phone = input::required(body.phone, "Phone number is required")?;
     let email = input::email(&email)?;
@@ -62,15 +86,35 @@ pub(super) async fn init(
     let sms_sent = otp::send(&state, by_sms(&phone, None, ip)).await?;
     Ok(success(
         "OTP sent successfully to both email and phone",
-        json!({"email": sent(&email_sent), "phone": sent(&sms_sent)}),
+        BothCodesSent {
+            email: CodeSent::from(&email_sent),
+            phone: CodeSent::from(&sms_sent),
+        },
     ))
 }
 
+/// Prove both codes at once; answers with the call token.
+#[utoipa::path(
+    post,
+    path = "/setup/validate",
+    tag = SETUP_TAG,
+    request_body = ValidateBody,
+    responses(
+        (status = 200, description = "The agent is onboarded; `data.token` is the call token.", body = SuccessBody<BothVerified>),
+        (status = 400, description = "A field is missing or malformed.", body = ErrorBody),
+        (status = 401, description = "A code is wrong.", body = ErrorBody),
+        (status = 404, description = "No code is pending for the email or the phone.", body = ErrorBody),
+        (status = 409, description = "The phone belongs to another agent.", body = ErrorBody),
+        (status = 422, description = "The email's domain is not allowed.", body = ErrorBody),
+        (status = 429, description = "Too many tries; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio Verify (or Sync) failed.", body = ErrorBody),
+    )
+)]
 pub(super) async fn validate(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
-) -> Result<Success<Value>, ApiError> {
+) -> Result<Success<BothVerified>, ApiError> {
     let email = input::required(body.email, "Email is required")?;
     let email_code = input::required(body.email_code, "Email OTP code is required")?;
     let phone = input::required(body.phone, "Phone number is required")?;
@@ -95,12 +139,15 @@ pub(super) async fn validate(
     let token = call_token_for(&state, &agent, ip).await?;
     Ok(success(
         "Email and phone verified successfully.",
-        json!({
-            "email": email.as_str(),
-            "phone": phone.as_str(),
-            "verifiedAt": verified_at,
-            "token": token,
-            "verification": {"email": checked(&email_check), "phone": checked(&sms_check)},
-        }),
+        BothVerified {
+            email: email.as_str().to_owned(),
+            phone: phone.as_str().to_owned(),
+            verified_at,
+            token,
+            verification: BothCodesChecked {
+                email: CodeChecked::from(&email_check),
+                phone: CodeChecked::from(&sms_check),
+            },
+        },
     ))
 }

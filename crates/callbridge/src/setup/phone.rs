@@ -4,31 +4,42 @@
 use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use twilio::VerifyChannel;
+use utoipa::ToSchema;
 
-use super::email::{checked, sent};
+use super::replies::{CodeChecked, CodeSent, PhoneVerified};
 use super::{input, otp, verify};
 use crate::audit::{self, AuditKind, Entry};
 use crate::auth::{iso_millis, issue_call_token, verify_setup_token};
 use crate::domain::{AgentId, EmailAddress, PhoneNumber};
-use crate::http::{ApiError, ClientIp, JsonOrForm, Success, success};
+use crate::http::openapi::SETUP_TAG;
+use crate::http::{ApiError, ClientIp, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{Agent, StoreError};
 
 pub(super) const PHONE_TAKEN: &str =
     "Phone number is already associated with another email address";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PhoneCodeRequest)]
 pub(super) struct InitBody {
+    /// The setup token from `POST /setup/email/validate`.
+    #[schema(required = true, value_type = String)]
     token: Option<String>,
+    /// The agent's phone in E.164; it must be a destination texts may go to (`SMS_REGIONS`).
+    #[schema(required = true, value_type = String, example = "+14155550100")]
     phone: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PhoneCheckRequest)]
 pub(super) struct ValidateBody {
+    #[schema(required = true, value_type = String)]
     token: Option<String>,
+    #[schema(required = true, value_type = String, example = "+14155550100")]
     phone: Option<String>,
+    /// The code from the text message.
+    #[schema(required = true, value_type = String)]
     code: Option<String>,
 }
 
@@ -105,11 +116,26 @@ pub(super) async fn call_token_for(
     Ok(token)
 }
 
+/// Text a code to the agent's phone (needs the setup token).
+#[utoipa::path(
+    post,
+    path = "/setup/phone/init",
+    tag = SETUP_TAG,
+    request_body = InitBody,
+    responses(
+        (status = 200, description = "The code was sent.", body = SuccessBody<CodeSent>),
+        (status = 400, description = "A field is missing or malformed.", body = ErrorBody),
+        (status = 401, description = "The setup token is missing, expired or not a setup token.", body = ErrorBody),
+        (status = 422, description = "The phone cannot receive a code (`SMS_REGIONS`), or Twilio will not deliver to it.", body = ErrorBody),
+        (status = 429, description = "Too many codes, or the hourly SMS budget is spent; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio Verify failed.", body = ErrorBody),
+    )
+)]
 pub(super) async fn init(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
-) -> Result<Success<Value>, ApiError> {
+) -> Result<Success<CodeSent>, ApiError> {
     let (email, phone) = email_and_phone(&state, body.token, body.phone, input::sms_phone)?;
     verify::ensure_configured(&state)?;
     input::limit_send(&state, ip, &[phone.as_str()]).await?;
@@ -122,15 +148,31 @@ pub(super) async fn init(
     let verification = otp::send(&state, by_sms(&phone, Some(agent.id), ip)).await?;
     Ok(success(
         "OTP sent successfully to phone",
-        sent(&verification),
+        CodeSent::from(&verification),
     ))
 }
 
+/// Prove the phone with its code; answers with the agent's call token.
+#[utoipa::path(
+    post,
+    path = "/setup/phone/validate",
+    tag = SETUP_TAG,
+    request_body = ValidateBody,
+    responses(
+        (status = 200, description = "The agent is onboarded; `data.token` is the call token.", body = SuccessBody<PhoneVerified>),
+        (status = 400, description = "A field is missing or malformed.", body = ErrorBody),
+        (status = 401, description = "The setup token is refused, or the code is wrong.", body = ErrorBody),
+        (status = 404, description = "No code is pending for this phone.", body = ErrorBody),
+        (status = 409, description = "The phone belongs to another agent.", body = ErrorBody),
+        (status = 429, description = "Too many tries; see Retry-After.", body = ErrorBody),
+        (status = 502, description = "Twilio Verify failed.", body = ErrorBody),
+    )
+)]
 pub(super) async fn validate(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
-) -> Result<Success<Value>, ApiError> {
+) -> Result<Success<PhoneVerified>, ApiError> {
     let code = input::required(body.code, "OTP code is required");
     let (email, phone) =
         email_and_phone(&state, body.token, body.phone, |_, raw| input::phone(raw))?;
@@ -148,12 +190,12 @@ pub(super) async fn validate(
     Ok(success(
         "Phone verified successfully. Use `data.token` as the call token \
          (Authorization: Bearer <token>).",
-        json!({
-            "email": agent.email.as_str(),
-            "phone": phone.as_str(),
-            "token": token,
-            "verifiedAt": iso_millis(now),
-            "verification": checked(&check),
-        }),
+        PhoneVerified {
+            email: agent.email.as_str().to_owned(),
+            phone: phone.as_str().to_owned(),
+            token,
+            verified_at: iso_millis(now),
+            verification: CodeChecked::from(&check),
+        },
     ))
 }

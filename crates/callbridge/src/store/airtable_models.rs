@@ -145,6 +145,9 @@ pub enum CampaignStatus {
 }
 
 impl CampaignStatus {
+    pub const ALL: &'static [Self] =
+        &[Self::Running, Self::Paused, Self::Canceled, Self::Completed];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Running => "running",

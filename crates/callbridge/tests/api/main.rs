@@ -22,6 +22,7 @@ mod killable;
 mod live_across_instances;
 mod live_limits;
 mod multi_instance;
+mod openapi;
 mod ops;
 mod proxies;
 mod rejections;

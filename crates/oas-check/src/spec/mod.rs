@@ -183,6 +183,23 @@ impl Spec {
         self
     }
 
+    /// The operation `method` and `path` route to, checking nothing else: for a client that
+    /// counts which operations it exercised, whatever their bodies.
+    pub fn route(&self, method: &str, path: &str) -> Result<Operation, Violation> {
+        let found = self.find(method, path)?;
+        Ok(Operation {
+            method: found.method.to_uppercase(),
+            template: found.route.path_key.clone(),
+            server: found.route.server.clone(),
+            operation_id: found
+                .operation
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            path_params: found.params,
+        })
+    }
+
     /// Checks a request: the route, path parameters, query parameters (declared, typed, required)
     /// and body (a form body's every field declared, typed, required ones present; arrays as
     /// repeated keys). `content_type` may carry parameters (`; charset=utf-8`).

@@ -624,3 +624,88 @@ fn a_report_reads_well() {
         .collect();
     insta::assert_snapshot!(report.join("\n"));
 }
+
+/// A miniature in OpenAPI 3.1's own words: type lists with `null`, and an optional reference
+/// written as `oneOf` with `{type: null}`, as utoipa writes them.
+fn three_one() -> Spec {
+    let doc = json!({
+        "openapi": "3.1.0",
+        "paths": {"/things": {"post": {
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {
+                "type": "object",
+                "properties": {"record": {"type": ["boolean", "null"]}, "name": {"type": "string"}}
+            }}}},
+            "responses": {"200": {"content": {"application/json": {"schema": {
+                "type": "object",
+                "required": ["status", "label"],
+                "properties": {
+                    "status": {"type": "string", "const": "success"},
+                    "label": {"type": ["string", "null"]},
+                    "part": {"oneOf": [{"$ref": "#/components/schemas/Part"}, {"type": "null"}]},
+                    "either": {"anyOf": [{"type": "integer"}, {"type": "string", "format": "uuid"}]},
+                    "both": {"allOf": [{"$ref": "#/components/schemas/Part"}, {"required": ["extra"]}]}
+                }
+            }}}}}
+        }}},
+        "components": {"schemas": {"Part": {
+            "type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}, "extra": {"type": "string"}}
+        }}}
+    });
+    Spec::from_documents(vec![("three_one.json".into(), doc)]).unwrap()
+}
+
+#[test]
+fn openapi_3_1_type_lists_and_compositions_are_checked() {
+    let spec = three_one();
+    let check =
+        |body: Value| spec.check_response("POST", "/things", 200, body.to_string().as_bytes());
+    assert!(check(json!({"status": "success", "label": null})).is_empty());
+    let found = check(
+        json!({"status": "success", "label": "x", "part": {"n": 1}, "either": 3,
+        "both": {"n": 2, "extra": "e"}}),
+    );
+    assert!(found.is_empty(), "{found:?}");
+    assert!(check(json!({"status": "success", "label": "x", "part": null})).is_empty());
+    assert!(check(json!({"status": "success", "label": "x", "either": "0190f0a0-0000-7000-8000-000000000000"})).is_empty());
+
+    let kinds_of = |body: Value| -> Vec<(String, Kind)> {
+        check(body)
+            .into_iter()
+            .map(|v| (v.pointer, v.kind))
+            .collect()
+    };
+    assert_eq!(
+        kinds_of(json!({"status": "error", "label": "x"})),
+        vec![("/status".to_owned(), Kind::BadEnum)]
+    );
+    assert_eq!(
+        kinds_of(json!({"status": "success", "label": 3})),
+        vec![("/label".to_owned(), Kind::WrongType)]
+    );
+    assert_eq!(
+        kinds_of(json!({"status": "success", "label": "x", "part": {"n": "one"}})),
+        vec![("/part".to_owned(), Kind::WrongType)]
+    );
+    assert_eq!(
+        kinds_of(json!({"status": "success", "label": "x", "either": "not a uuid"})),
+        vec![("/either".to_owned(), Kind::WrongType)]
+    );
+    assert_eq!(
+        kinds_of(json!({"status": "success", "label": "x", "both": {"n": 2}})),
+        vec![("/both/extra".to_owned(), Kind::MissingRequired)]
+    );
+}
+
+#[test]
+fn form_fields_typed_with_a_3_1_type_list_are_read_as_their_type() {
+    let spec = three_one();
+    let form = Some("application/x-www-form-urlencoded");
+    assert!(
+        spec.check_request("POST", "/things", &[], form, b"record=true&name=a")
+            .is_ok()
+    );
+    let found = spec
+        .check_request("POST", "/things", &[], form, b"record=maybe")
+        .unwrap_err();
+    assert_eq!(found[0].kind, Kind::WrongType);
+}
