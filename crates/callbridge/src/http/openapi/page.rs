@@ -16,12 +16,21 @@ struct DocsPage {
     /// Pre-escaped HTML paragraphs.
     intro: Vec<String>,
     tags: Vec<TagView>,
+    /// The answers many operations share, described once.
+    common: Vec<CommonView>,
     schemas: Vec<SchemaView>,
+}
+
+struct CommonView {
+    anchor: String,
+    name: String,
+    description: String,
 }
 
 struct TagView {
     anchor: String,
     name: String,
+    /// Pre-escaped HTML.
     description: String,
     operations: Vec<OperationView>,
 }
@@ -38,6 +47,8 @@ struct OperationView {
     body_types: String,
     body: Vec<FieldView>,
     responses: Vec<ResponseView>,
+    /// Pre-escaped HTML: links to the shared answers this operation may give too.
+    common: String,
 }
 
 struct FieldView {
@@ -72,6 +83,7 @@ pub(super) fn render(document: &Value) -> String {
         version: text(&document["info"]["version"]),
         intro: paragraphs(&text(&document["info"]["description"])),
         tags: tags(document),
+        common: common(document),
         schemas: schemas(document),
     };
     page.render().unwrap_or_else(|e| {
@@ -93,7 +105,7 @@ fn tags(document: &Value) -> Vec<TagView> {
         .map(|tag| TagView {
             anchor: anchor("tag", &text(&tag["name"])),
             name: text(&tag["name"]),
-            description: text(&tag["description"]),
+            description: inline(&text(&tag["description"])),
             operations: Vec::new(),
         })
         .collect();
@@ -155,7 +167,7 @@ fn operation_view(document: &Value, method: &str, path: &str, operation: &Value)
             place: text(&p["in"]),
             kind: type_html(&p["schema"]),
             required: p["required"].as_bool().unwrap_or(false),
-            description: text(&p["description"]),
+            description: inline(&text(&p["description"])),
         })
         .collect();
     let content = operation["requestBody"]["content"].as_object();
@@ -166,12 +178,27 @@ fn operation_view(document: &Value, method: &str, path: &str, operation: &Value)
         .and_then(|c| c.values().next())
         .map(|media| fields(document, &media["schema"], "body"))
         .unwrap_or_default();
-    let responses = operation["responses"]
-        .as_object()
+    let all = operation["responses"].as_object().into_iter().flatten();
+    let (shared, own): (Vec<_>, Vec<_>) = all.partition(|(_, r)| r.get("$ref").is_some());
+    let responses = own
         .into_iter()
-        .flatten()
-        .map(|(status, response)| response_view(document, status, response))
+        .map(|(status, response)| response_view(status, response))
         .collect();
+    let common = shared
+        .into_iter()
+        .map(|(status, response)| {
+            let name = response["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix(RESPONSE_PREFIX))
+                .unwrap_or_default();
+            format!(
+                "<a href=\"#{}\">{}</a>",
+                escape(&anchor("answer", name)),
+                escape(status)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     OperationView {
         anchor: anchor("op", if id.is_empty() { path } else { &id }),
         method: method.to_uppercase(),
@@ -183,21 +210,28 @@ fn operation_view(document: &Value, method: &str, path: &str, operation: &Value)
         body_types,
         body,
         responses,
+        common,
     }
 }
 
-fn response_view(document: &Value, status: &str, response: &Value) -> ResponseView {
-    let response = match response["$ref"].as_str() {
-        Some(reference) => reference
-            .strip_prefix(RESPONSE_PREFIX)
-            .and_then(|name| document["components"]["responses"].get(name))
-            .unwrap_or(response),
-        None => response,
-    };
+fn common(document: &Value) -> Vec<CommonView> {
+    document["components"]["responses"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, response)| CommonView {
+            anchor: anchor("answer", name),
+            name: name.clone(),
+            description: inline(&text(&response["description"])),
+        })
+        .collect()
+}
+
+fn response_view(status: &str, response: &Value) -> ResponseView {
     let content = response["content"].as_object();
     ResponseView {
         status: status.to_owned(),
-        description: text(&response["description"]),
+        description: inline(&text(&response["description"])),
         content: content
             .map(|c| c.keys().cloned().collect::<Vec<_>>().join(", "))
             .unwrap_or_default(),
@@ -226,7 +260,7 @@ fn fields(document: &Value, schema: &Value, place: &str) -> Vec<FieldView> {
             place: place.to_owned(),
             kind: type_html(property),
             required: required.contains(&name.as_str()),
-            description: text(&property["description"]),
+            description: inline(&text(&property["description"])),
         })
         .collect()
 }
@@ -249,7 +283,7 @@ fn schemas(document: &Value) -> Vec<SchemaView> {
             SchemaView {
                 anchor: anchor("schema", name),
                 name: name.clone(),
-                description: text(&schema["description"]),
+                description: inline(&text(&schema["description"])),
                 kind: if fields.is_empty() {
                     type_html(schema)
                 } else {
@@ -359,8 +393,16 @@ fn inline(markdown: &str) -> String {
                 html.push_str("<strong>");
                 html.push_str(&escape(bold_split));
                 html.push_str("</strong>");
-            } else {
-                html.push_str(&escape(bold_split));
+                continue;
+            }
+            for (k, italic_split) in bold_split.split('*').enumerate() {
+                if k % 2 == 1 {
+                    html.push_str("<em>");
+                    html.push_str(&escape(italic_split));
+                    html.push_str("</em>");
+                } else {
+                    html.push_str(&escape(italic_split));
+                }
             }
         }
     }
@@ -391,8 +433,8 @@ mod tests {
     #[test]
     fn inline_markdown_escapes_everything_but_its_own_spans() {
         assert_eq!(
-            inline("**Bold** `<b>` & <i>"),
-            "<strong>Bold</strong> <code>&lt;b&gt;</code> &amp; &lt;i&gt;"
+            inline("**Bold** *it* `<b>` & <i>"),
+            "<strong>Bold</strong> <em>it</em> <code>&lt;b&gt;</code> &amp; &lt;i&gt;"
         );
     }
 
