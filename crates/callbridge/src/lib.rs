@@ -22,4 +22,5 @@ pub mod startup;
 pub mod state;
 pub mod store;
 mod telemetry;
+mod web;
 mod webhooks;

@@ -175,6 +175,23 @@ impl Client {
         decode(&self.send(Method::POST, url, Some(form)).await?)
     }
 
+    /// A GET whose body is not JSON (a recording's audio), handed over unread so that it can be
+    /// streamed on; a non-success status becomes [`Error::Api`].
+    pub(crate) async fn get_raw(&self, url: Url) -> Result<reqwest::Response, Error> {
+        let response = self
+            .request(Method::GET, url, None)
+            .header(header::ACCEPT, "*/*")
+            .send()
+            .await
+            .map_err(Error::Transport)?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let body = response.bytes().await.map_err(Error::Transport)?;
+        Err(Error::from_response(status, &body))
+    }
+
     pub(crate) async fn delete(&self, url: Url) -> Result<(), Error> {
         self.send(Method::DELETE, url, None).await.map(drop)
     }

@@ -89,6 +89,9 @@ pub(super) async fn list(
         agent: agent_id(&agent),
         states,
         before,
+        since: None,
+        until: None,
+        number_digits: None,
         // One more than asked tells whether another page exists.
         limit: limit + 1,
     };

@@ -39,6 +39,25 @@ impl PhoneNumber {
         Ok(Self(parsed.format().mode(Mode::E164).to_string()))
     }
 
+    /// What people type, in the notation of `region` (ISO 3166, such as `US`) unless it starts
+    /// with `+` or the international `00`: `(415) 555-0100` in `US` is `+14155550100`.
+    pub fn parse_in(input: &str, region: &str) -> Result<Self, DomainError> {
+        let trimmed = input.trim();
+        if trimmed.starts_with('+') {
+            return Self::parse(trimmed);
+        }
+        if let Some(rest) = trimmed.strip_prefix("00") {
+            return Self::parse(&format!("+{rest}"));
+        }
+        let country = region.parse::<phonenumber::country::Id>().map_err(|_| {
+            DomainError::InvalidPhoneNumber(format!("{region:?} is not a country code"))
+        })?;
+        let parsed = phonenumber::parse(Some(country), trimmed).map_err(|e| {
+            DomainError::InvalidPhoneNumber(format!("phone number {trimmed:?} is not valid: {e}"))
+        })?;
+        Self::parse(&parsed.format().mode(Mode::E164).to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -191,6 +210,18 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn numbers_as_people_type_them_are_read_in_the_local_notation() {
+        let us = |raw| PhoneNumber::parse_in(raw, "US").map(|p| p.as_str().to_owned());
+        assert_eq!(us("(415) 555-0100").unwrap(), "+14155550100");
+        assert_eq!(us("415.555.0100").unwrap(), "+14155550100");
+        assert_eq!(us("+44 20 7183 8750").unwrap(), "+442071838750");
+        assert_eq!(us("0044 20 7183 8750").unwrap(), "+442071838750");
+        assert!(us("555").is_err());
+        assert!(us("").is_err());
+        assert!(PhoneNumber::parse_in("020 7183 8750", "GB").is_ok());
+    }
 
     #[test]
     fn normalises_national_punctuation_to_e164() {

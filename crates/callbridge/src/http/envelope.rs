@@ -23,6 +23,11 @@ pub fn success<T: Serialize>(message: impl Into<String>, data: T) -> Success<T> 
 }
 
 impl<T> Success<T> {
+    /// The answer's data, for callers inside the service (the web app's pages).
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self

@@ -50,6 +50,10 @@ pub fn router(state: AppState) -> Router {
     let (app, _) = openapi::publish(routes(serve_metrics, webhooks_at_once));
     let app = app
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::cookie_sessions,
+        ))
         .layer(middleware::from_fn(crate::metrics::track));
     let timeout = state.settings.timeouts.request;
     with_common_layers(app.with_state(state), timeout)
@@ -63,6 +67,7 @@ fn routes(serve_metrics: bool, webhooks_at_once: usize) -> OpenApiRouter<AppStat
         .merge(crate::browser::router())
         .merge(crate::webhooks::router(webhooks_at_once))
         .merge(crate::airtable::router())
+        .merge(crate::web::router())
 }
 
 /// The document `GET /openapi.json` answers, for the `openapi` command; it does not depend on

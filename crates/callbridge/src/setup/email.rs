@@ -17,20 +17,20 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = EmailCodeRequest)]
-pub(super) struct InitBody {
+pub(crate) struct InitBody {
     /// The agent's email; its domain must be allowed (`ALLOWED_EMAIL_DOMAINS`) or invited.
     #[schema(required = true, value_type = String, format = Email)]
-    email: Option<String>,
+    pub(crate) email: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = EmailCheckRequest)]
-pub(super) struct ValidateBody {
+pub(crate) struct ValidateBody {
     #[schema(required = true, value_type = String, format = Email)]
-    email: Option<String>,
+    pub(crate) email: Option<String>,
     /// The code from the email.
     #[schema(required = true, value_type = String)]
-    code: Option<String>,
+    pub(crate) code: Option<String>,
 }
 
 /// An email's code, asked for before there is an agent.
@@ -57,7 +57,7 @@ pub(super) fn by_email(email: &EmailAddress, ip: ClientIp) -> otp::Address<'_> {
         (status = 502, description = "Twilio Verify failed.", body = ErrorBody),
     )
 )]
-pub(super) async fn init(
+pub(crate) async fn init(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
@@ -91,7 +91,7 @@ pub(super) async fn init(
         (status = 502, description = "Twilio Verify (or Sync) failed.", body = ErrorBody),
     )
 )]
-pub(super) async fn validate(
+pub(crate) async fn validate(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<ValidateBody>,

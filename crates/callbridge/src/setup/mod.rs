@@ -4,12 +4,12 @@
 //! Every step checks its input and its rate limits before it talks to Twilio or writes
 //! anything, so bad input and floods change nothing.
 
-mod email;
+pub(crate) mod email;
 mod input;
 mod me;
 mod one_step;
 mod otp;
-mod phone;
+pub(crate) mod phone;
 mod replies;
 mod sync;
 mod verify;

@@ -22,25 +22,25 @@ pub(super) const PHONE_TAKEN: &str =
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = PhoneCodeRequest)]
-pub(super) struct InitBody {
+pub(crate) struct InitBody {
     /// The setup token from `POST /setup/email/validate`.
     #[schema(required = true, value_type = String)]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     /// The agent's phone in E.164; it must be a destination texts may go to (`SMS_REGIONS`).
     #[schema(required = true, value_type = String, example = "+14155550100")]
-    phone: Option<String>,
+    pub(crate) phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = PhoneCheckRequest)]
-pub(super) struct ValidateBody {
+pub(crate) struct ValidateBody {
     #[schema(required = true, value_type = String)]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     #[schema(required = true, value_type = String, example = "+14155550100")]
-    phone: Option<String>,
+    pub(crate) phone: Option<String>,
     /// The code from the text message.
     #[schema(required = true, value_type = String)]
-    code: Option<String>,
+    pub(crate) code: Option<String>,
 }
 
 /// The email a setup token vouches for, and the phone it asks for; no lookup yet, so that the
@@ -131,7 +131,7 @@ pub(super) async fn call_token_for(
         (status = 502, description = "Twilio Verify failed.", body = ErrorBody),
     )
 )]
-pub(super) async fn init(
+pub(crate) async fn init(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
@@ -168,7 +168,7 @@ pub(super) async fn init(
         (status = 502, description = "Twilio Verify failed.", body = ErrorBody),
     )
 )]
-pub(super) async fn validate(
+pub(crate) async fn validate(
     State(state): State<AppState>,
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<ValidateBody>,

@@ -23,7 +23,7 @@ pub use models::{
     Agent, Call, CallEvent, CallLeg, InboundCall, InboundLeg, LegUpdate, NewAgent, NewCall,
     NewEvent, Recording, RecordingUpdate,
 };
-pub use models::{AuditEvent, NewAuditEvent, RateWindow};
+pub use models::{AuditEvent, NewAuditEvent, RateWindow, WebSession};
 pub use sql::{ACQUIRE_TIMEOUT, Backend, MigrationStatus, SqlStore};
 
 use crate::domain::{AgentId, CallId, CallMode, CallState, EmailAddress, PhoneNumber};
@@ -154,6 +154,27 @@ pub trait InviteStore: Send + Sync {
 }
 
 #[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Keeps a new session under the hash of its cookie's secret.
+    async fn create_session(
+        &self,
+        secret_hash: &str,
+        session: &WebSession,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<()>;
+    /// The session, unless it expired before `now`.
+    async fn session(
+        &self,
+        secret_hash: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Option<WebSession>>;
+    /// Ends the session; ending one that is gone is no error.
+    async fn end_session(&self, secret_hash: &str) -> StoreResult<()>;
+    /// Forgets sessions that expired before `now`; how many.
+    async fn purge_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
+}
+
+#[async_trait]
 pub trait RateLimitStore: Send + Sync {
     /// Counts one hit on `key` in the fixed window starting at `window_start`, in one atomic
     /// statement so that every instance sees the same count. A hit in a newer window restarts
@@ -265,6 +286,12 @@ pub struct CallPageQuery {
     pub states: Vec<CallState>,
     /// Only calls that sort after this one (older, or as old with a smaller id).
     pub before: Option<CallCursor>,
+    /// Only calls created at or after this instant.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only calls created before this instant.
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only calls whose customer's number contains these digits.
+    pub number_digits: Option<String>,
     pub limit: u32,
 }
 
@@ -431,6 +458,7 @@ pub trait ChangeFeed: Send + Sync {
 pub trait Store:
     AgentStore
     + InviteStore
+    + SessionStore
     + CallStore
     + CallLogStore
     + EventStore

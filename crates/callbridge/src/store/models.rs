@@ -155,6 +155,14 @@ pub struct Recording {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A signed-in browser: the agent, and the token its pages send back with every change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub agent_id: AgentId,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A fixed rate-limit window after one more hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateWindow {

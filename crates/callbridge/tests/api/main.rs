@@ -33,3 +33,4 @@ mod setup_command;
 mod setup_errors;
 mod slow_clients;
 mod support;
+mod web;

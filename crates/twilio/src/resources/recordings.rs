@@ -208,6 +208,12 @@ impl Client {
         self.fetch_instance("Recordings", sid).await
     }
 
+    /// A recording's audio as MP3 (`Recordings/{sid}.mp3`), unread, for streaming.
+    pub async fn recording_audio(&self, sid: &str) -> Result<reqwest::Response, Error> {
+        let file = format!("{sid}.mp3");
+        self.get_raw(self.api_url(&["Recordings", &file])).await
+    }
+
     /// Lists recordings, one page at a time.
     pub async fn list_recordings(&self, params: &ListRecordings) -> Result<Page<Recording>, Error> {
         self.get_page(self.list_url("Recordings"), &params.to_form())

@@ -67,6 +67,7 @@ revokes the token.
         (name = BROWSER_TAG, description = "Talk from a browser with Twilio's Voice SDK."),
         (name = AIRTABLE_TAG, description = "Calls from Airtable records, one at a time or as campaigns; 404 unless Airtable is configured."),
         (name = WEBHOOKS_TAG, description = "Called by Twilio with a signed form; never by clients."),
+        (name = crate::web::WEB_TAG, description = "The agent web app's pages and the helpers its scripts call. Pages answer HTML; a session cookie stands in for the call token, and changes made with it need the page's `X-CSRF-Token`."),
         (name = OPERATIONS_TAG, description = "Liveness, readiness and metrics."),
         (name = DOCS_TAG, description = "This description, as JSON and as a page."),
     ),
@@ -232,6 +233,9 @@ fn refer_to_envelope_data(document: &mut Value) {
 /// `POST /calls/{id}/hangup` → `postCallsIdHangup`: unique, since method and path are, and
 /// stable for generated clients. The handlers' own names repeat across modules (`init`).
 fn operation_id(method: &str, path: &str) -> String {
+    if path == "/" {
+        return format!("{}Root", method.to_ascii_lowercase());
+    }
     let mut id = method.to_ascii_lowercase();
     for word in path.split(|c: char| !c.is_ascii_alphanumeric()) {
         let mut chars = word.chars();

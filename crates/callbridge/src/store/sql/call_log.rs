@@ -113,6 +113,23 @@ impl CallLogStore for SqlStore {
             sql.push_str(&format!(" AND state IN ({list})"));
             next += query.states.len();
         }
+        if query.since.is_some() {
+            sql.push_str(&format!(" AND created_at >= ${next}"));
+            next += 1;
+        }
+        if query.until.is_some() {
+            sql.push_str(&format!(" AND created_at < ${next}"));
+            next += 1;
+        }
+        let digits = query
+            .number_digits
+            .as_deref()
+            .map(|d| d.chars().filter(char::is_ascii_digit).collect::<String>())
+            .filter(|d| !d.is_empty());
+        if digits.is_some() {
+            sql.push_str(&format!(" AND recipient LIKE ${next}"));
+            next += 1;
+        }
         sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${next}"));
 
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(query.agent.to_string());
@@ -121,6 +138,16 @@ impl CallLogStore for SqlStore {
         }
         for state in &query.states {
             q = q.bind(state.as_str());
+        }
+        if let Some(since) = query.since {
+            q = q.bind(to_ms(since));
+        }
+        if let Some(until) = query.until {
+            q = q.bind(to_ms(until));
+        }
+        if let Some(digits) = digits {
+            // Digits only, so no LIKE wildcard can come from the caller.
+            q = q.bind(format!("%{digits}%"));
         }
         q.bind(i64::from(query.limit))
             .fetch_all(&self.pool)
@@ -213,6 +240,9 @@ mod tests {
             mine.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
 
             let mut query = CallPageQuery {
+                since: None,
+                until: None,
+                number_digits: None,
                 agent: agents[0].id,
                 states: Vec::new(),
                 before: None,
@@ -233,6 +263,9 @@ mod tests {
 
             let failed = store
                 .calls_page(&CallPageQuery {
+                    since: None,
+                    until: None,
+                    number_digits: None,
                     agent: agents[0].id,
                     states: vec![CallState::Failed, CallState::Completed],
                     before: None,

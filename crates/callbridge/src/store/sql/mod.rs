@@ -15,6 +15,7 @@ mod outbox;
 mod ratelimit;
 mod recordings;
 mod rows;
+mod sessions;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,0 +1,134 @@
+// The live call panel: follows one call's event stream and shows its state, its parties, a
+// talk timer and its timeline; Hang up (or Escape) ends it.
+import { call } from './api.js';
+
+const app = document.getElementById('app');
+const reasons = JSON.parse(app.dataset.reasons || '{}');
+
+const STATES = {
+  created: 'Starting the call…',
+  agent_ringing: 'Ringing your phone…',
+  agent_answered: 'You answered: press a key to ring the customer',
+  recipient_ringing: 'Ringing the customer…',
+  connected: 'Connected',
+  completed: 'Call ended',
+  failed: 'Call failed',
+};
+
+const el = (id) => document.getElementById(id);
+let current = null;
+
+function words(state, reason) {
+  const said = STATES[state] || state;
+  return reason ? `${said}: ${reasons[reason] || reason.replaceAll('_', ' ')}` : said;
+}
+
+function clock(secs) {
+  const s = Math.max(0, Math.floor(secs));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+function showState(state, reason) {
+  const status = el('call-state');
+  status.dataset.callState = state;
+  status.textContent = words(state, reason);
+  const over = state === 'completed' || state === 'failed';
+  el('hangup').disabled = over;
+  document.body.dataset.inCall = over ? '' : 'yes';
+}
+
+export function showProblem(message) {
+  const problem = el('call-problem');
+  problem.textContent = message;
+  problem.hidden = !message;
+}
+
+function showView(view) {
+  el('conference').textContent = view.conference.sid
+    ? `${view.conference.name} (${view.conference.sid})`
+    : view.conference.name;
+  const legs = el('legs');
+  legs.replaceChildren();
+  for (const leg of view.legs) {
+    const item = document.createElement('li');
+    const who = leg.role === 'agent' ? 'You' : 'Customer';
+    item.textContent = `${who}: ${leg.number}, ${leg.status}`;
+    item.dataset.role = leg.role;
+    item.dataset.status = leg.status;
+    legs.append(item);
+  }
+  if (!view.legs.length) legs.innerHTML = '<li>–</li>';
+}
+
+function addEvent(event) {
+  const item = document.createElement('li');
+  const at = new Date(event.at).toLocaleTimeString();
+  item.textContent = `${at} ${event.source} ${event.kind}${event.role ? ` (${event.role})` : ''}`;
+  el('timeline').append(item);
+}
+
+class LiveCall {
+  constructor(id) {
+    this.id = id;
+    this.connectedAt = null;
+    this.tick = setInterval(() => this.showTimer(), 500);
+    this.stream = new EventSource(`/calls/${id}/events`);
+    this.stream.addEventListener('state', (e) => this.onState(JSON.parse(e.data)));
+    this.stream.addEventListener('event', (e) => {
+      addEvent(JSON.parse(e.data));
+      this.refresh();
+    });
+    this.stream.addEventListener('error', (e) => {
+      if (e.data) showProblem(JSON.parse(e.data).message);
+    });
+  }
+
+  async refresh() {
+    const { ok, answer } = await call('GET', `/calls/${this.id}`);
+    if (ok) showView(answer.data);
+  }
+
+  onState(state) {
+    showState(state.state, state.reason);
+    if (state.state === 'connected' && !this.connectedAt) this.connectedAt = Date.now();
+    if (state.final) {
+      this.stop();
+      if (state.duration_secs != null) el('timer').textContent = clock(state.duration_secs);
+      this.refresh();
+    }
+  }
+
+  showTimer() {
+    if (this.connectedAt) el('timer').textContent = clock((Date.now() - this.connectedAt) / 1000);
+  }
+
+  stop() {
+    clearInterval(this.tick);
+    this.stream.close();
+  }
+
+  async hangUp() {
+    const { ok, answer } = await call('POST', `/calls/${this.id}/hangup`);
+    if (!ok) showProblem(answer.message);
+  }
+}
+
+export function follow(view) {
+  if (current) current.stop();
+  el('timeline').replaceChildren();
+  el('timer').textContent = '0:00';
+  showProblem('');
+  showView(view);
+  showState(view.state, view.reason);
+  for (const event of view.events) addEvent(event);
+  current = new LiveCall(view.id);
+  return current;
+}
+
+el('hangup').addEventListener('click', () => current && current.hangUp());
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && current && !el('hangup').disabled) {
+    e.preventDefault();
+    current.hangUp();
+  }
+});

@@ -1,0 +1,373 @@
+//! The agent web app in a real browser: headless Chromium, driven through chromedriver, against
+//! the real service and the simulator. Controls are found by their accessible names (labels and
+//! button texts), as a person finds them. Each page is photographed at desktop and phone width
+//! into `target/screenshots`.
+//!
+//! Without Chromium the tests say so and pass, unless `CALLBRIDGE_REQUIRE_BROWSER=1` (the test
+//! command sets it, having installed Chromium), where they fail.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use twilio_sim::{Answer, NumberBehaviour};
+
+use crate::calls_flow::{AGENT_PHONE, CUSTOMER, customer_who_answers, keen_agent};
+use crate::helpers::{TestApp, backends, spawn_app_with};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const PATIENCE: Duration = Duration::from_secs(60);
+const EMAIL: &str = "ada@example.com";
+
+fn browser_installed() -> bool {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    let why = format!(
+        "{CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
+    );
+    if std::env::var("CALLBRIDGE_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("CALLBRIDGE_REQUIRE_BROWSER=1 but {why}");
+    }
+    eprintln!("skipping the web app test: {why}");
+    false
+}
+
+/// A chromedriver of the test's own, ended with it (and the Chromium it started).
+struct Driver {
+    process: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let mut driver = Driver {
+            process: Command::new(CHROMEDRIVER)
+                .arg("--port=0")
+                .process_group(0)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts"),
+            url: String::new(),
+        };
+        let out = BufReader::new(driver.process.stdout.take().unwrap());
+        for line in out.lines() {
+            let line = line.unwrap();
+            if let Some((_, port)) = line.split_once("started successfully on port ") {
+                driver.url = format!("http://127.0.0.1:{}", port.trim_end_matches('.'));
+                return driver;
+            }
+        }
+        panic!("chromedriver stopped before listening");
+    }
+
+    async fn browser(&self) -> Client {
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+            }
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.process.wait();
+    }
+}
+
+/// A person at the browser: finds controls by their names.
+struct Person<'a> {
+    browser: Client,
+    app: &'a TestApp,
+}
+
+impl Person<'_> {
+    async fn open(&self, path: &str) {
+        self.browser.goto(&self.app.url(path)).await.unwrap();
+    }
+
+    async fn field(&self, label: &str) -> fantoccini::elements::Element {
+        let xpath = format!("//label[normalize-space()='{label}']");
+        let label_el = self
+            .browser
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no field labelled {label:?}: {e}"));
+        match label_el.attr("for").await.unwrap() {
+            Some(id) => self.browser.find(Locator::Id(&id)).await.unwrap(),
+            None => label_el.find(Locator::Css("input")).await.unwrap(),
+        }
+    }
+
+    async fn type_into(&self, label: &str, text: &str) {
+        let field = self.field(label).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn press(&self, name: &str) {
+        self.activate(&format!("//button[normalize-space()='{name}']"), name)
+            .await;
+    }
+
+    async fn follow_link(&self, name: &str) {
+        self.activate(&format!("//a[normalize-space()='{name}']"), name)
+            .await;
+    }
+
+    async fn activate(&self, xpath: &str, name: &str) {
+        let target = self
+            .browser
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(xpath))
+            .await
+            .unwrap_or_else(|e| panic!("nothing named {name:?} to press: {e}"));
+        target.click().await.unwrap();
+    }
+
+    async fn text_of(&self, css: &str) -> String {
+        self.browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the page (the browser has no event to wait on) until `css` matches.
+    async fn until(&self, css: &str) -> fantoccini::elements::Element {
+        match self
+            .browser
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                let shown = match self.browser.find(Locator::Css("body")).await {
+                    Ok(body) => body.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                panic!("{css} never appeared ({e}); the page shows:\n{shown}")
+            }
+        }
+    }
+
+    async fn call_state(&self, state: &str) {
+        let status = self
+            .until(&format!("[role='status'][data-call-state='{state}']"))
+            .await;
+        assert!(!status.text().await.unwrap().is_empty());
+    }
+
+    async fn photograph(&self, name: &str) {
+        let dir = screenshots();
+        std::fs::create_dir_all(&dir).unwrap();
+        for (width, height, suffix) in [(1280, 900, "desktop"), (390, 844, "phone")] {
+            self.browser.set_window_size(width, height).await.unwrap();
+            let png = self.browser.screenshot().await.unwrap();
+            std::fs::write(dir.join(format!("{name}-{suffix}.png")), png).unwrap();
+        }
+        self.browser.set_window_size(1280, 900).await.unwrap();
+    }
+
+    async fn sign_in(&self, phone_typed: &str) {
+        self.open("/").await;
+        self.type_into("Email", EMAIL).await;
+        self.press("Send code").await;
+        let code = self.app.sim_otp(EMAIL).await;
+        self.type_into("Code", &code).await;
+        self.press("Verify").await;
+        self.type_into("Phone", phone_typed).await;
+        self.press("Send code").await;
+        let code = self.app.sim_otp(AGENT_PHONE).await;
+        self.type_into("Code", &code).await;
+        self.press("Verify").await;
+        self.until("form#dialer").await;
+    }
+
+    async fn dial(&self, typed: &str, expect_note: &str) {
+        self.type_into("Number", typed).await;
+        let xpath = format!("//p[@id='number-note'][contains(., '{expect_note}')]");
+        self.browser
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("the note never said {expect_note:?}: {e}"));
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("screenshots")
+}
+
+async fn spawn() -> TestApp {
+    let db = backends().await.remove(0);
+    spawn_app_with(db, |raw| {
+        raw.allowed_email_domains = Some("example.com".into())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_agent_signs_in_calls_hangs_up_finds_the_call_and_signs_out() {
+    if !browser_installed() {
+        return;
+    }
+    let app = spawn().await;
+    app.sim.set_number(AGENT_PHONE, keen_agent());
+    app.sim.set_number(CUSTOMER, customer_who_answers());
+    let driver = Driver::start();
+    let person = Person {
+        browser: driver.browser().await,
+        app: &app,
+    };
+
+    person.open("/").await;
+    person.until("input#email").await;
+    person.photograph("sign-in").await;
+    // The phone as people write it, in the caller ID's country.
+    person.sign_in("(415) 555-0101").await;
+
+    person.dial("(202) 555-0123", "Calls +12025550123").await;
+    person.field("Record").await.click().await.unwrap();
+    // Enter calls.
+    person
+        .field("Number")
+        .await
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    person.call_state("connected").await;
+    person
+        .until("#legs li[data-role='recipient'][data-status='in-progress']")
+        .await;
+    person.photograph("call").await;
+    person.press("Hang up").await;
+    person.call_state("completed").await;
+
+    person.follow_link("Calls").await;
+    let row = person.until("tr[data-call-id]").await;
+    let id = row.attr("data-call-id").await.unwrap().unwrap();
+    assert_eq!(
+        row.attr("data-call-state").await.unwrap().as_deref(),
+        Some("completed")
+    );
+    person.photograph("calls").await;
+    // The recording is written once Twilio has finished it: the page shows it then.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        person.open(&format!("/history/{id}")).await;
+        if person.browser.find(Locator::Css("audio")).await.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the recording never showed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(person.text_of("#outcome").await.contains("Call ended"));
+    let played = person
+        .browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(document.querySelector('audio').src)
+               .then(async (r) => done([r.status, r.headers.get('content-type'), (await r.arrayBuffer()).byteLength]))
+               .catch((e) => done([0, String(e), 0]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(played[0], 200, "{played}");
+    assert_eq!(played[1], "audio/mpeg");
+    assert!(played[2].as_u64().unwrap() > 0);
+    person.photograph("call-page").await;
+
+    person.press("Sign out").await;
+    person.until("input#email").await;
+    person.open("/history").await;
+    person.until("input#email").await;
+    driver.browser().await.close().await.ok();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_number_is_named_at_once_and_a_busy_customer_is_said_in_words() {
+    if !browser_installed() {
+        return;
+    }
+    let app = spawn().await;
+    app.sim.set_number(AGENT_PHONE, keen_agent());
+    app.sim.set_number(
+        CUSTOMER,
+        NumberBehaviour {
+            answer: Answer::Busy,
+            ..NumberBehaviour::default()
+        },
+    );
+    let driver = Driver::start();
+    let person = Person {
+        browser: driver.browser().await,
+        app: &app,
+    };
+    person.sign_in("+1 415 555 0101").await;
+
+    person.dial("+44 20 7183 8750", "cannot be called").await;
+    let invalid = person
+        .field("Number")
+        .await
+        .attr("aria-invalid")
+        .await
+        .unwrap();
+    assert_eq!(invalid.as_deref(), Some("true"));
+    person.press("Call").await;
+    assert_eq!(
+        person
+            .until("[role='status']")
+            .await
+            .attr("data-call-state")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(""),
+        "nothing was dialled"
+    );
+
+    person.dial("(202) 555-0123", "Calls +12025550123").await;
+    person.press("Call").await;
+    person.call_state("failed").await;
+    let said = person.text_of("[role='status']").await;
+    assert!(said.contains("busy"), "{said}");
+    person.photograph("busy").await;
+    app.stop().await;
+}
