@@ -65,23 +65,13 @@ fn read_body(path: &PathBuf) -> Result<Vec<u8>, String> {
     read.map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// What the signature covers besides the URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Signed {
-    Params(Vec<(String, String)>),
-    /// A JSON body, through the URL's bodySHA256.
-    Body(Vec<u8>),
-}
-
 impl RequestArgs {
-    fn signed(&self) -> Result<Signed, String> {
-        let Some(path) = &self.body_file else {
-            return Ok(Signed::Params(self.params.clone()));
-        };
-        Ok(match Body::classify(&self.url, read_body(path)?) {
-            Body::Hashed(body) => Signed::Body(body),
-            Body::Form(params) => Signed::Params(params),
-        })
+    /// What the signature covers besides the URL: the `--param`s, or the body file's content.
+    fn signed(&self) -> Result<Body, String> {
+        match &self.body_file {
+            Some(path) => Ok(Body::classify(&self.url, read_body(path)?)),
+            None => Ok(Body::Form(self.params.clone())),
+        }
     }
 }
 
@@ -101,13 +91,13 @@ pub(super) fn run(command: WebhookCommand) -> ExitCode {
 
 fn sign(request: &RequestArgs) -> Result<(), String> {
     match request.signed()? {
-        Signed::Body(body) => {
+        Body::Hashed(body) => {
             let (url, signature) =
                 twilio::signature::sign_body(&request.auth_token, &request.url, &body);
             println!("URL: {url}");
             println!("X-Twilio-Signature: {signature}");
         }
-        Signed::Params(params) => {
+        Body::Form(params) => {
             println!(
                 "{}",
                 twilio::signature::sign(&request.auth_token, &request.url, &params)
@@ -122,10 +112,10 @@ fn verify(args: &VerifyArgs) -> Result<(), String> {
     let signed = request.signed()?;
     let (token, signature, url) = (&request.auth_token, &args.signature, &request.url);
     let found = match &signed {
-        Signed::Body(body) => {
+        Body::Hashed(body) => {
             twilio::signature::find_signed_url_with_body(token, signature, url, body)
         }
-        Signed::Params(params) => twilio::signature::find_signed_url(token, signature, url, params),
+        Body::Form(params) => twilio::signature::find_signed_url(token, signature, url, params),
     };
     match found {
         Ok(found) => {
@@ -163,7 +153,7 @@ fn explain_valid(found: &SignedUrl) -> String {
 }
 
 /// Everything a person needs to spot the difference with what Twilio signed.
-fn explain_invalid(request: &RequestArgs, signed: &Signed, reason: &SignatureError) -> String {
+fn explain_invalid(request: &RequestArgs, signed: &Body, reason: &SignatureError) -> String {
     let mut lines = Vec::new();
     match reason {
         SignatureError::Mismatch { .. } => {
@@ -182,7 +172,7 @@ fn explain_invalid(request: &RequestArgs, signed: &Signed, reason: &SignatureErr
         other => lines.push(format!("invalid: {other}")),
     }
     match signed {
-        Signed::Params(params) => {
+        Body::Form(params) => {
             let mut sorted = params.clone();
             sorted.sort();
             let listed = if sorted.is_empty() {
@@ -196,7 +186,7 @@ fn explain_invalid(request: &RequestArgs, signed: &Signed, reason: &SignatureErr
             };
             lines.push(format!("parameters, sorted as signed: {listed}"));
         }
-        Signed::Body(body) => {
+        Body::Hashed(body) => {
             if let Some(hint) = trailing_newline_hint(reason, body) {
                 lines.push(hint);
             }
@@ -204,8 +194,8 @@ fn explain_invalid(request: &RequestArgs, signed: &Signed, reason: &SignatureErr
     }
     if matches!(reason, SignatureError::Mismatch { .. }) {
         let params = match signed {
-            Signed::Params(params) => params.as_slice(),
-            Signed::Body(_) => &[],
+            Body::Form(params) => params.as_slice(),
+            Body::Hashed(_) => &[],
         };
         lines.push(format!(
             "with this auth token, {} signs as {}",
@@ -264,7 +254,7 @@ mod tests {
     fn explanation_lists_the_variants_sorted_params_and_the_expected_signature() {
         let request = request(URL);
         let reason = SignatureError::Mismatch { tried: vec![] };
-        let text = explain_invalid(&request, &Signed::Params(params()), &reason);
+        let text = explain_invalid(&request, &Body::Form(params()), &reason);
         let lines: Vec<_> = text.lines().collect();
         assert!(
             lines[0].starts_with("invalid: signature mismatch"),
@@ -321,9 +311,9 @@ mod tests {
         };
         let mut saved = body.to_vec();
         saved.push(b'\n');
-        let text = explain_invalid(&request(URL), &Signed::Body(saved), &reason);
+        let text = explain_invalid(&request(URL), &Body::Hashed(saved), &reason);
         assert!(text.contains("final newline"), "{text}");
-        let text = explain_invalid(&request(URL), &Signed::Body(body.to_vec()), &reason);
+        let text = explain_invalid(&request(URL), &Body::Hashed(body.to_vec()), &reason);
         assert!(!text.contains("final newline"), "{text}");
     }
 }

@@ -2,7 +2,7 @@
 //! body is signed through the URL's `bodySHA256` parameter, a form body (`a=1&b=2`, as a
 //! request log shows it) through its parameters, like `--param`s.
 
-/// A request body read from a file.
+/// A request body, and so what its signature covers besides the URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// Hashed into the URL's `bodySHA256`: any body once the URL carries that parameter (as
