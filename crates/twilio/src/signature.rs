@@ -8,13 +8,19 @@
 //!
 //! Checking follows Twilio's helper libraries: the URL is tried both without its port and with
 //! one (the scheme's default added when absent), because Twilio's own signing is inconsistent
-//! about ports.
+//! about ports. [`find_signed_url`] also tries the forms twilio-node writes the URL in (see
+//! [`library_url_variants`]) and says which one the signature is of, for debugging.
+
+mod node_querystring;
+mod variants;
 
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+pub use variants::{PortForm, UrlForm, UrlVariant, library_url_variants};
 
 /// The HTTP header carrying the signature.
 pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
@@ -86,24 +92,11 @@ pub fn check(
     url: &str,
     params: &[(String, String)],
 ) -> Result<(), SignatureError> {
-    let mut sorted: Vec<(&str, &str)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    sorted.sort_unstable();
-    // twilio-python signs every repeated value, twilio-node each distinct one; accept both.
-    let mut distinct = sorted.clone();
-    distinct.dedup();
-    let param_sets: &[&[(&str, &str)]] = if distinct.len() == sorted.len() {
-        &[&sorted]
-    } else {
-        &[&sorted, &distinct]
-    };
-
+    let sets = ParamSets::new(params);
     let tried = url_variants(url);
     let mut ok = subtle::Choice::from(0);
     for candidate in &tried {
-        for set in param_sets {
+        for set in sets.all() {
             ok |= ct_eq(&sign_sorted(auth_token, candidate, set), signature);
         }
     }
@@ -112,6 +105,84 @@ pub fn check(
     } else {
         Err(SignatureError::Mismatch { tried })
     }
+}
+
+/// The parameters sorted as signed: every value of a repeated name, as Twilio documents the
+/// algorithm, and, when a value repeats, each distinct one once, as twilio-node and
+/// twilio-python sign them.
+struct ParamSets<'a> {
+    every: Vec<(&'a str, &'a str)>,
+    distinct: Option<Vec<(&'a str, &'a str)>>,
+}
+
+impl<'a> ParamSets<'a> {
+    fn new(params: &'a [(String, String)]) -> Self {
+        let mut every: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        every.sort_unstable();
+        let mut distinct = every.clone();
+        distinct.dedup();
+        let distinct = (distinct.len() != every.len()).then_some(distinct);
+        Self { every, distinct }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &[(&'a str, &'a str)]> {
+        std::iter::once(self.every.as_slice()).chain(self.distinct.as_deref())
+    }
+}
+
+/// What a signature was found to be made over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedUrl {
+    /// The form of the URL that gives the signature.
+    pub variant: UrlVariant,
+    /// A repeated value was signed once, as twilio-node signs it, rather than each time.
+    pub distinct_values: bool,
+}
+
+/// Which of the URL variants Twilio's helper libraries try ([`library_url_variants`]) gives
+/// `signature` with `params`. For debugging: it stops at the first match, so it takes longer
+/// the later the match comes; requests are checked with [`check`].
+pub fn find_signed_url(
+    auth_token: &str,
+    signature: &str,
+    url: &str,
+    params: &[(String, String)],
+) -> Result<SignedUrl, SignatureError> {
+    let sets = ParamSets::new(params);
+    let variants = library_url_variants(url);
+    for variant in &variants {
+        for (i, set) in sets.all().enumerate() {
+            if bool::from(ct_eq(
+                &sign_sorted(auth_token, &variant.url, set),
+                signature,
+            )) {
+                return Ok(SignedUrl {
+                    variant: variant.clone(),
+                    distinct_values: i > 0,
+                });
+            }
+        }
+    }
+    Err(SignatureError::Mismatch {
+        tried: variants.into_iter().map(|v| v.url).collect(),
+    })
+}
+
+/// [`find_signed_url`] for a JSON request: the URL variant that gives `signature` alone, and
+/// then the body checked against the URL's `bodySHA256`.
+pub fn find_signed_url_with_body(
+    auth_token: &str,
+    signature: &str,
+    url: &str,
+    body: &[u8],
+) -> Result<SignedUrl, SignatureError> {
+    let expected = body_hash_param(url).ok_or(SignatureError::MissingBodyHash)?;
+    let signed = find_signed_url(auth_token, signature, url, &[])?;
+    body_matches(&expected, body)?;
+    Ok(signed)
 }
 
 /// Whether `signature` is Twilio's for a JSON request to `url` (which carries `bodySHA256`)
@@ -129,11 +200,18 @@ pub fn check_body(
 ) -> Result<(), SignatureError> {
     let expected = body_hash_param(url).ok_or(SignatureError::MissingBodyHash)?;
     check(auth_token, signature, url, &[])?;
+    body_matches(&expected, body)
+}
+
+fn body_matches(expected: &str, body: &[u8]) -> Result<(), SignatureError> {
     let actual = body_sha256_hex(body);
     if bool::from(ct_eq(&actual, &expected.to_ascii_lowercase())) {
         Ok(())
     } else {
-        Err(SignatureError::BodyHashMismatch { expected, actual })
+        Err(SignatureError::BodyHashMismatch {
+            expected: expected.to_owned(),
+            actual,
+        })
     }
 }
 
@@ -178,7 +256,8 @@ fn ct_eq(a: &str, b: &str) -> subtle::Choice {
     a.as_bytes().ct_eq(b.as_bytes())
 }
 
-fn body_hash_param(url: &str) -> Option<String> {
+/// The `bodySHA256` query parameter of `url`, which a JSON request's URL carries.
+pub fn body_hash_param(url: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     let query = query.split_once('#').map_or(query, |(q, _)| q);
     url::form_urlencoded::parse(query.as_bytes())
@@ -188,15 +267,11 @@ fn body_hash_param(url: &str) -> Option<String> {
 
 /// The URL as given, without its port and with one, in that order and without duplicates.
 fn url_variants(url: &str) -> Vec<String> {
-    let mut out = vec![url.to_owned()];
-    if let Some(parts) = UrlParts::split(url) {
-        for variant in [parts.without_port(), parts.with_port()] {
-            if !out.contains(&variant) {
-                out.push(variant);
-            }
-        }
-    }
-    out
+    library_url_variants(url)
+        .into_iter()
+        .filter(UrlVariant::accepted_by_check)
+        .map(|v| v.url)
+        .collect()
 }
 
 /// A URL cut around its port, leaving every other character as given: Twilio signs the URL
@@ -519,6 +594,125 @@ mod tests {
         let parts = UrlParts::split("https://example.com").unwrap();
         assert_eq!(parts.with_port(), "https://example.com:443");
         assert_eq!(parts.without_port(), "https://example.com");
+    }
+
+    /// Signatures computed with Twilio's documented algorithm over the URL Twilio signed, each
+    /// checked against a request URL written another way, as twilio-node's validateRequest
+    /// accepts it.
+    fn signed_another_way() -> [(&'static str, &'static str, &'static str, bool, &'static str); 5] {
+        [
+            (
+                "s3cr3t",
+                "https://example.com/path?test=param%27WithQuote",
+                "GfI7onHX/KQ2k1oVS3cUTVk4IEw=",
+                false,
+                "the URL with twilio-node's legacy query encoding (' kept, spaces as %20), without the port",
+            ),
+            (
+                "s3cr3t",
+                "https://example.com/path?test=param'WithQuote",
+                "HkuXLxVQ7zHv9LmGpzlLuGaxhJY=",
+                false,
+                "the URL as twilio-node's URL parser writes it (' and spaces escaped), without the port",
+            ),
+            (
+                TOKEN,
+                "https://mycompany.com/myapp.php?name=Jane+Doe",
+                "R/vJEZVH0ZGUUQ2LcpVWIzK8sYg=",
+                true,
+                "the URL with twilio-node's legacy query encoding (' kept, spaces as %20), without the port",
+            ),
+            (
+                TOKEN,
+                "https://mycompany.com:8443/myapp.php?test=param%27WithQuote",
+                "hQNrIpPEN9kedCBUH2LqUSZpgl0=",
+                true,
+                "the URL with twilio-node's legacy query encoding (' kept, spaces as %20), with the port",
+            ),
+            (
+                TOKEN,
+                "https://mycompany.com/myapp.php?Body=It's",
+                "tiKh/n2RZHwuRo+CLSL/8+uvuUY=",
+                true,
+                "the URL as twilio-node's URL parser writes it (' and spaces escaped), with the port",
+            ),
+        ]
+    }
+
+    #[test]
+    fn finds_the_form_of_the_url_twilio_signed() {
+        for (token, url, signature, with_params, described) in signed_another_way() {
+            let params = if with_params { params() } else { vec![] };
+            let found = find_signed_url(token, signature, url, &params)
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(found.variant.describe(), described, "{url}");
+            assert!(!found.distinct_values);
+        }
+    }
+
+    #[test]
+    fn the_services_check_tries_only_the_url_as_given_and_its_ports() {
+        for (token, url, signature, with_params, _) in signed_another_way() {
+            let params = if with_params { params() } else { vec![] };
+            assert!(!validate(token, signature, url, &params), "{url}");
+        }
+    }
+
+    #[test]
+    fn finds_the_url_as_given_first() {
+        let found = find_signed_url(TOKEN, EXPECTED, URL, &params()).unwrap();
+        assert_eq!(found.variant.url, URL);
+        assert_eq!(found.variant.describe(), "the URL as given");
+        assert!(found.variant.accepted_by_check());
+        let found = find_signed_url(TOKEN, "kvajT1Ptam85bY51eRf/AJRuM3w=", URL, &params()).unwrap();
+        assert_eq!(found.variant.describe(), "the URL as given, with the port");
+    }
+
+    #[test]
+    fn says_when_a_repeated_value_was_signed_once() {
+        let params = pairs(&[
+            ("Sid", "CA123"),
+            ("SidAccount", "AC123"),
+            ("Digits", "5678"),
+            ("Digits", "1234"),
+            ("Digits", "1234"),
+        ]);
+        let found = find_signed_url(TOKEN, "IK+Dwps556ElfBT0I3Rgjkr1wJU=", URL, &params).unwrap();
+        assert!(found.distinct_values);
+    }
+
+    #[test]
+    fn a_mismatch_names_every_variant_tried() {
+        let url = "https://example.com/path?test=param'WithQuote";
+        let err = find_signed_url("s3cr3t", "WRONG", url, &[]).unwrap_err();
+        let SignatureError::Mismatch { tried } = err else {
+            panic!("expected a mismatch, got {err:?}");
+        };
+        assert_eq!(
+            tried,
+            library_url_variants(url)
+                .into_iter()
+                .map(|v| v.url)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(tried.len(), 4);
+    }
+
+    #[test]
+    fn finds_the_url_of_a_json_body_and_checks_the_body() {
+        let url = format!("{URL}&bodySHA256={BODY_HASH}");
+        let found =
+            find_signed_url_with_body(TOKEN, "a9nBmqA0ju/hNViExpshrM61xv4=", &url, BODY.as_bytes())
+                .unwrap();
+        assert_eq!(found.variant.url, url);
+        assert!(matches!(
+            find_signed_url_with_body(TOKEN, "a9nBmqA0ju/hNViExpshrM61xv4=", &url, b"{}"),
+            Err(SignatureError::BodyHashMismatch { .. })
+        ));
+        assert_eq!(
+            find_signed_url_with_body(TOKEN, EXPECTED, URL, BODY.as_bytes()),
+            Err(SignatureError::MissingBodyHash)
+        );
     }
 
     fn param_list() -> impl Strategy<Value = Vec<(String, String)>> {

@@ -83,7 +83,10 @@ fn webhook_verify_accepts_the_published_signature_and_rejects_a_tampered_param()
     ];
     let (out, stdout, _) = webhook(dir.path(), &with_params(base.clone(), &PARAMS));
     assert!(out.status.success());
-    assert_eq!(stdout.trim(), "valid");
+    assert_eq!(
+        stdout,
+        format!("valid\nsigned URL: {URL} (the URL as given)\n")
+    );
 
     let mut tampered = PARAMS;
     tampered[1] = "Digits=9999";
@@ -166,12 +169,105 @@ fn webhook_json_bodies_are_signed_through_the_url() {
     ];
     let (out, stdout, _) = webhook(dir.path(), &verify);
     assert!(out.status.success());
-    assert_eq!(stdout.trim(), "valid");
+    assert_eq!(stdout.lines().next(), Some("valid"));
 
     std::fs::write(dir.path().join("body.json"), r#"{"property": "other"}"#).unwrap();
     let (out, _, stderr) = webhook(dir.path(), &verify);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("body hash mismatch"), "{stderr}");
+}
+
+#[test]
+fn webhook_form_bodies_are_read_as_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.txt");
+    // As a request log shows the body, with the newline a copy into a file adds.
+    std::fs::write(
+        &body,
+        "CallSid=CA1234567890ABCDE&Digits=1234&From=%2B14158675309&To=%2B18005551212\
+         &Caller=%2B14158675309\n",
+    )
+    .unwrap();
+    let body = body.to_str().unwrap();
+    let (out, stdout, stderr) = webhook(
+        dir.path(),
+        &[
+            "sign",
+            "--auth-token",
+            TOKEN,
+            "--url",
+            URL,
+            "--body-file",
+            body,
+        ],
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.trim(), SIGNATURE);
+
+    let verify = |signature: &str| {
+        webhook(
+            dir.path(),
+            &[
+                "verify",
+                "--auth-token",
+                TOKEN,
+                "--url",
+                URL,
+                "--signature",
+                signature,
+                "--body-file",
+                body,
+            ],
+        )
+    };
+    let (out, stdout, stderr) = verify(SIGNATURE);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.lines().next(), Some("valid"));
+    let (out, _, stderr) = verify("RSOYDt4T1cUTdK1PDd93/VVr8B8X");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(
+            "parameters, sorted as signed: CallSid=CA1234567890ABCDE, Caller=+14158675309"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn webhook_verify_names_the_url_variant_twilio_node_would_match() {
+    let dir = tempfile::tempdir().unwrap();
+    // Twilio signed the URL with the quote as it was configured; the request came escaped.
+    let url = "https://example.com/path?test=param%27WithQuote";
+    let args = [
+        "verify",
+        "--auth-token",
+        "s3cr3t",
+        "--url",
+        url,
+        "--signature",
+        "GfI7onHX/KQ2k1oVS3cUTVk4IEw=",
+    ];
+    let (out, stdout, stderr) = webhook(dir.path(), &args);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<_> = stdout.lines().collect();
+    assert_eq!(lines[0], "valid");
+    assert_eq!(
+        lines[1],
+        "signed URL: https://example.com/path?test=param'WithQuote (the URL with twilio-node's \
+         legacy query encoding (' kept, spaces as %20), without the port)"
+    );
+    assert!(lines[2].contains("answers this request 403"), "{stdout}");
+
+    let mut wrong = args;
+    wrong[6] = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let (out, _, stderr) = webhook(dir.path(), &wrong);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(
+            "  https://example.com/path?test=param'WithQuote (the URL with twilio-node's legacy"
+        ),
+        "every variant is listed: {stderr}"
+    );
 }
 
 #[test]
