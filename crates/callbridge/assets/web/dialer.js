@@ -1,6 +1,7 @@
 // The dialer: reads the number as people type it, says at once whether it can be called, and
 // starts the call; the live panel follows it.
 import { call } from './api.js';
+import { callFromBrowser, setupControls } from './browser.js';
 import { follow, showProblem } from './live.js';
 
 const form = document.getElementById('dialer');
@@ -56,14 +57,27 @@ form.addEventListener('submit', async (e) => {
   }
   const mode = form.elements.mode.value;
   const record = document.getElementById('record').checked;
+  showProblem('');
   if (mode === 'browser') {
-    showProblem('Calling from the browser is not on this page yet: choose Phone.');
-    return;
+    button.disabled = true;
+    let live = null;
+    try {
+      const { view, sdkCall } = await callFromBrowser(result.e164, record, () => setupControls(null));
+      live = follow(view, () => sdkCall.disconnect());
+      setupControls(sdkCall);
+      document.getElementById('hangup').focus();
+    } catch (error) {
+      showProblem(error.message);
+    } finally {
+      button.disabled = false;
+    }
+    return live;
   }
   button.disabled = true;
   try {
     const { ok, answer } = await call('POST', '/call/start', { to: result.e164, record });
     if (ok) {
+      setupControls(null);
       follow(answer.data);
       document.getElementById('hangup').focus();
     } else {

@@ -68,8 +68,9 @@ function addEvent(event) {
 }
 
 class LiveCall {
-  constructor(id) {
+  constructor(id, alsoOnHangUp) {
     this.id = id;
+    this.alsoOnHangUp = alsoOnHangUp;
     this.connectedAt = null;
     this.tick = setInterval(() => this.showTimer(), 500);
     this.stream = new EventSource(`/calls/${id}/events`);
@@ -110,10 +111,11 @@ class LiveCall {
   async hangUp() {
     const { ok, answer } = await call('POST', `/calls/${this.id}/hangup`);
     if (!ok) showProblem(answer.message);
+    if (this.alsoOnHangUp) this.alsoOnHangUp();
   }
 }
 
-export function follow(view) {
+export function follow(view, alsoOnHangUp) {
   if (current) current.stop();
   el('timeline').replaceChildren();
   el('timer').textContent = '0:00';
@@ -121,7 +123,7 @@ export function follow(view) {
   showView(view);
   showState(view.state, view.reason);
   for (const event of view.events) addEvent(event);
-  current = new LiveCall(view.id);
+  current = new LiveCall(view.id, alsoOnHangUp);
   return current;
 }
 

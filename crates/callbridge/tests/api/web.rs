@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use twilio_sim::{Answer, NumberBehaviour};
 
 use crate::calls_flow::{AGENT_PHONE, CUSTOMER, customer_who_answers, keen_agent};
-use crate::helpers::{TestApp, backends, spawn_app_with};
+use crate::helpers::{TestApp, backends, spawn_app_with, spawn_browser_app_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -73,7 +73,9 @@ impl Driver {
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"],
+                         "--disable-dev-shm-usage", "--window-size=1280,900",
+                         // A microphone the page may use without a person allowing it.
+                         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
             }
         });
         let Value::Object(caps) = caps else {
@@ -148,14 +150,20 @@ impl Person<'_> {
         target.click().await.unwrap();
     }
 
+    /// The element's text; the live panel redraws its parts as events come, so an element
+    /// found may be replaced before it is read: then it is found again.
     async fn text_of(&self, css: &str) -> String {
-        self.browser
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        let mut last = None;
+        for _ in 0..10 {
+            match self.browser.find(Locator::Css(css)).await {
+                Ok(element) => match element.text().await {
+                    Ok(text) => return text,
+                    Err(e) => last = Some(e),
+                },
+                Err(e) => last = Some(e),
+            }
+        }
+        panic!("cannot read {css}: {last:?}")
     }
 
     /// Polls the page (the browser has no event to wait on) until `css` matches.
@@ -179,13 +187,37 @@ impl Person<'_> {
     }
 
     async fn call_state(&self, state: &str) {
-        let status = self
-            .until(&format!("[role='status'][data-call-state='{state}']"))
-            .await;
-        assert!(!status.text().await.unwrap().is_empty());
+        let selector = format!("[role='status'][data-call-state='{state}']");
+        self.until(&selector).await;
+        assert!(!self.text_of(&selector).await.is_empty());
+    }
+
+    /// Runs axe-core (WCAG 2 A and AA rules) on the page as it is, failing on any violation.
+    async fn assert_accessible(&self, name: &str) {
+        let Some(axe) = axe_core() else {
+            return;
+        };
+        self.browser
+            .execute(&format!("{axe}\nreturn typeof axe;"), vec![])
+            .await
+            .expect("axe-core loads");
+        let found = self
+            .browser
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                   .then((r) => done(r.violations.map((v) => ({ id: v.id, impact: v.impact,
+                      nodes: v.nodes.map((n) => n.target.join(' ')) }))))
+                   .catch((e) => done([{ id: 'axe failed', impact: String(e), nodes: [] }]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(found, json!([]), "axe-core finds violations on {name}");
     }
 
     async fn photograph(&self, name: &str) {
+        self.assert_accessible(name).await;
         let dir = screenshots();
         std::fs::create_dir_all(&dir).unwrap();
         for (width, height, suffix) in [(1280, 900, "desktop"), (390, 844, "phone")] {
@@ -200,11 +232,15 @@ impl Person<'_> {
         self.open("/").await;
         self.type_into("Email", EMAIL).await;
         self.press("Send code").await;
+        // The code step is the sign that the code went out.
+        self.until("form[action='/sign-in/email/code']").await;
         let code = self.app.sim_otp(EMAIL).await;
         self.type_into("Code", &code).await;
         self.press("Verify").await;
+        self.until("form[action='/sign-in/phone']").await;
         self.type_into("Phone", phone_typed).await;
         self.press("Send code").await;
+        self.until("form[action='/sign-in/phone/code']").await;
         let code = self.app.sim_otp(AGENT_PHONE).await;
         self.type_into("Code", &code).await;
         self.press("Verify").await;
@@ -220,6 +256,33 @@ impl Person<'_> {
             .for_element(Locator::XPath(&xpath))
             .await
             .unwrap_or_else(|e| panic!("the note never said {expect_note:?}: {e}"));
+    }
+}
+
+/// axe-core's script, which the test command installs (`AXE_CORE_JS`); without it the checks
+/// are skipped, unless the browser tests are required.
+fn axe_core() -> Option<String> {
+    let path = std::env::var_os("AXE_CORE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/web-tools/node_modules/axe-core/axe.min.js")
+        });
+    match std::fs::read_to_string(&path) {
+        Ok(script) => Some(script),
+        Err(_) if std::env::var("CALLBRIDGE_REQUIRE_BROWSER").as_deref() == Ok("1") => {
+            panic!(
+                "CALLBRIDGE_REQUIRE_BROWSER=1 but axe-core is not at {}",
+                path.display()
+            )
+        }
+        Err(_) => {
+            eprintln!(
+                "skipping the accessibility checks: no axe-core at {}",
+                path.display()
+            );
+            None
+        }
     }
 }
 
@@ -369,5 +432,62 @@ async fn a_refused_number_is_named_at_once_and_a_busy_customer_is_said_in_words(
     let said = person.text_of("[role='status']").await;
     assert!(said.contains("busy"), "{said}");
     person.photograph("busy").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_talks_from_the_browser_with_the_keypad_and_mute() {
+    if !browser_installed() {
+        return;
+    }
+    let db = backends().await.remove(0);
+    let app = spawn_browser_app_with(db, |raw| {
+        raw.allowed_email_domains = Some("example.com".into());
+    })
+    .await;
+    app.sim.set_number(CUSTOMER, customer_who_answers());
+    let driver = Driver::start();
+    let person = Person {
+        browser: driver.browser().await,
+        app: &app,
+    };
+    person.sign_in("(415) 555-0101").await;
+
+    let browser_choice = person
+        .browser
+        .find(Locator::XPath("//fieldset[legend[normalize-space()='Talk from']]//label[normalize-space()='Browser']/input"))
+        .await
+        .unwrap();
+    browser_choice.click().await.unwrap();
+    person.dial("(202) 555-0123", "Calls +12025550123").await;
+    person.press("Call").await;
+    person.call_state("connected").await;
+    person.until("#legs li[data-role='agent']").await;
+    let agent_leg = person.text_of("#legs li[data-role='agent']").await;
+    assert!(agent_leg.contains("client:agent_"), "{agent_leg}");
+    person
+        .browser
+        .find(Locator::Css("[aria-label='Key 5']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    person.press("Mute").await;
+    let mute = person.until("#mute[aria-pressed='true']").await;
+    assert_eq!(mute.text().await.unwrap(), "Unmute");
+    person.photograph("browser-call").await;
+    person.press("Hang up").await;
+    person.call_state("completed").await;
+    let calls = crate::helpers::sim_calls_to(&app.sim, CUSTOMER).await;
+    let (browser, dialled): (Vec<&Value>, Vec<&Value>) =
+        calls.iter().partition(|c| c["direction"] == "inbound");
+    assert_eq!(dialled.len(), 1, "one customer leg: {calls:?}");
+    assert_eq!(browser.len(), 1, "the browser's own call: {calls:?}");
+    let pressed = browser[0]["timeline"].as_array().unwrap();
+    assert!(
+        pressed.iter().any(|t| t["event"] == "pressed 5"),
+        "the keypad's digit reached Twilio: {pressed:?}"
+    );
     app.stop().await;
 }
