@@ -15,6 +15,12 @@ pub struct DemoArgs {
     /// How long the agent and the customer talk, in real seconds.
     #[arg(long, default_value_t = DEFAULT_TALK.as_secs())]
     talk_secs: u64,
+    /// Instead of a scenario: the web app on the simulator, for a browser, until Ctrl-C.
+    #[arg(long)]
+    web: bool,
+    /// Where `--web` listens.
+    #[arg(long, default_value = "127.0.0.1:8080", requires = "web")]
+    bind: std::net::SocketAddr,
 }
 
 fn positive(raw: &str) -> Result<f64, String> {
@@ -26,6 +32,15 @@ fn positive(raw: &str) -> Result<f64, String> {
 
 /// Exit 0 only when the call ended as the scenario says it should.
 pub(super) async fn run(args: DemoArgs) -> ExitCode {
+    if args.web {
+        return match crate::demo::web(args.bind).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let options = DemoOptions {
         scenario: args.scenario,
         time_scale: args.time_scale,

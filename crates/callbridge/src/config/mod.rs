@@ -143,6 +143,8 @@ pub struct Settings {
     pub reconcile_after: Duration,
     pub timeouts: Timeouts,
     pub browser: BrowserSettings,
+    /// Only `demo --web` sets it: the simulator whose sent codes the sign-in page shows.
+    pub demo_inbox: Option<Url>,
 }
 
 impl Settings {
@@ -271,6 +273,7 @@ impl Settings {
             )?,
             timeouts,
             browser,
+            demo_inbox: None,
         })
     }
 

@@ -47,6 +47,8 @@ pub enum DemoError {
     Io(#[from] std::io::Error),
     #[error("could not {step}: {detail}")]
     Step { step: &'static str, detail: String },
+    #[error("the service stopped: {0}")]
+    Service(#[from] crate::startup::StartupError),
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +146,44 @@ pub async fn run(options: &DemoOptions) -> Result<bool, DemoError> {
     };
     println!("{}", style.outcome(ok, &verdict));
     Ok(ok)
+}
+
+/// `demo --web`: the simulator and the service, for a person with a browser, until Ctrl-C.
+pub async fn web(bind: std::net::SocketAddr) -> Result<(), DemoError> {
+    let sim_config = twilio_sim::SimConfig {
+        time_scale: 1.0,
+        incoming_numbers: vec![CALLER_ID.to_owned()],
+        // Every phone answers; the agent's presses a key when asked.
+        default_behaviour: twilio_sim::NumberBehaviour {
+            digits: Some("1".into()),
+            ..twilio_sim::NumberBehaviour::default()
+        },
+        ..twilio_sim::SimConfig::default()
+    };
+    let sim = twilio_sim::Sim::start(sim_config).await?;
+    let dir = tempfile::tempdir()?;
+    let listener = TcpListener::bind(bind).await?;
+    let service_url = format!("http://{}", listener.local_addr()?);
+    let app_sid = api::create_twiml_app(&sim, &service_url).await?;
+    let mut settings = demo_settings(
+        &sim,
+        &service_url,
+        &app_sid,
+        &dir.path().join("callbridge.db"),
+    )?;
+    settings.demo_inbox = Some(sim.base_url().clone());
+    println!("callbridge demo: the web app on a simulated Twilio (SQLite in a temp dir)");
+    println!();
+    println!("  Open {service_url}/");
+    println!();
+    println!("Sign in with any email and phone: the sign-in page shows the codes the simulated");
+    println!("Twilio sent. Every phone answers; calls ring for real seconds. Ctrl-C stops.");
+    crate::startup::launch_with_tcp_listener(settings, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    sim.shutdown().await;
+    Ok(())
 }
 
 fn demo_settings(

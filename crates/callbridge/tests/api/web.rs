@@ -491,3 +491,133 @@ async fn an_agent_talks_from_the_browser_with_the_keypad_and_mute() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browser() {
+    if !browser_installed() {
+        return;
+    }
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_callbridge"))
+        .args(["demo", "--web", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the demo starts");
+    let out = BufReader::new(demo.stdout.take().unwrap());
+    let mut url = None;
+    for line in out.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("Open ") {
+            url = Some(rest.trim_end_matches('/').to_owned());
+            break;
+        }
+    }
+    let url = url.expect("the demo prints where to open it");
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let open = |path: &str| format!("{url}{path}");
+    browser.goto(&open("/")).await.unwrap();
+
+    // The demo's own app: a Person needs a TestApp only for its sim, unused here.
+    let find = |label: &'static str| {
+        let browser = browser.clone();
+        async move {
+            let xpath = format!("//label[normalize-space()='{label}']");
+            let label = browser
+                .wait()
+                .at_most(PATIENCE)
+                .for_element(Locator::XPath(&xpath))
+                .await
+                .unwrap();
+            let id = label.attr("for").await.unwrap().unwrap();
+            browser.find(Locator::Id(&id)).await.unwrap()
+        }
+    };
+    let press = |name: &'static str| {
+        let browser = browser.clone();
+        async move {
+            let xpath = format!("//button[normalize-space()='{name}']");
+            browser
+                .wait()
+                .at_most(PATIENCE)
+                .for_element(Locator::XPath(&xpath))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    let code = || {
+        let browser = browser.clone();
+        async move {
+            let note = browser
+                .wait()
+                .at_most(PATIENCE)
+                .for_element(Locator::XPath(
+                    "//p[@class='note'][contains(., 'sent the code')]",
+                ))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            note.split("sent the code ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .unwrap()
+                .to_owned()
+        }
+    };
+    find("Email")
+        .await
+        .send_keys("newcomer@example.com")
+        .await
+        .unwrap();
+    press("Send code").await;
+    let emailed = code().await;
+    find("Code").await.send_keys(&emailed).await.unwrap();
+    press("Verify").await;
+    find("Phone")
+        .await
+        .send_keys("(415) 555-0199")
+        .await
+        .unwrap();
+    press("Send code").await;
+    let texted = code().await;
+    find("Code").await.send_keys(&texted).await.unwrap();
+    press("Verify").await;
+    find("Number")
+        .await
+        .send_keys("(202) 555-0144")
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::XPath(
+            "//p[@id='number-note'][contains(., 'Calls +12025550144')]",
+        ))
+        .await
+        .unwrap();
+    press("Call").await;
+    browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css("[role='status'][data-call-state='connected']"))
+        .await
+        .expect("the demo's call connects");
+    press("Hang up").await;
+    browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css("[role='status'][data-call-state='completed']"))
+        .await
+        .expect("the demo's call ends");
+    browser.close().await.ok();
+    let _ = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status();
+    let status = demo.wait().unwrap();
+    assert!(status.success(), "Ctrl-C ends the demo cleanly: {status}");
+}
