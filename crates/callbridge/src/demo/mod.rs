@@ -171,7 +171,7 @@ pub async fn web(bind: std::net::SocketAddr) -> Result<(), DemoError> {
         &app_sid,
         &dir.path().join("callbridge.db"),
     )?;
-    settings.demo_inbox = Some(sim.base_url().clone());
+    settings.demo_inbox = Some(sim.base_url());
     println!("callbridge demo: the web app on a simulated Twilio (SQLite in a temp dir)");
     println!();
     println!("  Open {service_url}/");
