@@ -12,3 +12,10 @@ CREATE TABLE web_sessions (
 
 CREATE INDEX web_sessions_by_agent ON web_sessions (agent_id);
 CREATE INDEX web_sessions_by_expiry ON web_sessions (expires_at);
+
+-- Agents who administer the others in the web app, besides the first agent, who always does.
+CREATE TABLE admins (
+    agent_id    TEXT PRIMARY KEY NOT NULL REFERENCES agents (id),
+    promoted_by TEXT NOT NULL,
+    promoted_at BIGINT NOT NULL
+);

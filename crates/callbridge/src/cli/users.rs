@@ -1,4 +1,4 @@
-//! `callbridge users list|show EMAIL|revoke EMAIL|invite EMAIL`: who is onboarded, what happened
+//! `callbridge users list|show EMAIL|revoke EMAIL|invite EMAIL|promote EMAIL`: who is onboarded, what happened
 //! to them, the off switch for every call token of one agent, and sign-up for one email outside
 //! the allowed domains.
 
@@ -45,6 +45,11 @@ enum UsersCommand {
         /// The email to invite.
         email: String,
     },
+    /// Let the agent administer the others in the web app (the first agent always does).
+    Promote {
+        /// The agent's email.
+        email: String,
+    },
 }
 
 pub async fn run(args: UsersArgs) -> ExitCode {
@@ -67,6 +72,7 @@ pub async fn run(args: UsersArgs) -> ExitCode {
         UsersCommand::Show { email } => show(&store, &email).await,
         UsersCommand::Revoke { email } => revoke(&store, &email).await,
         UsersCommand::Invite { email } => invite(&store, &email).await,
+        UsersCommand::Promote { email } => promote(&store, &email).await,
     };
     store.close().await;
     match outcome {
@@ -197,6 +203,20 @@ async fn invite(store: &dyn Store, email: &str) -> Result<String, UsersError> {
     Ok(format!(
         "invited {email}{already}: it may sign up through /setup whatever ALLOWED_EMAIL_DOMAINS \
          says\n"
+    ))
+}
+
+async fn promote(store: &dyn Store, email: &str) -> Result<String, UsersError> {
+    let agent = find(store, email).await?;
+    let new = store.promote(agent.id, &cli_actor(), Utc::now()).await?;
+    let already = if new {
+        ""
+    } else {
+        " (already an administrator)"
+    };
+    Ok(format!(
+        "promoted {}{already}: the web app's Agents page lets it invite and revoke agents\n",
+        agent.email
     ))
 }
 

@@ -172,6 +172,15 @@ pub trait SessionStore: Send + Sync {
     async fn end_session(&self, secret_hash: &str) -> StoreResult<()>;
     /// Forgets sessions that expired before `now`; how many.
     async fn purge_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
+    /// Whether the agent administers the others: promoted, or the first agent there was.
+    async fn is_admin(&self, agent: AgentId) -> StoreResult<bool>;
+    /// Makes the agent an administrator; `false` when it already was one.
+    async fn promote(
+        &self,
+        agent: AgentId,
+        by: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -2,6 +2,7 @@
 //! embedded in the binary. The pages' scripts call the same JSON API as every client, with the
 //! session cookie standing in for the call token (see [`session`]).
 
+mod admin;
 mod assets;
 mod number;
 mod pages;
@@ -24,6 +25,7 @@ use crate::state::AppState;
 pub const WEB_TAG: &str = "Web app";
 pub const SIGN_IN_PATH: &str = "/sign-in";
 pub const SIGN_OUT_PATH: &str = "/sign-out";
+pub const ADMIN_PATH: &str = "/admin";
 
 /// Every page: no script but our own, nothing from elsewhere but the Voice SDK's origin when it
 /// is served from another one, and no framing.
@@ -43,9 +45,24 @@ pub fn content_security_policy(state: &AppState) -> String {
 }
 
 /// The signed-in agent as the layout shows them.
+#[derive(Clone)]
 pub(crate) struct Me {
     pub email: String,
     pub csrf: String,
+    pub admin: bool,
+}
+
+/// The layout's view of the signed-in agent.
+async fn me(state: &AppState, signed_in: &session::SignedIn) -> Me {
+    Me {
+        email: signed_in.agent.email.as_str().to_owned(),
+        csrf: signed_in.csrf_token.clone(),
+        admin: state
+            .store
+            .is_admin(signed_in.agent.id)
+            .await
+            .unwrap_or(false),
+    }
 }
 
 /// A page as the browser gets it: with the content security policy.
@@ -91,6 +108,9 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(pages::dialer))
+        .routes(routes!(admin::page))
+        .routes(routes!(admin::invite))
+        .routes(routes!(admin::revoke))
         .routes(routes!(pages::history))
         .routes(routes!(pages::call))
         .routes(routes!(sign_in::page))

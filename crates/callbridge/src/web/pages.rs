@@ -20,13 +20,6 @@ use crate::store::{CallCursor, CallPageQuery};
 const PAGE_SIZE: u32 = 20;
 const RECENT_NUMBERS: usize = 5;
 
-fn me(signed_in: &SignedIn) -> Me {
-    Me {
-        email: signed_in.agent.email.as_str().to_owned(),
-        csrf: signed_in.csrf_token.clone(),
-    }
-}
-
 fn page(state: &AppState, status: StatusCode, body: String) -> Response {
     super::html(state, status, body)
 }
@@ -70,7 +63,7 @@ pub(super) async fn dialer(
         Err(err) => tracing::warn!(%err, "recent numbers unavailable"),
     }
     let html = render(&DialerPage {
-        me: Some(me(&signed_in)),
+        me: Some(super::me(&state, &signed_in).await),
         page: "dialer",
         csrf: signed_in.csrf_token.clone(),
         default_mode: signed_in.agent.default_mode.as_str(),
@@ -175,7 +168,7 @@ pub(super) async fn history(
     };
     let chosen: Option<CallState> = filters.state.parse().ok();
     let mut view = CallsPage {
-        me: Some(me(&signed_in)),
+        me: Some(super::me(&state, &signed_in).await),
         page: "calls",
         rows: Vec::new(),
         states: CallState::ALL
@@ -279,9 +272,10 @@ pub(super) async fn call(
     let Some(Extension(signed_in)) = signed_in else {
         return see_other(SIGN_IN_PATH, None);
     };
+    let shown = super::me(&state, &signed_in).await;
     let not_found = || {
         let html = render(&NotFoundPage {
-            me: Some(me(&signed_in)),
+            me: Some(shown.clone()),
             page: "calls",
         });
         page(&state, StatusCode::NOT_FOUND, html)
@@ -299,7 +293,7 @@ pub(super) async fn call(
         Err(err) => return err.into_response(),
     };
     let html = render(&CallPage {
-        me: Some(me(&signed_in)),
+        me: Some(shown),
         page: "calls",
         summary: summarise(&view),
         conference: view.conference.name.clone(),

@@ -132,7 +132,9 @@ pub fn csrf_matches(signed_in: &SignedIn, given: Option<&str>) -> bool {
 
 /// Paths whose forms carry the CSRF token as a field, checked by their handlers.
 fn checks_its_own_form(path: &str) -> bool {
-    path == super::SIGN_OUT_PATH || path.starts_with(super::SIGN_IN_PATH)
+    path == super::SIGN_OUT_PATH
+        || path.starts_with(super::SIGN_IN_PATH)
+        || path.starts_with(super::ADMIN_PATH)
 }
 
 /// The middleware: resolves the cookie's session, hands the pages its agent, and gives API

@@ -229,19 +229,27 @@ impl Person<'_> {
     }
 
     async fn sign_in(&self, phone_typed: &str) {
+        self.sign_in_as(EMAIL, Some(phone_typed), AGENT_PHONE).await;
+    }
+
+    /// Signs in as `email`; `phone_typed` is what the person types at the phone step, `None`
+    /// for an agent whose phone is known, who is texted at once.
+    async fn sign_in_as(&self, email: &str, phone_typed: Option<&str>, phone: &str) {
         self.open("/").await;
-        self.type_into("Email", EMAIL).await;
+        self.type_into("Email", email).await;
         self.press("Send code").await;
         // The code step is the sign that the code went out.
         self.until("form[action='/sign-in/email/code']").await;
-        let code = self.app.sim_otp(EMAIL).await;
+        let code = self.app.sim_otp(email).await;
         self.type_into("Code", &code).await;
         self.press("Verify").await;
-        self.until("form[action='/sign-in/phone']").await;
-        self.type_into("Phone", phone_typed).await;
-        self.press("Send code").await;
+        if let Some(typed) = phone_typed {
+            self.until("form[action='/sign-in/phone']").await;
+            self.type_into("Phone", typed).await;
+            self.press("Send code").await;
+        }
         self.until("form[action='/sign-in/phone/code']").await;
-        let code = self.app.sim_otp(AGENT_PHONE).await;
+        let code = self.app.sim_otp(phone).await;
         self.type_into("Code", &code).await;
         self.press("Verify").await;
         self.until("form#dialer").await;
@@ -503,9 +511,9 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
         .stderr(Stdio::null())
         .spawn()
         .expect("the demo starts");
-    let out = BufReader::new(demo.stdout.take().unwrap());
+    let mut out = BufReader::new(demo.stdout.take().unwrap()).lines();
     let mut url = None;
-    for line in out.lines() {
+    for line in out.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.trim().strip_prefix("Open ") {
             url = Some(rest.trim_end_matches('/').to_owned());
@@ -513,6 +521,8 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
         }
     }
     let url = url.expect("the demo prints where to open it");
+    // The rest of what it prints is read too: a closed pipe would end it.
+    std::thread::spawn(move || out.for_each(drop));
     let driver = Driver::start();
     let browser = driver.browser().await;
     let open = |path: &str| format!("{url}{path}");
@@ -620,4 +630,87 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
         .status();
     let status = demo.wait().unwrap();
     assert!(status.success(), "Ctrl-C ends the demo cleanly: {status}");
+}
+
+#[tokio::test]
+async fn the_first_agent_invites_and_revokes_agents_and_others_may_not() {
+    if !browser_installed() {
+        return;
+    }
+    let app = spawn().await;
+    app.sim.set_number(AGENT_PHONE, keen_agent());
+    let driver = Driver::start();
+    let person = Person {
+        browser: driver.browser().await,
+        app: &app,
+    };
+    person.sign_in("(415) 555-0101").await;
+    // Bob comes second: he is no administrator until promoted.
+    let (bob, _) = crate::calls_flow::agent(&app, "bob@example.com", "+14155550177", false).await;
+
+    person.follow_link("Agents").await;
+    person.until("tr[data-agent='bob@example.com']").await;
+    person
+        .type_into("Invite by email", "carol@partner.test")
+        .await;
+    person.press("Invite").await;
+    let done = person.until("p.note[role='status']").await;
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("Invited carol@partner.test")
+    );
+    let carol = callbridge::domain::EmailAddress::parse("carol@partner.test").unwrap();
+    assert!(app.store.is_invited(&carol).await.unwrap());
+
+    person
+        .browser
+        .find(Locator::Css("[aria-label='Revoke bob@example.com']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    person.until("tr[data-agent='bob@example.com']").await;
+    let row = person.text_of("tr[data-agent='bob@example.com']").await;
+    assert!(row.contains("revoked"), "{row}");
+    assert!(
+        app.store
+            .agent_by_id(bob.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert!(
+        person
+            .browser
+            .find(Locator::Css("[aria-label='Revoke ada@example.com']"))
+            .await
+            .is_err(),
+        "nobody revokes themselves here"
+    );
+    person.photograph("agents").await;
+
+    // An agent already known signs in with the email's code and the one texted at once to
+    // the phone on file; not an administrator, they see no Agents link and the page refuses.
+    crate::calls_flow::agent(&app, "dan@example.com", "+14155550188", false).await;
+    person.press("Sign out").await;
+    person.until("input#email").await;
+    person
+        .sign_in_as("dan@example.com", None, "+14155550188")
+        .await;
+    assert!(
+        person
+            .browser
+            .find(Locator::XPath("//a[normalize-space()='Agents']"))
+            .await
+            .is_err()
+    );
+    person.open("/admin").await;
+    let refused = person.text_of("main").await;
+    assert!(refused.contains("Only an administrator"), "{refused}");
+    app.stop().await;
 }

@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 
 use super::SqlStore;
 use super::rows::{Columns, to_ms};
+use crate::domain::AgentId;
 use crate::store::{SessionStore, StoreResult, WebSession};
 
 #[async_trait]
@@ -59,6 +60,30 @@ impl SessionStore for SqlStore {
         Ok(())
     }
 
+    async fn is_admin(&self, agent: AgentId) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS one WHERE EXISTS (SELECT 1 FROM admins WHERE agent_id = $1) \
+             OR $1 = (SELECT id FROM agents ORDER BY created_at, id LIMIT 1)",
+        )
+        .bind(agent.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn promote(&self, agent: AgentId, by: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO admins (agent_id, promoted_by, promoted_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (agent_id) DO NOTHING",
+        )
+        .bind(agent.to_string())
+        .bind(by)
+        .bind(to_ms(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
             .bind(to_ms(now))
@@ -102,6 +127,17 @@ mod tests {
                 db.backend()
             );
             assert_eq!(store.purge_sessions(later).await.unwrap(), 1);
+
+            let other = EmailAddress::parse("bob@example.com").unwrap();
+            let bob = store.upsert_verified_email(&other, now).await.unwrap();
+            assert!(
+                store.is_admin(agent.id).await.unwrap(),
+                "the first agent administers"
+            );
+            assert!(!store.is_admin(bob.id).await.unwrap());
+            assert!(store.promote(bob.id, "cli:ops", now).await.unwrap());
+            assert!(!store.promote(bob.id, "cli:ops", now).await.unwrap());
+            assert!(store.is_admin(bob.id).await.unwrap());
 
             store.create_session("h3", &session, now).await.unwrap();
             store.end_session("h3").await.unwrap();
