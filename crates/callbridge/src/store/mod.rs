@@ -410,6 +410,8 @@ pub trait AirtableStore: Send + Sync {
         items: &[NewCampaignItem],
     ) -> StoreResult<Campaign>;
     async fn campaign_by_id(&self, id: &str) -> StoreResult<Option<Campaign>>;
+    /// The agent's newest campaigns, newest first.
+    async fn campaigns_for_agent(&self, agent: AgentId, limit: u32) -> StoreResult<Vec<Campaign>>;
     /// Every item, in order, with its call's state.
     async fn campaign_items(&self, id: &str) -> StoreResult<Vec<CampaignItem>>;
     /// Moves the campaign to `to` if it is in one of `from`; canceling also cancels its

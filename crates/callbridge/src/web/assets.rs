@@ -5,7 +5,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 const STYLE: &str = include_str!("../../assets/web/app.css");
-const SCRIPTS: [(&str, &str); 4] = [
+const SCRIPTS: [(&str, &str); 5] = [
+    (
+        "campaigns.js",
+        include_str!("../../assets/web/campaigns.js"),
+    ),
     ("browser.js", include_str!("../../assets/web/browser.js")),
     ("dialer.js", include_str!("../../assets/web/dialer.js")),
     ("live.js", include_str!("../../assets/web/live.js")),
@@ -21,7 +25,7 @@ pub(super) async fn style() -> Response {
 
 /// One of the web app's JavaScript modules.
 #[utoipa::path(get, path = "/assets/web/js/{name}", tag = super::WEB_TAG,
-    params(("name" = String, Path, description = "`dialer.js`, `live.js`, `browser.js` or `api.js`.")),
+    params(("name" = String, Path, description = "`dialer.js`, `live.js`, `browser.js`, `campaigns.js` or `api.js`.")),
     responses((status = 200, description = "A JavaScript module.", content_type = "text/javascript", body = String),
               (status = 404, description = "No such module.")))]
 pub(super) async fn script(Path(name): Path<String>) -> Response {

@@ -4,6 +4,7 @@
 
 mod admin;
 mod assets;
+mod campaigns;
 mod number;
 mod pages;
 mod recording;
@@ -50,6 +51,8 @@ pub(crate) struct Me {
     pub email: String,
     pub csrf: String,
     pub admin: bool,
+    /// Whether Airtable is configured, so that campaigns have a page.
+    pub campaigns: bool,
 }
 
 /// The layout's view of the signed-in agent.
@@ -62,6 +65,7 @@ async fn me(state: &AppState, signed_in: &session::SignedIn) -> Me {
             .is_admin(signed_in.agent.id)
             .await
             .unwrap_or(false),
+        campaigns: state.airtable.is_some(),
     }
 }
 
@@ -109,6 +113,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(pages::dialer))
         .routes(routes!(admin::page))
+        .routes(routes!(campaigns::page))
         .routes(routes!(admin::invite))
         .routes(routes!(admin::revoke))
         .routes(routes!(pages::history))

@@ -714,3 +714,80 @@ async fn the_first_agent_invites_and_revokes_agents_and_others_may_not() {
     assert!(refused.contains("Only an administrator"), "{refused}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn campaigns_start_pause_resume_and_finish_from_the_page() {
+    if !browser_installed() {
+        return;
+    }
+    let fake = airtable::fake::FakeAirtable::start(airtable::fake::FakeConfig::default()).await;
+    let db = backends().await.remove(0);
+    let app = spawn_app_with(db, |raw| {
+        crate::airtable_call::with_airtable(raw, &fake);
+        raw.allowed_email_domains = Some("example.com".into());
+    })
+    .await;
+    app.sim.set_number(AGENT_PHONE, keen_agent());
+    // The first customer stays on the line until the test hangs up, so the campaign is
+    // running while the page pauses and resumes it; the second talks briefly.
+    let (first, second) = ("+12025550161", "+12025550162");
+    app.sim.set_number(first, customer_who_answers());
+    app.sim
+        .set_number(second, crate::airtable_call::talker(300));
+    let records: Vec<String> = [first, second]
+        .iter()
+        .map(|phone| fake.insert_record(json!({"Phone": phone})))
+        .collect();
+    fake.set_view("To call", records.clone());
+    let driver = Driver::start();
+    let person = Person {
+        browser: driver.browser().await,
+        app: &app,
+    };
+    person.sign_in("(415) 555-0101").await;
+
+    person.follow_link("Campaigns").await;
+    person.type_into("Airtable view to call", "To call").await;
+    person.press("Start campaign").await;
+    person.until("tr[data-campaign]").await;
+    person.press("Pause").await;
+    person.until("tr[data-status='paused']").await;
+    person.photograph("campaigns").await;
+    person.press("Resume").await;
+    person
+        .until("tr[data-status='running'] [data-action='pause']")
+        .await;
+    // The first call is up: its customer hangs up, and the campaign goes on to the second.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let talking = loop {
+        let calls = crate::helpers::sim_calls_to(&app.sim, first).await;
+        if let Some(call) = calls.iter().find(|c| c["status"] == "in-progress") {
+            break call["sid"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first customer never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    crate::helpers::sim_hang_up(&app.sim, &talking).await;
+    person.until("tr[data-status='completed']").await;
+    let done = person.text_of("tr[data-campaign] .campaign-done").await;
+    assert_eq!(done, "2 of 2");
+    // Written back through the outbox, after the page saw the campaign end.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    for record in &records {
+        loop {
+            let status = crate::airtable_call::statuses(&fake, record);
+            if status.last().map(String::as_str) == Some("completed") {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{record}: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    app.stop().await;
+}

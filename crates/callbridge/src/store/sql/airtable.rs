@@ -233,6 +233,21 @@ impl AirtableStore for SqlStore {
             .transpose()
     }
 
+    async fn campaigns_for_agent(&self, agent: AgentId, limit: u32) -> StoreResult<Vec<Campaign>> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns WHERE agent_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(agent.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(campaign_from)
+            .collect()
+    }
+
     async fn campaign_items(&self, id: &str) -> StoreResult<Vec<CampaignItem>> {
         sqlx::query(
             "SELECT i.id, i.campaign_id, i.position, i.record_id, i.phone, i.state, i.call_id, \

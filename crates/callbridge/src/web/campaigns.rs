@@ -1,0 +1,106 @@
+//! `/campaigns`: the agent's Airtable campaigns with their progress, and the buttons that start,
+//! pause, resume and cancel them through the campaign API. Only when Airtable is configured.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::session::SignedIn;
+use super::sign_in::see_other;
+use super::{Me, SIGN_IN_PATH, html, render};
+use crate::state::AppState;
+use crate::store::ItemState;
+
+const SHOWN: u32 = 50;
+
+struct CampaignRow {
+    id: String,
+    view: String,
+    status: &'static str,
+    total: usize,
+    done: usize,
+    counts: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "web/campaigns.html")]
+struct CampaignsPage {
+    me: Option<Me>,
+    page: &'static str,
+    csrf: String,
+    agent_email: String,
+    campaigns: Vec<CampaignRow>,
+}
+
+/// The agent's campaigns.
+#[utoipa::path(get, path = "/campaigns", tag = super::WEB_TAG,
+    responses((status = 200, description = "The campaigns.", content_type = "text/html", body = String),
+              (status = 303, description = "Not signed in: to the sign-in page."),
+              (status = 404, description = "The Airtable integration is off.", content_type = "text/html", body = String)))]
+pub(super) async fn page(
+    State(state): State<AppState>,
+    signed_in: Option<Extension<SignedIn>>,
+) -> Response {
+    let Some(Extension(signed_in)) = signed_in else {
+        return see_other(SIGN_IN_PATH, None);
+    };
+    if state.airtable.is_none() {
+        return html(
+            &state,
+            StatusCode::NOT_FOUND,
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Campaigns · callbridge</title>\
+             <link rel=\"stylesheet\" href=\"/assets/web/app.css\"><main id=\"main\"><h1>Campaigns</h1>\
+             <p>Airtable is not configured here.</p><p><a href=\"/\">Back to calling</a></p></main></html>"
+                .to_owned(),
+        );
+    }
+    let campaigns = match state
+        .store
+        .campaigns_for_agent(signed_in.agent.id, SHOWN)
+        .await
+    {
+        Ok(campaigns) => campaigns,
+        Err(err) => {
+            return axum::response::IntoResponse::into_response(crate::http::ApiError::from(err));
+        }
+    };
+    let mut rows = Vec::with_capacity(campaigns.len());
+    for campaign in campaigns {
+        let items = state
+            .store
+            .campaign_items(&campaign.id)
+            .await
+            .unwrap_or_default();
+        let count =
+            |wanted: &[ItemState]| items.iter().filter(|i| wanted.contains(&i.state)).count();
+        let pending = count(&[ItemState::Pending]);
+        let open = count(&[ItemState::Starting])
+            + items
+                .iter()
+                .filter(|i| {
+                    i.state == ItemState::Called && !i.call_state.is_some_and(|s| s.is_final())
+                })
+                .count();
+        let done = items.len() - pending - open;
+        rows.push(CampaignRow {
+            id: campaign.id.clone(),
+            view: campaign.view.clone(),
+            status: campaign.status.as_str(),
+            total: items.len(),
+            done,
+            counts: format!("{pending} waiting, {open} in progress"),
+            created: campaign.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        });
+    }
+    let page = CampaignsPage {
+        me: Some(super::me(&state, &signed_in).await),
+        page: "campaigns",
+        csrf: signed_in.csrf_token.clone(),
+        agent_email: signed_in.agent.email.as_str().to_owned(),
+        campaigns: rows,
+    };
+    html(&state, StatusCode::OK, render(&page))
+}
