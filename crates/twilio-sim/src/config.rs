@@ -179,6 +179,9 @@ pub enum Answer {
     NoAnswer,
     /// The carrier rejects the call.
     Failed,
+    /// A person at the simulator's page (`/sim/`) answers, declines or lets it ring out; with
+    /// nobody there it rings until the caller's timeout.
+    Person,
 }
 
 #[cfg(test)]

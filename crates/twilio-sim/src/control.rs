@@ -24,6 +24,11 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/calls/{sid}", get(call))
         .route("/calls/{sid}/digits", post(digits))
         .route("/calls/{sid}/hangup", post(hangup))
+        .route("/calls/{sid}/answer", post(answer))
+        .route("/calls/{sid}/decline", post(decline))
+        .route("/calls/{sid}/ignore", post(ignore))
+        .route("/people.js", get(crate::people::script))
+        .route("/people.css", get(crate::people::style))
         .route("/numbers/{number}", put(set_number).get(get_number))
         .route("/conferences", get(conferences))
         .route("/webhooks", get(webhooks))
@@ -140,6 +145,25 @@ async fn digits(
 
 async fn hangup(State(shared): State<Arc<Shared>>, Path(sid): Path<String>) -> Response {
     send(&shared, &sid, Signal::Hangup, |s| !s.is_final())
+}
+
+fn ringing(status: crate::model::CallStatus) -> bool {
+    status == crate::model::CallStatus::Ringing
+}
+
+/// The person playing the phone picks up (a number whose behaviour is `person`).
+async fn answer(State(shared): State<Arc<Shared>>, Path(sid): Path<String>) -> Response {
+    send(&shared, &sid, Signal::PersonAnswers, ringing)
+}
+
+/// The person declines the call: the caller hears busy.
+async fn decline(State(shared): State<Arc<Shared>>, Path(sid): Path<String>) -> Response {
+    send(&shared, &sid, Signal::PersonDeclines, ringing)
+}
+
+/// The person lets it ring out: the caller hears no answer, now rather than at its timeout.
+async fn ignore(State(shared): State<Arc<Shared>>, Path(sid): Path<String>) -> Response {
+    send(&shared, &sid, Signal::PersonIgnores, ringing)
 }
 
 fn send(

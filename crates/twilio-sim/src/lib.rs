@@ -17,6 +17,7 @@ mod devices;
 mod engine;
 mod fault;
 mod model;
+mod people;
 mod rest;
 mod sdk;
 mod sid;
@@ -84,6 +85,8 @@ impl Sim {
         let shared =
             Arc::new_cyclic(|me| Shared::new(config, base_url, me.clone(), stopped.clone()));
         let app = Router::new()
+            // The people's page, at the control API's own root.
+            .route("/sim/", axum::routing::get(people::page))
             .nest("/sim", control::router())
             .fallback(rest::handle)
             .with_state(Arc::clone(&shared));

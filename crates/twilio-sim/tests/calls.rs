@@ -959,3 +959,45 @@ async fn a_participant_whose_call_never_connects_is_reported_as_an_add_failure()
     h.wait_final(&host).await;
     h.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_person_at_the_page_answers_declines_or_lets_a_phone_ring_out() {
+    let h = Harness::start().await;
+    let person = NumberBehaviour {
+        answer: Answer::Person,
+        ..NumberBehaviour::default()
+    };
+    // The longest ring Twilio allows, so that the person, not the timeout, decides.
+    let twiml = [
+        ("Twiml", "<Response><Pause length=\"30\"/></Response>"),
+        ("Timeout", "600"),
+    ];
+    for (number, action, status) in [
+        ("+15550009001", "answer", "in-progress"),
+        ("+15550009002", "decline", "busy"),
+        ("+15550009003", "ignore", "no-answer"),
+    ] {
+        h.set_number(number, &person).await;
+        let sid = h.call(number, &twiml).await;
+        h.wait_call(&sid, "ringing for the person", |c| c["status"] == "ringing")
+            .await;
+        let (code, _) = h
+            .post(&h.url(&format!("/sim/calls/{sid}/{action}")), &[])
+            .await;
+        assert_eq!(code, 202, "{action}");
+        let call = h.wait_call(&sid, status, |c| c["status"] == status).await;
+        assert_eq!(call["status"], status, "{action}");
+        // Only a ringing phone can be answered.
+        let (code, _) = h
+            .post(&h.url(&format!("/sim/calls/{sid}/answer")), &[])
+            .await;
+        assert_eq!(code, 409, "{action} then answer");
+        if status == "in-progress" {
+            h.post(&h.url(&format!("/sim/calls/{sid}/hangup")), &[])
+                .await;
+            h.wait_final(&sid).await;
+        }
+    }
+    let (code, page) = h.get(&h.url("/sim/")).await;
+    assert_eq!(code, 200, "{page}");
+}

@@ -153,9 +153,9 @@ pub async fn web(bind: std::net::SocketAddr) -> Result<(), DemoError> {
     let sim_config = twilio_sim::SimConfig {
         time_scale: 1.0,
         incoming_numbers: vec![CALLER_ID.to_owned()],
-        // Every phone answers; the agent's presses a key when asked.
+        // Every phone rings on the simulator's page, where the person at the browser plays it.
         default_behaviour: twilio_sim::NumberBehaviour {
-            digits: Some("1".into()),
+            answer: twilio_sim::Answer::Person,
             ..twilio_sim::NumberBehaviour::default()
         },
         ..twilio_sim::SimConfig::default()
@@ -172,12 +172,17 @@ pub async fn web(bind: std::net::SocketAddr) -> Result<(), DemoError> {
         &dir.path().join("callbridge.db"),
     )?;
     settings.demo_inbox = Some(sim.base_url());
+    let people = format!("{}sim/", sim.base_url());
     println!("callbridge demo: the web app on a simulated Twilio (SQLite in a temp dir)");
     println!();
     println!("  Open {service_url}/");
+    println!("  and, beside it, {people} where the phones ring");
     println!();
     println!("Sign in with any email and phone: the sign-in page shows the codes the simulated");
-    println!("Twilio sent. Every phone answers; calls ring for real seconds. Ctrl-C stops.");
+    println!("Twilio sent. Then call any US number: answer your phone on the simulator's page and");
+    println!(
+        "press a key, then answer as the customer (or say busy, or let it ring). Ctrl-C stops."
+    );
     crate::startup::launch_with_tcp_listener(settings, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -521,6 +521,15 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
         }
     }
     let url = url.expect("the demo prints where to open it");
+    let people = out
+        .by_ref()
+        .map(Result::unwrap)
+        .find_map(|line| {
+            line.split_whitespace()
+                .find(|w| w.ends_with("/sim/"))
+                .map(str::to_owned)
+        })
+        .expect("the demo prints where the phones ring");
     // The rest of what it prints is read too: a closed pipe would end it.
     std::thread::spawn(move || out.for_each(drop));
     let driver = Driver::start();
@@ -611,6 +620,52 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
         .await
         .unwrap();
     press("Call").await;
+    // The other people are played on the simulator's page, in a window of their own.
+    let phones = driver.browser().await;
+    phones.goto(&people).await.unwrap();
+    let on_phone = |number: &'static str, status: &'static str, name: &'static str| {
+        let phones = phones.clone();
+        async move {
+            let css = format!("li.phone[data-number='{number}'][data-status='{status}']");
+            let phone = phones
+                .wait()
+                .at_most(PATIENCE)
+                .for_element(Locator::Css(&css))
+                .await
+                .map_err(|e| e.to_string());
+            let phone = match phone {
+                Ok(phone) => phone,
+                Err(e) => {
+                    let shown = phones
+                        .find(Locator::Css("body"))
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap();
+                    let calls = phones
+                        .execute_async(
+                            "const done = arguments[0]; fetch('/sim/calls').then((r) => r.text()).then(done);",
+                            vec![],
+                        )
+                        .await
+                        .unwrap();
+                    panic!("{number} is never {status} on the page ({e}):\n{shown}\n{calls}")
+                }
+            };
+            let xpath = format!(".//button[normalize-space()='{name}' or @aria-label='{name}']");
+            phone
+                .find(Locator::XPath(&xpath))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    on_phone("+14155550199", "ringing", "Answer").await;
+    on_phone("+14155550199", "in-progress", "Key 1").await;
+    on_phone("+12025550144", "ringing", "Answer").await;
     browser
         .wait()
         .at_most(PATIENCE)
@@ -624,6 +679,22 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
         .for_element(Locator::Css("[role='status'][data-call-state='completed']"))
         .await
         .expect("the demo's call ends");
+    // Once more, and the customer says busy.
+    press("Call").await;
+    on_phone("+14155550199", "ringing", "Answer").await;
+    on_phone("+14155550199", "in-progress", "Key 1").await;
+    on_phone("+12025550144", "ringing", "Busy").await;
+    let said = browser
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css("[role='status'][data-call-state='failed']"))
+        .await
+        .expect("the busy customer fails the call")
+        .text()
+        .await
+        .unwrap();
+    assert!(said.contains("busy"), "{said}");
+    phones.close().await.ok();
     browser.close().await.ok();
     let _ = Command::new("kill")
         .args(["-INT", &demo.id().to_string()])

@@ -187,6 +187,7 @@ impl CallTask {
             Answer::Human | Answer::Machine if ring_ms < timeout_ms => {
                 self.ring_wait(ring_ms).await
             }
+            Answer::Person => self.ring_for_person(timeout_ms).await,
             _ => {
                 self.ring_wait(timeout_ms).await?;
                 Err(Unanswered::Status(CallStatus::NoAnswer))
@@ -245,6 +246,39 @@ impl CallTask {
                             *old = src;
                         }
                     }
+                    Some(_) => {}
+                    None => return Err(Unanswered::Shutdown),
+                },
+                _ = self.shutdown.changed() => return Err(Unanswered::Shutdown),
+            }
+        }
+    }
+
+    /// Rings until the person playing the phone answers, declines or lets it ring out, or the
+    /// caller's timeout passes.
+    async fn ring_for_person(&mut self, timeout_ms: u64) -> Result<(), Unanswered> {
+        self.note("ringing for a person at /sim/");
+        let deadline = self.shared.clock.deadline(timeout_ms);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(Unanswered::Status(CallStatus::NoAnswer));
+                }
+                sig = self.rx.recv() => match sig {
+                    Some(Signal::PersonAnswers) => return Ok(()),
+                    Some(Signal::PersonDeclines | Signal::Hangup) => {
+                        return Err(Unanswered::Status(CallStatus::Busy));
+                    }
+                    Some(Signal::PersonIgnores) => return Err(Unanswered::Status(CallStatus::NoAnswer)),
+                    Some(Signal::End | Signal::ParentGone) => {
+                        return Err(Unanswered::Status(CallStatus::Canceled));
+                    }
+                    Some(Signal::Redirect(src)) => {
+                        if let Start::Twiml(old) = &mut self.spec.start {
+                            *old = src;
+                        }
+                    }
+                    Some(Signal::Digits(d)) => self.keys.push_str(&d),
                     Some(_) => {}
                     None => return Err(Unanswered::Shutdown),
                 },

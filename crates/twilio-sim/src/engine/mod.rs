@@ -47,6 +47,12 @@ pub(crate) enum Signal {
     Accept(String),
     /// A device ringing for a call to `client:…` declined it (or went away).
     Reject(String),
+    /// The person playing a ringing phone answered it.
+    PersonAnswers,
+    /// The person playing a ringing phone declined it: busy.
+    PersonDeclines,
+    /// The person playing a ringing phone let it ring out: no answer.
+    PersonIgnores,
 }
 
 /// Where a call's next TwiML comes from.
