@@ -69,13 +69,27 @@ impl Driver {
     }
 
     async fn browser(&self) -> Client {
+        // A microphone the page may use without a person allowing it.
+        self.browser_with(&[
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+        ])
+        .await
+    }
+
+    async fn browser_with(&self, extra: &[&str]) -> Client {
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,900",
+        ];
+        args.extend_from_slice(extra);
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900",
-                         // A microphone the page may use without a person allowing it.
-                         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+                "args": args,
             }
         });
         let Value::Object(caps) = caps else {
@@ -216,8 +230,29 @@ impl Person<'_> {
         assert_eq!(found, json!([]), "axe-core finds violations on {name}");
     }
 
+    /// The page and what it loaded weigh under 100 KB; the Voice SDK and a call's recording
+    /// (media, which the page streams when asked) are not counted.
+    async fn assert_light(&self, name: &str) {
+        let bytes = self
+            .browser
+            .execute(
+                "const page = new Blob([document.documentElement.outerHTML]).size;
+                 const loaded = performance.getEntriesByType('resource')
+                   .filter((r) => !r.name.includes('voice-sdk') && !r.name.includes('/recording'))
+                   .reduce((n, r) => n + (r.decodedBodySize || 0), 0);
+                 return page + loaded;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap();
+        assert!(bytes < 100 * 1024, "{name} weighs {bytes} bytes");
+    }
+
     async fn photograph(&self, name: &str) {
         self.assert_accessible(name).await;
+        self.assert_light(name).await;
         let dir = screenshots();
         std::fs::create_dir_all(&dir).unwrap();
         for (width, height, suffix) in [(1280, 900, "desktop"), (390, 844, "phone")] {
@@ -388,7 +423,24 @@ async fn an_agent_signs_in_calls_hangs_up_finds_the_call_and_signs_out() {
     person.until("input#email").await;
     person.open("/history").await;
     person.until("input#email").await;
-    driver.browser().await.close().await.ok();
+
+    // Another agent finds nothing of Ada's: not the call, not its recording.
+    crate::calls_flow::agent(&app, "bob@example.com", "+14155550177", false).await;
+    person
+        .sign_in_as("bob@example.com", None, "+14155550177")
+        .await;
+    person.open(&format!("/history/{id}")).await;
+    assert!(person.text_of("main").await.contains("No such call"));
+    let theirs = person
+        .browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then((r) => done(r.status));",
+            vec![json!(format!("/calls/{id}/recording"))],
+        )
+        .await
+        .unwrap();
+    assert_eq!(theirs, 404);
     app.stop().await;
 }
 
@@ -411,6 +463,24 @@ async fn a_refused_number_is_named_at_once_and_a_busy_customer_is_said_in_words(
         browser: driver.browser().await,
         app: &app,
     };
+    // Sign-in says why it refuses: a domain not allowed, a wrong code.
+    person.open("/sign-in").await;
+    person.type_into("Email", "eve@elsewhere.test").await;
+    person.press("Send code").await;
+    person.until("[role='alert']").await;
+    let refused = person.text_of("[role='alert']").await;
+    assert!(refused.contains("@example.com"), "{refused}");
+    person.type_into("Email", EMAIL).await;
+    person.press("Send code").await;
+    person.until("form[action='/sign-in/email/code']").await;
+    person.type_into("Code", "000000").await;
+    person.press("Verify").await;
+    person
+        .until("form[action='/sign-in/email/code'] ~ p, [role='alert']")
+        .await;
+    let refused = person.text_of("[role='alert']").await;
+    assert!(!refused.is_empty(), "a wrong code is said");
+    person.photograph("sign-in-refused").await;
     person.sign_in("+1 415 555 0101").await;
 
     person.dial("+44 20 7183 8750", "cannot be called").await;
@@ -860,5 +930,48 @@ async fn campaigns_start_pause_resume_and_finish_from_the_page() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_microphone_is_said_and_nothing_is_dialled() {
+    if !browser_installed() {
+        return;
+    }
+    let db = backends().await.remove(0);
+    let app = spawn_browser_app_with(db, |raw| {
+        raw.allowed_email_domains = Some("example.com".into());
+    })
+    .await;
+    let driver = Driver::start();
+    // A browser whose person says no to every permission.
+    let browser = driver
+        .browser_with(&[
+            "--use-fake-device-for-media-stream",
+            "--deny-permission-prompts",
+        ])
+        .await;
+    let person = Person { browser, app: &app };
+    person.sign_in("(415) 555-0101").await;
+    person
+        .browser
+        .find(Locator::XPath(
+            "//fieldset[legend[normalize-space()='Talk from']]//label[normalize-space()='Browser']/input",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    person.dial("(202) 555-0123", "Calls +12025550123").await;
+    person.press("Call").await;
+    person.until("#call-problem:not([hidden])").await;
+    let said = person.text_of("#call-problem").await;
+    assert!(said.contains("microphone"), "{said}");
+    assert!(
+        crate::helpers::sim_calls_to(&app.sim, CUSTOMER)
+            .await
+            .is_empty()
+    );
     app.stop().await;
 }
