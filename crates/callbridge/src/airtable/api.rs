@@ -12,14 +12,15 @@ use super::Airtable;
 use super::records::{MARK, write_row};
 use super::writeback::sync_link;
 use crate::auth::{authenticate, bearer_token};
-use crate::calls::start::{AfterStart, Answer, start_for_record_request};
+use crate::calls::CallError;
+use crate::calls::http::start::{AfterStart, Answer, start_for_record_request};
 use crate::calls::view::CallView;
 use crate::domain::PhoneNumber;
 use crate::http::openapi::AIRTABLE_TAG;
 use crate::http::{ApiError, ErrorBody, JsonOrForm, SuccessBody};
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency;
 use crate::state::AppState;
-use crate::store::Agent;
+use crate::store::{Agent, StoreError};
 
 /// What a record says when it cannot be called.
 pub const INVALID_PHONE: &str = "failed: invalid phone number";
@@ -61,8 +62,8 @@ pub async fn call(
     JsonOrForm(body): JsonOrForm<CallFromRecord>,
 ) -> Result<Response, ApiError> {
     let airtable = configured(&state)?;
-    let key = IdempotencyKey::from_headers(&headers)?;
-    let (agent, _token) = caller(&state, &headers, body.token.as_deref()).await?;
+    let key = idempotency::http::key(&headers)?;
+    let agent = caller(&state, &headers, body.token.as_deref()).await?;
     let record_id = record_id(body.record_id.as_deref())?;
     let record = airtable.get_record(&record_id).await?;
     let Some(phone) = phone_of(&record.fields, &airtable.fields.phone) else {
@@ -86,7 +87,7 @@ struct RecordFollowUp {
 
 #[async_trait]
 impl AfterStart for RecordFollowUp {
-    async fn after(&self, state: &AppState, result: &Result<Answer, ApiError>) {
+    async fn after(&self, state: &AppState, result: &Result<Answer, CallError>) {
         let Some(airtable) = state.airtable.as_ref() else {
             return;
         };
@@ -118,12 +119,12 @@ pub(super) fn configured(state: &AppState) -> Result<&Airtable, ApiError> {
     })
 }
 
-/// The agent behind the call token (header or `token` field), and the token.
+/// The agent behind the call token (header or `token` field).
 pub(super) async fn caller(
     state: &AppState,
     headers: &HeaderMap,
     field: Option<&str>,
-) -> Result<(Agent, String), ApiError> {
+) -> Result<Agent, ApiError> {
     let token = bearer_token(headers)
         .or(field.filter(|t| !t.trim().is_empty()))
         .map(|t| t.trim().to_owned())
@@ -133,8 +134,7 @@ pub(super) async fn caller(
                     .into(),
             )
         })?;
-    let agent = authenticate(state, &token).await?;
-    Ok((agent, token))
+    authenticate(state, &token).await
 }
 
 /// Airtable record ids are `rec` and 14 letters or digits.
@@ -174,12 +174,18 @@ pub(super) fn phone_text(fields: &Map<String, Value>, field: &str) -> Option<Str
 
 /// The status to leave on a record whose call could not be started; `None` when the refusal
 /// says nothing about the record (the caller's token, a rate limit, our own failure).
-pub(super) fn failure_status(error: &ApiError) -> Option<String> {
+pub(super) fn failure_status(error: &CallError) -> Option<String> {
     match error {
-        ApiError::BadRequest(_) => Some(INVALID_PHONE.to_owned()),
-        ApiError::Unprocessable(_) => Some("failed: destination not allowed".to_owned()),
-        ApiError::Upstream { .. } => Some("failed: twilio_error".to_owned()),
-        ApiError::UpstreamUnavailable { .. } => Some("failed: twilio_unavailable".to_owned()),
+        CallError::Invalid(_) => Some(INVALID_PHONE.to_owned()),
+        CallError::Refused(_) => Some("failed: destination not allowed".to_owned()),
+        CallError::Twilio {
+            retry_after_secs: None,
+            ..
+        } => Some("failed: twilio_error".to_owned()),
+        CallError::Twilio {
+            retry_after_secs: Some(_),
+            ..
+        } => Some("failed: twilio_unavailable".to_owned()),
         _ => None,
     }
 }
@@ -189,7 +195,7 @@ pub(super) async fn mark(
     airtable: &Airtable,
     record_id: &str,
     status: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let names = &airtable.fields;
     let mut fields = Map::new();
     fields.insert(names.status.clone(), json!(status));
@@ -208,7 +214,7 @@ pub(super) async fn mark(
 pub(super) async fn write_first_status(
     airtable: &Airtable,
     view: &CallView,
-) -> Result<(), ApiError> {
+) -> Result<(), StoreError> {
     let store = airtable.store.as_ref();
     if let Some(linked) = store.link_for_call(view.id).await? {
         sync_link(store, &airtable.fields, &linked, Utc::now()).await?;
@@ -252,12 +258,12 @@ mod tests {
     #[test]
     fn only_refusals_about_the_record_mark_it() {
         assert_eq!(
-            failure_status(&ApiError::BadRequest("x".into())).as_deref(),
+            failure_status(&CallError::Invalid("x".into())).as_deref(),
             Some(INVALID_PHONE)
         );
-        assert!(failure_status(&ApiError::Unauthorized("x".into())).is_none());
+        assert!(failure_status(&CallError::Forbidden("x".into())).is_none());
         assert!(
-            failure_status(&ApiError::RateLimited {
+            failure_status(&CallError::RateLimited {
                 retry_after_secs: 3
             })
             .is_none()

@@ -14,13 +14,15 @@ use utoipa::ToSchema;
 use super::api::{
     INVALID_PHONE, caller, configured, failure_status, mark, phone_text, write_first_status,
 };
-use super::dial::start_call;
+use crate::calls::CallError;
+use crate::calls::start::start_for_record;
 use crate::domain::{CallId, CallState, PhoneNumber};
 use crate::http::openapi::AIRTABLE_TAG;
 use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{
     Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem, RecordLink, Store,
+    StoreError,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -136,7 +138,7 @@ pub async fn create(
     JsonOrForm(body): JsonOrForm<NewCampaign>,
 ) -> Result<Success<CampaignView>, ApiError> {
     let airtable = configured(&state)?;
-    let (agent, _) = caller(&state, &headers, body.token.as_deref()).await?;
+    let agent = caller(&state, &headers, body.token.as_deref()).await?;
     let view = body
         .view
         .map(|v| v.trim().to_owned())
@@ -186,7 +188,7 @@ async fn own_campaign(
     id: &str,
 ) -> Result<(Campaign, String), ApiError> {
     configured(state)?;
-    let (agent, _) = caller(state, headers, token).await?;
+    let agent = caller(state, headers, token).await?;
     let campaign = state
         .store
         .campaign_by_id(id)
@@ -343,7 +345,7 @@ pub async fn cancel(
 }
 
 /// Gives an item claimed for starting back to the queue: nobody was called for it.
-async fn back_to_pending(store: &dyn Store, item: &CampaignItem) -> Result<(), ApiError> {
+async fn back_to_pending(store: &dyn Store, item: &CampaignItem) -> Result<(), StoreError> {
     store
         .move_item(
             &item.id,
@@ -372,7 +374,7 @@ impl Runner {
     }
 
     /// One step of every campaign held; true when a call was started.
-    pub(super) async fn step(&self) -> Result<bool, ApiError> {
+    pub(super) async fn step(&self) -> Result<bool, StoreError> {
         let Some(airtable) = self.state.airtable.as_ref() else {
             return Ok(false);
         };
@@ -388,7 +390,7 @@ impl Runner {
         Ok(started)
     }
 
-    async fn step_campaign(&self, campaign: &Campaign) -> Result<bool, ApiError> {
+    async fn step_campaign(&self, campaign: &Campaign) -> Result<bool, StoreError> {
         let store = &self.state.store;
         let items = store.campaign_items(&campaign.id).await?;
         for stuck in items.iter().filter(|i| i.state == ItemState::Starting) {
@@ -456,9 +458,15 @@ impl Runner {
         }
     }
 
-    async fn start_item(&self, campaign: &Campaign, item: &CampaignItem) -> Result<bool, ApiError> {
+    async fn start_item(
+        &self,
+        campaign: &Campaign,
+        item: &CampaignItem,
+    ) -> Result<bool, StoreError> {
         let store = &self.state.store;
-        let airtable = configured(&self.state)?;
+        let Some(airtable) = self.state.airtable.as_ref() else {
+            return Ok(false);
+        };
         let fail = |error: String| async move {
             store
                 .move_item(
@@ -500,7 +508,7 @@ impl Runner {
             record_id: &item.record_id,
             campaign_id: Some(&campaign.id),
         };
-        match start_call(&self.state, &agent, None, &phone, label, link).await {
+        match start_for_record(&self.state, &agent, &phone, label, link).await {
             Ok(view) => {
                 write_first_status(airtable, &view).await?;
                 store
@@ -514,7 +522,7 @@ impl Runner {
                     .await?;
                 Ok(true)
             }
-            Err(ApiError::RateLimited { retry_after_secs }) => {
+            Err(CallError::RateLimited { retry_after_secs }) => {
                 // The agent's own start limit: the item waits for its turn again.
                 back_to_pending(store.as_ref(), item).await?;
                 tokio::time::sleep(Duration::from_secs(retry_after_secs.min(60))).await;
@@ -531,7 +539,7 @@ impl Runner {
     }
 
     /// `CALLS_PER_SECOND` across every instance: one shared slot per call.
-    async fn wait_for_call_slot(&self) -> Result<(), ApiError> {
+    async fn wait_for_call_slot(&self) -> Result<(), StoreError> {
         let settings = &self.state.settings;
         let spacing = Duration::from_secs_f64(1.0 / settings.calls_per_second);
         let key = format!("calls:{}", settings.twilio.account_sid);

@@ -7,7 +7,6 @@
 
 mod api;
 mod campaigns;
-mod dial;
 mod errors;
 mod pacing;
 mod records;

@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::read::owned_call;
+use super::lookup::owned_call;
 use super::view::EventView;
-use crate::auth::{AuthAgent, authenticate, bearer_token};
+use crate::auth::{authenticate, bearer_token};
 use crate::domain::{AgentId, CallId, CallState, EventId};
 use crate::http::openapi::CALLS_TAG;
 use crate::http::{ApiError, ErrorBody};
@@ -217,12 +217,12 @@ pub(super) async fn events(
                 "Missing call token: send it as Authorization: Bearer <token> or ?token=".into(),
             )
         })?;
-    let agent = AuthAgent(authenticate(&state, token).await?);
+    let agent = authenticate(&state, token).await?;
     let call = owned_call(state.store.as_ref(), &agent, &id).await?;
     let slot = state
         .live
         .slots
-        .take(agent.0.id)
+        .take(agent.id)
         .ok_or(ApiError::RateLimited {
             retry_after_secs: RETRY_AFTER_TOO_MANY_STREAMS,
         })?;

@@ -8,7 +8,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::envelope::ErrorStatus;
+use crate::calls::CallError;
 use crate::domain::{CallId, DomainError, mask};
+use crate::idempotency::IdempotencyError;
+use crate::patience::Busy;
+use crate::ratelimit::RateLimitError;
 use crate::store::StoreError;
 
 /// `code` in the body is Twilio's error code when Twilio refused something (as the seed passed
@@ -171,6 +175,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl Busy for ApiError {
+    fn is_busy(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
 impl From<DomainError> for ApiError {
     fn from(err: DomainError) -> Self {
         Self::BadRequest(err.to_string())
@@ -197,6 +207,63 @@ impl From<StoreError> for ApiError {
                 Self::Unavailable(DATABASE_UNAVAILABLE.into())
             }
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<RateLimitError> for ApiError {
+    #[track_caller]
+    fn from(err: RateLimitError) -> Self {
+        match err {
+            RateLimitError::Limited { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            RateLimitError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<IdempotencyError> for ApiError {
+    #[track_caller]
+    fn from(err: IdempotencyError) -> Self {
+        match err {
+            IdempotencyError::OtherRequest => Self::Unprocessable(err.to_string()),
+            IdempotencyError::Unsettled => Self::Conflict(err.to_string()),
+            IdempotencyError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CallError> for ApiError {
+    #[track_caller]
+    fn from(err: CallError) -> Self {
+        match err {
+            CallError::NotFound => Self::NotFound(err.to_string()),
+            CallError::AlreadyEnded(_) => Self::Conflict(err.to_string()),
+            CallError::Invalid(message) => Self::BadRequest(message),
+            CallError::Forbidden(message) => Self::Forbidden(message),
+            CallError::Refused(message) => Self::Unprocessable(message),
+            CallError::RecordHasCall { record_id, call_id } => {
+                Self::CallInProgress { record_id, call_id }
+            }
+            CallError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            CallError::Twilio {
+                message,
+                twilio_code,
+                retry_after_secs: None,
+            } => Self::Upstream {
+                message,
+                twilio_code,
+            },
+            CallError::Twilio {
+                message,
+                twilio_code,
+                retry_after_secs: Some(retry_after_secs),
+            } => Self::UpstreamUnavailable {
+                message,
+                twilio_code,
+                retry_after_secs,
+            },
+            CallError::Store(e) => e.into(),
+            CallError::Internal(detail) => Self::Internal(detail),
         }
     }
 }

@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::agent_leg::{self, LegNotCreated};
-use super::start::{CALL_STARTS_PER_AGENT, Request, store_call};
-use super::view::{self, CallView};
+use crate::calls::CallError;
+use crate::calls::agent_leg::{self, LegNotCreated};
+use crate::calls::start::{StartRequest, store_call};
+use crate::calls::view::{self, CallView};
 use crate::domain::{CallId, CallState};
 use crate::http::{ApiError, last_try, patiently_until, success};
 use crate::idempotency::{self, Claim, IdempotencyKey, Keyed};
-use crate::ratelimit;
 use crate::state::AppState;
 use crate::store::{Agent, Call, RecordLink};
 
@@ -43,13 +43,12 @@ impl Answer {
 /// task, once per fresh answer and never for a replay.
 #[async_trait]
 pub trait AfterStart: Send + Sync {
-    async fn after(&self, state: &AppState, result: &Result<Answer, ApiError>);
+    async fn after(&self, state: &AppState, result: &Result<Answer, CallError>);
 }
 
 pub(super) struct StartJob {
     agent: Agent,
-    request: Request,
-    recipient_field: &'static str,
+    request: StartRequest,
     keyed: Option<Keyed>,
     /// When the request arrived: its waits count from here.
     arrival: Instant,
@@ -60,8 +59,7 @@ pub(super) struct StartJob {
 impl StartJob {
     pub(super) fn new(
         agent: Agent,
-        request: Request,
-        recipient_field: &'static str,
+        request: StartRequest,
         key: Option<IdempotencyKey>,
         fingerprint: String,
         arrival: Instant,
@@ -74,7 +72,6 @@ impl StartJob {
         Self {
             agent,
             request,
-            recipient_field,
             keyed,
             arrival,
             record_id: None,
@@ -100,9 +97,11 @@ impl StartJob {
         if let Some(keyed) = &self.keyed {
             match idempotency::claim(&state, keyed, wait).await {
                 Ok(Claim::Ours) => {}
-                Ok(Claim::Answered(response)) => return send(reply, response),
+                Ok(Claim::Answered(saved)) => {
+                    return send(reply, idempotency::http::replay(&saved));
+                }
                 Ok(Claim::InFlight(call)) => return send(reply, in_flight(&state, call).await),
-                Err(error) => return send(reply, error.into_response()),
+                Err(error) => return send(reply, ApiError::from(error).into_response()),
             }
         }
         // Until the call is stored nothing has changed, so a busy database is waited out.
@@ -139,20 +138,12 @@ impl StartJob {
         }
     }
 
-    async fn store_call(&self, state: &AppState) -> Result<Call, ApiError> {
-        ratelimit::check_limit(state, CALL_STARTS_PER_AGENT, &self.agent.id.to_string()).await?;
+    async fn store_call(&self, state: &AppState) -> Result<Call, CallError> {
         let link = self.record_id.as_deref().map(|record_id| RecordLink {
             record_id,
             campaign_id: None,
         });
-        store_call(
-            state,
-            &self.agent,
-            self.request.clone(),
-            self.recipient_field,
-            link,
-        )
-        .await
+        store_call(state, &self.agent, self.request.clone(), link).await
     }
 
     /// Twilio answered within the wait: the answer is final. It is kept for the key when
@@ -190,7 +181,7 @@ impl StartJob {
             // without it: the key stays bound to the call, and a retry is answered with the call
             // as it then is.
             Some(_) if keep && ours => response,
-            Some(keyed) if keep => idempotency::save(state, keyed, response).await,
+            Some(keyed) if keep => idempotency::http::keep(state, keyed, response).await,
             Some(keyed) => {
                 idempotency::release(state, keyed).await;
                 response
@@ -213,7 +204,7 @@ impl StartJob {
         let Some(keyed) = &self.keyed else { return };
         match view::load(state.store.as_ref(), call.id).await {
             Ok(view) => {
-                idempotency::save(state, keyed, render(Ok(Answer::Settled(view)))).await;
+                idempotency::http::keep(state, keyed, render(Ok(Answer::Settled(view)))).await;
             }
             // The key stays bound to the call: a retry answers with the call as it then is.
             Err(err) => tracing::warn!(call = %call.id, %err, "could not save a start's answer"),
@@ -237,7 +228,7 @@ impl StartJob {
     }
 
     /// The response for `result`, after the follow-up work that belongs to it.
-    async fn answer(&mut self, state: &AppState, result: Result<Answer, ApiError>) -> Response {
+    async fn answer(&mut self, state: &AppState, result: Result<Answer, CallError>) -> Response {
         if let Some(after) = self.after.take() {
             after.after(state, &result).await;
         }
@@ -261,7 +252,7 @@ async fn in_flight(state: &AppState, call: Option<CallId>) -> Response {
     )
 }
 
-fn render(result: Result<Answer, ApiError>) -> Response {
+fn render(result: Result<Answer, CallError>) -> Response {
     match result {
         Ok(Answer::Placed(view)) => success("Call initiated to agent", view).into_response(),
         Ok(Answer::Pending(view)) => success(
@@ -281,7 +272,7 @@ fn render(result: Result<Answer, ApiError>) -> Response {
             };
             success(message, view).into_response()
         }
-        Err(error) => error.into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 

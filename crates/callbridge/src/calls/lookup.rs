@@ -1,0 +1,33 @@
+//! Finding a call for the agent it belongs to. An agent asking for a call that
+//! is not theirs is told it does not exist, so nobody learns whether another agent's call id
+//! exists.
+
+use super::CallError;
+use super::view::{self, CallView};
+use crate::domain::CallId;
+use crate::store::{Agent, Call, Store};
+
+/// The call `raw_id` names, if it exists and belongs to `agent`.
+pub async fn owned_call(store: &dyn Store, agent: &Agent, raw_id: &str) -> Result<Call, CallError> {
+    let id: CallId = raw_id.parse().map_err(|_| CallError::NotFound)?;
+    match store.call_by_id(id).await? {
+        Some(call) if call.agent_id == agent.id => Ok(call),
+        _ => Err(CallError::NotFound),
+    }
+}
+
+/// The full view of the call `raw_id` names, if it exists and belongs to `agent`.
+pub async fn owned_view(
+    store: &dyn Store,
+    agent: &Agent,
+    raw_id: &str,
+) -> Result<CallView, CallError> {
+    let id: CallId = raw_id.parse().map_err(|_| CallError::NotFound)?;
+    // One snapshot for the ownership check and the view: a call row read before its legs
+    // could show a leg ended without the duration written before it.
+    let view = view::load(store, id).await?;
+    if view.agent.id != agent.id {
+        return Err(CallError::NotFound);
+    }
+    Ok(view)
+}
