@@ -1,4 +1,4 @@
-//! Finding a call for the agent it belongs to. An agent asking for a call that
+//! Finding a call: by its id, or for the agent it belongs to. An agent asking for a call that
 //! is not theirs is told it does not exist, so nobody learns whether another agent's call id
 //! exists.
 
@@ -6,6 +6,15 @@ use super::CallError;
 use super::view::{self, CallView};
 use crate::domain::CallId;
 use crate::store::{Agent, Call, Store};
+
+pub async fn call(store: &dyn Store, id: CallId) -> Result<Call, CallError> {
+    store.call_by_id(id).await?.ok_or(CallError::NotFound)
+}
+
+/// The call whose leg Twilio calls `call_sid`, if we have that leg.
+pub async fn call_of_leg(store: &dyn Store, call_sid: &str) -> Result<Option<CallId>, CallError> {
+    Ok(store.leg_by_sid(call_sid).await?.map(|leg| leg.call_id))
+}
 
 /// The call `raw_id` names, if it exists and belongs to `agent`.
 pub async fn owned_call(store: &dyn Store, agent: &Agent, raw_id: &str) -> Result<Call, CallError> {

@@ -5,9 +5,11 @@
 pub(crate) mod advance;
 mod agent_leg;
 pub(crate) mod browser;
+pub(crate) mod callback;
 pub(crate) mod effects;
 mod error;
 pub(crate) mod flow;
+pub(crate) mod gather;
 mod hangup;
 pub(crate) mod http;
 pub mod live;
