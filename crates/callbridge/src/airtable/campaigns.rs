@@ -11,9 +11,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::api::{
-    INVALID_PHONE, caller, configured, failure_status, mark, phone_text, write_first_status,
-};
+use super::api::{caller, configured};
+use super::lead::{INVALID_PHONE, failure_status, mark, phone_text, write_first_status};
 use crate::calls::CallError;
 use crate::calls::start::start_for_record;
 use crate::domain::{CallId, CallState, PhoneNumber};

@@ -1,6 +1,5 @@
 //! The integration's one error type.
 
-use crate::http::ApiError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -9,19 +8,10 @@ pub enum AirtableError {
     Airtable(#[from] airtable::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<AirtableError> for ApiError {
-    fn from(err: AirtableError) -> Self {
-        match err {
-            AirtableError::Store(e) => e.into(),
-            AirtableError::Airtable(e) if e.status() == Some(404) => {
-                Self::NotFound("Airtable has no such record".into())
-            }
-            AirtableError::Airtable(e) => Self::Upstream {
-                message: format!("Airtable failed: {e}"),
-                twilio_code: None,
-            },
-        }
-    }
+    /// The record's phone field holds no number we can call; the record was marked.
+    #[error(
+        "record {record_id} has no valid phone number in its {field:?} field (E.164, e.g. \
+         +14155550100); the record is marked"
+    )]
+    NoPhone { record_id: String, field: String },
 }

@@ -8,6 +8,7 @@
 mod api;
 mod campaigns;
 mod errors;
+mod lead;
 mod pacing;
 mod records;
 pub(crate) mod settings;

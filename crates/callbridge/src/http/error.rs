@@ -8,6 +8,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::envelope::ErrorStatus;
+use crate::airtable::AirtableError;
+use crate::browser::TokenError;
 use crate::calls::CallError;
 use crate::domain::{CallId, DomainError, mask};
 use crate::idempotency::IdempotencyError;
@@ -264,6 +266,32 @@ impl From<CallError> for ApiError {
             },
             CallError::Store(e) => e.into(),
             CallError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<AirtableError> for ApiError {
+    #[track_caller]
+    fn from(err: AirtableError) -> Self {
+        match err {
+            AirtableError::Store(e) => e.into(),
+            AirtableError::NoPhone { .. } => Self::Unprocessable(err.to_string()),
+            AirtableError::Airtable(e) if e.status() == Some(404) => {
+                Self::NotFound("Airtable has no such record".into())
+            }
+            AirtableError::Airtable(e) => Self::Upstream {
+                message: format!("Airtable failed: {e}"),
+                twilio_code: None,
+            },
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::NotConfigured(_) => Self::Unavailable(err.to_string()),
+            TokenError::Signing(_) => Self::Internal(err.to_string()),
         }
     }
 }
