@@ -2,6 +2,7 @@
 //! `calls`, and answers with its result; the rules are the use cases'.
 
 mod hangup;
+mod live;
 mod read;
 pub mod start;
 mod starting;
@@ -18,6 +19,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(start::call_start))
         .routes(routes!(read::list))
         .routes(routes!(read::detail))
-        .routes(routes!(super::live::events))
+        .routes(routes!(live::events))
         .routes(routes!(hangup::hangup))
 }
