@@ -4,8 +4,16 @@
 
 use super::CallError;
 use super::view::{self, CallView};
-use crate::domain::CallId;
-use crate::store::{Agent, Call, Store};
+use crate::domain::{CallId, CallState};
+use crate::store::{Agent, Call, CallCursor, CallPageQuery, Store};
+
+/// A page of an agent's calls, newest first.
+#[derive(Debug)]
+pub struct Page {
+    pub calls: Vec<CallView>,
+    /// Where the next (older) page starts; `None` on the last one.
+    pub next: Option<CallCursor>,
+}
 
 pub async fn call(store: &dyn Store, id: CallId) -> Result<Call, CallError> {
     store.call_by_id(id).await?.ok_or(CallError::NotFound)
@@ -39,4 +47,34 @@ pub async fn owned_view(
         return Err(CallError::NotFound);
     }
     Ok(view)
+}
+
+/// Up to `limit` of `agent`'s calls in any of `states` (all when empty), newest first, from
+/// `before` on.
+pub async fn page(
+    store: &dyn Store,
+    agent: &Agent,
+    states: Vec<CallState>,
+    before: Option<CallCursor>,
+    limit: u32,
+) -> Result<Page, CallError> {
+    let query = CallPageQuery {
+        agent: agent.id,
+        states,
+        before,
+        // One more than asked tells whether another page exists.
+        limit: limit + 1,
+    };
+    let mut calls = store.calls_page(&query).await?;
+    let next = if calls.len() > limit as usize {
+        calls.truncate(limit as usize);
+        calls.last().map(|last| CallCursor {
+            created_at: last.created_at,
+            id: last.id,
+        })
+    } else {
+        None
+    };
+    let calls = view::load_many(store, calls).await?;
+    Ok(Page { calls, next })
 }

@@ -10,12 +10,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AuthAgent;
 use crate::calls::lookup;
-use crate::calls::view::{self, CallView};
+use crate::calls::view::CallView;
 use crate::domain::{CallId, CallState};
 use crate::http::openapi::CALLS_TAG;
 use crate::http::{ApiError, ErrorBody, Success, SuccessBody, success};
 use crate::state::AppState;
-use crate::store::{CallCursor, CallPageQuery};
+use crate::store::CallCursor;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -67,31 +67,17 @@ pub(super) async fn list(
     };
     let states = parse_states(params.state.as_deref())?;
     let before = params.cursor.as_deref().map(decode_cursor).transpose()?;
-    let query = CallPageQuery {
-        agent: agent.0.id,
-        states,
-        before,
-        // One more than asked tells whether another page exists.
-        limit: limit + 1,
-    };
-    let mut calls = state.store.calls_page(&query).await?;
-    let next = if calls.len() > limit as usize {
-        calls.truncate(limit as usize);
-        calls.last().map(|last| {
-            next_link(
-                limit,
-                params.state.as_deref(),
-                &encode_cursor(&CallCursor {
-                    created_at: last.created_at,
-                    id: last.id,
-                }),
-            )
-        })
-    } else {
-        None
-    };
-    let views = view::load_many(state.store.as_ref(), calls).await?;
-    Ok(success("Calls", CallPage { calls: views, next }))
+    let page = lookup::page(state.store.as_ref(), &agent.0, states, before, limit).await?;
+    let next = page
+        .next
+        .map(|cursor| next_link(limit, params.state.as_deref(), &encode_cursor(&cursor)));
+    Ok(success(
+        "Calls",
+        CallPage {
+            calls: page.calls,
+            next,
+        },
+    ))
 }
 
 /// One call: its legs, conference, events and recording.
