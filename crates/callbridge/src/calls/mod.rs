@@ -20,6 +20,7 @@ pub(crate) mod outcome;
 pub(crate) mod progress;
 pub(crate) mod reconcile;
 pub mod start;
+mod starting;
 pub(crate) mod twiml;
 pub mod view;
 

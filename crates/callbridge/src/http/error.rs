@@ -228,7 +228,9 @@ impl From<IdempotencyError> for ApiError {
     fn from(err: IdempotencyError) -> Self {
         match err {
             IdempotencyError::OtherRequest => Self::Unprocessable(err.to_string()),
-            IdempotencyError::Unsettled => Self::Conflict(err.to_string()),
+            IdempotencyError::InFlight | IdempotencyError::Unsettled => {
+                Self::Conflict(err.to_string())
+            }
             IdempotencyError::Store(e) => e.into(),
         }
     }

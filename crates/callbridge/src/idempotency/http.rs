@@ -4,9 +4,8 @@ use axum::body::{Body, to_bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{IdempotencyKey, Keyed, save};
+use super::IdempotencyKey;
 use crate::http::ApiError;
-use crate::state::AppState;
 use crate::store::SavedResponse;
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -32,14 +31,17 @@ pub fn key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
         .map_err(ApiError::BadRequest)
 }
 
-/// Keeps `response` as the key's answer, and returns it.
-pub async fn keep(state: &AppState, keyed: &Keyed, response: Response) -> Response {
+/// `response`, and what the key keeps of it; `Err` with an error answer when its body cannot
+/// be read.
+pub async fn kept(response: Response) -> Result<(Response, SavedResponse), Response> {
     let (parts, body) = response.into_parts();
     let bytes = match to_bytes(body, MAX_SAVED_BODY).await {
         Ok(bytes) => bytes,
         Err(err) => {
-            return ApiError::Internal(format!("could not read the answer to save it: {err}"))
-                .into_response();
+            return Err(
+                ApiError::Internal(format!("could not read the answer to save it: {err}"))
+                    .into_response(),
+            );
         }
     };
     let saved = SavedResponse {
@@ -51,8 +53,7 @@ pub async fn keep(state: &AppState, keyed: &Keyed, response: Response) -> Respon
             .and_then(|v| v.parse().ok()),
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
-    save(state, keyed, &saved).await;
-    Response::from_parts(parts, Body::from(bytes))
+    Ok((Response::from_parts(parts, Body::from(bytes)), saved))
 }
 
 /// A kept answer, sent again.

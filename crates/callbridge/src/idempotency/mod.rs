@@ -29,6 +29,9 @@ pub enum IdempotencyError {
     /// The key names another request of the agent's.
     #[error("this Idempotency-Key was used for a different request: send a new key for a new call")]
     OtherRequest,
+    /// The key's first request stored no call yet, and has not answered.
+    #[error("a request with this Idempotency-Key is still being checked; retry in a moment")]
+    InFlight,
     /// The key was claimed and released again on every round.
     #[error("another request with this Idempotency-Key keeps starting and giving up; retry later")]
     Unsettled,

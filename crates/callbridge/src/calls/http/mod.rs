@@ -5,7 +5,6 @@ mod hangup;
 mod live;
 mod read;
 pub mod start;
-mod starting;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

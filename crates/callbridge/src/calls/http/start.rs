@@ -9,17 +9,24 @@ use serde_json::json;
 use tokio::time::Instant;
 use utoipa::ToSchema;
 
-use super::starting::StartJob;
-pub use super::starting::{AfterStart, Answer};
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+
 use crate::auth::{authenticate, bearer_token};
+use crate::calls::CallError;
 use crate::calls::start::{StartRequest, parse_flag};
+pub use crate::calls::starting::{AfterStart, Answer};
+use crate::calls::starting::{Replies, StartJob};
 use crate::calls::view::CallView;
-use crate::domain::PhoneNumber;
+use crate::domain::{CallState, PhoneNumber};
 use crate::http::openapi::CALLS_TAG;
-use crate::http::{ApiError, ErrorBody, JsonOrForm, SuccessBody, last_try, patiently_until};
-use crate::idempotency::{self, IdempotencyKey};
+use crate::http::{
+    ApiError, ErrorBody, JsonOrForm, SuccessBody, last_try, patiently_until, success,
+};
+use crate::idempotency::{self, IdempotencyError, IdempotencyKey};
 use crate::state::AppState;
-use crate::store::Agent;
+use crate::store::{Agent, SavedResponse};
 
 /// The seed's body. `token` may stand in for the `Authorization` header.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -96,7 +103,7 @@ pub async fn phone_to_phone(
         recipient_field: "RecipientNumber",
     };
     let fingerprint = fingerprint(&request, "/phone-to-phone/start");
-    let job = StartJob::new(agent, request, key, fingerprint, arrival);
+    let job = StartJob::new(HttpReplies, agent, request, key, fingerprint, arrival);
     Ok(job.spawn(state).await)
 }
 
@@ -139,7 +146,7 @@ pub async fn call_start(
         recipient_field: "to",
     };
     let fingerprint = fingerprint(&request, "/call/start");
-    let job = StartJob::new(agent, request, key, fingerprint, arrival);
+    let job = StartJob::new(HttpReplies, agent, request, key, fingerprint, arrival);
     Ok(job.spawn(state).await)
 }
 
@@ -156,7 +163,14 @@ pub async fn start_for_record_request(
 ) -> Response {
     let request = StartRequest::for_record(recipient, None);
     let fingerprint = idempotency::fingerprint("/airtable/call", &json!({"recordId": record_id}));
-    let mut job = StartJob::new(agent, request, key, fingerprint, Instant::now());
+    let mut job = StartJob::new(
+        HttpReplies,
+        agent,
+        request,
+        key,
+        fingerprint,
+        Instant::now(),
+    );
     job.record_id = Some(record_id);
     job.after = Some(after);
     job.spawn(state).await
@@ -189,6 +203,52 @@ fn fingerprint(request: &StartRequest, endpoint: &str) -> String {
             "record": request.record,
         }),
     )
+}
+
+/// A start's answers as HTTP responses: 200 once Twilio took the agent's leg (or the call
+/// settled), 202 while it has not said; a kept answer is the response as sent.
+#[derive(Debug, Clone, Copy)]
+struct HttpReplies;
+
+#[async_trait]
+impl Replies for HttpReplies {
+    type Reply = Response;
+
+    fn answer(&self, result: Result<Answer, CallError>) -> Response {
+        match result {
+            Ok(Answer::Placed(view)) => success("Call initiated to agent", view).into_response(),
+            Ok(Answer::Pending(view)) => success(
+                "Call created; Twilio has not confirmed the agent's leg yet: follow it at /calls/{id}",
+                view,
+            )
+            .with_status(StatusCode::ACCEPTED)
+            .into_response(),
+            Ok(Answer::Settled(view)) => {
+                let message = if view.state == CallState::Failed {
+                    format!(
+                        "Call failed: {}",
+                        view.reason.as_deref().unwrap_or("unknown reason")
+                    )
+                } else {
+                    "Call initiated to agent".to_owned()
+                };
+                success(message, view).into_response()
+            }
+            Err(error) => ApiError::from(error).into_response(),
+        }
+    }
+
+    fn refused(&self, error: IdempotencyError) -> Response {
+        ApiError::from(error).into_response()
+    }
+
+    fn replay(&self, saved: &SavedResponse) -> Response {
+        idempotency::http::replay(saved)
+    }
+
+    async fn kept(&self, reply: Response) -> Result<(Response, SavedResponse), Response> {
+        idempotency::http::kept(reply).await
+    }
 }
 
 /// `true`/`false` as JSON booleans, or as the strings forms carry (`true`, `1`, `yes`, `on`).

@@ -1,33 +1,32 @@
-//! A call start runs in its own task, to its end, whatever happens to the HTTP request that
-//! asked for it (the client going away, the request's timeout): the call is left with its
-//! agent leg recorded, or failed with the reason. The request is answered within
-//! `CALL_START_WAIT` of its arrival once the call is stored: with Twilio's answer if it came by
-//! then, else 202 with the call while the task goes on.
+//! A call start runs in its own task, to its end, whatever happens to the request that asked
+//! for it (the client going away, the request's timeout): the call is left with its agent leg
+//! recorded, or failed with the reason. The request is answered within `CALL_START_WAIT` of its
+//! arrival once the call is stored: with Twilio's answer if it came by then, else with the call
+//! as pending while the task goes on. With an `Idempotency-Key`, a retry is answered as the
+//! first request was, and nobody is rung twice.
 
 use async_trait::async_trait;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::calls::CallError;
-use crate::calls::agent_leg::{self, LegNotCreated};
-use crate::calls::start::{StartRequest, store_call};
-use crate::calls::view::{self, CallView};
-use crate::domain::{CallId, CallState};
-use crate::http::{ApiError, last_try, patiently_until, success};
-use crate::idempotency::{self, Claim, IdempotencyKey, Keyed};
+use super::CallError;
+use super::agent_leg::{self, LegNotCreated};
+use super::start::{StartRequest, store_call};
+use super::view::{self, CallView};
+use crate::domain::CallId;
+use crate::idempotency::{self, Claim, IdempotencyError, IdempotencyKey, Keyed};
+use crate::patience::{last_try, patiently_until};
 use crate::state::AppState;
-use crate::store::{Agent, Call, RecordLink};
+use crate::store::{Agent, Call, RecordLink, SavedResponse};
 
 /// What a start request is answered with, when it is not an error.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// Twilio accepted the agent's leg: 200.
+    /// Twilio accepted the agent's leg.
     Placed(CallView),
-    /// Twilio has not answered yet: 202; the leg (or the failure) follows.
+    /// Twilio has not answered yet; the leg (or the failure) follows.
     Pending(CallView),
-    /// Settled after a 202: 200 with the call as it then was (its leg, or failed with why).
+    /// Settled after a pending answer: the call as it then was (its leg, or failed with why).
     Settled(CallView),
 }
 
@@ -46,7 +45,24 @@ pub trait AfterStart: Send + Sync {
     async fn after(&self, state: &AppState, result: &Result<Answer, CallError>);
 }
 
-pub(super) struct StartJob {
+/// How a start's answers are put to its requester, and kept for its idempotency key: the
+/// transport's business.
+#[async_trait]
+pub trait Replies: Clone + Send + Sync + 'static {
+    type Reply: Send + 'static;
+    /// The answer to `result`.
+    fn answer(&self, result: Result<Answer, CallError>) -> Self::Reply;
+    /// The key's claim failed.
+    fn refused(&self, error: IdempotencyError) -> Self::Reply;
+    /// An earlier request's answer, as kept for the key.
+    fn replay(&self, saved: &SavedResponse) -> Self::Reply;
+    /// `reply` with what the key keeps of it; `Err` with what to answer instead when it cannot
+    /// be kept.
+    async fn kept(&self, reply: Self::Reply) -> Result<(Self::Reply, SavedResponse), Self::Reply>;
+}
+
+pub(super) struct StartJob<R: Replies> {
+    replies: R,
     agent: Agent,
     request: StartRequest,
     keyed: Option<Keyed>,
@@ -56,8 +72,9 @@ pub(super) struct StartJob {
     pub(super) after: Option<Box<dyn AfterStart>>,
 }
 
-impl StartJob {
+impl<R: Replies> StartJob<R> {
     pub(super) fn new(
+        replies: R,
         agent: Agent,
         request: StartRequest,
         key: Option<IdempotencyKey>,
@@ -70,6 +87,7 @@ impl StartJob {
             fingerprint,
         });
         Self {
+            replies,
             agent,
             request,
             keyed,
@@ -80,15 +98,18 @@ impl StartJob {
     }
 
     /// Runs the start in a task of its own and waits for its first answer.
-    pub(super) async fn spawn(self, state: AppState) -> Response {
+    pub(super) async fn spawn(self, state: AppState) -> R::Reply {
+        let replies = self.replies.clone();
         let (reply, answer) = oneshot::channel();
         tokio::spawn(self.run(state, reply));
         answer.await.unwrap_or_else(|_| {
-            ApiError::Internal("the call start ended without an answer".into()).into_response()
+            replies.answer(Err(CallError::Internal(
+                "the call start ended without an answer".into(),
+            )))
         })
     }
 
-    async fn run(mut self, state: AppState, reply: oneshot::Sender<Response>) {
+    async fn run(mut self, state: AppState, reply: oneshot::Sender<R::Reply>) {
         let wait = state.settings.timeouts.start_wait;
         // From the request's arrival, not Twilio's start: a slow database must not push the
         // answer past REQUEST_TIMEOUT once the call exists, or the requester never learns its id.
@@ -97,11 +118,11 @@ impl StartJob {
         if let Some(keyed) = &self.keyed {
             match idempotency::claim(&state, keyed, wait).await {
                 Ok(Claim::Ours) => {}
-                Ok(Claim::Answered(saved)) => {
-                    return send(reply, idempotency::http::replay(&saved));
+                Ok(Claim::Answered(saved)) => return send(reply, self.replies.replay(&saved)),
+                Ok(Claim::InFlight(call)) => {
+                    return send(reply, self.in_flight(&state, call).await);
                 }
-                Ok(Claim::InFlight(call)) => return send(reply, in_flight(&state, call).await),
-                Err(error) => return send(reply, ApiError::from(error).into_response()),
+                Err(error) => return send(reply, self.replies.refused(error)),
             }
         }
         // Until the call is stored nothing has changed, so a busy database is waited out.
@@ -154,7 +175,7 @@ impl StartJob {
         call: &Call,
         outcome: Result<(), LegNotCreated>,
         last_try: Instant,
-    ) -> Response {
+    ) -> R::Reply {
         let (result, keep, ours) = match outcome {
             Ok(()) => match self.view(last_try, state, call).await {
                 Ok(view) => (Ok(Answer::Placed(view)), true, false),
@@ -181,7 +202,7 @@ impl StartJob {
             // without it: the key stays bound to the call, and a retry is answered with the call
             // as it then is.
             Some(_) if keep && ours => response,
-            Some(keyed) if keep => idempotency::http::keep(state, keyed, response).await,
+            Some(keyed) if keep => self.keep(state, keyed, response).await,
             Some(keyed) => {
                 idempotency::release(state, keyed).await;
                 response
@@ -190,7 +211,7 @@ impl StartJob {
         }
     }
 
-    /// Twilio answered after the 202: the requester knows this call, so the key keeps it,
+    /// Twilio answered after the pending answer: the requester knows this call, so the key keeps it,
     /// whatever Twilio said.
     async fn after_pending(
         &mut self,
@@ -199,12 +220,13 @@ impl StartJob {
         outcome: Result<(), LegNotCreated>,
     ) {
         if let Err(failed) = &outcome {
-            tracing::info!(call = %call.id, error = %failed.error, "the agent's leg failed after a 202");
+            tracing::info!(call = %call.id, error = %failed.error, "the agent's leg failed after a pending answer");
         }
         let Some(keyed) = &self.keyed else { return };
         match view::load(state.store.as_ref(), call.id).await {
             Ok(view) => {
-                idempotency::http::keep(state, keyed, render(Ok(Answer::Settled(view)))).await;
+                let settled = self.replies.answer(Ok(Answer::Settled(view)));
+                self.keep(state, keyed, settled).await;
             }
             // The key stays bound to the call: a retry answers with the call as it then is.
             Err(err) => tracing::warn!(call = %call.id, %err, "could not save a start's answer"),
@@ -227,56 +249,40 @@ impl StartJob {
         })
     }
 
-    /// The response for `result`, after the follow-up work that belongs to it.
-    async fn answer(&mut self, state: &AppState, result: Result<Answer, CallError>) -> Response {
+    /// The reply for `result`, after the follow-up work that belongs to it.
+    async fn answer(&mut self, state: &AppState, result: Result<Answer, CallError>) -> R::Reply {
         if let Some(after) = self.after.take() {
             after.after(state, &result).await;
         }
-        render(result)
+        self.replies.answer(result)
     }
-}
 
-/// A retry while the first request with its key is still waiting for Twilio: the same 202,
-/// with the call as it is now.
-async fn in_flight(state: &AppState, call: Option<CallId>) -> Response {
-    let Some(call) = call else {
-        return ApiError::Conflict(
-            "a request with this Idempotency-Key is still being checked; retry in a moment".into(),
-        )
-        .into_response();
-    };
-    render(
-        view::load(state.store.as_ref(), call)
-            .await
-            .map(Answer::Pending),
-    )
-}
-
-fn render(result: Result<Answer, CallError>) -> Response {
-    match result {
-        Ok(Answer::Placed(view)) => success("Call initiated to agent", view).into_response(),
-        Ok(Answer::Pending(view)) => success(
-            "Call created; Twilio has not confirmed the agent's leg yet: follow it at /calls/{id}",
-            view,
-        )
-        .with_status(StatusCode::ACCEPTED)
-        .into_response(),
-        Ok(Answer::Settled(view)) => {
-            let message = if view.state == CallState::Failed {
-                format!(
-                    "Call failed: {}",
-                    view.reason.as_deref().unwrap_or("unknown reason")
-                )
-            } else {
-                "Call initiated to agent".to_owned()
-            };
-            success(message, view).into_response()
+    /// Keeps `reply` as the key's answer, and returns it.
+    async fn keep(&self, state: &AppState, keyed: &Keyed, reply: R::Reply) -> R::Reply {
+        match self.replies.kept(reply).await {
+            Ok((reply, saved)) => {
+                idempotency::save(state, keyed, &saved).await;
+                reply
+            }
+            Err(instead) => instead,
         }
-        Err(error) => ApiError::from(error).into_response(),
+    }
+
+    /// A retry while the first request with its key is still waiting for Twilio: the same
+    /// pending answer, with the call as it is now.
+    async fn in_flight(&self, state: &AppState, call: Option<CallId>) -> R::Reply {
+        let Some(call) = call else {
+            return self.replies.refused(IdempotencyError::InFlight);
+        };
+        self.replies.answer(
+            view::load(state.store.as_ref(), call)
+                .await
+                .map(Answer::Pending),
+        )
     }
 }
 
-fn send(reply: oneshot::Sender<Response>, response: Response) {
+fn send<T>(reply: oneshot::Sender<T>, answer: T) {
     // The requester may be gone; the call's state is in the store either way.
-    let _ = reply.send(response);
+    let _ = reply.send(answer);
 }
