@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::api::{caller, configured};
 use super::lead::{INVALID_PHONE, failure_status, mark, phone_text, write_first_status};
+use super::{Airtable, AirtableError};
 use crate::calls::CallError;
 use crate::calls::start::start_for_record;
 use crate::domain::{CallId, CallState, PhoneNumber};
@@ -20,7 +21,7 @@ use crate::http::openapi::AIRTABLE_TAG;
 use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{
-    Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem, RecordLink, Store,
+    Agent, Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem, RecordLink, Store,
     StoreError,
 };
 
@@ -148,20 +149,37 @@ pub async fn create(
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty())
         .ok_or_else(|| ApiError::BadRequest("agent (the agent's email) is required".into()))?;
+    let queued = queue(&state, airtable, &agent, &view, &asked).await?;
+    Ok(success(
+        format!("Campaign queued with {} records", queued.total),
+        queued,
+    ))
+}
+
+/// Queues a campaign of every record of `view` for `agent`, who must be the agent `asked`
+/// names: a campaign calls for the agent who starts it.
+async fn queue(
+    state: &AppState,
+    airtable: &Airtable,
+    agent: &Agent,
+    view: &str,
+    asked: &str,
+) -> Result<CampaignView, AirtableError> {
     if !asked.eq_ignore_ascii_case(agent.email.as_str()) {
-        return Err(ApiError::Forbidden(
-            "agent must be your own email: a campaign calls for the agent who starts it".into(),
-        ));
+        return Err(AirtableError::NotYourCampaign);
     }
     let phone_field = airtable.fields.phone.clone();
     let records = airtable
-        .list_view(&view, std::slice::from_ref(&phone_field))
+        .list_view(view, std::slice::from_ref(&phone_field))
         .await
         .map_err(|e| match e {
-            super::AirtableError::Airtable(a) if a.is_permanent() && a.status() == Some(422) => {
-                ApiError::Unprocessable(format!("Airtable refused the view {view:?}: {a}"))
+            AirtableError::Airtable(a) if a.is_permanent() && a.status() == Some(422) => {
+                AirtableError::ViewRefused {
+                    view: view.to_owned(),
+                    source: a,
+                }
             }
-            other => other.into(),
+            other => other,
         })?;
     let items: Vec<NewCampaignItem> = records
         .iter()
@@ -170,13 +188,10 @@ pub async fn create(
             phone: phone_text(&r.fields, &phone_field),
         })
         .collect();
-    let campaign = state.store.create_campaign(agent.id, &view, &items).await?;
+    let campaign = state.store.create_campaign(agent.id, view, &items).await?;
     tracing::info!(campaign = %campaign.id, records = items.len(), "campaign queued");
     let items = state.store.campaign_items(&campaign.id).await?;
-    Ok(success(
-        format!("Campaign queued with {} records", items.len()),
-        view_of(&campaign, agent.email.as_str(), &items),
-    ))
+    Ok(view_of(&campaign, agent.email.as_str(), &items))
 }
 
 /// The campaign, if it is the caller's.
@@ -188,13 +203,21 @@ async fn own_campaign(
 ) -> Result<(Campaign, String), ApiError> {
     configured(state)?;
     let agent = caller(state, headers, token).await?;
-    let campaign = state
-        .store
+    let campaign = agents_campaign(state.store.as_ref(), &agent, id).await?;
+    Ok((campaign, agent.email.as_str().to_owned()))
+}
+
+/// The campaign `id`, if it is `agent`'s; anyone else's is not found either.
+async fn agents_campaign(
+    store: &dyn Store,
+    agent: &Agent,
+    id: &str,
+) -> Result<Campaign, AirtableError> {
+    store
         .campaign_by_id(id)
         .await?
         .filter(|c| c.agent_id == agent.id)
-        .ok_or_else(|| ApiError::NotFound(format!("no campaign {id}")))?;
-    Ok((campaign, agent.email.as_str().to_owned()))
+        .ok_or_else(|| AirtableError::NoCampaign(id.to_owned()))
 }
 
 /// A campaign's progress: items per outcome and the record being called.
@@ -243,35 +266,35 @@ async fn change(
     headers: HeaderMap,
     id: String,
     token: Option<String>,
-    StatusChange { from, to }: StatusChange,
+    change: StatusChange,
 ) -> Result<Success<CampaignView>, ApiError> {
+    let to = change.to;
     let (campaign, agent) = own_campaign(&state, &headers, token.as_deref(), &id).await?;
-    if !state
-        .store
-        .set_campaign_status(&campaign.id, from, to)
-        .await?
-    {
-        let now = state
-            .store
-            .campaign_by_id(&campaign.id)
-            .await?
-            .map_or(campaign.status, |c| c.status);
-        return Err(ApiError::Conflict(format!(
-            "the campaign is {}; it cannot be made {}",
-            now.as_str(),
-            to.as_str()
-        )));
-    }
-    let campaign = state
-        .store
-        .campaign_by_id(&campaign.id)
-        .await?
-        .unwrap_or(campaign);
+    let campaign = move_campaign(state.store.as_ref(), campaign, change).await?;
     let items = state.store.campaign_items(&campaign.id).await?;
     Ok(success(
         format!("Campaign {}", to.as_str()),
         view_of(&campaign, &agent, &items),
     ))
+}
+
+/// The campaign after `change`, which only a campaign in one of its `from` states allows.
+async fn move_campaign(
+    store: &dyn Store,
+    campaign: Campaign,
+    StatusChange { from, to }: StatusChange,
+) -> Result<Campaign, AirtableError> {
+    if !store.set_campaign_status(&campaign.id, from, to).await? {
+        let now = store
+            .campaign_by_id(&campaign.id)
+            .await?
+            .map_or(campaign.status, |c| c.status);
+        return Err(AirtableError::CampaignCannotMove { now, to });
+    }
+    Ok(store
+        .campaign_by_id(&campaign.id)
+        .await?
+        .unwrap_or(campaign))
 }
 
 /// Pause a running campaign: the call in progress goes on, no next one starts.

@@ -1,6 +1,6 @@
 //! The integration's one error type.
 
-use crate::store::StoreError;
+use crate::store::{CampaignStatus, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AirtableError {
@@ -14,4 +14,20 @@ pub enum AirtableError {
          +14155550100); the record is marked"
     )]
     NoPhone { record_id: String, field: String },
+    /// A campaign asked for another agent than the one asking.
+    #[error("agent must be your own email: a campaign calls for the agent who starts it")]
+    NotYourCampaign,
+    #[error("Airtable refused the view {view:?}: {source}")]
+    ViewRefused {
+        view: String,
+        source: airtable::Error,
+    },
+    /// No such campaign of the asking agent's.
+    #[error("no campaign {0}")]
+    NoCampaign(String),
+    #[error("the campaign is {}; it cannot be made {}", .now.as_str(), .to.as_str())]
+    CampaignCannotMove {
+        now: CampaignStatus,
+        to: CampaignStatus,
+    },
 }

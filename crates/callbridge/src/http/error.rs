@@ -277,7 +277,12 @@ impl From<AirtableError> for ApiError {
     fn from(err: AirtableError) -> Self {
         match err {
             AirtableError::Store(e) => e.into(),
-            AirtableError::NoPhone { .. } => Self::Unprocessable(err.to_string()),
+            AirtableError::NoPhone { .. } | AirtableError::ViewRefused { .. } => {
+                Self::Unprocessable(err.to_string())
+            }
+            AirtableError::NotYourCampaign => Self::Forbidden(err.to_string()),
+            AirtableError::NoCampaign(_) => Self::NotFound(err.to_string()),
+            AirtableError::CampaignCannotMove { .. } => Self::Conflict(err.to_string()),
             AirtableError::Airtable(e) if e.status() == Some(404) => {
                 Self::NotFound("Airtable has no such record".into())
             }
