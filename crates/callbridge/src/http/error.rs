@@ -446,4 +446,89 @@ mod tests {
         let parsed = crate::domain::PhoneNumber::parse("nope").unwrap_err();
         assert_eq!(ApiError::from(parsed).status(), StatusCode::BAD_REQUEST);
     }
+
+    #[test]
+    fn call_errors_keep_their_status_and_their_words() {
+        let cases = [
+            (CallError::NotFound, 404, "call not found"),
+            (
+                CallError::AlreadyEnded(crate::domain::CallState::Completed),
+                409,
+                "call already ended (completed)",
+            ),
+            (
+                CallError::Invalid("to is required".into()),
+                400,
+                "to is required",
+            ),
+            (CallError::Forbidden("not yours".into()), 403, "not yours"),
+            (CallError::Refused("not there".into()), 422, "not there"),
+            (
+                CallError::RateLimited {
+                    retry_after_secs: 4,
+                },
+                429,
+                "too many requests, retry in 4 s",
+            ),
+            (
+                CallError::Twilio {
+                    message: "refused".into(),
+                    twilio_code: Some(21211),
+                    retry_after_secs: None,
+                },
+                502,
+                "refused",
+            ),
+            (
+                CallError::Twilio {
+                    message: "busy".into(),
+                    twilio_code: Some(20429),
+                    retry_after_secs: Some(1),
+                },
+                503,
+                "busy",
+            ),
+            (CallError::Internal("a bug".into()), 500, "internal error"),
+        ];
+        for (err, status, message) in cases {
+            let shown = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.status().as_u16(), status, "{api:?}");
+            assert_eq!(api.to_string(), message);
+            if status != 500 {
+                assert_eq!(
+                    shown, message,
+                    "the domain error says what the client reads"
+                );
+            }
+        }
+        let busy = CallError::Store(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+        assert!(busy.is_busy() && busy.is_ours());
+        assert!(ApiError::from(busy).is_busy());
+    }
+
+    #[test]
+    fn idempotency_and_rate_limit_refusals_keep_their_status() {
+        assert_eq!(
+            ApiError::from(IdempotencyError::OtherRequest).status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            ApiError::from(IdempotencyError::InFlight).status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            ApiError::from(IdempotencyError::Unsettled).status(),
+            StatusCode::CONFLICT
+        );
+        let limited = ApiError::from(RateLimitError::Limited {
+            retry_after_secs: 9,
+        });
+        assert!(matches!(
+            limited,
+            ApiError::RateLimited {
+                retry_after_secs: 9
+            }
+        ));
+    }
 }
