@@ -16,6 +16,7 @@ mod http;
 mod idempotency;
 pub mod metrics;
 mod outbox;
+mod patience;
 mod ratelimit;
 mod setup;
 pub mod startup;

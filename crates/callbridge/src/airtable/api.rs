@@ -4,25 +4,19 @@ use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::Utc;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
 
 use super::Airtable;
-use super::records::{MARK, write_row};
-use super::writeback::sync_link;
+use super::lead::{self, failure_status, mark, write_first_status};
 use crate::auth::{authenticate, bearer_token};
-use crate::calls::start::{AfterStart, Answer, start_for_record_request};
+use crate::calls::CallError;
+use crate::calls::http::start::{AfterStart, Answer, start_for_record_request};
 use crate::calls::view::CallView;
-use crate::domain::PhoneNumber;
 use crate::http::openapi::AIRTABLE_TAG;
 use crate::http::{ApiError, ErrorBody, JsonOrForm, SuccessBody};
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency;
 use crate::state::AppState;
 use crate::store::Agent;
-
-/// What a record says when it cannot be called.
-pub const INVALID_PHONE: &str = "failed: invalid phone number";
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CallFromRecord {
@@ -61,18 +55,10 @@ pub async fn call(
     JsonOrForm(body): JsonOrForm<CallFromRecord>,
 ) -> Result<Response, ApiError> {
     let airtable = configured(&state)?;
-    let key = IdempotencyKey::from_headers(&headers)?;
-    let (agent, _token) = caller(&state, &headers, body.token.as_deref()).await?;
+    let key = idempotency::http::key(&headers)?;
+    let agent = caller(&state, &headers, body.token.as_deref()).await?;
     let record_id = record_id(body.record_id.as_deref())?;
-    let record = airtable.get_record(&record_id).await?;
-    let Some(phone) = phone_of(&record.fields, &airtable.fields.phone) else {
-        mark(airtable, &record_id, INVALID_PHONE).await?;
-        return Err(ApiError::Unprocessable(format!(
-            "record {record_id} has no valid phone number in its {:?} field (E.164, e.g. \
-             +14155550100); the record is marked",
-            airtable.fields.phone
-        )));
-    };
+    let phone = lead::phone(airtable, &record_id).await?;
     let after = Box::new(RecordFollowUp {
         record_id: record_id.clone(),
     });
@@ -86,7 +72,7 @@ struct RecordFollowUp {
 
 #[async_trait]
 impl AfterStart for RecordFollowUp {
-    async fn after(&self, state: &AppState, result: &Result<Answer, ApiError>) {
+    async fn after(&self, state: &AppState, result: &Result<Answer, CallError>) {
         let Some(airtable) = state.airtable.as_ref() else {
             return;
         };
@@ -118,12 +104,12 @@ pub(super) fn configured(state: &AppState) -> Result<&Airtable, ApiError> {
     })
 }
 
-/// The agent behind the call token (header or `token` field), and the token.
+/// The agent behind the call token (header or `token` field).
 pub(super) async fn caller(
     state: &AppState,
     headers: &HeaderMap,
     field: Option<&str>,
-) -> Result<(Agent, String), ApiError> {
+) -> Result<Agent, ApiError> {
     let token = bearer_token(headers)
         .or(field.filter(|t| !t.trim().is_empty()))
         .map(|t| t.trim().to_owned())
@@ -133,8 +119,7 @@ pub(super) async fn caller(
                     .into(),
             )
         })?;
-    let agent = authenticate(state, &token).await?;
-    Ok((agent, token))
+    authenticate(state, &token).await
 }
 
 /// Airtable record ids are `rec` and 14 letters or digits.
@@ -151,69 +136,6 @@ fn record_id(raw: Option<&str>) -> Result<String, ApiError> {
         )));
     }
     Ok(id.to_owned())
-}
-
-/// The phone in `field`, if it holds one in E.164 (a phone, text or number cell).
-pub(super) fn phone_of(fields: &Map<String, Value>, field: &str) -> Option<PhoneNumber> {
-    let text = match fields.get(field)? {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => format!("+{n}"),
-        _ => return None,
-    };
-    PhoneNumber::parse(&text).ok()
-}
-
-/// The text of the phone field as listed, for a campaign item (checked when its turn comes).
-pub(super) fn phone_text(fields: &Map<String, Value>, field: &str) -> Option<String> {
-    match fields.get(field)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(format!("+{n}")),
-        _ => None,
-    }
-}
-
-/// The status to leave on a record whose call could not be started; `None` when the refusal
-/// says nothing about the record (the caller's token, a rate limit, our own failure).
-pub(super) fn failure_status(error: &ApiError) -> Option<String> {
-    match error {
-        ApiError::BadRequest(_) => Some(INVALID_PHONE.to_owned()),
-        ApiError::Unprocessable(_) => Some("failed: destination not allowed".to_owned()),
-        ApiError::Upstream { .. } => Some("failed: twilio_error".to_owned()),
-        ApiError::UpstreamUnavailable { .. } => Some("failed: twilio_unavailable".to_owned()),
-        _ => None,
-    }
-}
-
-/// Queues an error status for the record; marks are written once and never retried as calls.
-pub(super) async fn mark(
-    airtable: &Airtable,
-    record_id: &str,
-    status: &str,
-) -> Result<(), ApiError> {
-    let names = &airtable.fields;
-    let mut fields = Map::new();
-    fields.insert(names.status.clone(), json!(status));
-    fields.insert(
-        names.last_called_at.clone(),
-        json!(super::snapshot::iso8601(Utc::now())),
-    );
-    airtable
-        .store
-        .enqueue(write_row(MARK, record_id, fields))
-        .await?;
-    Ok(())
-}
-
-/// Queues the first write of a just-started call's record at once, rather than at the next scan.
-pub(super) async fn write_first_status(
-    airtable: &Airtable,
-    view: &CallView,
-) -> Result<(), ApiError> {
-    let store = airtable.store.as_ref();
-    if let Some(linked) = store.link_for_call(view.id).await? {
-        sync_link(store, &airtable.fields, &linked, Utc::now()).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -235,32 +157,5 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn phones_are_read_from_text_or_number_cells() {
-        let fields = json!({"Phone": "+14155550100", "Num": 14155550100_u64, "Bad": "call me",
-                            "List": ["+14155550100"]});
-        let fields = fields.as_object().unwrap();
-        assert_eq!(phone_of(fields, "Phone").unwrap().as_str(), "+14155550100");
-        assert_eq!(phone_of(fields, "Num").unwrap().as_str(), "+14155550100");
-        assert!(phone_of(fields, "Bad").is_none());
-        assert!(phone_of(fields, "List").is_none());
-        assert!(phone_of(fields, "Missing").is_none());
-    }
-
-    #[test]
-    fn only_refusals_about_the_record_mark_it() {
-        assert_eq!(
-            failure_status(&ApiError::BadRequest("x".into())).as_deref(),
-            Some(INVALID_PHONE)
-        );
-        assert!(failure_status(&ApiError::Unauthorized("x".into())).is_none());
-        assert!(
-            failure_status(&ApiError::RateLimited {
-                retry_after_secs: 3
-            })
-            .is_none()
-        );
     }
 }

@@ -1,7 +1,6 @@
 //! The integration's one error type.
 
-use crate::http::ApiError;
-use crate::store::StoreError;
+use crate::store::{CampaignStatus, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AirtableError {
@@ -9,19 +8,26 @@ pub enum AirtableError {
     Airtable(#[from] airtable::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<AirtableError> for ApiError {
-    fn from(err: AirtableError) -> Self {
-        match err {
-            AirtableError::Store(e) => e.into(),
-            AirtableError::Airtable(e) if e.status() == Some(404) => {
-                Self::NotFound("Airtable has no such record".into())
-            }
-            AirtableError::Airtable(e) => Self::Upstream {
-                message: format!("Airtable failed: {e}"),
-                twilio_code: None,
-            },
-        }
-    }
+    /// The record's phone field holds no number we can call; the record was marked.
+    #[error(
+        "record {record_id} has no valid phone number in its {field:?} field (E.164, e.g. \
+         +14155550100); the record is marked"
+    )]
+    NoPhone { record_id: String, field: String },
+    /// A campaign asked for another agent than the one asking.
+    #[error("agent must be your own email: a campaign calls for the agent who starts it")]
+    NotYourCampaign,
+    #[error("Airtable refused the view {view:?}: {source}")]
+    ViewRefused {
+        view: String,
+        source: airtable::Error,
+    },
+    /// No such campaign of the asking agent's.
+    #[error("no campaign {0}")]
+    NoCampaign(String),
+    #[error("the campaign is {}; it cannot be made {}", .now.as_str(), .to.as_str())]
+    CampaignCannotMove {
+        now: CampaignStatus,
+        to: CampaignStatus,
+    },
 }

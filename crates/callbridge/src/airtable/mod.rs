@@ -7,8 +7,8 @@
 
 mod api;
 mod campaigns;
-mod dial;
 mod errors;
+mod lead;
 mod pacing;
 mod records;
 pub(crate) mod settings;
@@ -79,9 +79,9 @@ impl Airtable {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api::call))
-        .routes(routes!(campaigns::create))
-        .routes(routes!(campaigns::progress))
-        .routes(routes!(campaigns::pause))
-        .routes(routes!(campaigns::resume))
-        .routes(routes!(campaigns::cancel))
+        .routes(routes!(campaigns::http::create))
+        .routes(routes!(campaigns::http::progress))
+        .routes(routes!(campaigns::http::pause))
+        .routes(routes!(campaigns::http::resume))
+        .routes(routes!(campaigns::http::cancel))
 }

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub use token::missing_settings;
+pub use token::{TokenError, missing_settings};
 
 pub const TOKEN_PATH: &str = "/browser/token";
 pub const VOICE_PATH: &str = "/browser/voice";

@@ -105,13 +105,8 @@ pub(super) async fn token(
     axum::extract::State(state): axum::extract::State<AppState>,
     AuthAgent(agent): AuthAgent,
 ) -> Result<Success<BrowserToken>, ApiError> {
-    match mint(&state.settings, &agent, Utc::now()) {
-        Ok(token) => Ok(success("Browser token issued", token)),
-        Err(TokenError::NotConfigured(missing)) => Err(ApiError::Unavailable(
-            TokenError::NotConfigured(missing).to_string(),
-        )),
-        Err(err @ TokenError::Signing(_)) => Err(ApiError::Internal(err.to_string())),
-    }
+    let token = mint(&state.settings, &agent, Utc::now())?;
+    Ok(success("Browser token issued", token))
 }
 
 #[cfg(test)]

@@ -4,11 +4,12 @@
 
 use twilio::{CallInstructions, CreateCall, HttpMethod};
 
+use super::CallError;
 use super::flow::Reason;
 use super::outcome::LEG_EVENTS;
 use super::twiml::{self, STATUS_PATH, callback_url};
 use crate::domain::{CallState, LegRole};
-use crate::http::{ApiError, patiently};
+use crate::patience::patiently;
 use crate::state::AppState;
 use crate::store::{Call, LegUpdate, StoreError};
 
@@ -65,13 +66,14 @@ impl TwilioFailure {
         }
     }
 
-    /// The answer for the requester: 503 with `Retry-After` when waiting helps, else 502.
-    pub fn to_api_error(self, err: &twilio::Error) -> ApiError {
+    /// What the requester is told, with when to retry if waiting helps.
+    pub fn to_error(self, err: &twilio::Error) -> CallError {
         let twilio_code = err.code();
         let Some(retry_after_secs) = self.retry_after_secs() else {
-            return ApiError::Upstream {
+            return CallError::Twilio {
                 message: format!("Twilio could not place the call: {err}"),
                 twilio_code,
+                retry_after_secs: None,
             };
         };
         let message = match self {
@@ -82,10 +84,10 @@ impl TwilioFailure {
             ),
             _ => format!("Twilio is unavailable, retry in {retry_after_secs} s: {err}"),
         };
-        ApiError::UpstreamUnavailable {
+        CallError::Twilio {
             message,
             twilio_code,
-            retry_after_secs,
+            retry_after_secs: Some(retry_after_secs),
         }
     }
 }
@@ -93,7 +95,7 @@ impl TwilioFailure {
 /// The leg was not created.
 #[derive(Debug)]
 pub struct LegNotCreated {
-    pub error: ApiError,
+    pub error: CallError,
     /// Twilio may have placed it anyway (no answer in time).
     pub may_have_placed: bool,
 }
@@ -126,7 +128,7 @@ pub async fn create(state: &AppState, call: &Call) -> Result<(), LegNotCreated> 
                 })?;
             tracing::warn!(call = %call.id, ?failure, %err, "Twilio did not create the agent's leg");
             Err(LegNotCreated {
-                error: failure.to_api_error(&err),
+                error: failure.to_error(&err),
                 may_have_placed: failure.may_have_placed(),
             })
         }
@@ -135,9 +137,9 @@ pub async fn create(state: &AppState, call: &Call) -> Result<(), LegNotCreated> 
 
 /// `Calls.create` for the agent's phone: inline TwiML (greeting and key prompt) and status
 /// callbacks for every stage of the leg.
-fn request(state: &AppState, call: &Call) -> Result<CreateCall, ApiError> {
+fn request(state: &AppState, call: &Call) -> Result<CreateCall, CallError> {
     let greeting = twiml::agent_greeting(&state.settings, call.id)
-        .map_err(|e| ApiError::Internal(format!("could not write TwiML: {e}")))?;
+        .map_err(|e| CallError::Internal(format!("could not write TwiML: {e}")))?;
     let mut create = CreateCall::new(
         call.agent_endpoint.to_twilio(),
         state.settings.caller_id.as_str(),
@@ -171,18 +173,7 @@ async fn record_leg(
     };
     // The agent's phone is ringing now: a busy database is waited out rather than reported,
     // and writing the same leg twice is harmless.
-    patiently(state, || async {
-        state
-            .store
-            .upsert_leg(leg.clone())
-            .await
-            .map_err(ApiError::from)
-    })
-    .await
-    .map_err(|error| LegNotCreated {
-        error,
-        may_have_placed: true,
-    })?;
+    patiently(state, || state.store.upsert_leg(leg.clone())).await?;
     state.live.notify(call.id);
     tracing::info!(call = %call.id, agent = %call.agent_id, "call started");
     Ok(())
@@ -245,21 +236,22 @@ mod tests {
     }
 
     #[test]
-    fn busy_or_down_is_503_with_retry_after_and_a_refusal_is_502() {
-        let busy = TwilioFailure::RateLimited.to_api_error(&api(429, Some(20429)));
+    fn busy_or_down_says_when_to_retry_and_a_refusal_does_not() {
+        let busy = TwilioFailure::RateLimited.to_error(&api(429, Some(20429)));
         assert!(matches!(
             busy,
-            ApiError::UpstreamUnavailable {
+            CallError::Twilio {
                 twilio_code: Some(20429),
-                retry_after_secs: 1,
+                retry_after_secs: Some(1),
                 ..
             }
         ));
-        let refused = TwilioFailure::Refused.to_api_error(&api(400, Some(21211)));
+        let refused = TwilioFailure::Refused.to_error(&api(400, Some(21211)));
         assert!(matches!(
             refused,
-            ApiError::Upstream {
+            CallError::Twilio {
                 twilio_code: Some(21211),
+                retry_after_secs: None,
                 ..
             }
         ));

@@ -4,12 +4,11 @@
 
 use chrono::Utc;
 
-use super::advance;
 use super::flow::{Fact, LegStatus};
 use super::start::{CALL_STARTS_PER_AGENT, label, parse_flag, recipient};
+use super::{CallError, advance};
 use crate::domain::{CallMode, ClientIdentity, Endpoint, EventSource, LegRole};
-use crate::http::ApiError;
-use crate::ratelimit;
+use crate::ratelimit::{self, RateLimitError};
 use crate::state::AppState;
 use crate::store::{Agent, Call, InboundCall, InboundLeg, NewCall, NewEvent};
 
@@ -38,7 +37,7 @@ pub enum BrowserAnswer {
 
 /// Stores the call the browser asked for, with the browser's call as its agent leg, or says
 /// why not. A retried webhook (the same CallSid) finds the call the first one stored.
-pub async fn place(state: &AppState, dial: &BrowserDial) -> Result<BrowserAnswer, ApiError> {
+pub async fn place(state: &AppState, dial: &BrowserDial) -> Result<BrowserAnswer, CallError> {
     let identity = match Endpoint::parse(&dial.from) {
         Ok(Endpoint::Client(identity)) => identity,
         _ => {
@@ -63,10 +62,10 @@ pub async fn place(state: &AppState, dial: &BrowserDial) -> Result<BrowserAnswer
         ratelimit::check_limit(state, CALL_STARTS_PER_AGENT, &agent.id.to_string()).await
     {
         return match err {
-            ApiError::RateLimited { .. } => Ok(refuse(
+            RateLimitError::Limited { .. } => Ok(refuse(
                 "You are starting calls too quickly. Wait a minute, then try again.",
             )),
-            other => Err(other),
+            RateLimitError::Store(err) => Err(err.into()),
         };
     }
     let leg = InboundLeg {
@@ -108,7 +107,7 @@ fn refuse(why: &str) -> BrowserAnswer {
 async fn agent(
     state: &AppState,
     identity: &ClientIdentity,
-) -> Result<Result<Agent, &'static str>, ApiError> {
+) -> Result<Result<Agent, &'static str>, CallError> {
     let Some(id) = identity.agent_id() else {
         return Ok(Err("This browser is not signed in to callbridge."));
     };
@@ -128,7 +127,7 @@ fn new_call(
     identity: ClientIdentity,
     dial: &BrowserDial,
 ) -> Result<NewCall, String> {
-    let spoken = |err: ApiError| format!("{err}. Nothing was dialled. Goodbye.");
+    let spoken = |err: CallError| format!("{err}. Nothing was dialled. Goodbye.");
     let recipient = recipient(state, dial.to.clone(), "To").map_err(spoken)?;
     let label = label(dial.label.clone()).map_err(spoken)?;
     let record = match dial.record.as_deref() {

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CallState, LegRole};
+use crate::domain::{CallMode, CallState, LegRole};
 
 /// Twilio's CallStatus, as call status callbacks report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -304,6 +304,37 @@ fn recipient_reason(status: LegStatus) -> Reason {
         LegStatus::NoAnswer => Reason::RecipientNoAnswer,
         LegStatus::Canceled => Reason::Canceled,
         _ => Reason::RecipientFailed,
+    }
+}
+
+/// What happened in a call's conference, as its status callback says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConferenceChange {
+    /// A participant joined; their leg, when known.
+    Joined(Option<LegRole>),
+    /// A participant left; their leg, when our TwiML labelled it.
+    Left(Option<LegRole>),
+    Ended,
+    /// Anything else (`conference-start`, a mute, …): stored, and moves nothing.
+    Other,
+}
+
+/// The fact a conference change establishes for a call in `mode`, if any.
+pub fn conference_fact(mode: CallMode, change: ConferenceChange) -> Option<Fact> {
+    let browser = mode == CallMode::Browser;
+    match change {
+        // A browser agent is dialled into nothing first: being in the conference is what makes
+        // them ready for the customer.
+        ConferenceChange::Joined(Some(LegRole::Agent)) if browser => Some(Fact::AgentReady),
+        ConferenceChange::Joined(role) => role.map(Fact::Joined),
+        // Nothing follows the browser's `<Dial>`: leaving the conference ends its call. Said
+        // here too, because the App's Status Callback may not be set.
+        ConferenceChange::Left(Some(LegRole::Agent)) if browser => Some(Fact::Leg {
+            role: LegRole::Agent,
+            status: LegStatus::Completed,
+        }),
+        ConferenceChange::Left(_) | ConferenceChange::Other => None,
+        ConferenceChange::Ended => Some(Fact::ConferenceEnded),
     }
 }
 

@@ -1,58 +1,31 @@
-//! `POST /calls/{id}/hangup`: the agent ends the call. With a conference, ending it hangs up
-//! everyone in it; before there is one, each live leg is ended on its own. The call's final state
-//! then follows from Twilio's callbacks, like any other ending.
+//! The agent ends the call. With a conference, ending it hangs up everyone in it; before there
+//! is one, each live leg is ended on its own. The call's final state then follows from Twilio's
+//! callbacks, like any other ending.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-
-use super::read::owned_call;
+use super::CallError;
+use super::lookup::owned_call;
 use super::view::{self, CallView};
-use crate::auth::AuthAgent;
-use crate::domain::{CallId, CallState};
-use crate::http::openapi::CALLS_TAG;
-use crate::http::{ApiError, ErrorBody, Success, SuccessBody, success};
+use crate::domain::CallState;
 use crate::state::AppState;
-use crate::store::{Call, CallLeg};
+use crate::store::{Agent, Call, CallLeg};
 
-/// Hang up: end the conference, or each live leg before there is one.
-///
-/// The call's final state follows from Twilio's callbacks; when Twilio says the legs are
-/// already gone, the call is finalised from what Twilio reports.
-#[utoipa::path(
-    post,
-    path = "/calls/{id}/hangup",
-    tag = CALLS_TAG,
-    security(("callToken" = [])),
-    params(("id" = CallId, Path, description = "The call's id.")),
-    responses(
-        (status = 202, description = "Twilio was asked to end the call; the call as it is now.", body = SuccessBody<CallView>),
-        (status = 404, description = "No such call of this agent's.", body = ErrorBody),
-        (status = 409, description = "The call already ended.", body = ErrorBody),
-        (status = 502, description = "Twilio failed.", body = ErrorBody),
-    )
-)]
-pub(super) async fn hangup(
-    State(state): State<AppState>,
-    agent: AuthAgent,
-    Path(id): Path<String>,
-) -> Result<Success<CallView>, ApiError> {
-    let call = owned_call(state.store.as_ref(), &agent, &id).await?;
+/// Asks Twilio to end the call `raw_id` names, one of `agent`'s, and answers with the call as
+/// it is then. When Twilio says the legs are already gone, the call is finalised from what
+/// Twilio reports.
+pub async fn hang_up(state: &AppState, agent: &Agent, raw_id: &str) -> Result<CallView, CallError> {
+    let call = owned_call(state.store.as_ref(), agent, raw_id).await?;
     if call.state.is_final() {
-        return Err(ApiError::Conflict(format!(
-            "call already ended ({})",
-            call.state
-        )));
+        return Err(CallError::AlreadyEnded(call.state));
     }
-    if end(&state, &call).await? == Hangup::SaysGone {
+    if end(state, &call).await? == Hangup::SaysGone {
         // Twilio says the call is over though we never heard so: learn how it ended now,
         // rather than answer 202 to every hangup for ever.
-        if let Err(err) = super::reconcile::check(&state, &call).await {
+        if let Err(err) = super::reconcile::check(state, &call).await {
             tracing::warn!(call = %call.id, %err, "could not learn how a call Twilio ended went");
         }
     }
     state.live.notify(call.id);
-    let view = view::load(state.store.as_ref(), call.id).await?;
-    Ok(success("Hanging up", view).with_status(StatusCode::ACCEPTED))
+    view::load(state.store.as_ref(), call.id).await
 }
 
 /// What Twilio made of a hangup.
@@ -66,7 +39,7 @@ enum Hangup {
 
 /// Asks Twilio to end whatever of the call is still up. Repeating it is harmless: what already
 /// ended is skipped.
-async fn end(state: &AppState, call: &Call) -> Result<Hangup, ApiError> {
+async fn end(state: &AppState, call: &Call) -> Result<Hangup, CallError> {
     let mut asked = 0;
     let mut gone = 0;
     if let Some(sid) = &call.conference_sid {
@@ -136,10 +109,11 @@ fn is_gone(err: &twilio::Error) -> bool {
     err.is_not_found() || err.code() == Some(21220)
 }
 
-fn upstream(err: &twilio::Error) -> ApiError {
-    ApiError::Upstream {
+fn upstream(err: &twilio::Error) -> CallError {
+    CallError::Twilio {
         twilio_code: err.code(),
         message: format!("Twilio refused to hang up: {err}"),
+        retry_after_secs: None,
     }
 }
 

@@ -1,35 +1,28 @@
-//! `GET /calls/{id}/events`: a call's events and state changes as Server-Sent Events.
+//! Following a call live: its events and state changes, as frames a stream sends its client
+//! (`GET /calls/{id}/events` sends them as Server-Sent Events).
 //!
 //! Any instance may store a call's webhooks, so the stream reads the store rather than trusting
 //! in-process news: it polls at a short interval, and [`LiveHub`] wakes it at once when this
 //! instance stored something, which keeps a single instance's latency near zero.
 //!
-//! A stream outlives its request, so it checks its token again every `LIVE_TOKEN_RECHECK` and
-//! ends when the agent was revoked; and an agent holds at most [`MAX_STREAMS_PER_AGENT`] streams
+//! A stream outlives its request, so it checks again every so often that it may go on (its
+//! token, every `LIVE_TOKEN_RECHECK`) and ends when not; and an agent holds at most [`MAX_STREAMS_PER_AGENT`] streams
 //! on an instance, each a task and a database poll.
 
 use std::collections::{HashMap, HashSet};
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
-use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
 
-use super::read::owned_call;
+use super::CallError;
+use super::lookup::owned_call;
 use super::view::EventView;
-use crate::auth::{AuthAgent, authenticate, bearer_token};
 use crate::domain::{AgentId, CallId, CallState, EventId};
-use crate::http::openapi::CALLS_TAG;
-use crate::http::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::{Call, CallEvent, SharedStore};
+use crate::store::{Agent, Call, CallEvent, SharedStore};
 
 /// How long a failing store is left alone before the stream tries again.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(1);
@@ -38,7 +31,7 @@ const HUB_CAPACITY: usize = 1024;
 /// SSE event names.
 pub const EVENT_KIND: &str = "event";
 pub const STATE_KIND: &str = "state";
-/// The last frame of a stream whose token no longer holds: the error envelope.
+/// The last frame of a stream that may not go on: the error envelope.
 pub const ERROR_KIND: &str = "error";
 /// Open streams per agent and instance; one more is a 429.
 pub const MAX_STREAMS_PER_AGENT: usize = 10;
@@ -174,143 +167,92 @@ impl From<&Call> for StateView {
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct StreamParams {
-    /// The call token, for a browser's EventSource, which cannot send headers.
-    token: Option<String>,
+/// A client told to slow down waits this long before opening another stream.
+const RETRY_AFTER_TOO_MANY_STREAMS: u64 = 5;
+/// Frames waiting for a slow client.
+const FRAMES_QUEUED: usize = 64;
+
+/// What a stream sends its client.
+#[derive(Debug, Clone)]
+pub enum Frame<R> {
+    /// A callback stored.
+    Event(EventView),
+    /// The call's state, when it changed.
+    State(StateView),
+    /// Why the stream may not go on: its last frame.
+    Refused(R),
 }
 
-/// Follow a call live, as Server-Sent Events.
-///
-/// Frames: `event` (data: an `EventView`, id: the event's id) for each Twilio callback stored,
-/// and `state` (data: a `StateView`) whenever the call's state changes; the stream ends after
-/// the `state` frame whose `final` is true. `error` (data: an `ErrorBody`) is the last frame of
-/// a stream whose token stopped holding. Reconnecting with `Last-Event-ID` resumes after that
-/// event.
-#[utoipa::path(
-    get,
-    path = "/calls/{id}/events",
-    tag = CALLS_TAG,
-    security(("callToken" = [])),
-    params(
-        ("id" = CallId, Path, description = "The call's id."),
-        ("Last-Event-ID" = Option<EventId>, Header, description = "Resume after this event."),
-        StreamParams,
-    ),
-    responses(
-        (status = 200, description = "The stream.", content_type = "text/event-stream", body = String),
-        (status = 404, description = "No such call of this agent's.", body = ErrorBody),
-        (status = 429, description = "The agent already holds as many streams as an instance allows.", body = ErrorBody),
-    )
-)]
-pub(super) async fn events(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(params): Query<StreamParams>,
-    headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let token = bearer_token(&headers)
-        .or(params.token.as_deref())
-        .ok_or_else(|| {
-            ApiError::Unauthorized(
-                "Missing call token: send it as Authorization: Bearer <token> or ?token=".into(),
-            )
-        })?;
-    let agent = AuthAgent(authenticate(&state, token).await?);
-    let call = owned_call(state.store.as_ref(), &agent, &id).await?;
+/// A stream's right to go on, checked again every [`Recheck::every`].
+pub trait Recheck: Send + Sync + 'static {
+    type Refusal: Send + 'static;
+    fn every(&self) -> Duration;
+    /// Why the stream must end now, if it must.
+    fn refusal(&self) -> impl Future<Output = Option<Self::Refusal>> + Send;
+}
+
+/// Opens a stream of the call `raw_id`, one of `agent`'s, resuming after the event
+/// `resume_after`; its frames arrive on the receiver until the call is final, the receiver is
+/// dropped, `recheck` refuses or the server shuts down.
+pub async fn open<W: Recheck>(
+    state: &AppState,
+    agent: &Agent,
+    raw_id: &str,
+    resume_after: Option<EventId>,
+    recheck: W,
+) -> Result<mpsc::Receiver<Frame<W::Refusal>>, CallError> {
+    let call = owned_call(state.store.as_ref(), agent, raw_id).await?;
     let slot = state
         .live
         .slots
-        .take(agent.0.id)
-        .ok_or(ApiError::RateLimited {
+        .take(agent.id)
+        .ok_or(CallError::RateLimited {
             retry_after_secs: RETRY_AFTER_TOO_MANY_STREAMS,
         })?;
-    // A reconnecting EventSource sends the id of the last event it got.
-    let resume_after = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<EventId>().ok());
-    let (tx, rx) = mpsc::channel(64);
+    let (tx, rx) = mpsc::channel(FRAMES_QUEUED);
     let nudges = state.live.subscribe();
     let mut closing = state.live.closing.subscribe();
-    let watch = TokenWatch {
-        every: state.settings.live_token_recheck,
-        token: token.to_owned(),
-        state: state.clone(),
-    };
+    let store = state.store.clone();
     tokio::spawn(async move {
-        let following = follow(
-            state.store.clone(),
-            nudges,
-            call.id,
-            resume_after,
-            watch,
-            tx,
-        );
+        let following = follow(store, nudges, call.id, resume_after, recheck, tx);
         tokio::select! {
             () = following => {}
             _ = closing.wait_for(|closing| *closing) => {}
         }
         drop(slot);
     });
-    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
+    Ok(rx)
 }
-
-/// A stream's token, checked again every `every`.
-struct TokenWatch {
-    every: Duration,
-    token: String,
-    state: AppState,
-}
-
-impl TokenWatch {
-    /// Why the token no longer holds, if it does not; a store that cannot answer now is no
-    /// reason to end the stream.
-    async fn refusal(&self) -> Option<ApiError> {
-        match authenticate(&self.state, &self.token).await {
-            Err(err @ ApiError::Unauthorized(_)) => Some(err),
-            Err(err) => {
-                tracing::warn!(%err, "live stream cannot re-check its token");
-                None
-            }
-            Ok(_) => None,
-        }
-    }
-}
-
-/// A client told to slow down waits this long before opening another stream.
-const RETRY_AFTER_TOO_MANY_STREAMS: u64 = 5;
 
 /// Sends the call's events and state changes to `tx` until the call is final, the client left
-/// or the token stopped holding.
-async fn follow(
+/// or `recheck` refused.
+async fn follow<W: Recheck>(
     store: SharedStore,
     mut nudges: broadcast::Receiver<Nudge>,
     id: CallId,
     resume_after: Option<EventId>,
-    watch: TokenWatch,
-    tx: mpsc::Sender<Result<Event, Infallible>>,
+    recheck: W,
+    tx: mpsc::Sender<Frame<W::Refusal>>,
 ) {
     let mut tracker = Tracker::new(resume_after);
-    let mut next_check = tokio::time::Instant::now() + watch.every;
+    let mut next_check = tokio::time::Instant::now() + recheck.every();
     loop {
         if tokio::time::Instant::now() >= next_check {
-            if let Some(refusal) = watch.refusal().await {
-                let _ = tx.send(Ok(error_frame(&refusal))).await;
+            if let Some(refusal) = recheck.refusal().await {
+                let _ = tx.send(Frame::Refused(refusal)).await;
                 return;
             }
-            next_check = tokio::time::Instant::now() + watch.every;
+            next_check = tokio::time::Instant::now() + recheck.every();
         }
         match read(&store, id).await {
             Ok(Some((call, events))) => {
                 for event in tracker.unseen(events) {
-                    if tx.send(Ok(event_frame(&event))).await.is_err() {
+                    if tx.send(Frame::Event(event)).await.is_err() {
                         return;
                     }
                 }
                 if let Some(change) = tracker.state_change(&call)
-                    && (tx.send(Ok(state_frame(&change))).await.is_err() || change.is_final)
+                    && (tx.send(Frame::State(change.clone())).await.is_err() || change.is_final)
                 {
                     return;
                 }
@@ -363,25 +305,6 @@ async fn wait_for_nudge(nudges: &mut broadcast::Receiver<Nudge>, id: CallId) {
             Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
         }
     }
-}
-
-fn event_frame(event: &EventView) -> Event {
-    Event::default()
-        .event(EVENT_KIND)
-        .id(event.id.to_string())
-        .data(serde_json::to_string(event).unwrap_or_default())
-}
-
-fn error_frame(err: &ApiError) -> Event {
-    let body =
-        serde_json::json!({"status": "error", "message": err.to_string(), "code": err.code()});
-    Event::default().event(ERROR_KIND).data(body.to_string())
-}
-
-fn state_frame(state: &StateView) -> Event {
-    Event::default()
-        .event(STATE_KIND)
-        .data(serde_json::to_string(state).unwrap_or_default())
 }
 
 /// What a stream already sent, so every read of the store yields only what is new.

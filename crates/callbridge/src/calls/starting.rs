@@ -1,33 +1,32 @@
-//! A call start runs in its own task, to its end, whatever happens to the HTTP request that
-//! asked for it (the client going away, the request's timeout): the call is left with its
-//! agent leg recorded, or failed with the reason. The request is answered within
-//! `CALL_START_WAIT` of its arrival once the call is stored: with Twilio's answer if it came by
-//! then, else 202 with the call while the task goes on.
+//! A call start runs in its own task, to its end, whatever happens to the request that asked
+//! for it (the client going away, the request's timeout): the call is left with its agent leg
+//! recorded, or failed with the reason. The request is answered within `CALL_START_WAIT` of its
+//! arrival once the call is stored: with Twilio's answer if it came by then, else with the call
+//! as pending while the task goes on. With an `Idempotency-Key`, a retry is answered as the
+//! first request was, and nobody is rung twice.
 
 use async_trait::async_trait;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::CallError;
 use super::agent_leg::{self, LegNotCreated};
-use super::start::{CALL_STARTS_PER_AGENT, Request, store_call};
+use super::start::{StartRequest, store_call};
 use super::view::{self, CallView};
-use crate::domain::{CallId, CallState};
-use crate::http::{ApiError, last_try, patiently_until, success};
-use crate::idempotency::{self, Claim, IdempotencyKey, Keyed};
-use crate::ratelimit;
+use crate::domain::CallId;
+use crate::idempotency::{self, Claim, IdempotencyError, IdempotencyKey, Keyed};
+use crate::patience::{last_try, patiently_until};
 use crate::state::AppState;
-use crate::store::{Agent, Call, RecordLink};
+use crate::store::{Agent, Call, RecordLink, SavedResponse};
 
 /// What a start request is answered with, when it is not an error.
 #[derive(Debug, Clone)]
 pub enum Answer {
-    /// Twilio accepted the agent's leg: 200.
+    /// Twilio accepted the agent's leg.
     Placed(CallView),
-    /// Twilio has not answered yet: 202; the leg (or the failure) follows.
+    /// Twilio has not answered yet; the leg (or the failure) follows.
     Pending(CallView),
-    /// Settled after a 202: 200 with the call as it then was (its leg, or failed with why).
+    /// Settled after a pending answer: the call as it then was (its leg, or failed with why).
     Settled(CallView),
 }
 
@@ -43,13 +42,29 @@ impl Answer {
 /// task, once per fresh answer and never for a replay.
 #[async_trait]
 pub trait AfterStart: Send + Sync {
-    async fn after(&self, state: &AppState, result: &Result<Answer, ApiError>);
+    async fn after(&self, state: &AppState, result: &Result<Answer, CallError>);
 }
 
-pub(super) struct StartJob {
+/// How a start's answers are put to its requester, and kept for its idempotency key: the
+/// transport's business.
+#[async_trait]
+pub trait Replies: Clone + Send + Sync + 'static {
+    type Reply: Send + 'static;
+    /// The answer to `result`.
+    fn answer(&self, result: Result<Answer, CallError>) -> Self::Reply;
+    /// The key's claim failed.
+    fn refused(&self, error: IdempotencyError) -> Self::Reply;
+    /// An earlier request's answer, as kept for the key.
+    fn replay(&self, saved: &SavedResponse) -> Self::Reply;
+    /// `reply` with what the key keeps of it; `Err` with what to answer instead when it cannot
+    /// be kept.
+    async fn kept(&self, reply: Self::Reply) -> Result<(Self::Reply, SavedResponse), Self::Reply>;
+}
+
+pub(super) struct StartJob<R: Replies> {
+    replies: R,
     agent: Agent,
-    request: Request,
-    recipient_field: &'static str,
+    request: StartRequest,
     keyed: Option<Keyed>,
     /// When the request arrived: its waits count from here.
     arrival: Instant,
@@ -57,11 +72,11 @@ pub(super) struct StartJob {
     pub(super) after: Option<Box<dyn AfterStart>>,
 }
 
-impl StartJob {
+impl<R: Replies> StartJob<R> {
     pub(super) fn new(
+        replies: R,
         agent: Agent,
-        request: Request,
-        recipient_field: &'static str,
+        request: StartRequest,
         key: Option<IdempotencyKey>,
         fingerprint: String,
         arrival: Instant,
@@ -72,9 +87,9 @@ impl StartJob {
             fingerprint,
         });
         Self {
+            replies,
             agent,
             request,
-            recipient_field,
             keyed,
             arrival,
             record_id: None,
@@ -83,15 +98,18 @@ impl StartJob {
     }
 
     /// Runs the start in a task of its own and waits for its first answer.
-    pub(super) async fn spawn(self, state: AppState) -> Response {
+    pub(super) async fn spawn(self, state: AppState) -> R::Reply {
+        let replies = self.replies.clone();
         let (reply, answer) = oneshot::channel();
         tokio::spawn(self.run(state, reply));
         answer.await.unwrap_or_else(|_| {
-            ApiError::Internal("the call start ended without an answer".into()).into_response()
+            replies.answer(Err(CallError::Internal(
+                "the call start ended without an answer".into(),
+            )))
         })
     }
 
-    async fn run(mut self, state: AppState, reply: oneshot::Sender<Response>) {
+    async fn run(mut self, state: AppState, reply: oneshot::Sender<R::Reply>) {
         let wait = state.settings.timeouts.start_wait;
         // From the request's arrival, not Twilio's start: a slow database must not push the
         // answer past REQUEST_TIMEOUT once the call exists, or the requester never learns its id.
@@ -100,9 +118,11 @@ impl StartJob {
         if let Some(keyed) = &self.keyed {
             match idempotency::claim(&state, keyed, wait).await {
                 Ok(Claim::Ours) => {}
-                Ok(Claim::Answered(response)) => return send(reply, response),
-                Ok(Claim::InFlight(call)) => return send(reply, in_flight(&state, call).await),
-                Err(error) => return send(reply, error.into_response()),
+                Ok(Claim::Answered(saved)) => return send(reply, self.replies.replay(&saved)),
+                Ok(Claim::InFlight(call)) => {
+                    return send(reply, self.in_flight(&state, call).await);
+                }
+                Err(error) => return send(reply, self.replies.refused(error)),
             }
         }
         // Until the call is stored nothing has changed, so a busy database is waited out.
@@ -139,20 +159,12 @@ impl StartJob {
         }
     }
 
-    async fn store_call(&self, state: &AppState) -> Result<Call, ApiError> {
-        ratelimit::check_limit(state, CALL_STARTS_PER_AGENT, &self.agent.id.to_string()).await?;
+    async fn store_call(&self, state: &AppState) -> Result<Call, CallError> {
         let link = self.record_id.as_deref().map(|record_id| RecordLink {
             record_id,
             campaign_id: None,
         });
-        store_call(
-            state,
-            &self.agent,
-            self.request.clone(),
-            self.recipient_field,
-            link,
-        )
-        .await
+        store_call(state, &self.agent, self.request.clone(), link).await
     }
 
     /// Twilio answered within the wait: the answer is final. It is kept for the key when
@@ -163,7 +175,7 @@ impl StartJob {
         call: &Call,
         outcome: Result<(), LegNotCreated>,
         last_try: Instant,
-    ) -> Response {
+    ) -> R::Reply {
         let (result, keep, ours) = match outcome {
             Ok(()) => match self.view(last_try, state, call).await {
                 Ok(view) => (Ok(Answer::Placed(view)), true, false),
@@ -190,7 +202,7 @@ impl StartJob {
             // without it: the key stays bound to the call, and a retry is answered with the call
             // as it then is.
             Some(_) if keep && ours => response,
-            Some(keyed) if keep => idempotency::save(state, keyed, response).await,
+            Some(keyed) if keep => self.keep(state, keyed, response).await,
             Some(keyed) => {
                 idempotency::release(state, keyed).await;
                 response
@@ -199,7 +211,7 @@ impl StartJob {
         }
     }
 
-    /// Twilio answered after the 202: the requester knows this call, so the key keeps it,
+    /// Twilio answered after the pending answer: the requester knows this call, so the key keeps it,
     /// whatever Twilio said.
     async fn after_pending(
         &mut self,
@@ -208,12 +220,13 @@ impl StartJob {
         outcome: Result<(), LegNotCreated>,
     ) {
         if let Err(failed) = &outcome {
-            tracing::info!(call = %call.id, error = %failed.error, "the agent's leg failed after a 202");
+            tracing::info!(call = %call.id, error = %failed.error, "the agent's leg failed after a pending answer");
         }
         let Some(keyed) = &self.keyed else { return };
         match view::load(state.store.as_ref(), call.id).await {
             Ok(view) => {
-                idempotency::save(state, keyed, render(Ok(Answer::Settled(view)))).await;
+                let settled = self.replies.answer(Ok(Answer::Settled(view)));
+                self.keep(state, keyed, settled).await;
             }
             // The key stays bound to the call: a retry answers with the call as it then is.
             Err(err) => tracing::warn!(call = %call.id, %err, "could not save a start's answer"),
@@ -236,56 +249,40 @@ impl StartJob {
         })
     }
 
-    /// The response for `result`, after the follow-up work that belongs to it.
-    async fn answer(&mut self, state: &AppState, result: Result<Answer, ApiError>) -> Response {
+    /// The reply for `result`, after the follow-up work that belongs to it.
+    async fn answer(&mut self, state: &AppState, result: Result<Answer, CallError>) -> R::Reply {
         if let Some(after) = self.after.take() {
             after.after(state, &result).await;
         }
-        render(result)
+        self.replies.answer(result)
     }
-}
 
-/// A retry while the first request with its key is still waiting for Twilio: the same 202,
-/// with the call as it is now.
-async fn in_flight(state: &AppState, call: Option<CallId>) -> Response {
-    let Some(call) = call else {
-        return ApiError::Conflict(
-            "a request with this Idempotency-Key is still being checked; retry in a moment".into(),
-        )
-        .into_response();
-    };
-    render(
-        view::load(state.store.as_ref(), call)
-            .await
-            .map(Answer::Pending),
-    )
-}
-
-fn render(result: Result<Answer, ApiError>) -> Response {
-    match result {
-        Ok(Answer::Placed(view)) => success("Call initiated to agent", view).into_response(),
-        Ok(Answer::Pending(view)) => success(
-            "Call created; Twilio has not confirmed the agent's leg yet: follow it at /calls/{id}",
-            view,
-        )
-        .with_status(StatusCode::ACCEPTED)
-        .into_response(),
-        Ok(Answer::Settled(view)) => {
-            let message = if view.state == CallState::Failed {
-                format!(
-                    "Call failed: {}",
-                    view.reason.as_deref().unwrap_or("unknown reason")
-                )
-            } else {
-                "Call initiated to agent".to_owned()
-            };
-            success(message, view).into_response()
+    /// Keeps `reply` as the key's answer, and returns it.
+    async fn keep(&self, state: &AppState, keyed: &Keyed, reply: R::Reply) -> R::Reply {
+        match self.replies.kept(reply).await {
+            Ok((reply, saved)) => {
+                idempotency::save(state, keyed, &saved).await;
+                reply
+            }
+            Err(instead) => instead,
         }
-        Err(error) => error.into_response(),
+    }
+
+    /// A retry while the first request with its key is still waiting for Twilio: the same
+    /// pending answer, with the call as it is now.
+    async fn in_flight(&self, state: &AppState, call: Option<CallId>) -> R::Reply {
+        let Some(call) = call else {
+            return self.replies.refused(IdempotencyError::InFlight);
+        };
+        self.replies.answer(
+            view::load(state.store.as_ref(), call)
+                .await
+                .map(Answer::Pending),
+        )
     }
 }
 
-fn send(reply: oneshot::Sender<Response>, response: Response) {
+fn send<T>(reply: oneshot::Sender<T>, answer: T) {
     // The requester may be gone; the call's state is in the store either way.
-    let _ = reply.send(response);
+    let _ = reply.send(answer);
 }

@@ -7,7 +7,7 @@ use twiml::{
 };
 
 use crate::config::{AgentSilence, Settings};
-use crate::domain::{CallId, LegRole};
+use crate::domain::{CallId, CallState, LegRole};
 use crate::store::Call;
 
 pub const DIAL_RECIPIENT_PATH: &str = "/phone-to-phone/dial-recipient";
@@ -19,6 +19,7 @@ pub const RECORDING_STATUS_PATH: &str = "/phone-to-phone/recording-status";
 /// The seed's prompt, kept word for word.
 const GATHER_PROMPT: &str =
     "Please press any key to dial the customer. Or, wait till we connect you.";
+pub const GOODBYE: &str = "Goodbye.";
 const SILENT_GOODBYE: &str = "No key was pressed, so the customer was not dialled. Goodbye.";
 /// Seconds the agent has to press a key (the seed's value).
 const GATHER_TIMEOUT_SECS: u32 = 10;
@@ -88,6 +89,15 @@ pub fn conference(settings: &Settings, call: &Call, leg: LegRole) -> Result<Stri
             ]);
     }
     Response::new().dial(Dial::new().conference(room)).to_xml()
+}
+
+/// What a party is told when Twilio asks where they go: into the conference while the call is
+/// live, let go once it is over (e.g. the customer answering after the agent gave up).
+pub fn answer(settings: &Settings, call: &Call, leg: LegRole) -> Result<String, twiml::Error> {
+    match call.state {
+        CallState::Completed | CallState::Failed => say_and_hang_up(GOODBYE),
+        _ => conference(settings, call, leg),
+    }
 }
 
 /// Says `message` and hangs up: how a party is released.

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::CallError;
 use crate::domain::{
     AgentId, CallId, CallMode, CallState, EmailAddress, Endpoint, EventId, EventSource, LegRole,
 };
-use crate::http::ApiError;
 use crate::store::{Agent, Call, CallEvent, CallLeg, Recording, Store};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -175,11 +175,8 @@ impl From<Recording> for RecordingView {
 }
 
 /// The full view of one call. Ownership is the caller's business: this answers for any call.
-pub async fn load(store: &dyn Store, id: CallId) -> Result<CallView, ApiError> {
-    let (call, mut details) = store
-        .call_snapshot(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("call not found".into()))?;
+pub async fn load(store: &dyn Store, id: CallId) -> Result<CallView, CallError> {
+    let (call, mut details) = store.call_snapshot(id).await?.ok_or(CallError::NotFound)?;
     let agent = details.agents.pop();
     let recording = details.recordings.pop().map(RecordingView::from);
     Ok(CallView::build(
@@ -192,16 +189,16 @@ pub async fn load(store: &dyn Store, id: CallId) -> Result<CallView, ApiError> {
 }
 
 /// The view of a call row already read.
-pub async fn load_for(store: &dyn Store, call: Call) -> Result<CallView, ApiError> {
+pub async fn load_for(store: &dyn Store, call: Call) -> Result<CallView, CallError> {
     let mut views = load_many(store, vec![call]).await?;
     views
         .pop()
-        .ok_or_else(|| ApiError::Internal("a call's view went missing".into()))
+        .ok_or_else(|| CallError::Internal("a call's view went missing".into()))
 }
 
 /// The views of call rows already read, in their order: a page of the log costs a few queries
 /// however many calls it holds.
-pub async fn load_many(store: &dyn Store, calls: Vec<Call>) -> Result<Vec<CallView>, ApiError> {
+pub async fn load_many(store: &dyn Store, calls: Vec<Call>) -> Result<Vec<CallView>, CallError> {
     let details = store.call_details(&calls).await?;
     let agents: HashMap<AgentId, Agent> = details.agents.into_iter().map(|a| (a.id, a)).collect();
     let mut legs = by_call(details.legs, |leg| leg.call_id);
@@ -386,7 +383,7 @@ mod tests {
         assert!(view.legs.is_empty() && view.events.is_empty());
 
         let err = load(&store, CallId::new()).await.unwrap_err();
-        assert_eq!(err.status(), axum::http::StatusCode::NOT_FOUND);
+        assert!(matches!(err, CallError::NotFound), "{err:?}");
     }
 
     /// The views as built from each call's own reads, one call at a time.

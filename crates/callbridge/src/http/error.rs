@@ -8,7 +8,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::envelope::ErrorStatus;
+use crate::airtable::AirtableError;
+use crate::browser::TokenError;
+use crate::calls::CallError;
 use crate::domain::{CallId, DomainError, mask};
+use crate::idempotency::IdempotencyError;
+use crate::patience::Busy;
+use crate::ratelimit::RateLimitError;
 use crate::store::StoreError;
 
 /// `code` in the body is Twilio's error code when Twilio refused something (as the seed passed
@@ -171,6 +177,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl Busy for ApiError {
+    fn is_busy(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
 impl From<DomainError> for ApiError {
     fn from(err: DomainError) -> Self {
         Self::BadRequest(err.to_string())
@@ -197,6 +209,96 @@ impl From<StoreError> for ApiError {
                 Self::Unavailable(DATABASE_UNAVAILABLE.into())
             }
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<RateLimitError> for ApiError {
+    #[track_caller]
+    fn from(err: RateLimitError) -> Self {
+        match err {
+            RateLimitError::Limited { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            RateLimitError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<IdempotencyError> for ApiError {
+    #[track_caller]
+    fn from(err: IdempotencyError) -> Self {
+        match err {
+            IdempotencyError::OtherRequest => Self::Unprocessable(err.to_string()),
+            IdempotencyError::InFlight | IdempotencyError::Unsettled => {
+                Self::Conflict(err.to_string())
+            }
+            IdempotencyError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CallError> for ApiError {
+    #[track_caller]
+    fn from(err: CallError) -> Self {
+        match err {
+            CallError::NotFound => Self::NotFound(err.to_string()),
+            CallError::AlreadyEnded(_) => Self::Conflict(err.to_string()),
+            CallError::Invalid(message) => Self::BadRequest(message),
+            CallError::Forbidden(message) => Self::Forbidden(message),
+            CallError::Refused(message) => Self::Unprocessable(message),
+            CallError::RecordHasCall { record_id, call_id } => {
+                Self::CallInProgress { record_id, call_id }
+            }
+            CallError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            CallError::Twilio {
+                message,
+                twilio_code,
+                retry_after_secs: None,
+            } => Self::Upstream {
+                message,
+                twilio_code,
+            },
+            CallError::Twilio {
+                message,
+                twilio_code,
+                retry_after_secs: Some(retry_after_secs),
+            } => Self::UpstreamUnavailable {
+                message,
+                twilio_code,
+                retry_after_secs,
+            },
+            CallError::Store(e) => e.into(),
+            CallError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<AirtableError> for ApiError {
+    #[track_caller]
+    fn from(err: AirtableError) -> Self {
+        match err {
+            AirtableError::Store(e) => e.into(),
+            AirtableError::NoPhone { .. } | AirtableError::ViewRefused { .. } => {
+                Self::Unprocessable(err.to_string())
+            }
+            AirtableError::NotYourCampaign => Self::Forbidden(err.to_string()),
+            AirtableError::NoCampaign(_) => Self::NotFound(err.to_string()),
+            AirtableError::CampaignCannotMove { .. } => Self::Conflict(err.to_string()),
+            AirtableError::Airtable(e) if e.status() == Some(404) => {
+                Self::NotFound("Airtable has no such record".into())
+            }
+            AirtableError::Airtable(e) => Self::Upstream {
+                message: format!("Airtable failed: {e}"),
+                twilio_code: None,
+            },
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::NotConfigured(_) => Self::Unavailable(err.to_string()),
+            TokenError::Signing(_) => Self::Internal(err.to_string()),
         }
     }
 }
@@ -343,5 +445,90 @@ mod tests {
         );
         let parsed = crate::domain::PhoneNumber::parse("nope").unwrap_err();
         assert_eq!(ApiError::from(parsed).status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn call_errors_keep_their_status_and_their_words() {
+        let cases = [
+            (CallError::NotFound, 404, "call not found"),
+            (
+                CallError::AlreadyEnded(crate::domain::CallState::Completed),
+                409,
+                "call already ended (completed)",
+            ),
+            (
+                CallError::Invalid("to is required".into()),
+                400,
+                "to is required",
+            ),
+            (CallError::Forbidden("not yours".into()), 403, "not yours"),
+            (CallError::Refused("not there".into()), 422, "not there"),
+            (
+                CallError::RateLimited {
+                    retry_after_secs: 4,
+                },
+                429,
+                "too many requests, retry in 4 s",
+            ),
+            (
+                CallError::Twilio {
+                    message: "refused".into(),
+                    twilio_code: Some(21211),
+                    retry_after_secs: None,
+                },
+                502,
+                "refused",
+            ),
+            (
+                CallError::Twilio {
+                    message: "busy".into(),
+                    twilio_code: Some(20429),
+                    retry_after_secs: Some(1),
+                },
+                503,
+                "busy",
+            ),
+            (CallError::Internal("a bug".into()), 500, "internal error"),
+        ];
+        for (err, status, message) in cases {
+            let shown = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.status().as_u16(), status, "{api:?}");
+            assert_eq!(api.to_string(), message);
+            if status != 500 {
+                assert_eq!(
+                    shown, message,
+                    "the domain error says what the client reads"
+                );
+            }
+        }
+        let busy = CallError::Store(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+        assert!(busy.is_busy() && busy.is_ours());
+        assert!(ApiError::from(busy).is_busy());
+    }
+
+    #[test]
+    fn idempotency_and_rate_limit_refusals_keep_their_status() {
+        assert_eq!(
+            ApiError::from(IdempotencyError::OtherRequest).status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            ApiError::from(IdempotencyError::InFlight).status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            ApiError::from(IdempotencyError::Unsettled).status(),
+            StatusCode::CONFLICT
+        );
+        let limited = ApiError::from(RateLimitError::Limited {
+            retry_after_secs: 9,
+        });
+        assert!(matches!(
+            limited,
+            ApiError::RateLimited {
+                retry_after_secs: 9
+            }
+        ));
     }
 }

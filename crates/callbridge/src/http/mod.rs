@@ -6,7 +6,6 @@ mod error;
 mod json_or_form;
 pub(crate) mod openapi;
 pub mod ops;
-mod patience;
 mod rejections;
 mod serve;
 
@@ -26,11 +25,11 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use crate::patience::{last_try, patiently, patiently_until};
 pub use client_ip::ClientIp;
 pub use envelope::{Success, SuccessBody, success};
 pub use error::{ApiError, ErrorBody};
 pub use json_or_form::JsonOrForm;
-pub use patience::{last_try, patiently, patiently_until};
 pub use serve::{ConnectionLimits, serve};
 
 use crate::state::AppState;

@@ -1,11 +1,7 @@
-//! The `Idempotency-Key` header, and the fingerprint of what a request asks for.
+//! The `Idempotency-Key` header's value, and the fingerprint of what a request asks for.
 
-use axum::http::{HeaderMap, HeaderName};
 use sha2::{Digest, Sha256};
 
-use crate::http::ApiError;
-
-pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 pub const MAX_LEN: usize = 255;
 
 /// A client's name for one intended action: 1 to 255 visible ASCII characters.
@@ -13,21 +9,6 @@ pub const MAX_LEN: usize = 255;
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    /// The request's key, if it sent one; a malformed key is a 400.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
-        let mut values = headers.get_all(HEADER).iter();
-        let Some(value) = values.next() else {
-            return Ok(None);
-        };
-        if values.next().is_some() {
-            return Err(ApiError::BadRequest(
-                "send one Idempotency-Key header, not several".into(),
-            ));
-        }
-        let text = value.to_str().unwrap_or("\u{0}");
-        Self::parse(text).map(Some).map_err(ApiError::BadRequest)
-    }
-
     pub fn parse(raw: &str) -> Result<Self, String> {
         let key = raw.trim();
         if key.is_empty() || key.len() > MAX_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -55,33 +36,16 @@ pub fn fingerprint(endpoint: &str, fields: &serde_json::Value) -> String {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
     use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
 
     #[test]
-    fn a_key_is_read_trimmed_and_an_absent_one_is_none() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(IdempotencyKey::from_headers(&headers).unwrap(), None);
-        headers.insert(HEADER, HeaderValue::from_static(" 3f1c-order-7 "));
-        let key = IdempotencyKey::from_headers(&headers).unwrap().unwrap();
-        assert_eq!(key.as_str(), "3f1c-order-7");
-    }
-
-    #[test]
-    fn empty_long_spaced_or_repeated_keys_are_refused() {
+    fn empty_long_or_spaced_keys_are_refused() {
         for bad in ["", "  ", "a b", &"k".repeat(MAX_LEN + 1), "é"] {
             assert!(IdempotencyKey::parse(bad).is_err(), "{bad:?}");
         }
-        let mut headers = HeaderMap::new();
-        headers.append(HEADER, HeaderValue::from_static("a"));
-        headers.append(HEADER, HeaderValue::from_static("b"));
-        assert!(matches!(
-            IdempotencyKey::from_headers(&headers),
-            Err(ApiError::BadRequest(_))
-        ));
     }
 
     #[test]

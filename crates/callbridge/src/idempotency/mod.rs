@@ -3,32 +3,47 @@
 //! its answer; a retry with the same key and body gets that answer again and never starts a
 //! second call. Keys are per agent and last [`KEY_LIFETIME`].
 
+pub(crate) mod http;
 mod key;
 
 use std::time::Duration;
 
-use axum::body::{Body, to_bytes};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 pub use key::{IdempotencyKey, fingerprint};
 
 use crate::domain::{AgentId, CallId};
-use crate::http::{ApiError, patiently};
+use crate::patience::{Busy, patiently};
 use crate::state::AppState;
 use crate::store::{Claimed, KeyClaim, KeyRecord, SavedResponse, StoreError};
 
 pub const KEY_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
-/// Tells a client that the answer is a replay of an earlier one.
-pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// How often a retry looks whether the first request has answered. Instances share nothing
 /// but the database, so there is no event to wait on.
 const POLL: Duration = Duration::from_millis(25);
 /// A key released while we claim it is claimed again; more than a few rounds means a storm.
 const CLAIM_ATTEMPTS: usize = 3;
-/// Start answers are envelopes of one call: a few KiB.
-const MAX_SAVED_BODY: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    /// The key names another request of the agent's.
+    #[error("this Idempotency-Key was used for a different request: send a new key for a new call")]
+    OtherRequest,
+    /// The key's first request stored no call yet, and has not answered.
+    #[error("a request with this Idempotency-Key is still being checked; retry in a moment")]
+    InFlight,
+    /// The key was claimed and released again on every round.
+    #[error("another request with this Idempotency-Key keeps starting and giving up; retry later")]
+    Unsettled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Busy for IdempotencyError {
+    fn is_busy(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_busy())
+    }
+}
 
 /// One request's key, its agent and what it asks.
 #[derive(Debug, Clone)]
@@ -43,14 +58,18 @@ pub enum Claim {
     /// The request is the first with this key: it runs.
     Ours,
     /// An earlier request answered: this is its answer.
-    Answered(Response),
+    Answered(SavedResponse),
     /// An earlier request is still running after `wait`; it has stored this call, if any.
     InFlight(Option<CallId>),
 }
 
 /// Claims the key, or, when an earlier request holds it, waits up to `wait` for that one's
 /// answer.
-pub async fn claim(state: &AppState, keyed: &Keyed, wait: Duration) -> Result<Claim, ApiError> {
+pub async fn claim(
+    state: &AppState,
+    keyed: &Keyed,
+    wait: Duration,
+) -> Result<Claim, IdempotencyError> {
     let deadline = tokio::time::Instant::now() + wait;
     for _ in 0..CLAIM_ATTEMPTS {
         let now = Utc::now();
@@ -73,20 +92,14 @@ pub async fn claim(state: &AppState, keyed: &Keyed, wait: Duration) -> Result<Cl
             return Ok(claim);
         }
     }
-    Err(ApiError::Conflict(
-        "another request with this Idempotency-Key keeps starting and giving up; retry later"
-            .into(),
-    ))
+    Err(IdempotencyError::Unsettled)
 }
 
-fn check_same_request(record: &KeyRecord, keyed: &Keyed) -> Result<(), ApiError> {
+fn check_same_request(record: &KeyRecord, keyed: &Keyed) -> Result<(), IdempotencyError> {
     if record.fingerprint == keyed.fingerprint {
         Ok(())
     } else {
-        Err(ApiError::Unprocessable(
-            "this Idempotency-Key was used for a different request: send a new key for a new call"
-                .into(),
-        ))
+        Err(IdempotencyError::OtherRequest)
     }
 }
 
@@ -96,10 +109,10 @@ async fn wait_for_answer(
     keyed: &Keyed,
     mut record: KeyRecord,
     deadline: tokio::time::Instant,
-) -> Result<Option<Claim>, ApiError> {
+) -> Result<Option<Claim>, StoreError> {
     loop {
         if let Some(saved) = record.response {
-            return Ok(Some(Claim::Answered(replay(&saved))));
+            return Ok(Some(Claim::Answered(saved)));
         }
         if tokio::time::Instant::now() >= deadline {
             return Ok(Some(Claim::InFlight(record.call_id)));
@@ -118,42 +131,23 @@ async fn wait_for_answer(
 
 /// Notes which call the key's request stored, before Twilio is asked, so a retry in flight can
 /// answer with it.
-pub async fn bind(state: &AppState, keyed: &Keyed, call: CallId) -> Result<(), ApiError> {
+pub async fn bind(state: &AppState, keyed: &Keyed, call: CallId) -> Result<(), StoreError> {
     // Left undone, the key would answer "in flight" until it expires: a busy database is
     // waited out.
-    patiently(state, || async {
-        Ok(state
+    patiently(state, || {
+        state
             .store
             .bind_key_to_call(keyed.agent_id, keyed.key.as_str(), call)
-            .await?)
     })
     .await
 }
 
-/// Keeps `response` as the key's answer, and returns it.
-pub async fn save(state: &AppState, keyed: &Keyed, response: Response) -> Response {
-    let (parts, body) = response.into_parts();
-    let bytes = match to_bytes(body, MAX_SAVED_BODY).await {
-        Ok(bytes) => bytes,
-        Err(err) => {
-            return ApiError::Internal(format!("could not read the answer to save it: {err}"))
-                .into_response();
-        }
-    };
-    let saved = SavedResponse {
-        status: parts.status.as_u16(),
-        retry_after_secs: parts
-            .headers
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok()),
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    };
-    if let Err(err) = patiently(state, || async {
-        Ok(state
+/// Keeps `saved` as the key's answer.
+pub async fn save(state: &AppState, keyed: &Keyed, saved: &SavedResponse) {
+    if let Err(err) = patiently(state, || {
+        state
             .store
-            .save_key_response(keyed.agent_id, keyed.key.as_str(), &saved)
-            .await?)
+            .save_key_response(keyed.agent_id, keyed.key.as_str(), saved)
     })
     .await
     {
@@ -161,55 +155,16 @@ pub async fn save(state: &AppState, keyed: &Keyed, response: Response) -> Respon
         // with the call as it is then.
         tracing::warn!(%err, "could not save the answer of an idempotent request");
     }
-    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// Gives the key up after a request that changed nothing, so a retry runs afresh.
 pub async fn release(state: &AppState, keyed: &Keyed) {
-    if let Err(err) = patiently(state, || async {
-        Ok(state
-            .store
-            .release_key(keyed.agent_id, keyed.key.as_str())
-            .await?)
+    if let Err(err) = patiently(state, || {
+        state.store.release_key(keyed.agent_id, keyed.key.as_str())
     })
     .await
     {
         // It expires with KEY_LIFETIME; until then a retry is answered from the key's call.
         tracing::warn!(%err, "could not release an idempotency key");
-    }
-}
-
-fn replay(saved: &SavedResponse) -> Response {
-    let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        saved.body.clone(),
-    )
-        .into_response();
-    let headers = response.headers_mut();
-    headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    if let Some(secs) = saved.retry_after_secs {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_replay_has_the_saved_status_body_and_retry_after() {
-        let response = replay(&SavedResponse {
-            status: 503,
-            retry_after_secs: Some(5),
-            body: r#"{"status":"error"}"#.into(),
-        });
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
-        assert_eq!(response.headers()[REPLAYED_HEADER], "true");
-        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        assert_eq!(&body[..], br#"{"status":"error"}"#);
     }
 }

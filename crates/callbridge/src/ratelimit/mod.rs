@@ -11,18 +11,34 @@ pub use policy::{
     Limit, OTP_CHECKS_PER_ADDRESS, OTP_CHECKS_PER_IP, OTP_SENDS_PER_ADDRESS, OTP_SENDS_PER_IP,
 };
 
-use crate::http::ApiError;
+use crate::patience::Busy;
 use crate::state::AppState;
-use crate::store::RateWindow;
+use crate::store::{RateWindow, StoreError};
 
-/// Counts one hit on `key` (e.g. `call-start:agent:<id>`) and refuses it with 429 and
-/// `Retry-After` once more than `limit` hits fell into the current `window`.
+#[derive(Debug, thiserror::Error)]
+pub enum RateLimitError {
+    /// Over the limit: the window ends in `retry_after_secs`.
+    #[error("too many requests, retry in {retry_after_secs} s")]
+    Limited { retry_after_secs: u64 },
+    /// The count could not be taken.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Busy for RateLimitError {
+    fn is_busy(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_busy())
+    }
+}
+
+/// Counts one hit on `key` (e.g. `call-start:agent:<id>`) and refuses it, saying when to retry,
+/// once more than `limit` hits fell into the current `window`.
 pub async fn check(
     state: &AppState,
     key: &str,
     limit: u32,
     window: Duration,
-) -> Result<(), ApiError> {
+) -> Result<(), RateLimitError> {
     let now = Utc::now();
     let start = window_start(now, window);
     // A key's count only means something for one window length.
@@ -36,12 +52,16 @@ pub async fn check(
             retry_after_secs,
             "rate limited"
         );
-        ApiError::RateLimited { retry_after_secs }
+        RateLimitError::Limited { retry_after_secs }
     })
 }
 
 /// [`check`] with a named limit.
-pub async fn check_limit(state: &AppState, limit: Limit, subject: &str) -> Result<(), ApiError> {
+pub async fn check_limit(
+    state: &AppState,
+    limit: Limit,
+    subject: &str,
+) -> Result<(), RateLimitError> {
     check(
         state,
         &format!("{}:{subject}", limit.name),

@@ -73,7 +73,10 @@ pub(super) fn sms_phone(state: &AppState, raw: &str) -> Result<PhoneNumber, ApiE
 /// before the code is sent, so that refused requests spend none of it.
 pub(super) async fn sms_budget(state: &AppState) -> Result<(), ApiError> {
     let per_hour = state.settings.sms_per_hour;
-    match ratelimit::check(state, SMS_BUDGET_KEY, per_hour, HOUR).await {
+    match ratelimit::check(state, SMS_BUDGET_KEY, per_hour, HOUR)
+        .await
+        .map_err(ApiError::from)
+    {
         Err(ApiError::RateLimited { retry_after_secs }) => {
             metrics::counter!(SMS_REFUSED, "reason" => "budget").increment(1);
             tracing::warn!(

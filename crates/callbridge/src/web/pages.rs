@@ -290,7 +290,7 @@ pub(super) async fn call(
     };
     let view = match view::load_for(state.store.as_ref(), call).await {
         Ok(view) => view,
-        Err(err) => return err.into_response(),
+        Err(err) => return crate::http::ApiError::from(err).into_response(),
     };
     let html = render(&CallPage {
         me: Some(shown),

@@ -9,7 +9,7 @@ use super::dial::{Twiml, answer_for, render};
 use super::signed::SignedForm;
 use super::status;
 use crate::calls::browser::{self, BrowserAnswer, BrowserDial};
-use crate::calls::twiml;
+use crate::calls::{lookup, twiml};
 use crate::domain::LegRole;
 use crate::http::{ApiError, patiently};
 use crate::state::AppState;
@@ -41,8 +41,8 @@ pub async fn status(
 ) -> Result<Json<Value>, ApiError> {
     let call_sid = form.require("CallSid")?.to_owned();
     patiently(&state, || async {
-        match state.store.leg_by_sid(&call_sid).await? {
-            Some(leg) => status::apply_to(&state, &form, leg.call_id).await,
+        match lookup::call_of_leg(state.store.as_ref(), &call_sid).await? {
+            Some(call_id) => status::apply_to(&state, &form, call_id).await,
             None => Ok(Json(json!({}))),
         }
     })

@@ -1,53 +1,11 @@
-//! What a status callback says, read from Twilio's parameters: a call's progress, a conference
+//! What a status callback is, read from Twilio's parameters: a call's progress, a conference
 //! event or a recording's status. One URL may receive any of the three (the seed sent them all
 //! to `/status`), so the parameters, not the path, decide which it is.
 
-use chrono::Utc;
-
 use super::signed::SignedForm;
+use crate::calls::callback::{CallProgress, Callback, ConferenceEvent, RecordingStatus};
 use crate::calls::flow::LegStatus;
-use crate::domain::{CallId, EventSource};
 use crate::http::ApiError;
-use crate::store::NewEvent;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Callback {
-    Call(CallProgress),
-    Conference(ConferenceEvent),
-    Recording(RecordingStatus),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallProgress {
-    pub call_sid: String,
-    /// As sent; `status` is `None` for one we do not know.
-    pub raw_status: String,
-    pub status: Option<LegStatus>,
-    pub sequence_number: Option<i64>,
-    /// Seconds from answer to hang-up; only on the final callback.
-    pub duration_secs: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConferenceEvent {
-    pub conference_sid: String,
-    /// `conference-start`, `participant-join`, …
-    pub event: String,
-    /// The participant's call, for participant events.
-    pub call_sid: Option<String>,
-    pub label: Option<String>,
-    pub sequence_number: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordingStatus {
-    pub recording_sid: String,
-    pub status: String,
-    pub call_sid: Option<String>,
-    pub conference_sid: Option<String>,
-    pub duration_secs: Option<i64>,
-    pub url: Option<String>,
-}
 
 fn number(form: &SignedForm, name: &str) -> Result<Option<i64>, ApiError> {
     form.param(name)
@@ -62,100 +20,47 @@ fn owned(value: Option<&str>) -> Option<String> {
     value.map(str::to_owned)
 }
 
-impl Callback {
-    pub fn parse(form: &SignedForm) -> Result<Self, ApiError> {
-        if let (Some(sid), Some(status)) =
-            (form.param("RecordingSid"), form.param("RecordingStatus"))
-        {
-            return Ok(Self::Recording(RecordingStatus {
-                recording_sid: sid.to_owned(),
-                status: status.to_owned(),
-                call_sid: owned(form.param("CallSid")),
-                conference_sid: owned(form.param("ConferenceSid")),
-                duration_secs: number(form, "RecordingDuration")?,
-                url: owned(form.param("RecordingUrl")),
-            }));
-        }
-        if let (Some(sid), Some(event)) = (
-            form.param("ConferenceSid"),
-            form.param("StatusCallbackEvent"),
-        ) {
-            return Ok(Self::Conference(ConferenceEvent {
-                conference_sid: sid.to_owned(),
-                event: event.to_owned(),
-                call_sid: owned(form.param("CallSid")),
-                label: owned(form.param("ParticipantLabel")),
-                sequence_number: number(form, "SequenceNumber")?,
-            }));
-        }
-        if let (Some(sid), Some(status)) = (form.param("CallSid"), form.param("CallStatus")) {
-            return Ok(Self::Call(CallProgress {
-                call_sid: sid.to_owned(),
-                raw_status: status.to_owned(),
-                status: LegStatus::parse(status),
-                sequence_number: number(form, "SequenceNumber")?,
-                duration_secs: number(form, "CallDuration")?,
-            }));
-        }
-        Err(ApiError::BadRequest(
-            "not a call, conference or recording status callback".into(),
-        ))
+pub fn parse(form: &SignedForm) -> Result<Callback, ApiError> {
+    if let (Some(sid), Some(status)) = (form.param("RecordingSid"), form.param("RecordingStatus")) {
+        return Ok(Callback::Recording(RecordingStatus {
+            recording_sid: sid.to_owned(),
+            status: status.to_owned(),
+            call_sid: owned(form.param("CallSid")),
+            conference_sid: owned(form.param("ConferenceSid")),
+            duration_secs: number(form, "RecordingDuration")?,
+            url: owned(form.param("RecordingUrl")),
+        }));
     }
-
-    /// The event to store. The key is the same for every delivery of one callback (Twilio's
-    /// retries, our duplicates) and different for anything else that happened.
-    pub fn event(&self, call_id: CallId, form: &SignedForm) -> NewEvent {
-        let seq = |n: Option<i64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
-        let (source, kind, call_sid, dedupe_key, sequence_number) = match self {
-            Self::Call(c) => (
-                EventSource::Call,
-                c.raw_status.clone(),
-                Some(c.call_sid.clone()),
-                format!(
-                    "call:{}:{}:{}",
-                    c.call_sid,
-                    c.raw_status,
-                    seq(c.sequence_number)
-                ),
-                c.sequence_number,
-            ),
-            Self::Conference(e) => (
-                EventSource::Conference,
-                e.event.clone(),
-                e.call_sid.clone(),
-                format!(
-                    "conference:{}:{}:{}:{}",
-                    e.conference_sid,
-                    e.event,
-                    e.call_sid.as_deref().unwrap_or("-"),
-                    seq(e.sequence_number)
-                ),
-                e.sequence_number,
-            ),
-            Self::Recording(r) => (
-                EventSource::Recording,
-                r.status.clone(),
-                r.call_sid.clone(),
-                format!("recording:{}:{}", r.recording_sid, r.status),
-                None,
-            ),
-        };
-        NewEvent {
-            call_id,
-            source,
-            kind,
-            call_sid,
-            dedupe_key,
-            sequence_number,
-            payload: form.payload(),
-            received_at: Utc::now(),
-        }
+    if let (Some(sid), Some(event)) = (
+        form.param("ConferenceSid"),
+        form.param("StatusCallbackEvent"),
+    ) {
+        return Ok(Callback::Conference(ConferenceEvent {
+            conference_sid: sid.to_owned(),
+            event: event.to_owned(),
+            call_sid: owned(form.param("CallSid")),
+            label: owned(form.param("ParticipantLabel")),
+            sequence_number: number(form, "SequenceNumber")?,
+        }));
     }
+    if let (Some(sid), Some(status)) = (form.param("CallSid"), form.param("CallStatus")) {
+        return Ok(Callback::Call(CallProgress {
+            call_sid: sid.to_owned(),
+            raw_status: status.to_owned(),
+            status: LegStatus::parse(status),
+            sequence_number: number(form, "SequenceNumber")?,
+            duration_secs: number(form, "CallDuration")?,
+        }));
+    }
+    Err(ApiError::BadRequest(
+        "not a call, conference or recording status callback".into(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::CallId;
 
     fn form(pairs: &[(&str, &str)]) -> SignedForm {
         SignedForm {
@@ -175,7 +80,7 @@ mod tests {
             ("CallDuration", "42"),
             ("SequenceNumber", "3"),
         ]);
-        let Callback::Call(c) = Callback::parse(&f).unwrap() else {
+        let Callback::Call(c) = parse(&f).unwrap() else {
             panic!("not a call callback")
         };
         assert_eq!(c.status, Some(LegStatus::Completed));
@@ -192,7 +97,7 @@ mod tests {
             ("CallStatus", "in-progress"),
         ]);
         assert!(matches!(
-            Callback::parse(&conference).unwrap(),
+            parse(&conference).unwrap(),
             Callback::Conference(ConferenceEvent { ref event, .. }) if event == "participant-join"
         ));
         let recording = form(&[
@@ -202,17 +107,14 @@ mod tests {
             ("ConferenceSid", "CF1"),
             ("StatusCallbackEvent", "whatever"),
         ]);
-        assert!(matches!(
-            Callback::parse(&recording).unwrap(),
-            Callback::Recording(_)
-        ));
+        assert!(matches!(parse(&recording).unwrap(), Callback::Recording(_)));
     }
 
     #[test]
     fn anything_else_is_a_bad_request() {
-        assert!(Callback::parse(&form(&[("Digits", "1")])).is_err());
+        assert!(parse(&form(&[("Digits", "1")])).is_err());
         assert!(
-            Callback::parse(&form(&[
+            parse(&form(&[
                 ("CallSid", "CA1"),
                 ("CallStatus", "ringing"),
                 ("SequenceNumber", "x")
@@ -229,15 +131,15 @@ mod tests {
             ("CallStatus", "ringing"),
             ("SequenceNumber", "1"),
         ]);
-        let again = Callback::parse(&ringing).unwrap().event(id, &ringing);
-        let first = Callback::parse(&ringing).unwrap().event(id, &ringing);
+        let again = parse(&ringing).unwrap().event(id, ringing.payload());
+        let first = parse(&ringing).unwrap().event(id, ringing.payload());
         assert_eq!(first.dedupe_key, again.dedupe_key);
         let answered = form(&[
             ("CallSid", "CA1"),
             ("CallStatus", "in-progress"),
             ("SequenceNumber", "2"),
         ]);
-        let next = Callback::parse(&answered).unwrap().event(id, &answered);
+        let next = parse(&answered).unwrap().event(id, answered.payload());
         assert_ne!(first.dedupe_key, next.dedupe_key);
         assert_eq!(first.payload["CallStatus"], "ringing");
     }
@@ -252,7 +154,7 @@ mod tests {
                 ("CallSid", sid),
                 ("SequenceNumber", seq),
             ]);
-            Callback::parse(&f).unwrap().event(id, &f).dedupe_key
+            parse(&f).unwrap().event(id, f.payload()).dedupe_key
         };
         assert_ne!(join("CA1", "1"), join("CA2", "2"));
     }

@@ -282,6 +282,46 @@ fn completed_call_facts() -> (Vec<Fact>, Vec<Fact>) {
     (agent, after_ready)
 }
 
+#[test]
+fn a_browser_agent_is_ready_on_joining_and_done_on_leaving() {
+    let browser = CallMode::Browser;
+    assert_eq!(
+        conference_fact(browser, ConferenceChange::Joined(Some(AGENT))),
+        Some(Fact::AgentReady)
+    );
+    assert_eq!(
+        conference_fact(browser, ConferenceChange::Joined(Some(RECIPIENT))),
+        Some(Fact::Joined(RECIPIENT))
+    );
+    assert_eq!(
+        conference_fact(browser, ConferenceChange::Left(Some(AGENT))),
+        Some(leg(AGENT, "completed"))
+    );
+    assert_eq!(
+        conference_fact(browser, ConferenceChange::Left(Some(RECIPIENT))),
+        None
+    );
+}
+
+#[test]
+fn a_phone_agent_joining_or_leaving_is_only_a_conference_event() {
+    let phone = CallMode::Phone;
+    assert_eq!(
+        conference_fact(phone, ConferenceChange::Joined(Some(AGENT))),
+        Some(Fact::Joined(AGENT))
+    );
+    assert_eq!(conference_fact(phone, ConferenceChange::Joined(None)), None);
+    assert_eq!(
+        conference_fact(phone, ConferenceChange::Left(Some(AGENT))),
+        None
+    );
+    assert_eq!(
+        conference_fact(phone, ConferenceChange::Ended),
+        Some(Fact::ConferenceEnded)
+    );
+    assert_eq!(conference_fact(phone, ConferenceChange::Other), None);
+}
+
 proptest! {
     #[test]
     fn no_fact_moves_a_final_state(

@@ -9,8 +9,20 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::http::ApiError;
 use crate::state::AppState;
+use crate::store::StoreError;
+
+/// An error that may be the database failing to lend a connection in time: the one failure a
+/// new try can cure.
+pub trait Busy: std::fmt::Display {
+    fn is_busy(&self) -> bool;
+}
+
+impl Busy for StoreError {
+    fn is_busy(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
 
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const LONGEST_PAUSE: Duration = Duration::from_millis(800);
@@ -18,10 +30,11 @@ const LONGEST_PAUSE: Duration = Duration::from_millis(800);
 /// Runs `handle` until it answers with anything but "database unavailable", or until a new
 /// try could no longer finish within `REQUEST_TIMEOUT` of now (a try may wait for a connection
 /// for as long as the pool's acquire timeout).
-pub async fn patiently<T, F, Fut>(state: &AppState, handle: F) -> Result<T, ApiError>
+pub async fn patiently<T, E, F, Fut>(state: &AppState, handle: F) -> Result<T, E>
 where
+    E: Busy,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     patiently_until(last_try(state, Instant::now()), handle).await
 }
@@ -33,16 +46,17 @@ pub fn last_try(state: &AppState, arrival: Instant) -> Instant {
 
 /// As [`patiently`], for a request that has already spent some of its time: no try starts
 /// after `last_start`.
-pub async fn patiently_until<T, F, Fut>(last_start: Instant, mut handle: F) -> Result<T, ApiError>
+pub async fn patiently_until<T, E, F, Fut>(last_start: Instant, mut handle: F) -> Result<T, E>
 where
+    E: Busy,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let mut pause = FIRST_PAUSE;
     loop {
         match handle().await {
-            Err(ApiError::Unavailable(message)) if Instant::now() + pause < last_start => {
-                tracing::debug!(%message, "database busy, trying again");
+            Err(error) if error.is_busy() && Instant::now() + pause < last_start => {
+                tracing::debug!(%error, "database busy, trying again");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(LONGEST_PAUSE);
             }

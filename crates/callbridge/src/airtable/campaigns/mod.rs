@@ -2,45 +2,25 @@
 //! the store; a runner on whichever instance holds the campaign's lease starts the next call
 //! once the previous one is over, no faster than `CALLS_PER_SECOND` across all instances.
 
+pub(super) mod http;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::api::{
-    INVALID_PHONE, caller, configured, failure_status, mark, phone_text, write_first_status,
-};
-use super::dial::start_call;
+use super::lead::{INVALID_PHONE, failure_status, mark, phone_text, write_first_status};
+use super::{Airtable, AirtableError};
+use crate::calls::CallError;
+use crate::calls::start::start_for_record;
 use crate::domain::{CallId, CallState, PhoneNumber};
-use crate::http::openapi::AIRTABLE_TAG;
-use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{
-    Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem, RecordLink, Store,
+    Agent, Campaign, CampaignItem, CampaignStatus, ItemState, NewCampaignItem, RecordLink, Store,
+    StoreError,
 };
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NewCampaign {
-    /// The Airtable view whose records are called, in the view's order.
-    #[schema(required = true, value_type = String)]
-    pub view: Option<String>,
-    /// The agent's email; a campaign calls for the agent who asks for it.
-    #[schema(required = true, value_type = String, format = Email)]
-    pub agent: Option<String>,
-    /// The call token, for clients that cannot send the Authorization header.
-    pub token: Option<String>,
-}
-
-/// The body of the pause, resume and cancel endpoints; may be empty.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct TokenOnly {
-    /// The call token, for clients that cannot send the Authorization header.
-    pub token: Option<String>,
-}
 
 /// `GET /airtable/campaigns/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -78,7 +58,7 @@ fn outcome(item: &CampaignItem) -> &'static str {
     }
 }
 
-fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) -> CampaignView {
+pub(super) fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) -> CampaignView {
     let mut counts: BTreeMap<&'static str, usize> = [
         "pending",
         "starting",
@@ -114,53 +94,30 @@ fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) -> Campaign
     }
 }
 
-/// Queue a campaign: every record of a view, called one after another for the agent.
-#[utoipa::path(
-    post,
-    path = "/airtable/campaigns",
-    tag = AIRTABLE_TAG,
-    security(("callToken" = [])),
-    request_body = NewCampaign,
-    responses(
-        (status = 200, description = "The campaign is queued; it starts at once.", body = SuccessBody<CampaignView>),
-        (status = 400, description = "`view` or `agent` is missing.", body = ErrorBody),
-        (status = 403, description = "`agent` is not the caller's own email.", body = ErrorBody),
-        (status = 404, description = "The Airtable integration is off.", body = ErrorBody),
-        (status = 422, description = "Airtable refused the view.", body = ErrorBody),
-        (status = 502, description = "Airtable failed.", body = ErrorBody),
-    )
-)]
-pub async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    JsonOrForm(body): JsonOrForm<NewCampaign>,
-) -> Result<Success<CampaignView>, ApiError> {
-    let airtable = configured(&state)?;
-    let (agent, _) = caller(&state, &headers, body.token.as_deref()).await?;
-    let view = body
-        .view
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("view is required".into()))?;
-    let asked = body
-        .agent
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("agent (the agent's email) is required".into()))?;
+/// Queues a campaign of every record of `view` for `agent`, who must be the agent `asked`
+/// names: a campaign calls for the agent who starts it.
+pub(super) async fn queue(
+    state: &AppState,
+    airtable: &Airtable,
+    agent: &Agent,
+    view: &str,
+    asked: &str,
+) -> Result<CampaignView, AirtableError> {
     if !asked.eq_ignore_ascii_case(agent.email.as_str()) {
-        return Err(ApiError::Forbidden(
-            "agent must be your own email: a campaign calls for the agent who starts it".into(),
-        ));
+        return Err(AirtableError::NotYourCampaign);
     }
     let phone_field = airtable.fields.phone.clone();
     let records = airtable
-        .list_view(&view, std::slice::from_ref(&phone_field))
+        .list_view(view, std::slice::from_ref(&phone_field))
         .await
         .map_err(|e| match e {
-            super::AirtableError::Airtable(a) if a.is_permanent() && a.status() == Some(422) => {
-                ApiError::Unprocessable(format!("Airtable refused the view {view:?}: {a}"))
+            AirtableError::Airtable(a) if a.is_permanent() && a.status() == Some(422) => {
+                AirtableError::ViewRefused {
+                    view: view.to_owned(),
+                    source: a,
+                }
             }
-            other => other.into(),
+            other => other,
         })?;
     let items: Vec<NewCampaignItem> = records
         .iter()
@@ -169,181 +126,65 @@ pub async fn create(
             phone: phone_text(&r.fields, &phone_field),
         })
         .collect();
-    let campaign = state.store.create_campaign(agent.id, &view, &items).await?;
+    let campaign = state.store.create_campaign(agent.id, view, &items).await?;
     tracing::info!(campaign = %campaign.id, records = items.len(), "campaign queued");
     let items = state.store.campaign_items(&campaign.id).await?;
-    Ok(success(
-        format!("Campaign queued with {} records", items.len()),
-        view_of(&campaign, agent.email.as_str(), &items),
-    ))
+    Ok(view_of(&campaign, agent.email.as_str(), &items))
 }
 
-/// The campaign, if it is the caller's.
-async fn own_campaign(
-    state: &AppState,
-    headers: &HeaderMap,
-    token: Option<&str>,
+/// The campaign `id`, if it is `agent`'s; anyone else's is not found either.
+pub(super) async fn agents_campaign(
+    store: &dyn Store,
+    agent: &Agent,
     id: &str,
-) -> Result<(Campaign, String), ApiError> {
-    configured(state)?;
-    let (agent, _) = caller(state, headers, token).await?;
-    let campaign = state
-        .store
+) -> Result<Campaign, AirtableError> {
+    store
         .campaign_by_id(id)
         .await?
         .filter(|c| c.agent_id == agent.id)
-        .ok_or_else(|| ApiError::NotFound(format!("no campaign {id}")))?;
-    Ok((campaign, agent.email.as_str().to_owned()))
-}
-
-/// A campaign's progress: items per outcome and the record being called.
-#[utoipa::path(
-    get,
-    path = "/airtable/campaigns/{id}",
-    tag = AIRTABLE_TAG,
-    security(("callToken" = [])),
-    params(("id" = String, Path, description = "The campaign's id.")),
-    responses(
-        (status = 200, description = "The campaign.", body = SuccessBody<CampaignView>),
-        (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
-    )
-)]
-pub async fn progress(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Success<CampaignView>, ApiError> {
-    let (campaign, agent) = own_campaign(&state, &headers, None, &id).await?;
-    let items = state.store.campaign_items(&campaign.id).await?;
-    Ok(success("Campaign", view_of(&campaign, &agent, &items)))
+        .ok_or_else(|| AirtableError::NoCampaign(id.to_owned()))
 }
 
 /// A move a person may ask of a campaign: from any of `from`, to `to`.
-struct StatusChange {
-    from: &'static [CampaignStatus],
-    to: CampaignStatus,
+pub(super) struct StatusChange {
+    pub(super) from: &'static [CampaignStatus],
+    pub(super) to: CampaignStatus,
 }
 
-const PAUSE: StatusChange = StatusChange {
+pub(super) const PAUSE: StatusChange = StatusChange {
     from: &[CampaignStatus::Running],
     to: CampaignStatus::Paused,
 };
-const RESUME: StatusChange = StatusChange {
+pub(super) const RESUME: StatusChange = StatusChange {
     from: &[CampaignStatus::Paused],
     to: CampaignStatus::Running,
 };
-const CANCEL: StatusChange = StatusChange {
+pub(super) const CANCEL: StatusChange = StatusChange {
     from: &[CampaignStatus::Running, CampaignStatus::Paused],
     to: CampaignStatus::Canceled,
 };
 
-async fn change(
-    state: AppState,
-    headers: HeaderMap,
-    id: String,
-    token: Option<String>,
+/// The campaign after `change`, which only a campaign in one of its `from` states allows.
+pub(super) async fn move_campaign(
+    store: &dyn Store,
+    campaign: Campaign,
     StatusChange { from, to }: StatusChange,
-) -> Result<Success<CampaignView>, ApiError> {
-    let (campaign, agent) = own_campaign(&state, &headers, token.as_deref(), &id).await?;
-    if !state
-        .store
-        .set_campaign_status(&campaign.id, from, to)
-        .await?
-    {
-        let now = state
-            .store
+) -> Result<Campaign, AirtableError> {
+    if !store.set_campaign_status(&campaign.id, from, to).await? {
+        let now = store
             .campaign_by_id(&campaign.id)
             .await?
             .map_or(campaign.status, |c| c.status);
-        return Err(ApiError::Conflict(format!(
-            "the campaign is {}; it cannot be made {}",
-            now.as_str(),
-            to.as_str()
-        )));
+        return Err(AirtableError::CampaignCannotMove { now, to });
     }
-    let campaign = state
-        .store
+    Ok(store
         .campaign_by_id(&campaign.id)
         .await?
-        .unwrap_or(campaign);
-    let items = state.store.campaign_items(&campaign.id).await?;
-    Ok(success(
-        format!("Campaign {}", to.as_str()),
-        view_of(&campaign, &agent, &items),
-    ))
-}
-
-/// Pause a running campaign: the call in progress goes on, no next one starts.
-#[utoipa::path(
-    post,
-    path = "/airtable/campaigns/{id}/pause",
-    tag = AIRTABLE_TAG,
-    security(("callToken" = [])),
-    params(("id" = String, Path, description = "The campaign's id.")),
-    request_body(content = Option<TokenOnly>, description = "May be empty."),
-    responses(
-        (status = 200, description = "The campaign as it is now.", body = SuccessBody<CampaignView>),
-        (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
-        (status = 409, description = "The campaign is not running.", body = ErrorBody),
-    )
-)]
-pub async fn pause(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    JsonOrForm(body): JsonOrForm<TokenOnly>,
-) -> Result<Success<CampaignView>, ApiError> {
-    change(state, headers, id, body.token, PAUSE).await
-}
-
-/// Resume a paused campaign.
-#[utoipa::path(
-    post,
-    path = "/airtable/campaigns/{id}/resume",
-    tag = AIRTABLE_TAG,
-    security(("callToken" = [])),
-    params(("id" = String, Path, description = "The campaign's id.")),
-    request_body(content = Option<TokenOnly>, description = "May be empty."),
-    responses(
-        (status = 200, description = "The campaign as it is now.", body = SuccessBody<CampaignView>),
-        (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
-        (status = 409, description = "The campaign is not paused.", body = ErrorBody),
-    )
-)]
-pub async fn resume(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    JsonOrForm(body): JsonOrForm<TokenOnly>,
-) -> Result<Success<CampaignView>, ApiError> {
-    change(state, headers, id, body.token, RESUME).await
-}
-
-/// Cancel a campaign: the records not called yet are left alone.
-#[utoipa::path(
-    post,
-    path = "/airtable/campaigns/{id}/cancel",
-    tag = AIRTABLE_TAG,
-    security(("callToken" = [])),
-    params(("id" = String, Path, description = "The campaign's id.")),
-    request_body(content = Option<TokenOnly>, description = "May be empty."),
-    responses(
-        (status = 200, description = "The campaign as it is now.", body = SuccessBody<CampaignView>),
-        (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
-        (status = 409, description = "The campaign already ended.", body = ErrorBody),
-    )
-)]
-pub async fn cancel(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    JsonOrForm(body): JsonOrForm<TokenOnly>,
-) -> Result<Success<CampaignView>, ApiError> {
-    change(state, headers, id, body.token, CANCEL).await
+        .unwrap_or(campaign))
 }
 
 /// Gives an item claimed for starting back to the queue: nobody was called for it.
-async fn back_to_pending(store: &dyn Store, item: &CampaignItem) -> Result<(), ApiError> {
+async fn back_to_pending(store: &dyn Store, item: &CampaignItem) -> Result<(), StoreError> {
     store
         .move_item(
             &item.id,
@@ -372,7 +213,7 @@ impl Runner {
     }
 
     /// One step of every campaign held; true when a call was started.
-    pub(super) async fn step(&self) -> Result<bool, ApiError> {
+    pub(super) async fn step(&self) -> Result<bool, StoreError> {
         let Some(airtable) = self.state.airtable.as_ref() else {
             return Ok(false);
         };
@@ -388,7 +229,7 @@ impl Runner {
         Ok(started)
     }
 
-    async fn step_campaign(&self, campaign: &Campaign) -> Result<bool, ApiError> {
+    async fn step_campaign(&self, campaign: &Campaign) -> Result<bool, StoreError> {
         let store = &self.state.store;
         let items = store.campaign_items(&campaign.id).await?;
         for stuck in items.iter().filter(|i| i.state == ItemState::Starting) {
@@ -456,9 +297,15 @@ impl Runner {
         }
     }
 
-    async fn start_item(&self, campaign: &Campaign, item: &CampaignItem) -> Result<bool, ApiError> {
+    async fn start_item(
+        &self,
+        campaign: &Campaign,
+        item: &CampaignItem,
+    ) -> Result<bool, StoreError> {
         let store = &self.state.store;
-        let airtable = configured(&self.state)?;
+        let Some(airtable) = self.state.airtable.as_ref() else {
+            return Ok(false);
+        };
         let fail = |error: String| async move {
             store
                 .move_item(
@@ -500,7 +347,7 @@ impl Runner {
             record_id: &item.record_id,
             campaign_id: Some(&campaign.id),
         };
-        match start_call(&self.state, &agent, None, &phone, label, link).await {
+        match start_for_record(&self.state, &agent, &phone, label, link).await {
             Ok(view) => {
                 write_first_status(airtable, &view).await?;
                 store
@@ -514,7 +361,7 @@ impl Runner {
                     .await?;
                 Ok(true)
             }
-            Err(ApiError::RateLimited { retry_after_secs }) => {
+            Err(CallError::RateLimited { retry_after_secs }) => {
                 // The agent's own start limit: the item waits for its turn again.
                 back_to_pending(store.as_ref(), item).await?;
                 tokio::time::sleep(Duration::from_secs(retry_after_secs.min(60))).await;
@@ -531,7 +378,7 @@ impl Runner {
     }
 
     /// `CALLS_PER_SECOND` across every instance: one shared slot per call.
-    async fn wait_for_call_slot(&self) -> Result<(), ApiError> {
+    async fn wait_for_call_slot(&self) -> Result<(), StoreError> {
         let settings = &self.state.settings;
         let spacing = Duration::from_secs_f64(1.0 / settings.calls_per_second);
         let key = format!("calls:{}", settings.twilio.account_sid);

@@ -8,35 +8,17 @@ use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::view::{self, CallView};
 use crate::auth::AuthAgent;
-use crate::domain::{AgentId, CallId, CallState};
+use crate::calls::lookup;
+use crate::calls::view::CallView;
+use crate::domain::{CallId, CallState};
 use crate::http::openapi::CALLS_TAG;
 use crate::http::{ApiError, ErrorBody, Success, SuccessBody, success};
 use crate::state::AppState;
-use crate::store::{Call, CallCursor, CallPageQuery, Store};
+use crate::store::CallCursor;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
-
-/// The call, if it exists and belongs to `agent`. Anything else is the same 404, so nobody learns
-/// whether another agent's call id exists.
-pub async fn owned_call(
-    store: &dyn Store,
-    agent: &AuthAgent,
-    raw_id: &str,
-) -> Result<Call, ApiError> {
-    let not_found = || ApiError::NotFound("call not found".into());
-    let id: CallId = raw_id.parse().map_err(|_| not_found())?;
-    match store.call_by_id(id).await? {
-        Some(call) if call.agent_id == agent_id(agent) => Ok(call),
-        _ => Err(not_found()),
-    }
-}
-
-fn agent_id(agent: &AuthAgent) -> AgentId {
-    agent.0.id
-}
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -85,34 +67,17 @@ pub(super) async fn list(
     };
     let states = parse_states(params.state.as_deref())?;
     let before = params.cursor.as_deref().map(decode_cursor).transpose()?;
-    let query = CallPageQuery {
-        agent: agent_id(&agent),
-        states,
-        before,
-        since: None,
-        until: None,
-        number_digits: None,
-        // One more than asked tells whether another page exists.
-        limit: limit + 1,
-    };
-    let mut calls = state.store.calls_page(&query).await?;
-    let next = if calls.len() > limit as usize {
-        calls.truncate(limit as usize);
-        calls.last().map(|last| {
-            next_link(
-                limit,
-                params.state.as_deref(),
-                &encode_cursor(&CallCursor {
-                    created_at: last.created_at,
-                    id: last.id,
-                }),
-            )
-        })
-    } else {
-        None
-    };
-    let views = view::load_many(state.store.as_ref(), calls).await?;
-    Ok(success("Calls", CallPage { calls: views, next }))
+    let page = lookup::page(state.store.as_ref(), &agent.0, states, before, limit).await?;
+    let next = page
+        .next
+        .map(|cursor| next_link(limit, params.state.as_deref(), &encode_cursor(&cursor)));
+    Ok(success(
+        "Calls",
+        CallPage {
+            calls: page.calls,
+            next,
+        },
+    ))
 }
 
 /// One call: its legs, conference, events and recording.
@@ -132,14 +97,7 @@ pub(super) async fn detail(
     agent: AuthAgent,
     Path(id): Path<String>,
 ) -> Result<Success<CallView>, ApiError> {
-    let not_found = || ApiError::NotFound("call not found".into());
-    let id: CallId = id.parse().map_err(|_| not_found())?;
-    // One snapshot for the ownership check and the view: a call row read before its legs
-    // could show a leg ended without the duration written before it.
-    let view = view::load(state.store.as_ref(), id).await?;
-    if view.agent.id != agent_id(&agent) {
-        return Err(not_found());
-    }
+    let view = lookup::owned_view(state.store.as_ref(), &agent.0, &id).await?;
     Ok(success("Call", view))
 }
 
