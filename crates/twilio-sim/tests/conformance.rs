@@ -663,6 +663,11 @@ async fn every_client_call_conforms_to_twilios_openapi_documents() {
     assert_eq!(status, 404);
 
     let exchanges = proxy.exchanges();
+    // Twilio's documents describe a recording's JSON only; its audio is the same URI with
+    // `.mp3`, so the client's audio download is checked here, outside them.
+    let audio = twilio.recording_audio(&recording.sid).await.unwrap();
+    assert_eq!(audio.headers()["content-type"], "audio/mpeg");
+    assert!(!audio.bytes().await.unwrap().is_empty());
     let violations = check_all(&spec, &exchanges);
     let coverage_gaps = check_coverage(&spec, &exchanges, &cov);
     sim.shutdown().await;

@@ -123,7 +123,7 @@ impl Person<'_> {
     }
 
     async fn field(&self, label: &str) -> fantoccini::elements::Element {
-        let xpath = format!("//label[normalize-space()='{label}']");
+        let xpath = format!("//label[normalize-space()=\"{label}\"]");
         let label_el = self
             .browser
             .wait()
@@ -197,6 +197,23 @@ impl Person<'_> {
                 };
                 panic!("{css} never appeared ({e}); the page shows:\n{shown}")
             }
+        }
+    }
+
+    /// Waits for a navigation: the page's address comes to contain `part`.
+    async fn until_url(&self, part: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let url = self.browser.current_url().await.unwrap();
+            if url.as_str().contains(part) && self.browser.find(Locator::Css("main")).await.is_ok()
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never reached a page with {part}: {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -555,7 +572,15 @@ async fn an_agent_talks_from_the_browser_with_the_keypad_and_mute() {
     let mute = person.until("#mute[aria-pressed='true']").await;
     assert_eq!(mute.text().await.unwrap(), "Unmute");
     person.photograph("browser-call").await;
-    person.press("Hang up").await;
+    // Escape hangs up.
+    person
+        .browser
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
     person.call_state("completed").await;
     let calls = crate::helpers::sim_calls_to(&app.sim, CUSTOMER).await;
     let (browser, dialled): (Vec<&Value>, Vec<&Value>) =
@@ -611,7 +636,7 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
     let find = |label: &'static str| {
         let browser = browser.clone();
         async move {
-            let xpath = format!("//label[normalize-space()='{label}']");
+            let xpath = format!("//label[normalize-space()=\"{label}\"]");
             let label = browser
                 .wait()
                 .at_most(PATIENCE)
@@ -973,5 +998,111 @@ async fn a_refused_microphone_is_said_and_nothing_is_dialled() {
             .await
             .is_empty()
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_call_log_pages_and_filters_by_state_date_and_number() {
+    if !browser_installed() {
+        return;
+    }
+    let app = spawn().await;
+    app.sim.set_number(AGENT_PHONE, keen_agent());
+    let driver = Driver::start();
+    let person = Person {
+        browser: driver.browser().await,
+        app: &app,
+    };
+    person.sign_in("(415) 555-0101").await;
+    let ada = app
+        .store
+        .agent_by_email(&callbridge::domain::EmailAddress::parse(EMAIL).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    // 22 calls to the usual customer, 3 of them failed busy, and 3 to another number.
+    for i in 0..25 {
+        let recipient = if i < 22 { CUSTOMER } else { "+12025550199" };
+        let call = app
+            .store
+            .create_call(callbridge::store::NewCall {
+                mode: callbridge::domain::CallMode::Phone,
+                agent_id: ada.id,
+                recipient: callbridge::domain::PhoneNumber::parse(recipient).unwrap(),
+                agent_endpoint: ada.phone.clone().unwrap().into(),
+                label: Some(format!("call {i}")),
+                record: false,
+            })
+            .await
+            .unwrap();
+        let (state, reason) = if i % 7 == 0 {
+            (
+                callbridge::domain::CallState::Failed,
+                Some("recipient_busy"),
+            )
+        } else {
+            (callbridge::domain::CallState::Completed, None)
+        };
+        app.store
+            .set_call_state(call.id, state, reason)
+            .await
+            .unwrap();
+    }
+    let rows = |person: &Person<'_>| {
+        let browser = person.browser.clone();
+        async move {
+            browser
+                .find_all(Locator::Css("tr[data-call-id]"))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+
+    person.follow_link("Calls").await;
+    person.until("tr[data-call-id]").await;
+    assert_eq!(rows(&person).await, 20, "a page holds 20 calls");
+    person.follow_link("Older calls").await;
+    person.until_url("before=").await;
+    assert_eq!(rows(&person).await, 5);
+    assert!(
+        person
+            .browser
+            .find(Locator::XPath("//a[normalize-space()='Older calls']"))
+            .await
+            .is_err()
+    );
+
+    person.open("/history").await;
+    let state = person.field("State").await;
+    state.select_by_value("failed").await.unwrap();
+    person.press("Filter").await;
+    person.until_url("state=failed").await;
+    assert_eq!(rows(&person).await, 4, "calls 0, 7, 14 and 21 failed");
+    assert!(
+        person
+            .browser
+            .find(Locator::Css("tr[data-call-state='completed']"))
+            .await
+            .is_err()
+    );
+    assert!(person.text_of("tr[data-call-id]").await.contains("busy"));
+
+    person.open("/history").await;
+    person.type_into("Customer's number", "0199").await;
+    person.press("Filter").await;
+    person.until_url("number=0199").await;
+    assert_eq!(rows(&person).await, 3);
+
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d");
+    person.open(&format!("/history?from={tomorrow}")).await;
+    person.until("main").await;
+    assert!(person.text_of("main").await.contains("No calls here yet"));
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    person
+        .open(&format!("/history?from={today}&to={today}&number=0199"))
+        .await;
+    person.until("tr[data-call-id]").await;
+    assert_eq!(rows(&person).await, 3);
     app.stop().await;
 }

@@ -49,6 +49,10 @@ const RESOURCE_SOURCES: [(&str, &str); 10] = [
 ];
 
 /// The public async methods of `twilio::Client`: every one is a REST call.
+/// Client methods whose operation Twilio's OpenAPI documents leave out; the test checks them
+/// on their own.
+pub const OUTSIDE_THE_DOCUMENTS: &[&str] = &["recording_audio"];
+
 pub fn client_methods() -> Vec<String> {
     let declared: Vec<&str> = RESOURCE_MODULES
         .lines()
@@ -72,6 +76,7 @@ pub fn client_methods() -> Vec<String> {
             }
         }
     }
+    methods.retain(|m| !OUTSIDE_THE_DOCUMENTS.contains(&m.as_str()));
     methods.sort();
     methods
 }
