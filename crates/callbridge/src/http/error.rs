@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::envelope::ErrorStatus;
 use crate::airtable::AirtableError;
+use crate::auth::AuthError;
 use crate::browser::TokenError;
 use crate::calls::CallError;
 use crate::domain::{CallId, DomainError, mask};
@@ -272,6 +273,29 @@ impl From<CallError> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    #[track_caller]
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Store(e) => e.into(),
+            AuthError::NoVerifiedPhone(_) | AuthError::Signing(_) => {
+                Self::Internal(err.to_string())
+            }
+            AuthError::CallTokenExpired
+            | AuthError::NotACallToken
+            | AuthError::InvalidCallToken
+            | AuthError::NoSuchAgent
+            | AuthError::Revoked
+            | AuthError::PhoneChanged
+            | AuthError::PhoneNotVerified
+            | AuthError::SetupTokenExpired
+            | AuthError::NotASetupToken
+            | AuthError::InvalidSetupToken
+            | AuthError::SetupTokenNamesNoEmail => Self::Unauthorized(err.to_string()),
+        }
+    }
+}
+
 impl From<AirtableError> for ApiError {
     #[track_caller]
     fn from(err: AirtableError) -> Self {
@@ -505,6 +529,19 @@ mod tests {
         let busy = CallError::Store(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
         assert!(busy.is_busy() && busy.is_ours());
         assert!(ApiError::from(busy).is_busy());
+    }
+
+    #[test]
+    fn auth_refusals_are_401_and_our_failures_500() {
+        let refused = ApiError::from(AuthError::Revoked);
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(refused.to_string(), AuthError::Revoked.to_string());
+        let bug = ApiError::from(AuthError::NoVerifiedPhone(crate::domain::AgentId::new()));
+        assert_eq!(bug.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let busy = ApiError::from(AuthError::Store(StoreError::Unavailable(
+            sqlx::Error::PoolTimedOut,
+        )));
+        assert!(busy.is_busy());
     }
 
     #[test]
