@@ -16,6 +16,7 @@ use crate::domain::{CallId, DomainError, mask};
 use crate::idempotency::IdempotencyError;
 use crate::patience::Busy;
 use crate::ratelimit::RateLimitError;
+use crate::setup::SetupError;
 use crate::store::StoreError;
 
 /// `code` in the body is Twilio's error code when Twilio refused something (as the seed passed
@@ -296,6 +297,35 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<SetupError> for ApiError {
+    #[track_caller]
+    fn from(err: SetupError) -> Self {
+        match err {
+            SetupError::Invalid(message) => Self::BadRequest(message),
+            SetupError::VerifyRefused { .. } => Self::BadRequest(err.to_string()),
+            SetupError::WrongCode { .. } | SetupError::EmailNotVerified => {
+                Self::Unauthorized(err.to_string())
+            }
+            SetupError::NoPendingCode { .. } => Self::NotFound(err.to_string()),
+            SetupError::PhoneTaken => Self::Conflict(err.to_string()),
+            SetupError::DomainNotAllowed { .. }
+            | SetupError::SmsRefused { .. }
+            | SetupError::Undeliverable { .. } => Self::Unprocessable(err.to_string()),
+            SetupError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            SetupError::Twilio {
+                message,
+                twilio_code,
+            } => Self::Upstream {
+                message,
+                twilio_code,
+            },
+            SetupError::NotConfigured => Self::Unavailable(err.to_string()),
+            SetupError::Auth(e) => e.into(),
+            SetupError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<AirtableError> for ApiError {
     #[track_caller]
     fn from(err: AirtableError) -> Self {
@@ -542,6 +572,59 @@ mod tests {
             sqlx::Error::PoolTimedOut,
         )));
         assert!(busy.is_busy());
+    }
+
+    #[test]
+    fn setup_errors_keep_their_status_and_their_words() {
+        let to = || "a@b.co".to_owned();
+        let cases = [
+            (SetupError::Invalid("Email is required".into()), 400),
+            (
+                SetupError::VerifyRefused {
+                    to: to(),
+                    message: "bad".into(),
+                },
+                400,
+            ),
+            (SetupError::WrongCode { to: to() }, 401),
+            (SetupError::EmailNotVerified, 401),
+            (SetupError::Auth(AuthError::SetupTokenExpired), 401),
+            (SetupError::NoPendingCode { to: to() }, 404),
+            (SetupError::PhoneTaken, 409),
+            (
+                SetupError::DomainNotAllowed {
+                    allowed: vec!["twilio.com".into()],
+                },
+                422,
+            ),
+            (
+                SetupError::Undeliverable {
+                    to: to(),
+                    message: "blocked".into(),
+                },
+                422,
+            ),
+            (
+                SetupError::RateLimited {
+                    retry_after_secs: 5,
+                },
+                429,
+            ),
+            (
+                SetupError::Twilio {
+                    message: "Twilio Verify failed: down".into(),
+                    twilio_code: Some(20500),
+                },
+                502,
+            ),
+            (SetupError::NotConfigured, 503),
+        ];
+        for (err, status) in cases {
+            let shown = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.status().as_u16(), status, "{api:?}");
+            assert_eq!(api.to_string(), shown);
+        }
     }
 
     #[test]
