@@ -119,7 +119,7 @@ pub(super) async fn caller(
                     .into(),
             )
         })?;
-    authenticate(state, &token).await
+    Ok(authenticate(state, &token).await?)
 }
 
 /// Airtable record ids are `rec` and 14 letters or digits.

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::AuthError;
 use super::jwt::{self, Refusal};
 use crate::config::Settings;
-use crate::http::ApiError;
 use crate::store::Agent;
 
 pub const CALL_ISSUER: &str = "callbridge";
@@ -26,12 +26,9 @@ pub struct CallClaims {
 }
 
 /// A call token for `agent`, valid for `CALL_TOKEN_TTL`. The agent must have a verified phone.
-pub fn issue_call_token(settings: &Settings, agent: &Agent) -> Result<String, ApiError> {
+pub fn issue_call_token(settings: &Settings, agent: &Agent) -> Result<String, AuthError> {
     let (Some(phone), Some(_)) = (&agent.phone, agent.phone_verified_at) else {
-        return Err(ApiError::Internal(format!(
-            "call token asked for agent {} without a verified phone",
-            agent.id
-        )));
+        return Err(AuthError::NoVerifiedPhone(agent.id));
     };
     let iat = jwt::now_secs();
     let ttl = i64::try_from(settings.call_token_ttl.as_secs()).unwrap_or(i64::MAX);
@@ -50,21 +47,10 @@ pub fn issue_call_token(settings: &Settings, agent: &Agent) -> Result<String, Ap
 
 /// The claims of a well-signed, unexpired call token. Whether its agent may still use it is
 /// [`super::authenticate`]'s question.
-pub fn verify_call_token(settings: &Settings, token: &str) -> Result<CallClaims, ApiError> {
-    jwt::check(settings, token, CALL_ISSUER, CALL_AUDIENCE).map_err(|refusal| {
-        ApiError::Unauthorized(
-            match refusal {
-                Refusal::Expired => {
-                    "Call token has expired: verify your phone again (/setup/phone/validate) \
-                     for a new one"
-                }
-                Refusal::WrongKind => {
-                    "This is not a call token: use data.token from /setup/phone/validate or \
-                     /setup/validate"
-                }
-                Refusal::Invalid => "Invalid call token",
-            }
-            .to_owned(),
-        )
+pub fn verify_call_token(settings: &Settings, token: &str) -> Result<CallClaims, AuthError> {
+    jwt::check(settings, token, CALL_ISSUER, CALL_AUDIENCE).map_err(|refusal| match refusal {
+        Refusal::Expired => AuthError::CallTokenExpired,
+        Refusal::WrongKind => AuthError::NotACallToken,
+        Refusal::Invalid => AuthError::InvalidCallToken,
     })
 }

@@ -5,13 +5,13 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::AuthError;
 use crate::config::Settings;
-use crate::http::ApiError;
 
 /// Clocks of several instances differ a little; a few seconds, not the library's minute.
 const LEEWAY_SECS: u64 = 5;
 
-/// Why a token was refused; each handler words it for its own kind of token.
+/// Why a token was refused; each kind of token words it its own way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Refusal {
     Expired,
@@ -20,13 +20,13 @@ pub(super) enum Refusal {
     Invalid,
 }
 
-pub(super) fn sign<C: Serialize>(settings: &Settings, claims: &C) -> Result<String, ApiError> {
+pub(super) fn sign<C: Serialize>(settings: &Settings, claims: &C) -> Result<String, AuthError> {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         claims,
         &EncodingKey::from_secret(settings.jwt_secret_bytes()),
     )
-    .map_err(|e| ApiError::Internal(format!("cannot sign a token: {e}")))
+    .map_err(|e| AuthError::Signing(e.to_string()))
 }
 
 pub(super) fn check<C: DeserializeOwned>(

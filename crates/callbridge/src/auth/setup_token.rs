@@ -5,10 +5,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::AuthError;
 use super::jwt::{self, Refusal};
 use crate::config::Settings;
 use crate::domain::EmailAddress;
-use crate::http::ApiError;
 
 pub const SETUP_ISSUER: &str = "outbound-conference-setup";
 pub const SETUP_AUDIENCE: &str = "setup/phone";
@@ -31,7 +31,7 @@ pub fn issue_setup_token(
     settings: &Settings,
     email: &EmailAddress,
     verified_at: DateTime<Utc>,
-) -> Result<String, ApiError> {
+) -> Result<String, AuthError> {
     let iat = jwt::now_secs();
     let claims = SetupClaims {
         email: email.as_str().to_owned(),
@@ -44,25 +44,14 @@ pub fn issue_setup_token(
     jwt::sign(settings, &claims)
 }
 
-/// The email a valid setup token vouches for; 401 with what to do otherwise.
-pub fn verify_setup_token(settings: &Settings, token: &str) -> Result<EmailAddress, ApiError> {
-    let claims: SetupClaims =
-        jwt::check(settings, token, SETUP_ISSUER, SETUP_AUDIENCE).map_err(|refusal| {
-            ApiError::Unauthorized(
-                match refusal {
-                    Refusal::Expired => {
-                        "Setup token has expired: verify the email again at /setup/email/validate"
-                    }
-                    Refusal::WrongKind => {
-                        "This is not a setup token: pass data.token from /setup/email/validate"
-                    }
-                    Refusal::Invalid => {
-                        "Invalid setup token: pass data.token from /setup/email/validate"
-                    }
-                }
-                .to_owned(),
-            )
-        })?;
-    EmailAddress::parse(&claims.email)
-        .map_err(|_| ApiError::Unauthorized("Invalid setup token: it names no email".into()))
+/// The email a valid setup token vouches for; what to do otherwise.
+pub fn verify_setup_token(settings: &Settings, token: &str) -> Result<EmailAddress, AuthError> {
+    let claims: SetupClaims = jwt::check(settings, token, SETUP_ISSUER, SETUP_AUDIENCE).map_err(
+        |refusal| match refusal {
+            Refusal::Expired => AuthError::SetupTokenExpired,
+            Refusal::WrongKind => AuthError::NotASetupToken,
+            Refusal::Invalid => AuthError::InvalidSetupToken,
+        },
+    )?;
+    EmailAddress::parse(&claims.email).map_err(|_| AuthError::SetupTokenNamesNoEmail)
 }

@@ -9,12 +9,14 @@ use utoipa::ToSchema;
 
 use super::envelope::ErrorStatus;
 use crate::airtable::AirtableError;
+use crate::auth::AuthError;
 use crate::browser::TokenError;
 use crate::calls::CallError;
 use crate::domain::{CallId, DomainError, mask};
 use crate::idempotency::IdempotencyError;
 use crate::patience::Busy;
 use crate::ratelimit::RateLimitError;
+use crate::setup::SetupError;
 use crate::store::StoreError;
 
 /// `code` in the body is Twilio's error code when Twilio refused something (as the seed passed
@@ -272,6 +274,58 @@ impl From<CallError> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    #[track_caller]
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Store(e) => e.into(),
+            AuthError::NoVerifiedPhone(_) | AuthError::Signing(_) => {
+                Self::Internal(err.to_string())
+            }
+            AuthError::CallTokenExpired
+            | AuthError::NotACallToken
+            | AuthError::InvalidCallToken
+            | AuthError::NoSuchAgent
+            | AuthError::Revoked
+            | AuthError::PhoneChanged
+            | AuthError::PhoneNotVerified
+            | AuthError::SetupTokenExpired
+            | AuthError::NotASetupToken
+            | AuthError::InvalidSetupToken
+            | AuthError::SetupTokenNamesNoEmail => Self::Unauthorized(err.to_string()),
+        }
+    }
+}
+
+impl From<SetupError> for ApiError {
+    #[track_caller]
+    fn from(err: SetupError) -> Self {
+        match err {
+            SetupError::Invalid(message) => Self::BadRequest(message),
+            SetupError::VerifyRefused { .. } => Self::BadRequest(err.to_string()),
+            SetupError::WrongCode { .. } | SetupError::EmailNotVerified => {
+                Self::Unauthorized(err.to_string())
+            }
+            SetupError::NoPendingCode { .. } => Self::NotFound(err.to_string()),
+            SetupError::PhoneTaken => Self::Conflict(err.to_string()),
+            SetupError::DomainNotAllowed { .. }
+            | SetupError::SmsRefused { .. }
+            | SetupError::Undeliverable { .. } => Self::Unprocessable(err.to_string()),
+            SetupError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            SetupError::Twilio {
+                message,
+                twilio_code,
+            } => Self::Upstream {
+                message,
+                twilio_code,
+            },
+            SetupError::NotConfigured => Self::Unavailable(err.to_string()),
+            SetupError::Auth(e) => e.into(),
+            SetupError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<AirtableError> for ApiError {
     #[track_caller]
     fn from(err: AirtableError) -> Self {
@@ -505,6 +559,72 @@ mod tests {
         let busy = CallError::Store(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
         assert!(busy.is_busy() && busy.is_ours());
         assert!(ApiError::from(busy).is_busy());
+    }
+
+    #[test]
+    fn auth_refusals_are_401_and_our_failures_500() {
+        let refused = ApiError::from(AuthError::Revoked);
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(refused.to_string(), AuthError::Revoked.to_string());
+        let bug = ApiError::from(AuthError::NoVerifiedPhone(crate::domain::AgentId::new()));
+        assert_eq!(bug.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let busy = ApiError::from(AuthError::Store(StoreError::Unavailable(
+            sqlx::Error::PoolTimedOut,
+        )));
+        assert!(busy.is_busy());
+    }
+
+    #[test]
+    fn setup_errors_keep_their_status_and_their_words() {
+        let to = || "a@b.co".to_owned();
+        let cases = [
+            (SetupError::Invalid("Email is required".into()), 400),
+            (
+                SetupError::VerifyRefused {
+                    to: to(),
+                    message: "bad".into(),
+                },
+                400,
+            ),
+            (SetupError::WrongCode { to: to() }, 401),
+            (SetupError::EmailNotVerified, 401),
+            (SetupError::Auth(AuthError::SetupTokenExpired), 401),
+            (SetupError::NoPendingCode { to: to() }, 404),
+            (SetupError::PhoneTaken, 409),
+            (
+                SetupError::DomainNotAllowed {
+                    allowed: vec!["twilio.com".into()],
+                },
+                422,
+            ),
+            (
+                SetupError::Undeliverable {
+                    to: to(),
+                    message: "blocked".into(),
+                },
+                422,
+            ),
+            (
+                SetupError::RateLimited {
+                    retry_after_secs: 5,
+                },
+                429,
+            ),
+            (
+                SetupError::Twilio {
+                    message: "Twilio Verify failed: down".into(),
+                    twilio_code: Some(20500),
+                },
+                502,
+            ),
+            (SetupError::NotConfigured, 503),
+        ];
+        for (err, status) in cases {
+            let shown = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!(api.status().as_u16(), status, "{api:?}");
+            assert_eq!(api.to_string(), shown);
+        }
     }
 
     #[test]

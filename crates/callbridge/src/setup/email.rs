@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::replies::{CodeChecked, CodeSent, EmailVerified};
 use super::sync::{self, Mirrored};
-use super::{input, otp, verify};
+use super::{SetupError, input, otp, verify};
 use crate::auth::{iso_millis, issue_setup_token};
 use crate::domain::EmailAddress;
 use crate::http::openapi::SETUP_TAG;
@@ -62,17 +62,8 @@ pub(crate) async fn init(
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
 ) -> Result<Success<CodeSent>, ApiError> {
-    let email = input::required(body.email, "Email is required")?;
-    let email = input::email(&email)?;
-    verify::ensure_configured(&state)?;
-    input::limit_send(&state, ip, &[email.as_str()]).await?;
-    input::email_allowed(&state, &email).await?;
-
-    let verification = otp::send(&state, by_email(&email, ip)).await?;
-    Ok(success(
-        "OTP sent successfully to email",
-        CodeSent::from(&verification),
-    ))
+    let sent = send_code(&state, ip, body.email).await?;
+    Ok(success("OTP sent successfully to email", sent))
 }
 
 /// Prove an email with its code; answers with the setup token for the phone step.
@@ -96,36 +87,62 @@ pub(crate) async fn validate(
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
 ) -> Result<Success<EmailVerified>, ApiError> {
-    let email = input::required(body.email, "Email is required")?;
-    let code = input::required(body.code, "OTP code is required")?;
-    let email = input::email(&email)?;
-    verify::ensure_configured(&state)?;
-    input::limit_check(&state, ip, &[email.as_str()]).await?;
-    input::email_allowed(&state, &email).await?;
-
-    let check = otp::check(&state, by_email(&email, ip), &code, None).await?;
-
-    let now = Utc::now();
-    let verified_at = iso_millis(now);
-    let token = issue_setup_token(&state.settings, &email, now)?;
-    // Mirrored before the agent is stored, so a Sync failure leaves no half-onboarded agent.
-    let mirrored = sync::mirror(&state, &email, &verified_at, None).await?;
-    let agent = state.store.upsert_verified_email(&email, now).await?;
-    otp::verified(&state, by_email(&email, ip), agent.id).await;
-
+    let (verified, mirrored) = check_code(&state, ip, body.email, body.code).await?;
     let message = match mirrored {
         Mirrored::Updated => "Email verified successfully (updated existing record)",
         Mirrored::Off | Mirrored::Created => {
             "Email verified successfully. Pass `data.token` to the next step to set up phone number."
         }
     };
-    Ok(success(
-        message,
-        EmailVerified {
-            email: email.as_str().to_owned(),
-            token,
-            verified_at,
-            verification: CodeChecked::from(&check),
-        },
-    ))
+    Ok(success(message, verified))
+}
+
+/// Sends a code to `email`.
+async fn send_code(
+    state: &AppState,
+    ip: ClientIp,
+    email: Option<String>,
+) -> Result<CodeSent, SetupError> {
+    let email = input::required(email, "Email is required")?;
+    let email = input::email(&email)?;
+    verify::ensure_configured(state)?;
+    input::limit_send(state, ip, &[email.as_str()]).await?;
+    input::email_allowed(state, &email).await?;
+
+    let verification = otp::send(state, by_email(&email, ip)).await?;
+    Ok(CodeSent::from(&verification))
+}
+
+/// Proves `email` with `code`: the agent is stored (or found) with the email verified, and the
+/// setup token for the phone step issued.
+async fn check_code(
+    state: &AppState,
+    ip: ClientIp,
+    email: Option<String>,
+    code: Option<String>,
+) -> Result<(EmailVerified, Mirrored), SetupError> {
+    let email = input::required(email, "Email is required")?;
+    let code = input::required(code, "OTP code is required")?;
+    let email = input::email(&email)?;
+    verify::ensure_configured(state)?;
+    input::limit_check(state, ip, &[email.as_str()]).await?;
+    input::email_allowed(state, &email).await?;
+
+    let check = otp::check(state, by_email(&email, ip), &code, None).await?;
+
+    let now = Utc::now();
+    let verified_at = iso_millis(now);
+    let token = issue_setup_token(&state.settings, &email, now)?;
+    // Mirrored before the agent is stored, so a Sync failure leaves no half-onboarded agent.
+    let mirrored = sync::mirror(state, &email, &verified_at, None).await?;
+    let agent = state.store.upsert_verified_email(&email, now).await?;
+    otp::verified(state, by_email(&email, ip), agent.id).await;
+
+    let verified = EmailVerified {
+        email: email.as_str().to_owned(),
+        token,
+        verified_at,
+        verification: CodeChecked::from(&check),
+    };
+    Ok((verified, mirrored))
 }

@@ -5,12 +5,14 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::SetupError;
 use super::replies::Me;
 use crate::auth::AuthAgent;
 use crate::domain::CallMode;
 use crate::http::openapi::SETUP_TAG;
 use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
+use crate::store::Agent;
 
 /// Whether a call token works, and for whom.
 #[utoipa::path(
@@ -51,16 +53,21 @@ pub(super) async fn update(
     AuthAgent(agent): AuthAgent,
     JsonOrForm(body): JsonOrForm<Preferences>,
 ) -> Result<Success<Me>, ApiError> {
-    let Some(mode) = body.default_mode else {
-        return Err(ApiError::BadRequest(
+    let agent = save(&state, &agent, body).await?;
+    Ok(success("Preferences saved", Me::from(&agent)))
+}
+
+/// Saves the agent's preferences; the agent as it is afterwards.
+async fn save(state: &AppState, agent: &Agent, wanted: Preferences) -> Result<Agent, SetupError> {
+    let Some(mode) = wanted.default_mode else {
+        return Err(SetupError::Invalid(
             "nothing to change: send defaultMode (phone or browser)".into(),
         ));
     };
     let mode: CallMode = mode.trim().parse().map_err(|_| {
-        ApiError::BadRequest(format!(
+        SetupError::Invalid(format!(
             "defaultMode must be phone or browser, not {mode:?}"
         ))
     })?;
-    let agent = state.store.set_default_mode(agent.id, mode).await?;
-    Ok(success("Preferences saved", Me::from(&agent)))
+    Ok(state.store.set_default_mode(agent.id, mode).await?)
 }

@@ -2,9 +2,11 @@
 //! token; or both at once with the seed's later one-step form.
 //!
 //! Every step checks its input and its rate limits before it talks to Twilio or writes
-//! anything, so bad input and floods change nothing.
+//! anything, so bad input and floods change nothing. The steps answer with [`SetupError`]; the
+//! handlers (the functions with `#[utoipa::path]`) only read the request and word the reply.
 
 pub(crate) mod email;
+mod error;
 mod input;
 mod me;
 mod one_step;
@@ -18,6 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
+
+pub use error::SetupError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

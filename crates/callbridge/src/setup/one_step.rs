@@ -8,10 +8,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::email::by_email;
-use super::phone::{PHONE_TAKEN, bind, by_sms, call_token_for};
+use super::phone::{bind, by_sms, call_token_for};
 use super::replies::{BothCodesChecked, BothCodesSent, BothVerified, CodeChecked, CodeSent};
 use super::sync;
-use super::{input, otp, verify};
+use super::{SetupError, input, otp, verify};
 use crate::auth::iso_millis;
 use crate::domain::{EmailAddress, PhoneNumber};
 use crate::http::openapi::SETUP_TAG;
@@ -40,15 +40,15 @@ pub(super) struct ValidateBody {
     phone_code: Option<String>,
 }
 
-/// 409 when the phone already belongs to an agent with another email; asked only once both
+/// Refused when the phone already belongs to an agent with another email; asked only once both
 /// codes are proven, so only the phone's holder learns it.
 async fn ensure_phone_free(
     state: &AppState,
     email: &EmailAddress,
     phone: &PhoneNumber,
-) -> Result<(), ApiError> {
+) -> Result<(), SetupError> {
     match state.store.agent_by_phone(phone).await? {
-        Some(owner) if owner.email != *email => Err(ApiError::Conflict(PHONE_TAKEN.into())),
+        Some(owner) if owner.email != *email => Err(SetupError::PhoneTaken),
         _ => Ok(()),
     }
 }
@@ -72,24 +72,10 @@ pub(super) async fn init(
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
 ) -> Result<Success<BothCodesSent>, ApiError> {
-    let email = input::required(body.email, "Email is required")?;
-    let phone = input::required(body.phone, "Phone number is required")?;
-    let email = input::email(&email)?;
-    let phone = input::sms_phone(&state, &phone)?;
-    verify::ensure_configured(&state)?;
-    input::limit_send(&state, ip, &[email.as_str(), phone.as_str()]).await?;
-    input::email_allowed(&state, &email).await?;
-    // As on the phone step, whether the phone is taken is only told after its code is proven.
-    input::sms_budget(&state).await?;
-
-    let email_sent = otp::send(&state, by_email(&email, ip)).await?;
-    let sms_sent = otp::send(&state, by_sms(&phone, None, ip)).await?;
+    let sent = send_codes(&state, ip, body).await?;
     Ok(success(
         "OTP sent successfully to both email and phone",
-        BothCodesSent {
-            email: CodeSent::from(&email_sent),
-            phone: CodeSent::from(&sms_sent),
-        },
+        sent,
     ))
 }
 
@@ -115,39 +101,70 @@ pub(super) async fn validate(
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
 ) -> Result<Success<BothVerified>, ApiError> {
-    let email = input::required(body.email, "Email is required")?;
-    let email_code = input::required(body.email_code, "Email OTP code is required")?;
-    let phone = input::required(body.phone, "Phone number is required")?;
-    let phone_code = input::required(body.phone_code, "Phone OTP code is required")?;
+    let verified = check_codes(&state, ip, body).await?;
+    Ok(success("Email and phone verified successfully.", verified))
+}
+
+/// Sends a code to the email and one to the phone.
+async fn send_codes(
+    state: &AppState,
+    ip: ClientIp,
+    fields: InitBody,
+) -> Result<BothCodesSent, SetupError> {
+    let email = input::required(fields.email, "Email is required")?;
+    let phone = input::required(fields.phone, "Phone number is required")?;
+    let email = input::email(&email)?;
+    let phone = input::sms_phone(state, &phone)?;
+    verify::ensure_configured(state)?;
+    input::limit_send(state, ip, &[email.as_str(), phone.as_str()]).await?;
+    input::email_allowed(state, &email).await?;
+    // As on the phone step, whether the phone is taken is only told after its code is proven.
+    input::sms_budget(state).await?;
+
+    let email_sent = otp::send(state, by_email(&email, ip)).await?;
+    let sms_sent = otp::send(state, by_sms(&phone, None, ip)).await?;
+    Ok(BothCodesSent {
+        email: CodeSent::from(&email_sent),
+        phone: CodeSent::from(&sms_sent),
+    })
+}
+
+/// Proves both codes: the agent is stored with both verified, and their call token issued.
+async fn check_codes(
+    state: &AppState,
+    ip: ClientIp,
+    fields: ValidateBody,
+) -> Result<BothVerified, SetupError> {
+    let email = input::required(fields.email, "Email is required")?;
+    let email_code = input::required(fields.email_code, "Email OTP code is required")?;
+    let phone = input::required(fields.phone, "Phone number is required")?;
+    let phone_code = input::required(fields.phone_code, "Phone OTP code is required")?;
     let email = input::email(&email)?;
     let phone = input::phone(&phone)?;
-    verify::ensure_configured(&state)?;
-    input::limit_check(&state, ip, &[email.as_str(), phone.as_str()]).await?;
-    input::email_allowed(&state, &email).await?;
+    verify::ensure_configured(state)?;
+    input::limit_check(state, ip, &[email.as_str(), phone.as_str()]).await?;
+    input::email_allowed(state, &email).await?;
 
-    let email_check = otp::check(&state, by_email(&email, ip), &email_code, Some("email")).await?;
-    let sms_check = otp::check(&state, by_sms(&phone, None, ip), &phone_code, Some("sms")).await?;
-    ensure_phone_free(&state, &email, &phone).await?;
+    let email_check = otp::check(state, by_email(&email, ip), &email_code, Some("email")).await?;
+    let sms_check = otp::check(state, by_sms(&phone, None, ip), &phone_code, Some("sms")).await?;
+    ensure_phone_free(state, &email, &phone).await?;
 
     let now = Utc::now();
     let verified_at = iso_millis(now);
-    sync::mirror(&state, &email, &verified_at, Some(&phone)).await?;
+    sync::mirror(state, &email, &verified_at, Some(&phone)).await?;
     let agent = state.store.upsert_verified_email(&email, now).await?;
-    let agent = bind(&state, &agent, &phone, now).await?;
-    otp::verified(&state, by_email(&email, ip), agent.id).await;
-    otp::verified(&state, by_sms(&phone, None, ip), agent.id).await;
-    let token = call_token_for(&state, &agent, ip).await?;
-    Ok(success(
-        "Email and phone verified successfully.",
-        BothVerified {
-            email: email.as_str().to_owned(),
-            phone: phone.as_str().to_owned(),
-            verified_at,
-            token,
-            verification: BothCodesChecked {
-                email: CodeChecked::from(&email_check),
-                phone: CodeChecked::from(&sms_check),
-            },
+    let agent = bind(state, &agent, &phone, now).await?;
+    otp::verified(state, by_email(&email, ip), agent.id).await;
+    otp::verified(state, by_sms(&phone, None, ip), agent.id).await;
+    let token = call_token_for(state, &agent, ip).await?;
+    Ok(BothVerified {
+        email: email.as_str().to_owned(),
+        phone: phone.as_str().to_owned(),
+        verified_at,
+        token,
+        verification: BothCodesChecked {
+            email: CodeChecked::from(&email_check),
+            phone: CodeChecked::from(&sms_check),
         },
-    ))
+    })
 }

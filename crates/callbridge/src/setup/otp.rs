@@ -3,10 +3,10 @@
 
 use twilio::{Verification, VerificationCheck, VerifyChannel};
 
-use super::verify;
+use super::{SetupError, verify};
 use crate::audit::{self, AuditKind, Entry};
 use crate::domain::AgentId;
-use crate::http::{ApiError, ClientIp};
+use crate::http::ClientIp;
 use crate::state::AppState;
 
 /// Where a code goes, and who is asking: the audit log's subject, agent and client.
@@ -30,7 +30,10 @@ impl<'a> Address<'a> {
 }
 
 /// Sends a code and notes it.
-pub(super) async fn send(state: &AppState, address: Address<'_>) -> Result<Verification, ApiError> {
+pub(super) async fn send(
+    state: &AppState,
+    address: Address<'_>,
+) -> Result<Verification, SetupError> {
     let verification = verify::send_code(state, address.to, address.channel).await?;
     audit::record(
         state,
@@ -49,7 +52,7 @@ pub(super) async fn check(
     address: Address<'_>,
     code: &str,
     label: Option<&str>,
-) -> Result<VerificationCheck, ApiError> {
+) -> Result<VerificationCheck, SetupError> {
     match verify::check_code(state, address.to, code).await {
         Ok(check) => Ok(check),
         Err(failed) => {

@@ -8,7 +8,7 @@ use twilio::VerifyChannel;
 use utoipa::ToSchema;
 
 use super::replies::{CodeChecked, CodeSent, PhoneVerified};
-use super::{input, otp, verify};
+use super::{SetupError, input, otp, verify};
 use crate::audit::{self, AuditKind, Entry};
 use crate::auth::{iso_millis, issue_call_token, verify_setup_token};
 use crate::domain::{AgentId, EmailAddress, PhoneNumber};
@@ -16,9 +16,6 @@ use crate::http::openapi::SETUP_TAG;
 use crate::http::{ApiError, ClientIp, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{Agent, StoreError};
-
-pub(super) const PHONE_TAKEN: &str =
-    "Phone number is already associated with another email address";
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = PhoneCodeRequest)]
@@ -49,8 +46,8 @@ fn email_and_phone(
     state: &AppState,
     token: Option<String>,
     phone: Option<String>,
-    parse_phone: fn(&AppState, &str) -> Result<PhoneNumber, ApiError>,
-) -> Result<(EmailAddress, PhoneNumber), ApiError> {
+    parse_phone: fn(&AppState, &str) -> Result<PhoneNumber, SetupError>,
+) -> Result<(EmailAddress, PhoneNumber), SetupError> {
     let token = input::required(token, "Setup token is required")?;
     let phone = input::required(phone, "Phone number is required")?;
     let email = verify_setup_token(&state.settings, &token)?;
@@ -59,28 +56,28 @@ fn email_and_phone(
 }
 
 /// The agent of a setup token's email.
-async fn agent_of(state: &AppState, email: &EmailAddress) -> Result<Agent, ApiError> {
-    state.store.agent_by_email(email).await?.ok_or_else(|| {
-        ApiError::Unauthorized(
-            "Setup token names an email that is not verified: verify it again".into(),
-        )
-    })
+async fn agent_of(state: &AppState, email: &EmailAddress) -> Result<Agent, SetupError> {
+    state
+        .store
+        .agent_by_email(email)
+        .await?
+        .ok_or(SetupError::EmailNotVerified)
 }
 
-/// Makes the phone the agent's; 409 when it is another agent's. Only someone who just proved
+/// Makes the phone the agent's; refused when it is another agent's. Only someone who just proved
 /// they hold the phone gets that far, so the answer tells no one else who has which number.
 pub(super) async fn bind(
     state: &AppState,
     agent: &Agent,
     phone: &PhoneNumber,
     at: chrono::DateTime<Utc>,
-) -> Result<Agent, ApiError> {
+) -> Result<Agent, SetupError> {
     state
         .store
         .bind_phone(agent.id, phone, at)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict(PHONE_TAKEN.into()),
+            StoreError::Conflict(_) => SetupError::PhoneTaken,
             other => other.into(),
         })
 }
@@ -104,7 +101,7 @@ pub(super) async fn call_token_for(
     state: &AppState,
     agent: &Agent,
     ip: ClientIp,
-) -> Result<String, ApiError> {
+) -> Result<String, SetupError> {
     let token = issue_call_token(&state.settings, agent)?;
     audit::record(
         state,
@@ -136,20 +133,8 @@ pub(crate) async fn init(
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<InitBody>,
 ) -> Result<Success<CodeSent>, ApiError> {
-    let (email, phone) = email_and_phone(&state, body.token, body.phone, input::sms_phone)?;
-    verify::ensure_configured(&state)?;
-    input::limit_send(&state, ip, &[phone.as_str()]).await?;
-    let agent = agent_of(&state, &email).await?;
-    // Whether another agent holds the phone is not asked here: the answer would tell anyone
-    // with a setup token who is registered. The code goes out as for any number, and binding
-    // the phone (after its code is proven) refuses a number that is taken.
-    input::sms_budget(&state).await?;
-
-    let verification = otp::send(&state, by_sms(&phone, Some(agent.id), ip)).await?;
-    Ok(success(
-        "OTP sent successfully to phone",
-        CodeSent::from(&verification),
-    ))
+    let sent = send_code(&state, ip, body.token, body.phone).await?;
+    Ok(success("OTP sent successfully to phone", sent))
 }
 
 /// Prove the phone with its code; answers with the agent's call token.
@@ -173,29 +158,61 @@ pub(crate) async fn validate(
     ip: ClientIp,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
 ) -> Result<Success<PhoneVerified>, ApiError> {
-    let code = input::required(body.code, "OTP code is required");
-    let (email, phone) =
-        email_and_phone(&state, body.token, body.phone, |_, raw| input::phone(raw))?;
-    let code = code?;
-    verify::ensure_configured(&state)?;
-    input::limit_check(&state, ip, &[phone.as_str()]).await?;
-    let agent = agent_of(&state, &email).await?;
-
-    let check = otp::check(&state, by_sms(&phone, Some(agent.id), ip), &code, None).await?;
-
-    let now = Utc::now();
-    let agent = bind(&state, &agent, &phone, now).await?;
-    otp::verified(&state, by_sms(&phone, None, ip), agent.id).await;
-    let token = call_token_for(&state, &agent, ip).await?;
+    let verified = check_code(&state, ip, body.token, body.phone, body.code).await?;
     Ok(success(
         "Phone verified successfully. Use `data.token` as the call token \
          (Authorization: Bearer <token>).",
-        PhoneVerified {
-            email: agent.email.as_str().to_owned(),
-            phone: phone.as_str().to_owned(),
-            token,
-            verified_at: iso_millis(now),
-            verification: CodeChecked::from(&check),
-        },
+        verified,
     ))
+}
+
+/// Texts a code to the phone of the setup token's agent.
+async fn send_code(
+    state: &AppState,
+    ip: ClientIp,
+    token: Option<String>,
+    phone: Option<String>,
+) -> Result<CodeSent, SetupError> {
+    let (email, phone) = email_and_phone(state, token, phone, input::sms_phone)?;
+    verify::ensure_configured(state)?;
+    input::limit_send(state, ip, &[phone.as_str()]).await?;
+    let agent = agent_of(state, &email).await?;
+    // Whether another agent holds the phone is not asked here: the answer would tell anyone
+    // with a setup token who is registered. The code goes out as for any number, and binding
+    // the phone (after its code is proven) refuses a number that is taken.
+    input::sms_budget(state).await?;
+
+    let verification = otp::send(state, by_sms(&phone, Some(agent.id), ip)).await?;
+    Ok(CodeSent::from(&verification))
+}
+
+/// Proves the phone with `code`: it becomes the agent's, and their call token is issued.
+async fn check_code(
+    state: &AppState,
+    ip: ClientIp,
+    token: Option<String>,
+    phone: Option<String>,
+    code: Option<String>,
+) -> Result<PhoneVerified, SetupError> {
+    // A missing code is reported after whatever is wrong with the token or the phone.
+    let code = input::required(code, "OTP code is required");
+    let (email, phone) = email_and_phone(state, token, phone, |_, raw| input::phone(raw))?;
+    let code = code?;
+    verify::ensure_configured(state)?;
+    input::limit_check(state, ip, &[phone.as_str()]).await?;
+    let agent = agent_of(state, &email).await?;
+
+    let check = otp::check(state, by_sms(&phone, Some(agent.id), ip), &code, None).await?;
+
+    let now = Utc::now();
+    let agent = bind(state, &agent, &phone, now).await?;
+    otp::verified(state, by_sms(&phone, None, ip), agent.id).await;
+    let token = call_token_for(state, &agent, ip).await?;
+    Ok(PhoneVerified {
+        email: agent.email.as_str().to_owned(),
+        phone: phone.as_str().to_owned(),
+        token,
+        verified_at: iso_millis(now),
+        verification: CodeChecked::from(&check),
+    })
 }

@@ -6,8 +6,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use twilio::{CreateDocument, ErrorCode, UpdateDocument};
 
+use super::SetupError;
 use crate::domain::{EmailAddress, PhoneNumber};
-use crate::http::ApiError;
 use crate::state::AppState;
 
 /// What mirroring did.
@@ -32,7 +32,7 @@ pub(super) async fn mirror(
     email: &EmailAddress,
     verified_at: &str,
     phone: Option<&PhoneNumber>,
-) -> Result<Mirrored, ApiError> {
+) -> Result<Mirrored, SetupError> {
     let Some(service) = state.settings.twilio.sync_service_sid.as_deref() else {
         return Ok(Mirrored::Off);
     };
@@ -64,8 +64,8 @@ pub(super) async fn mirror(
     }
 }
 
-fn failed(err: &twilio::Error) -> ApiError {
-    ApiError::Upstream {
+fn failed(err: &twilio::Error) -> SetupError {
+    SetupError::Twilio {
         message: format!("Could not save the verified email to Twilio Sync: {err}"),
         twilio_code: err.code(),
     }

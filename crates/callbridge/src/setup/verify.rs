@@ -5,25 +5,23 @@ use twilio::{
     VerifyChannel,
 };
 
-use crate::http::ApiError;
+use super::SetupError;
 use crate::state::AppState;
 
 /// How long Twilio keeps a verification (and its lock after too many checks).
 const VERIFICATION_LIFETIME_SECS: u64 = 600;
 
-fn service_sid(state: &AppState) -> Result<&str, ApiError> {
+fn service_sid(state: &AppState) -> Result<&str, SetupError> {
     state
         .settings
         .twilio
         .verify_service_sid
         .as_deref()
-        .ok_or_else(|| {
-            ApiError::Unavailable("`VERIFY_SERVICE_SID` must be set in environment variable".into())
-        })
+        .ok_or(SetupError::NotConfigured)
 }
 
 /// Fails early, before anything is counted or sent, when setup is not configured.
-pub(super) fn ensure_configured(state: &AppState) -> Result<(), ApiError> {
+pub(super) fn ensure_configured(state: &AppState) -> Result<(), SetupError> {
     service_sid(state).map(drop)
 }
 
@@ -31,7 +29,7 @@ pub(super) async fn send_code(
     state: &AppState,
     to: &str,
     channel: VerifyChannel,
-) -> Result<Verification, ApiError> {
+) -> Result<Verification, SetupError> {
     let params = CreateVerification {
         to: to.to_owned(),
         channel,
@@ -61,9 +59,7 @@ pub(super) async fn check_code(
         Ok(check) if check.is_approved() => Ok(check),
         Ok(_) => Err(CheckFailed {
             reason: "wrong code".into(),
-            error: ApiError::Unauthorized(format!(
-                "Invalid code: the code for {to} is wrong or has expired"
-            )),
+            error: SetupError::WrongCode { to: to.to_owned() },
         }),
         Err(e) => Err(CheckFailed {
             reason: e.to_string(),
@@ -76,12 +72,12 @@ pub(super) async fn check_code(
 #[derive(Debug)]
 pub(super) struct CheckFailed {
     pub(super) reason: String,
-    pub(super) error: ApiError,
+    pub(super) error: SetupError,
 }
 
-fn refusal(err: &twilio::Error, to: &str) -> ApiError {
+fn refusal(err: &twilio::Error, to: &str) -> SetupError {
     if let twilio::Error::Transport(_) = err {
-        return ApiError::Upstream {
+        return SetupError::Twilio {
             message: "Twilio could not be reached: try again in a moment".into(),
             twilio_code: None,
         };
@@ -90,30 +86,25 @@ fn refusal(err: &twilio::Error, to: &str) -> ApiError {
         twilio::Error::Api { message, .. } => message.clone(),
         other => other.to_string(),
     };
+    let to = to.to_owned();
     match err.known_code() {
         Some(ErrorCode::VerifyMaxCheckAttempts) => too_many(),
         Some(ErrorCode::VerifyMaxSendAttempts) => too_many(),
-        Some(ErrorCode::VerifyTooManyConcurrentRequests) => ApiError::RateLimited {
+        Some(ErrorCode::VerifyTooManyConcurrentRequests) => SetupError::RateLimited {
             retry_after_secs: 5,
         },
-        Some(ErrorCode::VerifyInvalidParameter) => {
-            ApiError::BadRequest(format!("Twilio Verify refused {to}: {message}"))
-        }
-        Some(ErrorCode::VerifyDeliveryBlocked) => {
-            ApiError::Unprocessable(format!("Twilio Verify will not deliver to {to}: {message}"))
-        }
-        _ if err.is_not_found() => ApiError::NotFound(format!(
-            "No pending verification for {to}: request a new code (codes expire after 10 minutes)"
-        )),
-        _ => ApiError::Upstream {
+        Some(ErrorCode::VerifyInvalidParameter) => SetupError::VerifyRefused { to, message },
+        Some(ErrorCode::VerifyDeliveryBlocked) => SetupError::Undeliverable { to, message },
+        _ if err.is_not_found() => SetupError::NoPendingCode { to },
+        _ => SetupError::Twilio {
             message: format!("Twilio Verify failed: {message}"),
             twilio_code: err.code(),
         },
     }
 }
 
-fn too_many() -> ApiError {
-    ApiError::RateLimited {
+fn too_many() -> SetupError {
+    SetupError::RateLimited {
         retry_after_secs: VERIFICATION_LIFETIME_SECS,
     }
 }
@@ -123,6 +114,7 @@ mod tests {
     use axum::http::StatusCode;
 
     use super::*;
+    use crate::http::ApiError;
 
     fn api(status: u16, code: u32) -> twilio::Error {
         twilio::Error::Api {
@@ -145,13 +137,14 @@ mod tests {
             (api(500, 20500), StatusCode::BAD_GATEWAY),
         ];
         for (err, status) in cases {
-            assert_eq!(refusal(&err, "a@b.co").status(), status, "{err}");
+            let answer = ApiError::from(refusal(&err, "a@b.co"));
+            assert_eq!(answer.status(), status, "{err}");
         }
     }
 
     #[test]
     fn an_unknown_failure_keeps_twilios_code() {
-        let err = refusal(&api(500, 20500), "a@b.co");
+        let err = ApiError::from(refusal(&api(500, 20500), "a@b.co"));
         assert_eq!(err.code(), 20500);
         let not_found = refusal(&api(404, 20404), "a@b.co");
         assert!(not_found.to_string().contains("request a new code"));

@@ -171,7 +171,7 @@ pub async fn cookie_sessions(
                 request.headers_mut().insert(AUTHORIZATION, value);
             }
         }
-        Err(err) => return err.into_response(),
+        Err(err) => return ApiError::from(err).into_response(),
     }
     request.extensions_mut().insert(signed_in);
     let mut response = next.run(request).await;

@@ -95,7 +95,7 @@ impl Recheck for TokenWatch {
     /// reason to end the stream.
     async fn refusal(&self) -> Option<ApiError> {
         match authenticate(&self.state, &self.token).await {
-            Err(err @ ApiError::Unauthorized(_)) => Some(err),
+            Err(err) if err.is_refusal() => Some(err.into()),
             Err(err) => {
                 tracing::warn!(%err, "live stream cannot re-check its token");
                 None

@@ -189,7 +189,7 @@ async fn agent(
                     .into(),
             )
         })?;
-    authenticate(state, token.trim()).await
+    Ok(authenticate(state, token.trim()).await?)
 }
 
 /// Every field but the token: the same call asked for again has the same fingerprint.
