@@ -1,25 +1,17 @@
 // The live call panel: follows one call's event stream and shows its state, its parties, a
-// talk timer and its timeline; Hang up (or Escape) ends it.
+// talk timer and its timeline; Hang up (or Escape) ends it. Its words for states and reasons
+// come from the page, so that every page says a call the same way.
 import { call } from './api.js';
 
 const app = document.getElementById('app');
 const reasons = JSON.parse(app.dataset.reasons || '{}');
-
-const STATES = {
-  created: 'Starting the call…',
-  agent_ringing: 'Ringing your phone…',
-  agent_answered: 'You answered: press a key to ring the customer',
-  recipient_ringing: 'Ringing the customer…',
-  connected: 'Connected',
-  completed: 'Call ended',
-  failed: 'Call failed',
-};
+const states = JSON.parse(app.dataset.states || '{}');
 
 const el = (id) => document.getElementById(id);
 let current = null;
 
 function words(state, reason) {
-  const said = STATES[state] || state;
+  const said = states[state] || state;
   return reason ? `${said}: ${reasons[reason] || reason.replaceAll('_', ' ')}` : said;
 }
 

@@ -39,7 +39,7 @@ pub enum Command {
     /// Compute or check X-Twilio-Signature values, to debug webhooks refused with 403.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
-    /// List agents, show one with its audit log, or revoke every call token of one.
+    /// List agents, show one with its audit log, revoke, invite or promote one.
     Users(users::UsersArgs),
     #[cfg(feature = "simulator")]
     /// Run a full demo offline: SQLite and the built-in Twilio simulator, no account needed.

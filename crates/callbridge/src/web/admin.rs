@@ -56,15 +56,17 @@ async fn administrator(
     };
     match state.store.is_admin(signed_in.agent.id).await {
         Ok(true) => Ok(signed_in),
-        Ok(false) => Err(html(
+        Ok(false) => Err(super::message(
             state,
             StatusCode::FORBIDDEN,
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Agents · callbridge</title>\
-             <link rel=\"stylesheet\" href=\"/assets/web/app.css\"><main id=\"main\"><h1>Agents</h1>\
-             <p>Only an administrator sees the agents.</p><p><a href=\"/\">Back to calling</a></p></main></html>"
-                .to_owned(),
+            super::me(state, &signed_in).await,
+            "admin",
+            ("Agents", "Only an administrator sees the agents."),
+            ("/", "Back to calling"),
         )),
-        Err(err) => Err(axum::response::IntoResponse::into_response(ApiError::from(err))),
+        Err(err) => Err(axum::response::IntoResponse::into_response(ApiError::from(
+            err,
+        ))),
     }
 }
 

@@ -48,13 +48,13 @@ pub(super) async fn page(
         return see_other(SIGN_IN_PATH, None);
     };
     if state.airtable.is_none() {
-        return html(
+        return super::message(
             &state,
             StatusCode::NOT_FOUND,
-            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Campaigns · callbridge</title>\
-             <link rel=\"stylesheet\" href=\"/assets/web/app.css\"><main id=\"main\"><h1>Campaigns</h1>\
-             <p>Airtable is not configured here.</p><p><a href=\"/\">Back to calling</a></p></main></html>"
-                .to_owned(),
+            super::me(&state, &signed_in).await,
+            "campaigns",
+            ("Campaigns", "Airtable is not configured here."),
+            ("/", "Back to calling"),
         );
     }
     let campaigns = match state

@@ -87,6 +87,37 @@ fn html(
         .into_response()
 }
 
+/// A page that only says something: a refusal, a missing call, a feature switched off.
+#[derive(Template)]
+#[template(path = "web/message.html")]
+struct MessagePage {
+    me: Option<Me>,
+    page: &'static str,
+    heading: &'static str,
+    text: &'static str,
+    back_href: &'static str,
+    back_text: &'static str,
+}
+
+fn message(
+    state: &AppState,
+    status: axum::http::StatusCode,
+    me: Me,
+    page: &'static str,
+    (heading, text): (&'static str, &'static str),
+    (back_href, back_text): (&'static str, &'static str),
+) -> axum::response::Response {
+    let body = render(&MessagePage {
+        me: Some(me),
+        page,
+        heading,
+        text,
+        back_href,
+        back_text,
+    });
+    html(state, status, body)
+}
+
 fn render(template: &impl Template) -> String {
     template.render().unwrap_or_else(|err| {
         tracing::error!(%err, "a page did not render");

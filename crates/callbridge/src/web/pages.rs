@@ -33,6 +33,7 @@ struct DialerPage {
     default_mode: &'static str,
     recent: Vec<String>,
     reasons_json: String,
+    states_json: String,
     voice_sdk_url: String,
 }
 
@@ -62,13 +63,15 @@ pub(super) async fn dialer(
         }
         Err(err) => tracing::warn!(%err, "recent numbers unavailable"),
     }
+    let (reasons_json, states_json) = words::for_the_page();
     let html = render(&DialerPage {
         me: Some(super::me(&state, &signed_in).await),
         page: "dialer",
         csrf: signed_in.csrf_token.clone(),
         default_mode: signed_in.agent.default_mode.as_str(),
         recent,
-        reasons_json: words::reasons_json(),
+        reasons_json,
+        states_json,
         voice_sdk_url: state.settings.browser.voice_sdk_url.clone(),
     });
     page(&state, StatusCode::OK, html)
@@ -251,13 +254,6 @@ struct CallPage {
     events: Vec<EventRow>,
 }
 
-#[derive(Template)]
-#[template(path = "web/not_found.html")]
-struct NotFoundPage {
-    me: Option<Me>,
-    page: &'static str,
-}
-
 /// One call: its legs, its timeline and its recording.
 #[utoipa::path(get, path = "/history/{id}", tag = super::WEB_TAG,
     params(("id" = CallId, Path, description = "The call's id.")),
@@ -274,11 +270,17 @@ pub(super) async fn call(
     };
     let shown = super::me(&state, &signed_in).await;
     let not_found = || {
-        let html = render(&NotFoundPage {
-            me: Some(shown.clone()),
-            page: "calls",
-        });
-        page(&state, StatusCode::NOT_FOUND, html)
+        super::message(
+            &state,
+            StatusCode::NOT_FOUND,
+            shown.clone(),
+            "calls",
+            (
+                "No such call",
+                "This call does not exist, or it is not one of yours.",
+            ),
+            ("/history", "All calls"),
+        )
     };
     let Ok(id) = id.parse::<CallId>() else {
         return not_found();

@@ -47,13 +47,17 @@ pub(super) fn reason(code: &str) -> String {
         .map_or_else(|| code.replace('_', " "), |(_, words)| (*words).to_owned())
 }
 
-/// `{"agent_busy": "…", …}` for the live panel.
-pub(super) fn reasons_json() -> String {
-    let map: serde_json::Map<String, serde_json::Value> = REASONS
-        .iter()
-        .map(|(c, w)| ((*c).to_owned(), serde_json::Value::from(*w)))
-        .collect();
-    serde_json::Value::Object(map).to_string()
+/// `{"agent_busy": "…", …}` and `{"connected": "Connected", …}`, for the live panel.
+pub(super) fn for_the_page() -> (String, String) {
+    let json = |pairs: &mut dyn Iterator<Item = (&str, &str)>| {
+        let map: serde_json::Map<String, serde_json::Value> = pairs
+            .map(|(c, w)| (c.to_owned(), serde_json::Value::from(w)))
+            .collect();
+        serde_json::Value::Object(map).to_string()
+    };
+    let reasons = json(&mut REASONS.iter().copied());
+    let states = json(&mut CallState::ALL.iter().map(|s| (s.as_str(), state(*s))));
+    (reasons, states)
 }
 
 pub(super) fn duration(secs: Option<i64>) -> String {

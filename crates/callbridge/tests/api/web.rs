@@ -114,12 +114,57 @@ impl Drop for Driver {
 /// A person at the browser: finds controls by their names.
 struct Person<'a> {
     browser: Client,
-    app: &'a TestApp,
+    /// Where the app is: `http://127.0.0.1:PORT`.
+    base: String,
+    /// The test's app, whose simulator tells the codes it sent; `None` for an app the test did
+    /// not start (the demo), whose pages say them.
+    app: Option<&'a TestApp>,
 }
 
-impl Person<'_> {
+impl<'a> Person<'a> {
+    fn new(browser: Client, app: &'a TestApp) -> Self {
+        Self {
+            browser,
+            base: app.address.clone(),
+            app: Some(app),
+        }
+    }
+
+    /// The code the simulator sent to `to`: from the simulator, or from the demo's page.
+    async fn code_sent(&self, to: &str) -> String {
+        if let Some(app) = self.app {
+            return app.sim_otp(to).await;
+        }
+        self.until_text("p.note", "sent the code").await;
+        let note = self.text_of("p.note").await;
+        note.split("sent the code ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no code in {note:?}"))
+            .to_owned()
+    }
+
+    async fn until_text(&self, css: &str, part: &str) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(found) = self.browser.find(Locator::Css(css)).await
+                && found.text().await.is_ok_and(|t| t.contains(part))
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css} never said {part:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn open(&self, path: &str) {
-        self.browser.goto(&self.app.url(path)).await.unwrap();
+        self.browser
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
     }
 
     async fn field(&self, label: &str) -> fantoccini::elements::Element {
@@ -292,7 +337,7 @@ impl Person<'_> {
         self.press("Send code").await;
         // The code step is the sign that the code went out.
         self.until("form[action='/sign-in/email/code']").await;
-        let code = self.app.sim_otp(email).await;
+        let code = self.code_sent(email).await;
         self.type_into("Code", &code).await;
         self.press("Verify").await;
         if let Some(typed) = phone_typed {
@@ -301,7 +346,7 @@ impl Person<'_> {
             self.press("Send code").await;
         }
         self.until("form[action='/sign-in/phone/code']").await;
-        let code = self.app.sim_otp(phone).await;
+        let code = self.code_sent(phone).await;
         self.type_into("Code", &code).await;
         self.press("Verify").await;
         self.until("form#dialer").await;
@@ -370,10 +415,7 @@ async fn an_agent_signs_in_calls_hangs_up_finds_the_call_and_signs_out() {
     app.sim.set_number(AGENT_PHONE, keen_agent());
     app.sim.set_number(CUSTOMER, customer_who_answers());
     let driver = Driver::start();
-    let person = Person {
-        browser: driver.browser().await,
-        app: &app,
-    };
+    let person = Person::new(driver.browser().await, &app);
 
     person.open("/").await;
     person.until("input#email").await;
@@ -476,10 +518,7 @@ async fn a_refused_number_is_named_at_once_and_a_busy_customer_is_said_in_words(
         },
     );
     let driver = Driver::start();
-    let person = Person {
-        browser: driver.browser().await,
-        app: &app,
-    };
+    let person = Person::new(driver.browser().await, &app);
     // Sign-in says why it refuses: a domain not allowed, a wrong code.
     person.open("/sign-in").await;
     person.type_into("Email", "eve@elsewhere.test").await;
@@ -542,10 +581,7 @@ async fn an_agent_talks_from_the_browser_with_the_keypad_and_mute() {
     .await;
     app.sim.set_number(CUSTOMER, customer_who_answers());
     let driver = Driver::start();
-    let person = Person {
-        browser: driver.browser().await,
-        app: &app,
-    };
+    let person = Person::new(driver.browser().await, &app);
     person.sign_in("(415) 555-0101").await;
 
     let browser_choice = person
@@ -628,93 +664,20 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
     // The rest of what it prints is read too: a closed pipe would end it.
     std::thread::spawn(move || out.for_each(drop));
     let driver = Driver::start();
-    let browser = driver.browser().await;
-    let open = |path: &str| format!("{url}{path}");
-    browser.goto(&open("/")).await.unwrap();
-
-    // The demo's own app: a Person needs a TestApp only for its sim, unused here.
-    let find = |label: &'static str| {
-        let browser = browser.clone();
-        async move {
-            let xpath = format!("//label[normalize-space()=\"{label}\"]");
-            let label = browser
-                .wait()
-                .at_most(PATIENCE)
-                .for_element(Locator::XPath(&xpath))
-                .await
-                .unwrap();
-            let id = label.attr("for").await.unwrap().unwrap();
-            browser.find(Locator::Id(&id)).await.unwrap()
-        }
+    let person = Person {
+        browser: driver.browser().await,
+        base: url,
+        app: None,
     };
-    let press = |name: &'static str| {
-        let browser = browser.clone();
-        async move {
-            let xpath = format!("//button[normalize-space()='{name}']");
-            browser
-                .wait()
-                .at_most(PATIENCE)
-                .for_element(Locator::XPath(&xpath))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
-        }
-    };
-    let code = || {
-        let browser = browser.clone();
-        async move {
-            let note = browser
-                .wait()
-                .at_most(PATIENCE)
-                .for_element(Locator::XPath(
-                    "//p[@class='note'][contains(., 'sent the code')]",
-                ))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            note.split("sent the code ")
-                .nth(1)
-                .and_then(|rest| rest.split_whitespace().next())
-                .unwrap()
-                .to_owned()
-        }
-    };
-    find("Email")
-        .await
-        .send_keys("newcomer@example.com")
-        .await
-        .unwrap();
-    press("Send code").await;
-    let emailed = code().await;
-    find("Code").await.send_keys(&emailed).await.unwrap();
-    press("Verify").await;
-    find("Phone")
-        .await
-        .send_keys("(415) 555-0199")
-        .await
-        .unwrap();
-    press("Send code").await;
-    let texted = code().await;
-    find("Code").await.send_keys(&texted).await.unwrap();
-    press("Verify").await;
-    find("Number")
-        .await
-        .send_keys("(202) 555-0144")
-        .await
-        .unwrap();
-    browser
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::XPath(
-            "//p[@id='number-note'][contains(., 'Calls +12025550144')]",
-        ))
-        .await
-        .unwrap();
-    press("Call").await;
+    person
+        .sign_in_as(
+            "newcomer@example.com",
+            Some("(415) 555-0199"),
+            "+14155550199",
+        )
+        .await;
+    person.dial("(202) 555-0144", "Calls +12025550144").await;
+    person.press("Call").await;
     // The other people are played on the simulator's page, in a window of their own.
     let phones = driver.browser().await;
     phones.goto(&people).await.unwrap();
@@ -761,36 +724,19 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
     on_phone("+14155550199", "ringing", "Answer").await;
     on_phone("+14155550199", "in-progress", "Key 1").await;
     on_phone("+12025550144", "ringing", "Answer").await;
-    browser
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Css("[role='status'][data-call-state='connected']"))
-        .await
-        .expect("the demo's call connects");
-    press("Hang up").await;
-    browser
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Css("[role='status'][data-call-state='completed']"))
-        .await
-        .expect("the demo's call ends");
+    person.call_state("connected").await;
+    person.press("Hang up").await;
+    person.call_state("completed").await;
     // Once more, and the customer says busy.
-    press("Call").await;
+    person.press("Call").await;
     on_phone("+14155550199", "ringing", "Answer").await;
     on_phone("+14155550199", "in-progress", "Key 1").await;
     on_phone("+12025550144", "ringing", "Busy").await;
-    let said = browser
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Css("[role='status'][data-call-state='failed']"))
-        .await
-        .expect("the busy customer fails the call")
-        .text()
-        .await
-        .unwrap();
+    person.call_state("failed").await;
+    let said = person.text_of("[role='status']").await;
     assert!(said.contains("busy"), "{said}");
     phones.close().await.ok();
-    browser.close().await.ok();
+    person.browser.close().await.ok();
     let _ = Command::new("kill")
         .args(["-INT", &demo.id().to_string()])
         .status();
@@ -806,10 +752,7 @@ async fn the_first_agent_invites_and_revokes_agents_and_others_may_not() {
     let app = spawn().await;
     app.sim.set_number(AGENT_PHONE, keen_agent());
     let driver = Driver::start();
-    let person = Person {
-        browser: driver.browser().await,
-        app: &app,
-    };
+    let person = Person::new(driver.browser().await, &app);
     person.sign_in("(415) 555-0101").await;
     // Bob comes second: he is no administrator until promoted.
     let (bob, _) = crate::calls_flow::agent(&app, "bob@example.com", "+14155550177", false).await;
@@ -906,10 +849,7 @@ async fn campaigns_start_pause_resume_and_finish_from_the_page() {
         .collect();
     fake.set_view("To call", records.clone());
     let driver = Driver::start();
-    let person = Person {
-        browser: driver.browser().await,
-        app: &app,
-    };
+    let person = Person::new(driver.browser().await, &app);
     person.sign_in("(415) 555-0101").await;
 
     person.follow_link("Campaigns").await;
@@ -976,7 +916,7 @@ async fn a_refused_microphone_is_said_and_nothing_is_dialled() {
             "--deny-permission-prompts",
         ])
         .await;
-    let person = Person { browser, app: &app };
+    let person = Person::new(browser, &app);
     person.sign_in("(415) 555-0101").await;
     person
         .browser
@@ -1009,10 +949,7 @@ async fn the_call_log_pages_and_filters_by_state_date_and_number() {
     let app = spawn().await;
     app.sim.set_number(AGENT_PHONE, keen_agent());
     let driver = Driver::start();
-    let person = Person {
-        browser: driver.browser().await,
-        app: &app,
-    };
+    let person = Person::new(driver.browser().await, &app);
     person.sign_in("(415) 555-0101").await;
     let ada = app
         .store
