@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::Utc;
 
 use crate::domain::AgentId;
-use crate::http::ClientIp;
+use crate::domain::ClientAddress;
 use crate::state::AppState;
 use crate::store::{NewAuditEvent, Store};
 
@@ -47,13 +47,13 @@ pub struct Entry<'a> {
     pub actor: &'a str,
     pub subject: &'a str,
     pub agent: Option<AgentId>,
-    pub client_ip: Option<ClientIp>,
+    pub client_ip: Option<ClientAddress>,
     pub detail: Option<String>,
 }
 
 impl<'a> Entry<'a> {
     /// An event of the public setup endpoints.
-    pub fn setup(kind: AuditKind, subject: &'a str, client_ip: ClientIp) -> Self {
+    pub fn setup(kind: AuditKind, subject: &'a str, client_ip: ClientAddress) -> Self {
         Self {
             kind,
             actor: SETUP_ACTOR,

@@ -1,6 +1,7 @@
 //! Values that are valid by construction: parse once at the edge, then trust the type.
 
 mod call;
+mod client_address;
 mod email;
 mod endpoint;
 mod ids;
@@ -8,6 +9,7 @@ pub(crate) mod mask;
 mod phone;
 
 pub use call::{CallMode, CallState, EventSource, LegRole};
+pub use client_address::ClientAddress;
 pub use email::EmailAddress;
 pub use endpoint::{ClientIdentity, Endpoint};
 pub use ids::{AgentId, CallId, EventId};

@@ -1,4 +1,4 @@
-//! Who is asking, for per-client rate limits and the audit log.
+//! Finds who is asking (a [`ClientAddress`]) from the connection and the proxies we trust.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -7,26 +7,12 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
+use crate::domain::ClientAddress;
 use crate::state::AppState;
 
 const FORWARDED_FOR: &str = "x-forwarded-for";
 /// More entries than any real chain of proxies writes; a longer header costs no more to read.
 const MAX_HOPS: usize = 64;
-
-/// The client's address: the TCP peer, or, with `TRUST_PROXY=N`, the address the outermost of
-/// our N proxies saw, which is the N-th entry of `X-Forwarded-For` from the right. Everything
-/// left of it was written by the client and is never used. `None` when neither is known (a
-/// server not started with connect info).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl ClientIp {
-    /// For keys and the audit log; `unknown` when there is no address.
-    pub fn label(&self) -> String {
-        self.0
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-    }
-}
 
 /// The `proxies`-th entry from the right of every `X-Forwarded-For` line taken in order, when
 /// the header has that many entries and that one is an address. Fewer entries means the request
@@ -58,11 +44,14 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
         .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
-fn resolve(trust_proxy: usize, headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientIp {
-    ClientIp(forwarded_for(headers, trust_proxy).or(peer.map(|p| p.ip())))
+/// The TCP peer, or, with `TRUST_PROXY=N`, the address the outermost of our N proxies saw, which
+/// is the N-th entry of `X-Forwarded-For` from the right. Everything left of it was written by
+/// the client and is never used.
+fn resolve(trust_proxy: usize, headers: &HeaderMap, peer: Option<SocketAddr>) -> ClientAddress {
+    ClientAddress(forwarded_for(headers, trust_proxy).or(peer.map(|p| p.ip())))
 }
 
-impl FromRequestParts<AppState> for ClientIp {
+impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = Infallible;
 
     async fn from_request_parts(
@@ -158,7 +147,7 @@ mod tests {
             prop_assume!(HeaderValue::from_str(&line).is_ok());
             let headers = with_forwarded(&[&line]);
             let got = resolve(appended.len(), &headers, Some(peer()));
-            prop_assert_eq!(got, ClientIp(Some(appended[0])));
+            prop_assert_eq!(got, ClientAddress(Some(appended[0])));
         }
 
         #[test]

@@ -26,7 +26,6 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use crate::patience::{last_try, patiently, patiently_until};
-pub use client_ip::ClientIp;
 pub use envelope::{Success, SuccessBody, success};
 pub use error::{ApiError, ErrorBody};
 pub use json_or_form::JsonOrForm;

@@ -10,9 +10,10 @@ use super::replies::{CodeChecked, CodeSent, EmailVerified};
 use super::sync::{self, Mirrored};
 use super::{SetupError, input, otp, verify};
 use crate::auth::{iso_millis, issue_setup_token};
+use crate::domain::ClientAddress;
 use crate::domain::EmailAddress;
 use crate::http::openapi::SETUP_TAG;
-use crate::http::{ApiError, ClientIp, ErrorBody, JsonOrForm, Success, SuccessBody, success};
+use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -34,7 +35,7 @@ pub(crate) struct ValidateBody {
 }
 
 /// An email's code, asked for before there is an agent.
-pub(super) fn by_email(email: &EmailAddress, ip: ClientIp) -> otp::Address<'_> {
+pub(super) fn by_email(email: &EmailAddress, ip: ClientAddress) -> otp::Address<'_> {
     otp::Address {
         to: email.as_str(),
         channel: VerifyChannel::Email,
@@ -59,7 +60,7 @@ pub(super) fn by_email(email: &EmailAddress, ip: ClientIp) -> otp::Address<'_> {
 )]
 pub(crate) async fn init(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     JsonOrForm(body): JsonOrForm<InitBody>,
 ) -> Result<Success<CodeSent>, ApiError> {
     let sent = send_code(&state, ip, body.email).await?;
@@ -84,7 +85,7 @@ pub(crate) async fn init(
 )]
 pub(crate) async fn validate(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
 ) -> Result<Success<EmailVerified>, ApiError> {
     let (verified, mirrored) = check_code(&state, ip, body.email, body.code).await?;
@@ -100,7 +101,7 @@ pub(crate) async fn validate(
 /// Sends a code to `email`.
 async fn send_code(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     email: Option<String>,
 ) -> Result<CodeSent, SetupError> {
     let email = input::required(email, "Email is required")?;
@@ -117,7 +118,7 @@ async fn send_code(
 /// setup token for the phone step issued.
 async fn check_code(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     email: Option<String>,
     code: Option<String>,
 ) -> Result<(EmailVerified, Mirrored), SetupError> {

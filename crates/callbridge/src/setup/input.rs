@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::SetupError;
 use crate::destinations::Use;
+use crate::domain::ClientAddress;
 use crate::domain::{EmailAddress, PhoneNumber};
-use crate::http::ClientIp;
 use crate::metrics::SMS_REFUSED;
 use crate::ratelimit::{self, Limit};
 use crate::state::AppState;
@@ -82,7 +82,7 @@ pub(super) async fn sms_budget(state: &AppState) -> Result<(), SetupError> {
 /// One code sent: counted per client, then per address.
 pub(super) async fn limit_send(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     addresses: &[&str],
 ) -> Result<(), SetupError> {
     limit(
@@ -98,7 +98,7 @@ pub(super) async fn limit_send(
 /// One code checked: counted per client, then per address.
 pub(super) async fn limit_check(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     addresses: &[&str],
 ) -> Result<(), SetupError> {
     limit(
@@ -113,7 +113,7 @@ pub(super) async fn limit_check(
 
 async fn limit(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     addresses: &[&str],
     per_ip: Limit,
     per_address: Limit,

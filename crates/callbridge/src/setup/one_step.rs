@@ -13,9 +13,10 @@ use super::replies::{BothCodesChecked, BothCodesSent, BothVerified, CodeChecked,
 use super::sync;
 use super::{SetupError, input, otp, verify};
 use crate::auth::iso_millis;
+use crate::domain::ClientAddress;
 use crate::domain::{EmailAddress, PhoneNumber};
 use crate::http::openapi::SETUP_TAG;
-use crate::http::{ApiError, ClientIp, ErrorBody, JsonOrForm, Success, SuccessBody, success};
+use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -69,7 +70,7 @@ async fn ensure_phone_free(
 )]
 pub(super) async fn init(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     JsonOrForm(body): JsonOrForm<InitBody>,
 ) -> Result<Success<BothCodesSent>, ApiError> {
     let sent = send_codes(&state, ip, body).await?;
@@ -98,7 +99,7 @@ pub(super) async fn init(
 )]
 pub(super) async fn validate(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
 ) -> Result<Success<BothVerified>, ApiError> {
     let verified = check_codes(&state, ip, body).await?;
@@ -108,7 +109,7 @@ pub(super) async fn validate(
 /// Sends a code to the email and one to the phone.
 async fn send_codes(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     fields: InitBody,
 ) -> Result<BothCodesSent, SetupError> {
     let email = input::required(fields.email, "Email is required")?;
@@ -132,7 +133,7 @@ async fn send_codes(
 /// Proves both codes: the agent is stored with both verified, and their call token issued.
 async fn check_codes(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     fields: ValidateBody,
 ) -> Result<BothVerified, SetupError> {
     let email = input::required(fields.email, "Email is required")?;

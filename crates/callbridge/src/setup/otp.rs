@@ -6,7 +6,7 @@ use twilio::{Verification, VerificationCheck, VerifyChannel};
 use super::{SetupError, verify};
 use crate::audit::{self, AuditKind, Entry};
 use crate::domain::AgentId;
-use crate::http::ClientIp;
+use crate::domain::ClientAddress;
 use crate::state::AppState;
 
 /// Where a code goes, and who is asking: the audit log's subject, agent and client.
@@ -16,7 +16,7 @@ pub(super) struct Address<'a> {
     pub(super) channel: VerifyChannel,
     /// The agent, once one exists (the phone steps); onboarding by email has none yet.
     pub(super) agent: Option<AgentId>,
-    pub(super) ip: ClientIp,
+    pub(super) ip: ClientAddress,
 }
 
 impl<'a> Address<'a> {

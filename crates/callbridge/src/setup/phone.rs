@@ -11,9 +11,10 @@ use super::replies::{CodeChecked, CodeSent, PhoneVerified};
 use super::{SetupError, input, otp, verify};
 use crate::audit::{self, AuditKind, Entry};
 use crate::auth::{iso_millis, issue_call_token, verify_setup_token};
+use crate::domain::ClientAddress;
 use crate::domain::{AgentId, EmailAddress, PhoneNumber};
 use crate::http::openapi::SETUP_TAG;
-use crate::http::{ApiError, ClientIp, ErrorBody, JsonOrForm, Success, SuccessBody, success};
+use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
 use crate::store::{Agent, StoreError};
 
@@ -86,7 +87,7 @@ pub(super) async fn bind(
 pub(super) fn by_sms(
     phone: &PhoneNumber,
     agent: Option<AgentId>,
-    ip: ClientIp,
+    ip: ClientAddress,
 ) -> otp::Address<'_> {
     otp::Address {
         to: phone.as_str(),
@@ -100,7 +101,7 @@ pub(super) fn by_sms(
 pub(super) async fn call_token_for(
     state: &AppState,
     agent: &Agent,
-    ip: ClientIp,
+    ip: ClientAddress,
 ) -> Result<String, SetupError> {
     let token = issue_call_token(&state.settings, agent)?;
     audit::record(
@@ -130,7 +131,7 @@ pub(super) async fn call_token_for(
 )]
 pub(crate) async fn init(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     JsonOrForm(body): JsonOrForm<InitBody>,
 ) -> Result<Success<CodeSent>, ApiError> {
     let sent = send_code(&state, ip, body.token, body.phone).await?;
@@ -155,7 +156,7 @@ pub(crate) async fn init(
 )]
 pub(crate) async fn validate(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     JsonOrForm(body): JsonOrForm<ValidateBody>,
 ) -> Result<Success<PhoneVerified>, ApiError> {
     let verified = check_code(&state, ip, body.token, body.phone, body.code).await?;
@@ -169,7 +170,7 @@ pub(crate) async fn validate(
 /// Texts a code to the phone of the setup token's agent.
 async fn send_code(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     token: Option<String>,
     phone: Option<String>,
 ) -> Result<CodeSent, SetupError> {
@@ -189,7 +190,7 @@ async fn send_code(
 /// Proves the phone with `code`: it becomes the agent's, and their call token is issued.
 async fn check_code(
     state: &AppState,
-    ip: ClientIp,
+    ip: ClientAddress,
     token: Option<String>,
     phone: Option<String>,
     code: Option<String>,

@@ -15,8 +15,9 @@ use serde::Deserialize;
 
 use super::session::{self, SignedIn, cookie, set_cookie};
 use super::{Me, SIGN_IN_PATH, render, same_origin};
+use crate::domain::ClientAddress;
 use crate::domain::{EmailAddress, PhoneNumber};
-use crate::http::{ApiError, ClientIp, JsonOrForm};
+use crate::http::{ApiError, JsonOrForm};
 use crate::setup::{email, phone};
 use crate::state::AppState;
 
@@ -100,7 +101,7 @@ pub(super) async fn page(
               (status = "4XX", description = "The email step again, saying why.", content_type = "text/html", body = String)))]
 pub(super) async fn send_email_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
@@ -129,7 +130,7 @@ pub(super) async fn send_email_code(
               (status = "4XX", description = "The code step again, saying why.", content_type = "text/html", body = String)))]
 pub(super) async fn check_email_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
@@ -192,7 +193,7 @@ pub(super) async fn check_email_code(
               (status = "4XX", description = "The phone step again, saying why.", content_type = "text/html", body = String)))]
 pub(super) async fn send_phone_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
@@ -231,7 +232,7 @@ pub(super) async fn send_phone_code(
               (status = "4XX", description = "The code step again, saying why.", content_type = "text/html", body = String)))]
 pub(super) async fn check_phone_code(
     State(state): State<AppState>,
-    ip: ClientIp,
+    ip: ClientAddress,
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
