@@ -48,7 +48,13 @@ pub struct SimConfig {
     /// Twilio's default for an account is 1; `None` (this library's default, so that tests may
     /// start hundreds of calls at once) dials every call at once.
     pub calls_per_second: Option<f64>,
+    /// How many webhooks `GET /sim/webhooks` remembers; beyond it the oldest are forgotten (and
+    /// counted), so that a long load run does not grow the simulator without bound.
+    pub webhook_log_limit: usize,
 }
+
+/// Webhooks remembered by default: every webhook of a few thousand calls.
+pub const DEFAULT_WEBHOOK_LOG_LIMIT: usize = 50_000;
 
 /// The account SID used when none is given.
 pub const DEFAULT_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
@@ -64,7 +70,7 @@ impl Default for SimConfig {
     /// ([`DEFAULT_API_KEY_SID`], [`DEFAULT_API_KEY_SECRET`]), real time, every
     /// number answering as a human after 1 s of ringing, pressing nothing and staying on the line, any
     /// `From` accepted (no `incoming_numbers`), webhooks delivered once, each call's in order, to their URL,
-    /// no calls-per-second limit.
+    /// no calls-per-second limit, the last [`DEFAULT_WEBHOOK_LOG_LIMIT`] webhooks remembered.
     fn default() -> Self {
         Self {
             account_sid: DEFAULT_ACCOUNT_SID.to_owned(),
@@ -82,6 +88,7 @@ impl Default for SimConfig {
             webhook_reorder_rate: 0.0,
             webhook_jitter_ms: 0,
             calls_per_second: None,
+            webhook_log_limit: DEFAULT_WEBHOOK_LOG_LIMIT,
         }
     }
 }

@@ -235,7 +235,8 @@ async fn conferences(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn webhooks(State(shared): State<Arc<Shared>>) -> Response {
     let model = shared.model();
-    Json(json!({ "webhooks": model.webhooks })).into_response()
+    Json(json!({ "webhooks": model.webhooks, "forgotten": model.webhooks_forgotten }))
+        .into_response()
 }
 
 #[derive(Deserialize)]

@@ -37,7 +37,7 @@ use url::Url;
 
 pub use config::{
     Answer, AnsweredBy, DEFAULT_ACCOUNT_SID, DEFAULT_API_KEY_SECRET, DEFAULT_API_KEY_SID,
-    DEFAULT_AUTH_TOKEN, NumberBehaviour, SimConfig,
+    DEFAULT_AUTH_TOKEN, DEFAULT_WEBHOOK_LOG_LIMIT, NumberBehaviour, SimConfig,
 };
 pub use devices::{Device, DeviceCall, DeviceError, DeviceEvent};
 pub use fault::{CallsCreateFault, FaultError};

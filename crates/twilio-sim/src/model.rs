@@ -1,7 +1,7 @@
 //! The simulator's state: every resource it has created, kept behind one mutex that is never held
 //! across an await.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -24,7 +24,10 @@ pub(crate) struct Model {
     pub(crate) verifications: Vec<VerificationRec>,
     pub(crate) documents: HashMap<String, DocumentRec>,
     pub(crate) document_order: Vec<String>,
-    pub(crate) webhooks: Vec<WebhookRecord>,
+    /// Oldest first, at most `SimConfig::webhook_log_limit` of them.
+    pub(crate) webhooks: VecDeque<WebhookRecord>,
+    /// Webhooks forgotten to keep `webhooks` within its limit.
+    pub(crate) webhooks_forgotten: u64,
     pub(crate) numbers: HashMap<String, NumberBehaviour>,
     /// Verify and Sync services created through the API, by SID.
     pub(crate) services: HashMap<String, ServiceRec>,
@@ -276,6 +279,15 @@ pub(crate) struct WebhookRecord {
 }
 
 impl Model {
+    /// Remembers a webhook sent, forgetting the oldest beyond `limit`.
+    pub(crate) fn remember_webhook(&mut self, record: WebhookRecord, limit: usize) {
+        while self.webhooks.len() >= limit.max(1) {
+            self.webhooks.pop_front();
+            self.webhooks_forgotten += 1;
+        }
+        self.webhooks.push_back(record);
+    }
+
     pub(crate) fn conference_by_name(&self, name: &str) -> Option<&ConfRec> {
         self.conf_order
             .iter()

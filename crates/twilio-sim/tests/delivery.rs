@@ -249,3 +249,36 @@ async fn a_reorder_rate_beyond_one_is_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("webhook_reorder_rate"), "{err}");
 }
+
+#[tokio::test]
+async fn the_webhook_log_keeps_only_the_newest_within_its_limit() {
+    let h = Harness::with(SimConfig {
+        webhook_log_limit: 2,
+        ..common::fast_config()
+    })
+    .await;
+    let mut events = h.sim.subscribe();
+    let status = h.rx.url("/status");
+    short_call(&h, "+15550708002", &status).await;
+    let mut sent = 0;
+    while sent < LIFECYCLE.len() {
+        let event = tokio::time::timeout(std::time::Duration::from_secs(10), events.recv())
+            .await
+            .expect("every callback within 10 s")
+            .unwrap();
+        if matches!(&event, twilio_sim::SimEvent::Webhook { url, .. } if *url == status) {
+            sent += 1;
+        }
+    }
+    let (code, log) = h.get(&h.url("/sim/webhooks")).await;
+    assert_eq!(code, 200);
+    let kept: Vec<&str> = log["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["params"]["CallStatus"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept, ["in-progress", "completed"]);
+    assert_eq!(log["forgotten"], 2);
+    h.sim.shutdown().await;
+}

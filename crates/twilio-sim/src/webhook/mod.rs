@@ -261,23 +261,28 @@ fn record(
         }
         (None, None) => {}
     }
+    // Recorded before it is announced, so that whoever waits for the event finds it listed.
+    let limit = shared.config.webhook_log_limit;
+    shared.model().remember_webhook(
+        WebhookRecord {
+            kind: out.kind,
+            method: out.method.clone(),
+            url: out.url.clone(),
+            delivered_to: delivered_to.to_owned(),
+            params,
+            signature: signature.to_owned(),
+            idempotency_token: token.to_owned(),
+            status,
+            error,
+            time: time.clone(),
+        },
+        limit,
+    );
     let _ = shared.events.send(SimEvent::Webhook {
-        at: time.clone(),
+        at: time,
         kind: out.kind.to_owned(),
         url: out.url.clone(),
         status,
-    });
-    shared.model().webhooks.push(WebhookRecord {
-        kind: out.kind,
-        method: out.method.clone(),
-        url: out.url.clone(),
-        delivered_to: delivered_to.to_owned(),
-        params,
-        signature: signature.to_owned(),
-        idempotency_token: token.to_owned(),
-        status,
-        error,
-        time,
     });
 }
 
