@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use callbridge::config::{RawSettings, Settings};
 use callbridge::domain::{EmailAddress, PhoneNumber};
-use callbridge::store::{NewAgent, NewCall, SharedStore, SqlStore};
+use callbridge::store::testing::TestStore;
+use callbridge::store::{NewAgent, NewCall};
 use twilio_sim::{Sim, SimConfig};
 
 /// An agent may hold 10 streams at once.
@@ -56,10 +57,10 @@ async fn main() {
         ..RawSettings::default()
     };
     let settings = Settings::from_raw(raw).unwrap();
-    let store: SharedStore = Arc::new(SqlStore::open(&url).await.unwrap());
+    let store: Arc<dyn TestStore> = callbridge::store::testing::open(&url).await.unwrap();
     tokio::spawn(callbridge::startup::launch_with_store(
         settings.clone(),
-        Arc::clone(&store),
+        store.clone(),
         listener,
         std::future::pending(),
     ));

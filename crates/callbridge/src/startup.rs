@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use crate::state::AppState;
-use crate::store::{SharedStore, SqlStore, Store, StoreError};
+use crate::store::{SharedStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -45,9 +45,9 @@ pub async fn launch_with_tcp_listener(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
-    let store = SqlStore::open(settings.database_url.expose_secret()).await?;
+    let store = crate::store::open(settings.database_url.expose_secret()).await?;
     tracing::info!(backend = store.backend().as_str(), "database ready");
-    launch_with_store(settings, Arc::new(store), listener, shutdown).await
+    launch_with_store(settings, store, listener, shutdown).await
 }
 
 /// Like [`launch_with_tcp_listener`], with a store the caller already opened.

@@ -71,17 +71,16 @@ mod tests {
     use super::*;
     use crate::calls::flow::{Action, LegStatus};
     use crate::domain::{CallState, LegRole};
-    use crate::store::testing::{TestDatabase, fixture_agent_call};
-    use crate::store::{CallStore, OutboxStore};
+    use crate::store::testing::{TestDatabase, TestStore, fixture_agent_call};
 
-    async fn new_call(store: &dyn Store) -> CallId {
+    async fn new_call(store: &dyn TestStore) -> CallId {
         fixture_agent_call(store, "cas@example.com").await.id
     }
 
     #[tokio::test]
     async fn of_many_concurrent_gather_actions_exactly_one_dials() {
         for db in TestDatabase::all().await {
-            let store: Arc<dyn Store> = Arc::new(db.store().await);
+            let store = db.store().await;
             let id = new_call(store.as_ref()).await;
             let attempts = (0..16).map(|_| {
                 let store = Arc::clone(&store);
@@ -109,12 +108,12 @@ mod tests {
     async fn a_failure_stores_its_reason_and_then_nothing_moves_it() {
         for db in TestDatabase::all().await {
             let store = db.store().await;
-            let id = new_call(&store).await;
+            let id = new_call(&*store).await;
             let busy = Fact::Leg {
                 role: LegRole::Agent,
                 status: LegStatus::Busy,
             };
-            let done = advance(&store, id, busy).await.unwrap();
+            let done = advance(&*store, id, busy).await.unwrap();
             let queued = store.outbox_for_key(&effects::key(id)).await.unwrap();
             assert!(
                 queued.is_empty(),
@@ -125,7 +124,7 @@ mod tests {
                 role: LegRole::Agent,
                 status: LegStatus::Ringing,
             };
-            assert!(advance(&store, id, late).await.unwrap().step.is_noop());
+            assert!(advance(&*store, id, late).await.unwrap().step.is_noop());
             let stored = store.call_by_id(id).await.unwrap().unwrap();
             assert_eq!(stored.state, CallState::Failed);
             assert_eq!(stored.reason.as_deref(), Some("agent_busy"));

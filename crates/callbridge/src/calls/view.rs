@@ -242,8 +242,8 @@ mod tests {
     use super::*;
     use crate::domain::PhoneNumber;
     use crate::store::RecordingUpdate;
-    use crate::store::testing::{TestDatabase, fixture_agent, fixture_call};
-    use crate::store::{CallStore, EventStore, LegUpdate, NewEvent, RecordingStore};
+    use crate::store::testing::{TestDatabase, TestStore, fixture_agent, fixture_call};
+    use crate::store::{LegUpdate, NewEvent};
 
     fn at(secs: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 0).unwrap()
@@ -373,21 +373,21 @@ mod tests {
     async fn load_reads_the_stored_call_and_refuses_an_unknown_one() {
         let db = TestDatabase::sqlite();
         let store = db.store().await;
-        let agent = fixture_agent(&store, "ada@example.com", "+14155550100").await;
-        let call = fixture_call(&store, &agent).await;
-        let view = load(&store, call.id).await.unwrap();
+        let agent = fixture_agent(&*store, "ada@example.com", "+14155550100").await;
+        let call = fixture_call(&*store, &agent).await;
+        let view = load(&*store, call.id).await.unwrap();
         assert_eq!(view.id, call.id);
         assert_eq!(view.state, CallState::Created);
         assert_eq!(view.agent.email, Some(agent.email));
         assert_eq!(view.conference.name, call.id.conference_name());
         assert!(view.legs.is_empty() && view.events.is_empty());
 
-        let err = load(&store, CallId::new()).await.unwrap_err();
+        let err = load(&*store, CallId::new()).await.unwrap_err();
         assert!(matches!(err, CallError::NotFound), "{err:?}");
     }
 
     /// The views as built from each call's own reads, one call at a time.
-    async fn one_by_one(store: &dyn Store, calls: &[Call]) -> Vec<CallView> {
+    async fn one_by_one(store: &dyn TestStore, calls: &[Call]) -> Vec<CallView> {
         let mut views = Vec::new();
         for call in calls {
             let agent = store.agent_by_id(call.agent_id).await.unwrap();
@@ -414,11 +414,11 @@ mod tests {
     async fn a_page_of_views_matches_the_calls_read_one_by_one() {
         for db in TestDatabase::all().await {
             let store = db.store().await;
-            let ada = fixture_agent(&store, "ada@example.com", "+14155550100").await;
-            let bob = fixture_agent(&store, "bob@example.com", "+14155550111").await;
+            let ada = fixture_agent(&*store, "ada@example.com", "+14155550100").await;
+            let bob = fixture_agent(&*store, "bob@example.com", "+14155550111").await;
             let mut calls = Vec::new();
             for (n, agent) in [&ada, &bob, &ada, &ada].into_iter().enumerate() {
-                let call = fixture_call(&store, agent).await;
+                let call = fixture_call(&*store, agent).await;
                 // Call n gets n legs, n events and n recordings: the first has none at all.
                 for k in 0..n {
                     store
@@ -464,12 +464,12 @@ mod tests {
                 calls.push(call);
             }
             calls.reverse();
-            let expected = one_by_one(&store, &calls).await;
-            let views = load_many(&store, calls.clone()).await.unwrap();
+            let expected = one_by_one(&*store, &calls).await;
+            let views = load_many(&*store, calls.clone()).await.unwrap();
             assert_eq!(views, expected, "{:?}", db.backend());
             assert_eq!(views[0].legs.len(), 3);
             assert_eq!(views[2].agent.email.as_ref(), Some(&bob.email));
-            assert!(load_many(&store, Vec::new()).await.unwrap().is_empty());
+            assert!(load_many(&*store, Vec::new()).await.unwrap().is_empty());
         }
     }
 }

@@ -12,7 +12,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use url::{Host, Url};
 
 use crate::config::{MIN_JWT_SECRET_BYTES, RawSettings, Settings};
-use crate::store::{Backend, MigrationStatus, SqlStore, Store};
+use crate::store::{Backend, MigrationStatus};
 
 /// A database that does not answer within this is as good as down for a check.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -403,7 +403,7 @@ async fn check_database(settings: &Settings) -> Finding {
         );
     }
     let status = tokio::time::timeout(DATABASE_TIMEOUT, async {
-        let store = SqlStore::connect(url).await?;
+        let store = crate::store::connect(url).await?;
         let status = async {
             store.ping().await?;
             store.migration_status().await

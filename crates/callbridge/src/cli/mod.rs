@@ -14,8 +14,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::store::{SqlStore, Store};
-
 /// Exit status of a command whose configuration is wrong, as opposed to one that failed.
 const EXIT_CONFIG: u8 = 2;
 
@@ -90,7 +88,7 @@ async fn migrate(args: MigrateArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match SqlStore::open(&url).await {
+    match crate::store::open(&url).await {
         Ok(store) => {
             println!("database is up to date ({})", store.backend().as_str());
             store.close().await;

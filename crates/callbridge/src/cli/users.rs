@@ -10,7 +10,7 @@ use clap::Subcommand;
 use super::EXIT_CONFIG;
 use crate::audit::{self, AuditKind, Entry};
 use crate::domain::EmailAddress;
-use crate::store::{Agent, SqlStore, Store, StoreError};
+use crate::store::{Agent, Store, StoreError};
 
 /// How many audit events `show` prints (the newest).
 const SHOWN_EVENTS: u32 = 50;
@@ -60,7 +60,7 @@ pub async fn run(args: UsersArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let store = match SqlStore::open(&url).await {
+    let store = match crate::store::open(&url).await {
         Ok(store) => store,
         Err(err) => {
             eprintln!("error: {err}");
@@ -68,11 +68,11 @@ pub async fn run(args: UsersArgs) -> ExitCode {
         }
     };
     let outcome = match args.command {
-        UsersCommand::List => list(&store).await,
-        UsersCommand::Show { email } => show(&store, &email).await,
-        UsersCommand::Revoke { email } => revoke(&store, &email).await,
-        UsersCommand::Invite { email } => invite(&store, &email).await,
-        UsersCommand::Promote { email } => promote(&store, &email).await,
+        UsersCommand::List => list(store.as_ref()).await,
+        UsersCommand::Show { email } => show(store.as_ref(), &email).await,
+        UsersCommand::Revoke { email } => revoke(store.as_ref(), &email).await,
+        UsersCommand::Invite { email } => invite(store.as_ref(), &email).await,
+        UsersCommand::Promote { email } => promote(store.as_ref(), &email).await,
     };
     store.close().await;
     match outcome {

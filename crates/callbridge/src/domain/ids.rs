@@ -24,6 +24,12 @@ macro_rules! uuid_id {
             }
         }
 
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                Self(id)
+            }
+        }
+
         impl Default for $name {
             fn default() -> Self {
                 Self::new()

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::store::testing::TestDatabase;
-use crate::store::{NewOutboxRow, OutboxClaim, OutboxStatus, OutboxStore, SqlStore};
+use crate::store::testing::TestStore;
+use crate::store::{NewOutboxRow, OutboxClaim, OutboxStatus};
 
 fn row(key: &str, n: u32) -> NewOutboxRow {
     NewOutboxRow {
@@ -29,7 +30,7 @@ fn claim(worker: &str, now: DateTime<Utc>, limit: u32) -> OutboxClaim {
     }
 }
 
-async fn stores() -> Vec<(TestDatabase, SqlStore)> {
+async fn stores() -> Vec<(TestDatabase, Arc<dyn TestStore>)> {
     let mut out = Vec::new();
     for db in TestDatabase::all().await {
         let store = db.store().await;

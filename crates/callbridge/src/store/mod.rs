@@ -1,10 +1,16 @@
-//! Durable state. One `Store` trait (split by domain), one SQL implementation that serves both
-//! SQLite and PostgreSQL from the same query text.
+//! Durable state. One `Store` trait (split by domain) with one implementation per backend, each
+//! with its own migrations: `sqlite` (text ids, epoch-millisecond times, 0/1 flags) and
+//! `postgres` (native `uuid`, `timestamptz`, `jsonb` and `boolean`). [`connect`] picks one by the
+//! URL. What both share (the rows' conversion into models, error classification) lives here.
 
 mod airtable_models;
 mod idempotency;
+#[cfg(test)]
+mod migrate_forward;
 mod models;
-mod sql;
+mod postgres;
+mod rows;
+mod sqlite;
 #[cfg(any(test, feature = "simulator"))]
 pub mod testing;
 #[cfg(test)]
@@ -24,12 +30,91 @@ pub use models::{
     NewEvent, Recording, RecordingUpdate,
 };
 pub use models::{AuditEvent, NewAuditEvent, RateWindow, WebSession};
-pub use sql::{ACQUIRE_TIMEOUT, Backend, MigrationStatus, SqlStore};
 
 use crate::domain::{AgentId, CallId, CallMode, CallState, EmailAddress, PhoneNumber};
 
 /// How the rest of the service holds the store.
 pub type SharedStore = Arc<dyn Store>;
+
+/// Requests fail fast with 503 rather than queue behind a database that is down.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> StoreResult<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            // Only the scheme: the rest may hold a password.
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(StoreError::UnsupportedUrl(format!("{scheme}:…")))
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Opens a pool on the backend the URL names; a SQLite file is created if missing and switched
+/// to WAL. Does not migrate.
+pub async fn connect(url: &str) -> StoreResult<SharedStore> {
+    Ok(match Backend::from_url(url)? {
+        Backend::Sqlite => Arc::new(sqlite::SqliteStore::connect(url).await?),
+        Backend::Postgres => Arc::new(postgres::PgStore::connect(url).await?),
+    })
+}
+
+/// Connects and brings the schema up to date.
+pub async fn open(url: &str) -> StoreResult<SharedStore> {
+    let store = connect(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The schema against this build's migrations, by version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// How many migrations this build has.
+    pub known: usize,
+    /// Known to this build, not applied yet: `migrate` (or `serve`, at start) applies them.
+    pub pending: Vec<i64>,
+    /// Applied by a build newer than this one: this build refuses to migrate such a database.
+    pub unknown: Vec<i64>,
+    /// Started and failed part-way: someone has to look at the database.
+    pub failed: Vec<i64>,
+}
+
+impl MigrationStatus {
+    /// Compares the versions a database recorded with those `migrator` knows.
+    fn of(migrator: &sqlx::migrate::Migrator, applied: &[i64], failed: Vec<i64>) -> Self {
+        let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+        Self {
+            pending: known
+                .iter()
+                .copied()
+                .filter(|v| !applied.contains(v) && !failed.contains(v))
+                .collect(),
+            unknown: applied
+                .iter()
+                .copied()
+                .filter(|v| !known.contains(v))
+                .collect(),
+            failed,
+            known: known.len(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -108,8 +193,6 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
 pub trait AgentStore: Send + Sync {
-    /// Fails with `Conflict` when the email or phone already belongs to an agent.
-    async fn insert_agent(&self, agent: NewAgent) -> StoreResult<Agent>;
     async fn agent_by_id(&self, id: AgentId) -> StoreResult<Option<Agent>>;
     async fn agent_by_email(&self, email: &EmailAddress) -> StoreResult<Option<Agent>>;
     async fn agent_by_phone(&self, phone: &PhoneNumber) -> StoreResult<Option<Agent>>;
@@ -170,8 +253,6 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Option<WebSession>>;
     /// Ends the session; ending one that is gone is no error.
     async fn end_session(&self, secret_hash: &str) -> StoreResult<()>;
-    /// Forgets sessions that expired before `now`; how many.
-    async fn purge_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> StoreResult<u64>;
     /// Whether the agent administers the others: promoted, or the first agent there was.
     async fn is_admin(&self, agent: AgentId) -> StoreResult<bool>;
     /// Makes the agent an administrator; `false` when it already was one.
@@ -228,13 +309,6 @@ pub trait CallStore: Send + Sync {
         updated_before: chrono::DateTime<chrono::Utc>,
         limit: u32,
     ) -> StoreResult<Vec<Call>>;
-    /// Sets the state unconditionally; `ended_at` is stamped when the state is final.
-    async fn set_call_state(
-        &self,
-        id: CallId,
-        state: CallState,
-        reason: Option<&str>,
-    ) -> StoreResult<Call>;
     /// Moves the call to `to` only if it is currently in one of `from`, atomically, so that of
     /// several instances handling the same webhook exactly one wins. Returns whether it moved.
     async fn transition_call(
@@ -274,8 +348,6 @@ pub trait RecordingStore: Send + Sync {
     /// Inserts the recording or updates it; a final status (`completed`, `absent`, `failed`) is
     /// never replaced by a late `in-progress`, and a known duration or URL is never erased.
     async fn upsert_recording(&self, recording: RecordingUpdate) -> StoreResult<Recording>;
-    /// Oldest first.
-    async fn recordings_for_call(&self, id: CallId) -> StoreResult<Vec<Recording>>;
 }
 
 #[async_trait]
@@ -482,6 +554,13 @@ pub trait Store:
     + ChangeFeed
     + std::fmt::Debug
 {
+    /// Brings the schema up to date with this build's migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// How the schema compares with this build's migrations. Only reads, so that a check can
+    /// run against a production database without changing it.
+    async fn migration_status(&self) -> StoreResult<MigrationStatus>;
+    /// Closes the pool, waiting for the connections in use to come back.
+    async fn close(&self);
     /// A round trip to the database (`SELECT 1`).
     async fn ping(&self) -> StoreResult<()>;
     /// A real write, for readiness: a full, read-only or failing disk answers reads but not this.
@@ -489,4 +568,33 @@ pub trait Store:
     fn backend(&self) -> Backend;
     /// The most connections the store holds at once.
     fn connections(&self) -> u32;
+}
+
+#[cfg(test)]
+mod backend_tests {
+    use super::*;
+
+    #[test]
+    fn backend_follows_the_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("sqlite::memory:").unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+    }
+
+    #[test]
+    fn unsupported_url_error_does_not_leak_credentials() {
+        let err = Backend::from_url("mysql://root:hunter2@db/x").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("mysql"), "{err}");
+    }
 }

@@ -7,13 +7,92 @@
 //! with a note, unless they are required ([`postgres_required`]: `CALLBRIDGE_REQUIRE_POSTGRES=1`,
 //! or a CI run), which turns that into a failure.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{AssertSqlSafe, Connection};
 
-use super::{Agent, Backend, Call, NewAgent, NewCall, SqlStore, Store};
-use crate::domain::{CallMode, EmailAddress, PhoneNumber};
+use super::postgres::PgStore;
+use super::sqlite::SqliteStore;
+use super::{Agent, Backend, Call, NewAgent, NewCall, Recording, Store, StoreError, StoreResult};
+use crate::domain::{CallId, CallMode, CallState, EmailAddress, PhoneNumber};
+
+/// What only tests do to a store, to set a case up or to look at what it left; the service
+/// never needs it, so it stays out of [`Store`].
+#[async_trait]
+pub trait TestStore: Store {
+    /// Stores an agent as given, verified or not (the service creates agents only by
+    /// verifying an email). `Conflict` when the email or phone already belongs to an agent.
+    async fn insert_agent(&self, agent: NewAgent) -> StoreResult<Agent>;
+
+    /// Forgets sessions that expired before `now`; how many.
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Puts the call in `state` whatever its state; `ended_at` is stamped when it is final.
+    async fn set_call_state(
+        &self,
+        id: CallId,
+        state: CallState,
+        reason: Option<&str>,
+    ) -> StoreResult<Call> {
+        if !self
+            .transition_call(id, CallState::ALL, state, reason)
+            .await?
+        {
+            return Err(StoreError::NotFound);
+        }
+        self.call_by_id(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// The call's recordings, oldest first.
+    async fn recordings_for_call(&self, id: CallId) -> StoreResult<Vec<Recording>> {
+        Ok(self
+            .call_snapshot(id)
+            .await?
+            .map(|(_, details)| details.recordings)
+            .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl TestStore for SqliteStore {
+    async fn insert_agent(&self, agent: NewAgent) -> StoreResult<Agent> {
+        SqliteStore::insert_agent(self, agent).await
+    }
+
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        SqliteStore::purge_sessions(self, now).await
+    }
+}
+
+#[async_trait]
+impl TestStore for PgStore {
+    async fn insert_agent(&self, agent: NewAgent) -> StoreResult<Agent> {
+        PgStore::insert_agent(self, agent).await
+    }
+
+    async fn purge_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        PgStore::purge_sessions(self, now).await
+    }
+}
+
+/// [`super::connect`] for tests: the store on the backend the URL names, with [`TestStore`].
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn TestStore>> {
+    Ok(match Backend::from_url(url)? {
+        Backend::Sqlite => Arc::new(SqliteStore::connect(url).await?),
+        Backend::Postgres => Arc::new(PgStore::connect(url).await?),
+    })
+}
+
+/// [`super::open`] for tests: connected and migrated.
+pub async fn open(url: &str) -> StoreResult<Arc<dyn TestStore>> {
+    let store = connect(url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -99,8 +178,8 @@ impl TestDatabase {
     }
 
     /// A migrated store on this database.
-    pub async fn store(&self) -> SqlStore {
-        SqlStore::open(&self.url)
+    pub async fn store(&self) -> Arc<dyn TestStore> {
+        open(&self.url)
             .await
             .unwrap_or_else(|e| panic!("open {} test store: {e}", self.backend.as_str()))
     }
@@ -145,7 +224,7 @@ pub const FIXTURE_RECIPIENT: &str = "+12025550123";
 
 /// An agent stored with `phone` (neither it nor the email marked verified), for tests that need
 /// calls to hang on.
-pub async fn fixture_agent(store: &dyn Store, email: &str, phone: &str) -> Agent {
+pub async fn fixture_agent(store: &dyn TestStore, email: &str, phone: &str) -> Agent {
     store
         .insert_agent(NewAgent {
             email: EmailAddress::parse(email).expect("a fixture email"),
@@ -178,7 +257,7 @@ pub async fn fixture_call(store: &dyn Store, agent: &Agent) -> Call {
 }
 
 /// One agent with one call, for tests about a call and nothing else.
-pub async fn fixture_agent_call(store: &dyn Store, email: &str) -> Call {
+pub async fn fixture_agent_call(store: &dyn TestStore, email: &str) -> Call {
     let agent = fixture_agent(store, email, "+14155550100").await;
     fixture_call(store, &agent).await
 }

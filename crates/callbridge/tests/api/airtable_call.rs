@@ -9,7 +9,8 @@ use airtable::fake::{FakeAirtable, FakeConfig};
 use callbridge::config::{RawSettings, Settings};
 use callbridge::domain::{AgentId, CallId, EmailAddress, PhoneNumber};
 use callbridge::store::testing::TestDatabase;
-use callbridge::store::{NewAgent, OutboxStatus, SharedStore, SqlStore};
+use callbridge::store::testing::TestStore;
+use callbridge::store::{NewAgent, OutboxStatus, SharedStore};
 use chrono::Utc;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -26,7 +27,7 @@ const POLL: Duration = Duration::from_millis(50);
 pub struct Instance {
     pub address: String,
     pub settings: Arc<Settings>,
-    pub store: SharedStore,
+    pub store: Arc<dyn TestStore>,
     server: JoinHandle<Result<(), callbridge::startup::StartupError>>,
 }
 
@@ -43,10 +44,11 @@ impl Instance {
         with_airtable(&mut raw, fake);
         tweak(&mut raw);
         let settings = Settings::from_raw(raw).expect("test settings are valid");
-        let store: SharedStore = Arc::new(SqlStore::open(db.url()).await.unwrap());
+        let store = callbridge::store::testing::open(db.url()).await.unwrap();
+        let shared: SharedStore = store.clone();
         let server = tokio::spawn(callbridge::startup::launch_with_store(
             settings.clone(),
-            Arc::clone(&store),
+            shared,
             listener,
             std::future::pending(),
         ));
@@ -190,7 +192,7 @@ pub async fn call_record(app: &Instance, token: &str, record: &str) -> CallId {
 }
 
 /// The status text a finished call leaves on its record.
-pub async fn outcome_of(store: &SharedStore, call: CallId) -> Option<String> {
+pub async fn outcome_of(store: &Arc<dyn TestStore>, call: CallId) -> Option<String> {
     let call = store.call_by_id(call).await.unwrap()?;
     call.state
         .is_final()
@@ -198,7 +200,7 @@ pub async fn outcome_of(store: &SharedStore, call: CallId) -> Option<String> {
 }
 
 /// Every write queued for the record has been delivered (or given up).
-pub async fn writes_settled(store: &SharedStore, record: &str) -> bool {
+pub async fn writes_settled(store: &Arc<dyn TestStore>, record: &str) -> bool {
     let rows = store
         .outbox_for_key(&callbridge::airtable::record_key(record))
         .await

@@ -3,13 +3,12 @@
 //! so the call always ends true — connected with the customer rung once, or failed with why and
 //! the agent told.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use callbridge::config::{RawSettings, Settings};
 use callbridge::domain::CallState;
+use callbridge::store::OutboxStatus;
 use callbridge::store::testing::TestDatabase;
-use callbridge::store::{OutboxStatus, SharedStore, SqlStore};
 use serde_json::{Value, json};
 use twilio_sim::{CallsCreateFault, FaultError, Sim};
 
@@ -143,7 +142,7 @@ async fn an_instance_killed_while_dialling_leaves_the_dial_to_the_next_one() {
     let mut raw = sim_settings(db.url(), &sim, &address);
     raw.twilio_timeout = Some("1s".into());
     let settings = Settings::from_raw(raw).unwrap();
-    let store: SharedStore = Arc::new(SqlStore::open(db.url()).await.unwrap());
+    let store = callbridge::store::testing::open(db.url()).await.unwrap();
     let (_, token) =
         verified_agent(store.as_ref(), &settings, "killed@example.com", AGENT_PHONE).await;
 

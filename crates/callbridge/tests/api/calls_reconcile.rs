@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use callbridge::config::Settings;
 use callbridge::domain::{CallId, CallState, PhoneNumber};
+use callbridge::store::LegUpdate;
 use callbridge::store::testing::TestDatabase;
-use callbridge::store::{LegUpdate, SharedStore, SqlStore};
+use callbridge::store::testing::TestStore;
 use serde_json::json;
 use twilio_sim::Sim;
 
@@ -38,7 +39,7 @@ async fn calls_whose_callbacks_were_refused_while_the_service_was_down_end_after
     let mut raw = sim_settings(db.url(), &sim, &address);
     raw.reconcile_after = Some("1s".into());
     let settings = Settings::from_raw(raw).unwrap();
-    let store: SharedStore = Arc::new(SqlStore::open(db.url()).await.unwrap());
+    let store: Arc<dyn TestStore> = callbridge::store::testing::open(db.url()).await.unwrap();
     let (_, token) = verified_agent(
         store.as_ref(),
         &settings,

@@ -43,11 +43,7 @@ fn check(dir: &Path, sim: &Sim) -> Command {
 
 async fn migrate(dir: &Path) {
     let url = format!("sqlite://{}", dir.join("callbridge.db").display());
-    callbridge::store::SqlStore::open(&url)
-        .await
-        .unwrap()
-        .close()
-        .await;
+    callbridge::store::open(&url).await.unwrap().close().await;
 }
 
 async fn run(cmd: &mut Command) -> (Output, Vec<String>) {
@@ -171,7 +167,7 @@ async fn an_unmigrated_database_is_a_warning() {
     let sim = sim().await;
     let url = format!("sqlite://{}", dir.path().join("callbridge.db").display());
     // Created, connected to, but never migrated.
-    callbridge::store::SqlStore::connect(&url)
+    callbridge::store::connect(&url)
         .await
         .unwrap()
         .close()

@@ -8,14 +8,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use callbridge::store::SqlStore;
 use callbridge::store::testing::TestDatabase;
 use serde_json::Value;
 use sqlx::Connection as _;
 use url::Url;
 
 use crate::calls_flow::{chatty_customer, keen_agent};
-use crate::helpers::{TestApp, arc_store, expect_success, spawn_app_with_store, verified_agent};
+use crate::helpers::{TestApp, expect_success, spawn_app_with_store, verified_agent};
 use crate::support::tcp_proxy::TcpProxy;
 
 const AGENT_PHONE: &str = "+14155550177";
@@ -52,10 +51,10 @@ async fn postgres_address(url: &str) -> SocketAddr {
 /// The app on `db`, reaching it at `addr` (the database itself, or a proxy), and a verified
 /// agent's call token.
 async fn app_via(db: &TestDatabase, addr: SocketAddr, application: &str) -> (TestApp, String) {
-    let store = SqlStore::open(&routed(db.url(), addr, application))
+    let store = callbridge::store::testing::open(&routed(db.url(), addr, application))
         .await
         .expect("open the store");
-    let app = spawn_app_with_store(arc_store(store)).await;
+    let app = spawn_app_with_store(store).await;
     let (_, token) = verified_agent(
         app.store.as_ref(),
         &app.settings,

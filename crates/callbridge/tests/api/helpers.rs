@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use callbridge::config::{RawSettings, Settings};
-use callbridge::store::testing::TestDatabase;
-use callbridge::store::{SharedStore, SqlStore};
+use callbridge::store::SharedStore;
+use callbridge::store::testing::{TestDatabase, TestStore};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -28,7 +28,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub sim: Sim,
     /// The same database the app uses.
-    pub store: SharedStore,
+    pub store: Arc<dyn TestStore>,
     pub settings: Arc<Settings>,
     /// `None` when the test supplied its own store.
     pub database_url: Option<String>,
@@ -165,7 +165,7 @@ pub async fn create_twiml_app(sim: &Sim, address: &str) -> String {
 }
 
 /// The app on a store the test controls (e.g. one it will break).
-pub async fn spawn_app_with_store(store: SharedStore) -> TestApp {
+pub async fn spawn_app_with_store(store: Arc<dyn TestStore>) -> TestApp {
     let sim = Sim::start(sim_config()).await.expect("start the simulator");
     let (listener, address) = listen().await;
     let raw = sim_settings("sqlite::memory:", &sim, &address);
@@ -174,7 +174,7 @@ pub async fn spawn_app_with_store(store: SharedStore) -> TestApp {
 
 async fn launch(
     raw: RawSettings,
-    store: SharedStore,
+    store: Arc<dyn TestStore>,
     listener: TcpListener,
     address: String,
     sim: Sim,
@@ -183,9 +183,10 @@ async fn launch(
     let settings = Settings::from_raw(raw).expect("test settings are valid");
     let shared_settings = Arc::new(settings.clone());
     let (tx, rx) = oneshot::channel::<()>();
+    let shared: SharedStore = store.clone();
     let server = tokio::spawn(callbridge::startup::launch_with_store(
         settings,
-        Arc::clone(&store),
+        shared,
         listener,
         async {
             let _ = rx.await;
@@ -205,11 +206,10 @@ async fn launch(
 }
 
 /// The store an app on `db` uses, migrated.
-async fn open_store(db: &TestDatabase) -> SharedStore {
-    let store = SqlStore::open(db.url())
+async fn open_store(db: &TestDatabase) -> Arc<dyn TestStore> {
+    callbridge::store::testing::open(db.url())
         .await
-        .unwrap_or_else(|e| panic!("open the {} test store: {e}", db.backend().as_str()));
-    Arc::new(store)
+        .unwrap_or_else(|e| panic!("open the {} test store: {e}", db.backend().as_str()))
 }
 
 /// Bound first, so the app can be told its own address (`PUBLIC_BASE_URL`) before it starts.
@@ -366,10 +366,6 @@ pub async fn expect_error(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-pub fn arc_store<S: callbridge::store::Store + 'static>(store: S) -> SharedStore {
-    Arc::new(store)
-}
-
 /// `GET` on the simulator's control API, as JSON.
 pub async fn sim_get(sim: &Sim, path: &str) -> Value {
     let url = sim.base_url().join(path).unwrap();
@@ -409,7 +405,7 @@ pub async fn sim_hang_up(sim: &Sim, call_sid: &str) {
 /// A verified agent stored directly (onboarding has its own tests and rate limits), and its
 /// call token.
 pub async fn verified_agent(
-    store: &dyn callbridge::store::Store,
+    store: &dyn TestStore,
     settings: &Settings,
     email: &str,
     phone: &str,

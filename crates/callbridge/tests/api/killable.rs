@@ -2,11 +2,10 @@
 //! of its own, which is dropped with every task on it (open connections included) and no
 //! shutdown code run.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use callbridge::config::Settings;
-use callbridge::store::{SharedStore, SqlStore};
+use callbridge::store::SharedStore;
 use tokio::sync::oneshot;
 
 pub struct Killable {
@@ -27,7 +26,7 @@ pub fn serve(settings: &Settings, database_url: &str, listener: std::net::TcpLis
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let store: SharedStore = Arc::new(SqlStore::open(&url).await.unwrap());
+            let store: SharedStore = callbridge::store::open(&url).await.unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             let serve = callbridge::startup::launch_with_store(
                 settings,

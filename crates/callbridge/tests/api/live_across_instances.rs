@@ -6,9 +6,7 @@ use std::time::Duration;
 use callbridge::config::Settings;
 use callbridge::demo::sse::SseParser;
 use callbridge::store::testing::TestDatabase;
-use callbridge::store::{SharedStore, SqlStore};
 use serde_json::json;
-use std::sync::Arc;
 use twilio_sim::Sim;
 
 use crate::calls_flow::{AGENT_PHONE, CUSTOMER, chatty_customer, keen_agent};
@@ -34,7 +32,7 @@ async fn a_stream_on_one_instance_follows_a_call_another_instance_handles() {
     let sim = Sim::start(sim_config()).await.unwrap();
     sim.set_number(AGENT_PHONE, keen_agent());
     sim.set_number(CUSTOMER, chatty_customer());
-    let store: SharedStore = Arc::new(SqlStore::open(db.url()).await.unwrap());
+    let store = callbridge::store::testing::open(db.url()).await.unwrap();
     // Twilio talks to `handling` only (its address is the public one); `watching` serves the stream.
     let (handling_settings, handling_listener, handling) = instance(&sim, &db);
     let (watching_settings, watching_listener, watching) = instance(&sim, &db);

@@ -1,8 +1,7 @@
-use callbridge::store::SqlStore;
 use callbridge::store::testing::TestDatabase;
 use serde_json::Value;
 
-use crate::helpers::{arc_store, spawn_app, spawn_app_on, spawn_app_with_store};
+use crate::helpers::{spawn_app, spawn_app_on, spawn_app_with_store};
 
 #[tokio::test]
 async fn healthz_answers_ok() {
@@ -27,9 +26,11 @@ async fn readyz_is_ready_on_every_backend() {
 
 #[tokio::test]
 async fn readyz_is_503_in_the_error_envelope_when_the_database_is_gone() {
-    let store = SqlStore::open("sqlite::memory:").await.unwrap();
+    let store = callbridge::store::testing::open("sqlite::memory:")
+        .await
+        .unwrap();
     store.close().await;
-    let app = spawn_app_with_store(arc_store(store)).await;
+    let app = spawn_app_with_store(store).await;
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();

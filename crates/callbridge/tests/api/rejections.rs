@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use callbridge::store::SqlStore;
+use callbridge::store::testing::TestStore;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::calls_log::agent_with_token;
-use crate::helpers::{arc_store, expect_error, spawn_app, spawn_app_with_store};
+use crate::helpers::{expect_error, spawn_app, spawn_app_with_store};
 
 #[tokio::test]
 async fn a_wrong_method_is_405_in_the_envelope() {
@@ -106,12 +106,16 @@ async fn a_body_that_never_arrives_is_408_in_the_envelope() {
 }
 
 /// A database that answers reads but refuses every write, as a read-only file does.
-async fn read_only_store() -> (tempfile::TempDir, SqlStore) {
+async fn read_only_store() -> (tempfile::TempDir, std::sync::Arc<dyn TestStore>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ro.db");
     let url = format!("sqlite://{}", path.display());
-    SqlStore::open(&url).await.unwrap().close().await;
-    let store = SqlStore::connect(&format!("{url}?immutable=true"))
+    callbridge::store::testing::open(&url)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let store = callbridge::store::testing::connect(&format!("{url}?immutable=true"))
         .await
         .unwrap();
     (dir, store)
@@ -120,7 +124,7 @@ async fn read_only_store() -> (tempfile::TempDir, SqlStore) {
 #[tokio::test]
 async fn a_database_that_cannot_be_written_is_503_and_not_ready_and_says_nothing_of_itself() {
     let (_dir, store) = read_only_store().await;
-    let app = spawn_app_with_store(arc_store(store)).await;
+    let app = spawn_app_with_store(store).await;
     assert_eq!(app.get("/healthz").await.status(), 200);
     let (status, body) = expect_error(app.get("/readyz").await).await;
     assert_eq!(status, 503, "{body}");

@@ -433,10 +433,9 @@ async fn sends_per_address_are_limited_across_instances_sharing_a_database() {
     let url = db.url().to_owned();
     let first = spawn_app_with(db, |_| {}).await;
     // A second instance on the same database, as behind a load balancer.
-    let second = crate::helpers::spawn_app_with_store(crate::helpers::arc_store(
-        callbridge::store::SqlStore::open(&url).await.unwrap(),
-    ))
-    .await;
+    let second =
+        crate::helpers::spawn_app_with_store(callbridge::store::testing::open(&url).await.unwrap())
+            .await;
     let mut statuses = Vec::new();
     for app in [&first, &second, &first, &second] {
         let response = app

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use callbridge::config::{RawSettings, Settings};
+use callbridge::store::SharedStore;
 use callbridge::store::testing::TestDatabase;
-use callbridge::store::{SharedStore, SqlStore};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -53,13 +53,13 @@ impl Cluster {
             .collect();
         let sim = Sim::start(sim).await.expect("start the simulator");
         // Opened (and migrated) at the same time, as instances started together would be.
-        let stores = futures::future::join_all((0..count).map(|_| SqlStore::open(db.url()))).await;
+        let stores =
+            futures::future::join_all((0..count).map(|_| callbridge::store::open(db.url()))).await;
         let mut instances = Vec::with_capacity(count);
         let mut first = None;
         for ((listener, address), store) in listeners.into_iter().zip(stores) {
-            let store: SharedStore = Arc::new(
-                store.unwrap_or_else(|e| panic!("open the {} store: {e}", db.backend().as_str())),
-            );
+            let store: SharedStore =
+                store.unwrap_or_else(|e| panic!("open the {} store: {e}", db.backend().as_str()));
             let mut raw: RawSettings = sim_settings(db.url(), &sim, LOAD_BALANCER_URL);
             // Behind the load balancer the client's address is in X-Forwarded-For.
             raw.trust_proxy = Some("1".into());

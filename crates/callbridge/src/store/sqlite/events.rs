@@ -1,36 +1,13 @@
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
-use sqlx::any::AnyRow;
 
-use super::SqlStore;
-use super::rows::{Columns, to_ms};
+use super::{EventRow, SqliteStore, to_ms};
 use crate::domain::{CallId, EventId};
-use crate::store::{CallEvent, EventStore, NewEvent, StoreError, StoreResult};
-
-pub(super) const EVENT_COLUMNS: &str =
-    "id, call_id, source, kind, call_sid, dedupe_key, sequence_number, payload, received_at";
-
-pub(super) fn event_from_row(row: &AnyRow) -> StoreResult<CallEvent> {
-    let c = Columns::new(row, "call_events");
-    let payload = c.text("payload")?;
-    Ok(CallEvent {
-        id: c.parsed("id")?,
-        call_id: c.parsed("call_id")?,
-        source: c.parsed("source")?,
-        kind: c.text("kind")?,
-        call_sid: c.opt_text("call_sid")?,
-        dedupe_key: c.text("dedupe_key")?,
-        sequence_number: c.opt_int("sequence_number")?,
-        payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-            table: "call_events",
-            detail: format!("payload: {e}"),
-        })?,
-        received_at: c.time("received_at")?,
-    })
-}
+use crate::store::rows::{EVENT_COLUMNS, convert};
+use crate::store::{CallEvent, EventStore, NewEvent, StoreResult};
 
 #[async_trait]
-impl EventStore for SqlStore {
+impl EventStore for SqliteStore {
     async fn record_event(&self, event: NewEvent) -> StoreResult<bool> {
         // ON CONFLICT DO NOTHING rather than check-then-insert: two instances receiving the
         // same retried webhook at once must still store it once.
@@ -58,12 +35,10 @@ impl EventStore for SqlStore {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM call_events WHERE call_id = $1 ORDER BY received_at, id"
         );
-        sqlx::query(AssertSqlSafe(sql))
+        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(event_from_row)
-            .collect()
+            .await?;
+        convert(rows)
     }
 }

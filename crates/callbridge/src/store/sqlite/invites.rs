@@ -1,13 +1,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::SqlStore;
-use super::rows::to_ms;
+use super::{SqliteStore, to_ms};
 use crate::domain::EmailAddress;
 use crate::store::{InviteStore, StoreResult};
 
 #[async_trait]
-impl InviteStore for SqlStore {
+impl InviteStore for SqliteStore {
     async fn invite(&self, email: &EmailAddress, by: &str, at: DateTime<Utc>) -> StoreResult<bool> {
         let done = sqlx::query(
             "INSERT INTO invites (email, invited_by, invited_at) VALUES ($1, $2, $3) \
@@ -27,25 +26,5 @@ impl InviteStore for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.is_some())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::testing::TestDatabase;
-
-    #[tokio::test]
-    async fn an_invitation_is_kept_once_per_email() {
-        for db in TestDatabase::all().await {
-            let store = db.store().await;
-            let bob = EmailAddress::parse("Bob@Other.org").unwrap();
-            let carol = EmailAddress::parse("carol@other.org").unwrap();
-            assert!(!store.is_invited(&bob).await.unwrap());
-            assert!(store.invite(&bob, "cli:ops", Utc::now()).await.unwrap());
-            assert!(!store.invite(&bob, "cli:ops", Utc::now()).await.unwrap());
-            assert!(store.is_invited(&bob).await.unwrap(), "{:?}", db.backend());
-            assert!(!store.is_invited(&carol).await.unwrap());
-        }
     }
 }

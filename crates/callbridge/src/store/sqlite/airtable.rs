@@ -3,78 +3,22 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
-use sqlx::any::AnyRow;
 
-use super::SqlStore;
-use super::rows::{Columns, flag, now_ms, placeholders, to_ms};
+use super::{CampaignRow, ItemRow, LinkRow, SqliteStore, now_ms, placeholders, to_ms};
 use crate::domain::{AgentId, CallId};
+use crate::store::rows::{
+    CAMPAIGN_COLUMNS, LINK_ATTEMPTS, LINK_SELECT, convert, convert_opt, corrupt,
+};
 use crate::store::{
     AirtableStore, Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall,
     NewCall, NewCampaignItem, RecordCall, RecordLink, StoreError, StoreResult,
 };
 
-const LINK_SELECT: &str = "SELECT l.call_id, l.record_id, l.campaign_id, l.last_enqueued, \
-     c.state, c.reason, c.duration_secs, c.record, c.created_at, c.ended_at, a.email, \
-     (SELECT r.url FROM recordings r WHERE r.call_id = c.id AND r.url IS NOT NULL \
-      ORDER BY r.created_at DESC, r.sid DESC LIMIT 1) AS recording_url \
-     FROM airtable_links l JOIN calls c ON c.id = l.call_id \
-     LEFT JOIN agents a ON a.id = c.agent_id";
-
-const CAMPAIGN_COLUMNS: &str = "id, agent_id, view_name, status, created_at, updated_at";
-
-fn link_from(row: &AnyRow) -> StoreResult<LinkedCall> {
-    let c = Columns::new(row, "airtable_links");
-    Ok(LinkedCall {
-        call_id: c.parsed("call_id")?,
-        record_id: c.text("record_id")?,
-        campaign_id: c.opt_text("campaign_id")?,
-        last_enqueued: c.text("last_enqueued")?,
-        state: c.parsed("state")?,
-        reason: c.opt_text("reason")?,
-        duration_secs: c.opt_int("duration_secs")?,
-        record: c.flag("record")?,
-        recording_url: c.opt_text("recording_url")?,
-        agent_email: c.opt_text("email")?,
-        created_at: c.time("created_at")?,
-        ended_at: c.opt_time("ended_at")?,
-    })
-}
-
-fn campaign_from(row: &AnyRow) -> StoreResult<Campaign> {
-    let c = Columns::new(row, "airtable_campaigns");
-    Ok(Campaign {
-        id: c.text("id")?,
-        agent_id: c.parsed("agent_id")?,
-        view: c.text("view_name")?,
-        status: c.parsed("status")?,
-        created_at: c.time("created_at")?,
-        updated_at: c.time("updated_at")?,
-    })
-}
-
-fn item_from(row: &AnyRow) -> StoreResult<CampaignItem> {
-    let c = Columns::new(row, "campaign_items");
-    Ok(CampaignItem {
-        id: c.text("id")?,
-        campaign_id: c.text("campaign_id")?,
-        position: c.int("position")?,
-        record_id: c.text("record_id")?,
-        phone: c.opt_text("phone")?,
-        state: c.parsed("state")?,
-        call_id: c.opt_parsed("call_id")?,
-        call_state: c.opt_parsed("call_state")?,
-        error: c.opt_text("error")?,
-    })
-}
-
-/// A record whose calls keep ending and starting while we try gets this many tries.
-const LINK_ATTEMPTS: usize = 3;
-
 fn lease_ms(lease: std::time::Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-impl SqlStore {
+impl SqliteStore {
     async fn open_call_of_record(&self, record_id: &str) -> StoreResult<Option<CallId>> {
         let open: Option<String> = sqlx::query_scalar(
             "SELECT call_id FROM airtable_links WHERE record_id = $1 AND call_open = 1",
@@ -83,17 +27,15 @@ impl SqlStore {
         .fetch_optional(&self.pool)
         .await?;
         open.map(|id| {
-            id.parse().map_err(|e| StoreError::Corrupt {
-                table: "airtable_links",
-                detail: format!("call_id: {e}"),
-            })
+            id.parse()
+                .map_err(|e| corrupt("airtable_links", "call_id", e))
         })
         .transpose()
     }
 }
 
 #[async_trait]
-impl AirtableStore for SqlStore {
+impl AirtableStore for SqliteStore {
     async fn create_linked_call(
         &self,
         call: NewCall,
@@ -136,24 +78,20 @@ impl AirtableStore for SqlStore {
 
     async fn open_links(&self, limit: u32) -> StoreResult<Vec<LinkedCall>> {
         let sql = format!("{LINK_SELECT} WHERE l.settled = 0 ORDER BY l.created_at LIMIT $1");
-        sqlx::query(AssertSqlSafe(sql))
+        let rows: Vec<LinkRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(link_from)
-            .collect()
+            .await?;
+        convert(rows)
     }
 
     async fn link_for_call(&self, call: CallId) -> StoreResult<Option<LinkedCall>> {
         let sql = format!("{LINK_SELECT} WHERE l.call_id = $1");
-        sqlx::query(AssertSqlSafe(sql))
+        let row: Option<LinkRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(call.to_string())
             .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(link_from)
-            .transpose()
+            .await?;
+        convert_opt(row)
     }
 
     async fn enqueue_link_change(&self, change: LinkChange) -> StoreResult<bool> {
@@ -165,7 +103,7 @@ impl AirtableStore for SqlStore {
              WHERE call_id = $3 AND last_enqueued = $4",
         )
         .bind(change.snapshot.as_str())
-        .bind(flag(change.settled))
+        .bind(change.settled)
         .bind(change.call_id.to_string())
         .bind(change.expected.as_str())
         .execute(&mut *tx)
@@ -224,13 +162,11 @@ impl AirtableStore for SqlStore {
 
     async fn campaign_by_id(&self, id: &str) -> StoreResult<Option<Campaign>> {
         let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns WHERE id = $1");
-        sqlx::query(AssertSqlSafe(sql))
+        let row: Option<CampaignRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(campaign_from)
-            .transpose()
+            .await?;
+        convert_opt(row)
     }
 
     async fn campaigns_for_agent(&self, agent: AgentId, limit: u32) -> StoreResult<Vec<Campaign>> {
@@ -238,18 +174,16 @@ impl AirtableStore for SqlStore {
             "SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns WHERE agent_id = $1 \
              ORDER BY created_at DESC, id DESC LIMIT $2"
         );
-        sqlx::query(AssertSqlSafe(sql))
+        let rows: Vec<CampaignRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(agent.to_string())
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(campaign_from)
-            .collect()
+            .await?;
+        convert(rows)
     }
 
     async fn campaign_items(&self, id: &str) -> StoreResult<Vec<CampaignItem>> {
-        sqlx::query(
+        let rows: Vec<ItemRow> = sqlx::query_as(
             "SELECT i.id, i.campaign_id, i.position, i.record_id, i.phone, i.state, i.call_id, \
              i.error, c.state AS call_state FROM campaign_items i \
              LEFT JOIN calls c ON c.id = i.call_id \
@@ -257,10 +191,8 @@ impl AirtableStore for SqlStore {
         )
         .bind(id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(item_from)
-        .collect()
+        .await?;
+        convert(rows)
     }
 
     async fn set_campaign_status(
@@ -329,7 +261,7 @@ impl AirtableStore for SqlStore {
                  AND (claimed_until IS NULL OR claimed_until < $5 OR claimed_by = $1) \
                  RETURNING {CAMPAIGN_COLUMNS}"
             );
-            let row = sqlx::query(AssertSqlSafe(sql))
+            let row: Option<CampaignRow> = sqlx::query_as(AssertSqlSafe(sql))
                 .bind(worker)
                 .bind(now.saturating_add(lease_ms(lease)))
                 .bind(id.as_str())
@@ -338,7 +270,7 @@ impl AirtableStore for SqlStore {
                 .fetch_optional(&self.pool)
                 .await?;
             if let Some(row) = row {
-                claimed.push(campaign_from(&row)?);
+                claimed.push(Campaign::try_from(row)?);
             }
         }
         Ok(claimed)
@@ -365,88 +297,5 @@ impl AirtableStore for SqlStore {
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use crate::domain::CallState;
-    use crate::store::testing::{FIXTURE_RECIPIENT, TestDatabase, fixture_agent};
-    use crate::store::{NewCall, RecordCall, RecordLink, Store};
-
-    async fn call_record(
-        store: &dyn Store,
-        agent: &crate::store::Agent,
-        record: &str,
-    ) -> RecordCall {
-        let call = NewCall {
-            mode: crate::domain::CallMode::Phone,
-            agent_id: agent.id,
-            recipient: FIXTURE_RECIPIENT.parse().unwrap(),
-            agent_endpoint: agent.phone.clone().unwrap().into(),
-            label: None,
-            record: false,
-        };
-        let link = RecordLink {
-            record_id: record,
-            campaign_id: None,
-        };
-        store.create_linked_call(call, link).await.unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_record_has_one_call_in_progress_at_most_whoever_asks() {
-        for db in TestDatabase::all().await {
-            let store: Arc<dyn Store> = Arc::new(db.store().await);
-            let agent = fixture_agent(store.as_ref(), "rec@example.com", "+14155550100").await;
-            let attempts = (0..8).map(|_| {
-                let (store, agent) = (Arc::clone(&store), agent.clone());
-                tokio::spawn(async move { call_record(store.as_ref(), &agent, "recA").await })
-            });
-            let results: Vec<RecordCall> = futures::future::join_all(attempts)
-                .await
-                .into_iter()
-                .map(Result::unwrap)
-                .collect();
-            let created: Vec<_> = results
-                .iter()
-                .filter_map(|r| match r {
-                    RecordCall::Created(call) => Some(call.id),
-                    RecordCall::InProgress(_) => None,
-                })
-                .collect();
-            assert_eq!(created.len(), 1, "{:?}: {results:?}", db.backend());
-            for result in &results {
-                if let RecordCall::InProgress(open) = result {
-                    assert_eq!(*open, created[0]);
-                }
-            }
-            // Refused calls left nothing behind.
-            assert_eq!(store.calls_for_agent(agent.id, 20).await.unwrap().len(), 1);
-            assert!(matches!(
-                call_record(store.as_ref(), &agent, "recB").await,
-                RecordCall::Created(_)
-            ));
-
-            store
-                .set_call_state(created[0], CallState::Completed, None)
-                .await
-                .unwrap();
-            let RecordCall::Created(next) = call_record(store.as_ref(), &agent, "recA").await
-            else {
-                panic!(
-                    "{:?}: a record whose call ended can be called again",
-                    db.backend()
-                );
-            };
-            let link = store.link_for_call(next.id).await.unwrap().unwrap();
-            assert_eq!(link.record_id, "recA");
-            assert_eq!(
-                call_record(store.as_ref(), &agent, "recA").await,
-                RecordCall::InProgress(next.id)
-            );
-        }
     }
 }

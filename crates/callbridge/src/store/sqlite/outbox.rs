@@ -1,21 +1,13 @@
-//! The outbox and the shared pacing slots. Claiming differs per backend: PostgreSQL locks the
-//! chosen rows with `FOR UPDATE SKIP LOCKED` so concurrent claimers pass each other by; SQLite
-//! has one writer at a time, so a single `UPDATE … WHERE id IN (SELECT …)` is already exclusive.
+//! The outbox and the shared pacing slots. SQLite has one writer at a time, so a single
+//! `UPDATE … WHERE id IN (SELECT …)` claims exclusively.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::AssertSqlSafe;
-use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Sqlite};
 
-use super::rows::{Columns, flag, now_ms, placeholders, to_ms};
-use super::{Backend, SqlStore};
+use super::{OutboxRecord, SqliteStore, now_ms, placeholders, to_ms};
+use crate::store::rows::{OUTBOX_COLUMNS, SEQ_ATTEMPTS, convert, family_pattern};
 use crate::store::{NewOutboxRow, OutboxClaim, OutboxRow, OutboxStore, StoreError, StoreResult};
-
-const OUTBOX_COLUMNS: &str = "id, kind, key, seq, payload, status, attempts, next_attempt_at, \
-                              claimed_by, claimed_until, uncertain, last_error, created_at";
-
-/// Inserting a row races other inserts of the same key for the next `seq`; the loser retries.
-const ENQUEUE_ATTEMPTS: usize = 5;
 
 /// Due rows of one family that are the oldest unfinished row of their key. `$1` is now, `$n`
 /// the family's `LIKE` pattern.
@@ -28,40 +20,12 @@ fn claimable(n: usize) -> String {
     )
 }
 
-/// The `LIKE` pattern of a family's kinds: `airtable` stands for `airtable.update`, ….
-fn family_pattern(family: &str) -> String {
-    format!("{family}.%")
-}
-
-fn row_from(row: &AnyRow) -> StoreResult<OutboxRow> {
-    let c = Columns::new(row, "outbox");
-    let payload = c.text("payload")?;
-    Ok(OutboxRow {
-        id: c.text("id")?,
-        kind: c.text("kind")?,
-        key: c.text("key")?,
-        seq: c.int("seq")?,
-        payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-            table: "outbox",
-            detail: format!("payload: {e}"),
-        })?,
-        status: c.parsed("status")?,
-        attempts: c.int("attempts")?,
-        next_attempt_at: c.time("next_attempt_at")?,
-        claimed_by: c.opt_text("claimed_by")?,
-        claimed_until: c.opt_time("claimed_until")?,
-        uncertain: c.flag("uncertain")?,
-        last_error: c.opt_text("last_error")?,
-        created_at: c.time("created_at")?,
-    })
-}
-
 fn lease_end(claim: &OutboxClaim) -> i64 {
     let lease = i64::try_from(claim.lease.as_millis()).unwrap_or(i64::MAX / 2);
     to_ms(claim.now).saturating_add(lease)
 }
 
-impl SqlStore {
+impl SqliteStore {
     /// The insert of one row, inside the caller's transaction or connection.
     pub(super) async fn insert_outbox<'e, E>(
         executor: E,
@@ -69,7 +33,7 @@ impl SqlStore {
         now: i64,
     ) -> StoreResult<String>
     where
-        E: sqlx::Executor<'e, Database = sqlx::Any>,
+        E: sqlx::Executor<'e, Database = Sqlite>,
     {
         let id = uuid::Uuid::now_v7().to_string();
         sqlx::query(
@@ -90,14 +54,14 @@ impl SqlStore {
 
     async fn outbox_row(&self, id: &str) -> StoreResult<OutboxRow> {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row: OutboxRecord = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id)
             .fetch_one(&self.pool)
             .await?;
-        row_from(&row)
+        OutboxRow::try_from(row)
     }
 
-    async fn claim_sqlite(&self, claim: &OutboxClaim) -> StoreResult<Vec<OutboxRow>> {
+    async fn claim(&self, claim: &OutboxClaim) -> StoreResult<Vec<OutboxRow>> {
         let sql = format!(
             "UPDATE outbox SET status = 'in_flight', claimed_by = $2, claimed_until = $3, \
              uncertain = CASE WHEN status = 'in_flight' THEN 1 ELSE uncertain END, \
@@ -107,7 +71,7 @@ impl SqlStore {
              RETURNING {OUTBOX_COLUMNS}",
             claimable(5)
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows: Vec<OutboxRecord> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(to_ms(claim.now))
             .bind(claim.worker.as_str())
             .bind(lease_end(claim))
@@ -115,54 +79,17 @@ impl SqlStore {
             .bind(family_pattern(claim.family))
             .fetch_all(&self.pool)
             .await?;
-        let mut claimed = rows.iter().map(row_from).collect::<StoreResult<Vec<_>>>()?;
-        claimed.sort_by_key(|row| (row.created_at, row.seq));
-        Ok(claimed)
-    }
-
-    async fn claim_postgres(&self, claim: &OutboxClaim) -> StoreResult<Vec<OutboxRow>> {
-        let mut tx = self.pool.begin().await?;
-        let sql = format!(
-            "SELECT o.id FROM outbox o WHERE {} \
-             ORDER BY o.created_at, o.seq LIMIT $2 FOR UPDATE OF o SKIP LOCKED",
-            claimable(3)
-        );
-        let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-            .bind(to_ms(claim.now))
-            .bind(i64::from(claim.limit))
-            .bind(family_pattern(claim.family))
-            .fetch_all(&mut *tx)
-            .await?;
-        if ids.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "UPDATE outbox SET status = 'in_flight', claimed_by = $2, claimed_until = $3, \
-             uncertain = CASE WHEN status = 'in_flight' THEN 1 ELSE uncertain END, \
-             updated_at = $1 WHERE id IN ({}) RETURNING {OUTBOX_COLUMNS}",
-            placeholders(4, ids.len())
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql))
-            .bind(to_ms(claim.now))
-            .bind(claim.worker.as_str())
-            .bind(lease_end(claim));
-        for id in &ids {
-            query = query.bind(id.as_str());
-        }
-        let rows = query.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        let mut claimed = rows.iter().map(row_from).collect::<StoreResult<Vec<_>>>()?;
+        let mut claimed: Vec<OutboxRow> = convert(rows)?;
         claimed.sort_by_key(|row| (row.created_at, row.seq));
         Ok(claimed)
     }
 }
 
 #[async_trait]
-impl OutboxStore for SqlStore {
+impl OutboxStore for SqliteStore {
     async fn enqueue(&self, row: NewOutboxRow) -> StoreResult<OutboxRow> {
         let mut last = None;
-        for _ in 0..ENQUEUE_ATTEMPTS {
+        for _ in 0..SEQ_ATTEMPTS {
             match Self::insert_outbox(&self.pool, &row, now_ms()).await {
                 Ok(id) => return self.outbox_row(&id).await,
                 Err(StoreError::Conflict(what)) => last = Some(what),
@@ -189,10 +116,7 @@ impl OutboxStore for SqlStore {
         if claim.limit == 0 {
             return Ok(Vec::new());
         }
-        match self.backend {
-            Backend::Sqlite => self.claim_sqlite(claim).await,
-            Backend::Postgres => self.claim_postgres(claim).await,
-        }
+        self.claim(claim).await
     }
 
     async fn outbox_followers(&self, key: &str, seq: i64) -> StoreResult<Vec<OutboxRow>> {
@@ -200,14 +124,13 @@ impl OutboxStore for SqlStore {
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE key = $1 AND seq > $2 \
              AND status = 'pending' ORDER BY seq"
         );
-        sqlx::query(AssertSqlSafe(sql))
+        sqlx::query_as(AssertSqlSafe(sql))
             .bind(key)
             .bind(seq)
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(row_from)
-            .collect()
+            .await
+            .map_err(StoreError::from)
+            .and_then(convert::<OutboxRecord, OutboxRow>)
     }
 
     async fn complete_outbox(
@@ -264,7 +187,7 @@ impl OutboxStore for SqlStore {
         )
         .bind(error)
         .bind(to_ms(next_attempt_at))
-        .bind(flag(uncertain))
+        .bind(uncertain)
         .bind(now_ms())
         .bind(id)
         .bind(worker)
@@ -290,13 +213,12 @@ impl OutboxStore for SqlStore {
 
     async fn outbox_for_key(&self, key: &str) -> StoreResult<Vec<OutboxRow>> {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE key = $1 ORDER BY seq");
-        sqlx::query(AssertSqlSafe(sql))
+        sqlx::query_as(AssertSqlSafe(sql))
             .bind(key)
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(row_from)
-            .collect()
+            .await
+            .map_err(StoreError::from)
+            .and_then(convert::<OutboxRecord, OutboxRow>)
     }
 
     async fn take_pacing_slot(

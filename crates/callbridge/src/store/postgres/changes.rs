@@ -1,22 +1,19 @@
-//! News of changed calls between instances: PostgreSQL's `LISTEN`/`NOTIFY` on one channel, the
-//! call id as payload. SQLite serves one instance, which needs no such news.
+//! News of changed calls between instances: `LISTEN`/`NOTIFY` on one channel, the call id as
+//! payload.
 
 use async_trait::async_trait;
 use secrecy::ExposeSecret as _;
 use sqlx::postgres::PgListener;
 
-use super::{Backend, SqlStore};
+use super::PgStore;
 use crate::domain::CallId;
 use crate::store::{CallChange, CallChanges, ChangeFeed, StoreResult};
 
 const CHANNEL: &str = "callbridge_call_changes";
 
 #[async_trait]
-impl ChangeFeed for SqlStore {
+impl ChangeFeed for PgStore {
     async fn publish_call_change(&self, id: CallId) -> StoreResult<()> {
-        if self.backend != Backend::Postgres {
-            return Ok(());
-        }
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(id.to_string())
@@ -26,9 +23,6 @@ impl ChangeFeed for SqlStore {
     }
 
     async fn subscribe_call_changes(&self) -> StoreResult<Option<Box<dyn CallChanges>>> {
-        if self.backend != Backend::Postgres {
-            return Ok(None);
-        }
         let mut listener = PgListener::connect(self.url.expose_secret()).await?;
         listener.listen(CHANNEL).await?;
         Ok(Some(Box::new(Listener(listener))))

@@ -1,34 +1,13 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
-use sqlx::any::AnyRow;
 
-use super::SqlStore;
-use super::rows::{Columns, flag, now_ms, to_ms};
+use super::{AgentRow, SqliteStore, now_ms, to_ms};
 use crate::domain::{AgentId, CallMode, EmailAddress, PhoneNumber};
+use crate::store::rows::{AGENT_COLUMNS, convert};
 use crate::store::{Agent, AgentStore, NewAgent, StoreError, StoreResult};
 
-pub(super) const AGENT_COLUMNS: &str = "id, email, email_verified_at, phone, phone_verified_at, token_version, \
-                       revoked_at, record_by_default, default_mode, created_at, updated_at";
-
-pub(super) fn agent_from_row(row: &AnyRow) -> StoreResult<Agent> {
-    let c = Columns::new(row, "agents");
-    Ok(Agent {
-        id: c.parsed("id")?,
-        email: c.parsed("email")?,
-        email_verified_at: c.opt_time("email_verified_at")?,
-        phone: c.opt_parsed("phone")?,
-        phone_verified_at: c.opt_time("phone_verified_at")?,
-        token_version: c.int("token_version")?,
-        revoked_at: c.opt_time("revoked_at")?,
-        record_by_default: c.flag("record_by_default")?,
-        default_mode: c.parsed("default_mode")?,
-        created_at: c.time("created_at")?,
-        updated_at: c.time("updated_at")?,
-    })
-}
-
-impl SqlStore {
+impl SqliteStore {
     async fn existing_agent(&self, id: AgentId) -> StoreResult<Agent> {
         self.agent_by_id(id).await?.ok_or(StoreError::NotFound)
     }
@@ -43,19 +22,16 @@ impl SqlStore {
 
     async fn agent_where(&self, column: &str, value: String) -> StoreResult<Option<Agent>> {
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE {column} = $1");
-        sqlx::query(AssertSqlSafe(sql))
+        let row: Option<AgentRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(value)
             .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(agent_from_row)
-            .transpose()
+            .await?;
+        row.map(Agent::try_from).transpose()
     }
-}
 
-#[async_trait]
-impl AgentStore for SqlStore {
-    async fn insert_agent(&self, agent: NewAgent) -> StoreResult<Agent> {
+    /// Stores an agent as given; the service itself creates agents only through verification.
+    #[cfg(any(test, feature = "simulator"))]
+    pub(in crate::store) async fn insert_agent(&self, agent: NewAgent) -> StoreResult<Agent> {
         let id = AgentId::new();
         let now = now_ms();
         sqlx::query(
@@ -68,15 +44,16 @@ impl AgentStore for SqlStore {
         .bind(agent.email_verified_at.map(to_ms))
         .bind(agent.phone.as_ref().map(|p| p.as_str().to_owned()))
         .bind(agent.phone_verified_at.map(to_ms))
-        .bind(flag(agent.record_by_default))
+        .bind(agent.record_by_default)
         .bind(now)
         .execute(&self.pool)
         .await?;
-        self.agent_by_id(id)
-            .await?
-            .ok_or(crate::store::StoreError::NotFound)
+        self.existing_agent(id).await
     }
+}
 
+#[async_trait]
+impl AgentStore for SqliteStore {
     async fn agent_by_id(&self, id: AgentId) -> StoreResult<Option<Agent>> {
         self.agent_where("id", id.to_string()).await
     }
@@ -160,87 +137,9 @@ impl AgentStore for SqlStore {
 
     async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY created_at, id");
-        sqlx::query(AssertSqlSafe(sql))
+        let rows: Vec<AgentRow> = sqlx::query_as(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(agent_from_row)
-            .collect()
-    }
-}
-
-#[cfg(test)]
-mod onboarding_tests {
-    use super::*;
-    use crate::store::testing::TestDatabase;
-
-    fn email(s: &str) -> EmailAddress {
-        EmailAddress::parse(s).unwrap()
-    }
-
-    fn phone(s: &str) -> PhoneNumber {
-        PhoneNumber::parse(s).unwrap()
-    }
-
-    #[tokio::test]
-    async fn verifying_an_email_twice_keeps_one_agent() {
-        for db in TestDatabase::all().await {
-            let store = db.store().await;
-            let first = store
-                .upsert_verified_email(&email("ada@example.com"), Utc::now())
-                .await
-                .unwrap();
-            let second = store
-                .upsert_verified_email(&email("ada@example.com"), Utc::now())
-                .await
-                .unwrap();
-            assert_eq!(first.id, second.id);
-            assert!(second.email_verified_at >= first.email_verified_at);
-            assert_eq!(store.list_agents().await.unwrap().len(), 1);
-        }
-    }
-
-    #[tokio::test]
-    async fn a_phone_binds_to_one_agent_and_revocation_is_lifted_by_a_new_binding() {
-        for db in TestDatabase::all().await {
-            let store = db.store().await;
-            let ada = store
-                .upsert_verified_email(&email("ada@example.com"), Utc::now())
-                .await
-                .unwrap();
-            let bob = store
-                .upsert_verified_email(&email("bob@example.com"), Utc::now())
-                .await
-                .unwrap();
-            let bound = store
-                .bind_phone(ada.id, &phone("+14155550100"), Utc::now())
-                .await
-                .unwrap();
-            assert_eq!(bound.phone, Some(phone("+14155550100")));
-            assert!(matches!(
-                store
-                    .bind_phone(bob.id, &phone("+14155550100"), Utc::now())
-                    .await,
-                Err(StoreError::Conflict(_))
-            ));
-
-            let revoked = store.revoke_agent(ada.id, Utc::now()).await.unwrap();
-            assert_eq!(revoked.token_version, bound.token_version + 1);
-            assert!(revoked.revoked_at.is_some());
-            let again = store
-                .bind_phone(ada.id, &phone("+14155550100"), Utc::now())
-                .await
-                .unwrap();
-            assert!(again.revoked_at.is_none());
-            assert_eq!(
-                again.token_version, revoked.token_version,
-                "old tokens stay dead"
-            );
-
-            assert!(matches!(
-                store.revoke_agent(AgentId::new(), Utc::now()).await,
-                Err(StoreError::NotFound)
-            ));
-        }
+            .await?;
+        convert(rows)
     }
 }

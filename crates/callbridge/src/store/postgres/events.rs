@@ -1,0 +1,44 @@
+use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
+
+use super::{EventRow, PgStore, micros};
+use crate::domain::{CallId, EventId};
+use crate::store::rows::{EVENT_COLUMNS, convert};
+use crate::store::{CallEvent, EventStore, NewEvent, StoreResult};
+
+#[async_trait]
+impl EventStore for PgStore {
+    async fn record_event(&self, event: NewEvent) -> StoreResult<bool> {
+        // ON CONFLICT DO NOTHING rather than check-then-insert: two instances receiving the
+        // same retried webhook at once must still store it once.
+        let result = sqlx::query(
+            "INSERT INTO call_events (id, call_id, source, kind, call_sid, dedupe_key, \
+             sequence_number, payload, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(EventId::new().as_uuid())
+        .bind(event.call_id.as_uuid())
+        .bind(event.source.as_str())
+        .bind(event.kind)
+        .bind(event.call_sid)
+        .bind(event.dedupe_key)
+        .bind(event.sequence_number)
+        .bind(event.payload)
+        .bind(micros(event.received_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn events_for_call(&self, id: CallId) -> StoreResult<Vec<CallEvent>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM call_events WHERE call_id = $1 ORDER BY received_at, id"
+        );
+        let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.as_uuid())
+            .fetch_all(&self.pool)
+            .await?;
+        convert(rows)
+    }
+}

@@ -1,0 +1,47 @@
+use async_trait::async_trait;
+use sqlx::AssertSqlSafe;
+
+use super::{PgStore, RecordingRow, now};
+use crate::store::rows::{RECORDING_COLUMNS, recording_status_rank};
+use crate::store::{Recording, RecordingStore, RecordingUpdate, StoreResult};
+
+#[async_trait]
+impl RecordingStore for PgStore {
+    async fn upsert_recording(&self, recording: RecordingUpdate) -> StoreResult<Recording> {
+        let now = now();
+        // One statement, so two instances handling callbacks of the same recording at once
+        // cannot interleave a read and a write.
+        sqlx::query(
+            "INSERT INTO recordings (sid, call_id, conference_sid, status, status_rank, \
+             duration_secs, url, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+             ON CONFLICT (sid) DO UPDATE SET \
+             status = CASE WHEN excluded.status_rank >= recordings.status_rank \
+                      THEN excluded.status ELSE recordings.status END, \
+             status_rank = CASE WHEN excluded.status_rank >= recordings.status_rank \
+                      THEN excluded.status_rank ELSE recordings.status_rank END, \
+             conference_sid = COALESCE(excluded.conference_sid, recordings.conference_sid), \
+             duration_secs = CASE WHEN excluded.status_rank >= recordings.status_rank \
+                      THEN COALESCE(excluded.duration_secs, recordings.duration_secs) \
+                      ELSE COALESCE(recordings.duration_secs, excluded.duration_secs) END, \
+             url = COALESCE(excluded.url, recordings.url), \
+             updated_at = excluded.updated_at",
+        )
+        .bind(recording.recording_sid.as_str())
+        .bind(recording.call_id.as_uuid())
+        .bind(recording.conference_sid)
+        .bind(recording.status.as_str())
+        .bind(recording_status_rank(&recording.status))
+        .bind(recording.duration_secs)
+        .bind(recording.url)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let sql = format!("SELECT {RECORDING_COLUMNS} FROM recordings WHERE sid = $1");
+        let row: RecordingRow = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(recording.recording_sid.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Recording::try_from(row)
+    }
+}

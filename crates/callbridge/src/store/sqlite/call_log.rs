@@ -1,0 +1,158 @@
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, SqliteConnection};
+
+use super::{AgentRow, CallRow, EventRow, LegRow, RecordingRow, SqliteStore, placeholders, to_ms};
+use crate::domain::CallId;
+use crate::store::rows::{
+    AGENT_COLUMNS, CALL_COLUMNS, EVENT_COLUMNS, LEG_COLUMNS, RECORDING_COLUMNS, convert,
+    convert_opt,
+};
+use crate::store::{Call, CallDetails, CallLogStore, CallPageQuery, StoreError, StoreResult};
+
+/// The rows of `table` whose `column` is one of `keys`, in `order`; no query for no keys.
+async fn rows_with_any_of<R, T>(
+    conn: &mut SqliteConnection,
+    columns: &str,
+    table: &str,
+    column: &str,
+    keys: &BTreeSet<String>,
+    order: &str,
+) -> StoreResult<Vec<T>>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+{
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {columns} FROM {table} WHERE {column} IN ({}) ORDER BY {order}",
+        placeholders(1, keys.len())
+    );
+    let mut query = sqlx::query_as::<_, R>(AssertSqlSafe(sql));
+    for key in keys {
+        query = query.bind(key.as_str());
+    }
+    convert(query.fetch_all(&mut *conn).await?)
+}
+
+/// The details of `calls` on one connection: a busy pool is queued for once, not per table.
+async fn details_on(conn: &mut SqliteConnection, calls: &[Call]) -> StoreResult<CallDetails> {
+    let ids: BTreeSet<String> = calls.iter().map(|c| c.id.to_string()).collect();
+    let agents: BTreeSet<String> = calls.iter().map(|c| c.agent_id.to_string()).collect();
+    // The orders are the single-call reads' ones, after the call that groups them.
+    Ok(CallDetails {
+        agents: rows_with_any_of::<AgentRow, _>(conn, AGENT_COLUMNS, "agents", "id", &agents, "id")
+            .await?,
+        legs: rows_with_any_of::<LegRow, _>(
+            conn,
+            LEG_COLUMNS,
+            "call_legs",
+            "call_id",
+            &ids,
+            "call_id, created_at, call_sid",
+        )
+        .await?,
+        events: rows_with_any_of::<EventRow, _>(
+            conn,
+            EVENT_COLUMNS,
+            "call_events",
+            "call_id",
+            &ids,
+            "call_id, received_at, id",
+        )
+        .await?,
+        recordings: rows_with_any_of::<RecordingRow, _>(
+            conn,
+            RECORDING_COLUMNS,
+            "recordings",
+            "call_id",
+            &ids,
+            "call_id, created_at, sid",
+        )
+        .await?,
+    })
+}
+
+#[async_trait]
+impl CallLogStore for SqliteStore {
+    async fn calls_page(&self, query: &CallPageQuery) -> StoreResult<Vec<Call>> {
+        let mut sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE agent_id = $1");
+        let mut next = 2;
+        if query.before.is_some() {
+            // Keyset pagination on the sort key: stable while new calls arrive at the top.
+            sql.push_str(&format!(
+                " AND (created_at < ${a} OR (created_at = ${a} AND id < ${b}))",
+                a = next,
+                b = next + 1
+            ));
+            next += 2;
+        }
+        if !query.states.is_empty() {
+            let list = placeholders(next, query.states.len());
+            sql.push_str(&format!(" AND state IN ({list})"));
+            next += query.states.len();
+        }
+        if query.since.is_some() {
+            sql.push_str(&format!(" AND created_at >= ${next}"));
+            next += 1;
+        }
+        if query.until.is_some() {
+            sql.push_str(&format!(" AND created_at < ${next}"));
+            next += 1;
+        }
+        let digits = query
+            .number_digits
+            .as_deref()
+            .map(|d| d.chars().filter(char::is_ascii_digit).collect::<String>())
+            .filter(|d| !d.is_empty());
+        if digits.is_some() {
+            sql.push_str(&format!(" AND recipient LIKE ${next}"));
+            next += 1;
+        }
+        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${next}"));
+
+        let mut q = sqlx::query_as::<_, CallRow>(AssertSqlSafe(sql)).bind(query.agent.to_string());
+        if let Some(cursor) = &query.before {
+            q = q.bind(to_ms(cursor.created_at)).bind(cursor.id.to_string());
+        }
+        for state in &query.states {
+            q = q.bind(state.as_str());
+        }
+        if let Some(since) = query.since {
+            q = q.bind(to_ms(since));
+        }
+        if let Some(until) = query.until {
+            q = q.bind(to_ms(until));
+        }
+        if let Some(digits) = digits {
+            // Digits only, so no LIKE wildcard can come from the caller.
+            q = q.bind(format!("%{digits}%"));
+        }
+        convert(q.bind(i64::from(query.limit)).fetch_all(&self.pool).await?)
+    }
+
+    async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
+        let mut conn = self.pool.acquire().await?;
+        details_on(&mut conn, calls).await
+    }
+
+    async fn call_snapshot(&self, id: CallId) -> StoreResult<Option<(Call, CallDetails)>> {
+        // The call and its legs and events as of one moment, so a leg shown ended always
+        // comes with the duration written before it ended.
+        let mut tx = self.begin_snapshot().await?;
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
+        let row: Option<CallRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(call) = convert_opt(row)? else {
+            return Ok(None);
+        };
+        let details = details_on(&mut tx, std::slice::from_ref(&call)).await?;
+        tx.commit().await?;
+        Ok(Some((call, details)))
+    }
+}
