@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL from the same query text.
 
 mod airtable_models;
+mod control;
 mod idempotency;
 mod models;
 mod sql;
@@ -18,6 +19,7 @@ pub use airtable_models::{
     Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall, NewCampaignItem,
     NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus, RecordCall, RecordLink,
 };
+pub use control::ControlStore;
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
 pub use models::{
     Agent, Call, CallEvent, CallLeg, InboundCall, InboundLeg, LegUpdate, NewAgent, NewCall,
@@ -477,6 +479,7 @@ pub trait Store:
     + RateLimitStore
     + AuditStore
     + OutboxStore
+    + ControlStore
     + AirtableStore
     + IdempotencyStore
     + ChangeFeed

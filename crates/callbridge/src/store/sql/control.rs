@@ -1,0 +1,65 @@
+use async_trait::async_trait;
+
+use super::SqlStore;
+use super::rows::{now_ms, to_ms};
+use crate::domain::EventId;
+use crate::store::{ControlStore, NewEvent, NewOutboxRow, StoreError, StoreResult};
+
+/// Another writer may take the next `seq` of the call's effects first; the loser's transaction
+/// is rolled back whole and tried again.
+const ATTEMPTS: usize = 5;
+
+impl SqlStore {
+    async fn try_record_event_queueing(
+        &self,
+        event: &NewEvent,
+        effects: &[NewOutboxRow],
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO call_events (id, call_id, source, kind, call_sid, dedupe_key, \
+             sequence_number, payload, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(EventId::new().to_string())
+        .bind(event.call_id.to_string())
+        .bind(event.source.as_str())
+        .bind(event.kind.as_str())
+        .bind(event.call_sid.clone())
+        .bind(event.dedupe_key.as_str())
+        .bind(event.sequence_number)
+        .bind(event.payload.to_string())
+        .bind(to_ms(event.received_at))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            let now = now_ms();
+            for effect in effects {
+                Self::insert_outbox(&mut *tx, effect, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+}
+
+#[async_trait]
+impl ControlStore for SqlStore {
+    async fn record_event_queueing(
+        &self,
+        event: NewEvent,
+        effects: &[NewOutboxRow],
+    ) -> StoreResult<bool> {
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            match self.try_record_event_queueing(&event, effects).await {
+                Err(StoreError::Conflict(what)) if !effects.is_empty() => last = Some(what),
+                other => return other,
+            }
+        }
+        Err(StoreError::Conflict(last.unwrap_or_default()))
+    }
+}
