@@ -101,7 +101,7 @@ async fn sim_event(
     .expect("the simulator never did it")
 }
 
-/// The simulator fetched the hold music from callbridge for `call_sid`'s party... or anyone's.
+/// The simulator fetched callbridge's hold music, and got it.
 async fn hold_music_fetched(events: &mut Receiver<SimEvent>) {
     let fetched = sim_event(
         events,
@@ -224,8 +224,7 @@ async fn a_cold_transfer_to_another_agent_hands_them_the_call_and_the_recording_
     // The other agent takes calls on their phone (their default mode).
     agent(&app, "colleague@example.com", TARGET, false).await;
     app.sim.set_number(TARGET, customer_who_answers());
-    let before = view(&app, &token, &id).await;
-    let (agent_sid, customer) = (sid(&before, "agent"), sid(&before, "recipient"));
+    let customer = sid(&view(&app, &token, &id).await, "recipient");
 
     let mut sim = app.sim.subscribe();
     let started = accepted(
@@ -260,7 +259,6 @@ async fn a_cold_transfer_to_another_agent_hands_them_the_call_and_the_recording_
         !has_event(&handed, "conference", "conference-end"),
         "{handed:#}"
     );
-    let _ = agent_sid;
 
     // The target is the one whose leaving ends the call now.
     sim_hang_up(&app.sim, third["call_sid"].as_str().unwrap()).await;
@@ -373,8 +371,7 @@ async fn failed_transfer(answer: Answer, reason: &str) {
     let app = spawn_app().await;
     let (id, token) = talking(&app, false).await;
     app.sim.set_number(TARGET, unreachable(answer));
-    let before = view(&app, &token, &id).await;
-    let (agent_sid, customer) = (sid(&before, "agent"), sid(&before, "recipient"));
+    let agent_sid = sid(&view(&app, &token, &id).await, "agent");
     let mut sim = app.sim.subscribe();
     accepted(
         &app,
@@ -400,7 +397,6 @@ async fn failed_transfer(answer: Answer, reason: &str) {
         .unwrap();
     let failed = stored.iter().find(|e| e.kind == "transfer-failed").unwrap();
     assert_eq!(failed.payload["reason"], reason);
-    let _ = customer;
     // The call goes on as before: the agent can try again.
     app.sim.set_number(TARGET, customer_who_answers());
     wait_until(&app, &token, &id, |v| has_event(v, "control", "party-left")).await;
@@ -550,4 +546,83 @@ async fn control_of_a_finished_call_is_a_conflict_and_of_anothers_call_not_found
         .unwrap();
     assert_eq!(removed.status(), 409);
     assert!(sim_calls_to(&app.sim, TARGET).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_transfer_to_an_agent_who_takes_calls_in_the_browser_rings_their_browser() {
+    let app = crate::helpers::spawn_browser_app_with(
+        callbridge::store::testing::TestDatabase::default_backend().await,
+        |_| {},
+    )
+    .await;
+    let (id, token) = talking(&app, false).await;
+    let (colleague, colleague_token) =
+        agent(&app, "browser@example.com", "+14155550108", false).await;
+    app.store
+        .set_default_mode(colleague.id, callbridge::domain::CallMode::Browser)
+        .await
+        .unwrap();
+    // Their page is open: a registered device, with a token from `/browser/token`.
+    let minted = app
+        .client
+        .get(app.url("/browser/token"))
+        .bearer_auth(&colleague_token)
+        .send()
+        .await
+        .unwrap();
+    let minted: Value = minted.json().await.unwrap();
+    let jwt = minted["data"]["token"].as_str().unwrap();
+    let device = app
+        .client
+        .post(app.sim.base_url().join("sim/devices").unwrap())
+        .json(&json!({"token": jwt, "register": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(device.status(), 201);
+    let device: Value = device.json().await.unwrap();
+    let device = device["id"].as_str().unwrap().to_owned();
+
+    let mut rings = app.sim.subscribe_devices();
+    accepted(
+        &app,
+        &token,
+        &format!("/calls/{id}/transfer"),
+        json!({"to": "browser@example.com", "mode": "cold"}),
+    )
+    .await;
+    let incoming = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Ok(e) = rings.recv().await
+                && e.event == "incoming"
+            {
+                return e.call_sid.unwrap();
+            }
+        }
+    })
+    .await
+    .expect("the colleague's browser never rang");
+    let answered = app
+        .client
+        .post(
+            app.sim
+                .base_url()
+                .join(&format!("sim/devices/{device}/calls/{incoming}/accept"))
+                .unwrap(),
+        )
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answered.status(), 202, "{}", answered.text().await.unwrap());
+    let handed = wait_until(&app, &token, &id, |v| {
+        has_event(v, "control", "transfer-completed") && leg(v, "agent")["status"] == "completed"
+    })
+    .await;
+    let third = party(&handed, "third");
+    assert_eq!(
+        third["number"],
+        format!("client:agent_{}", colleague.id.as_uuid().simple())
+    );
+    assert_eq!(handed["state"], "connected", "{handed:#}");
 }
