@@ -83,6 +83,20 @@ pub async fn apply(
     if !concerns_control(fact) {
         return Ok(Some(fact));
     }
+    // Every call's agent leg reports its progress, few calls ever have a third party: only
+    // theirs are worth reading the events of.
+    if matches!(
+        fact,
+        Fact::Leg {
+            role: LegRole::Agent,
+            ..
+        }
+    ) {
+        let legs = state.store.legs_for_call(call.id).await?;
+        if !legs.iter().any(|leg| leg.role == LegRole::Third) {
+            return Ok(Some(fact));
+        }
+    }
     let events = state.store.events_for_call(call.id).await?;
     let situation = Situation::of(&events);
     let key = call_sid.unwrap_or("-");
