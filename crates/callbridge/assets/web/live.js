@@ -1,7 +1,9 @@
-// The live call panel: follows one call's event stream and shows its state, its parties, a
-// talk timer and its timeline; Hang up (or Escape) ends it. Its words for states and reasons
-// come from the page, so that every page says a call the same way.
+// The live call panel: follows one call's event stream and shows its state, its parties (and
+// their controls, see control.js), a talk timer and its timeline; Hang up (or Escape) ends it.
+// Its words for states and reasons come from the page, so that every page says a call the same
+// way.
 import { call } from './api.js';
+import { showControls } from './control.js';
 
 const app = document.getElementById('app');
 const reasons = JSON.parse(app.dataset.reasons || '{}');
@@ -41,15 +43,20 @@ function showView(view) {
     : view.conference.name;
   const legs = el('legs');
   legs.replaceChildren();
-  for (const leg of view.legs) {
+  const names = { agent: 'You', customer: 'Customer', third: 'Third party' };
+  for (const party of view.parties) {
     const item = document.createElement('li');
-    const who = leg.role === 'agent' ? 'You' : 'Customer';
-    item.textContent = `${who}: ${leg.number}, ${leg.status}`;
-    item.dataset.role = leg.role;
-    item.dataset.status = leg.status;
+    const also = [party.hold && 'on hold', party.muted && 'muted'].filter(Boolean);
+    item.textContent = `${names[party.label]}: ${party.number}, ${party.status}${also.length ? `, ${also.join(', ')}` : ''}`;
+    item.dataset.party = party.label;
+    item.dataset.role = party.role;
+    item.dataset.status = party.status;
+    item.dataset.hold = party.hold;
+    item.dataset.muted = party.muted;
     legs.append(item);
   }
-  if (!view.legs.length) legs.innerHTML = '<li>–</li>';
+  if (!view.parties.length) legs.innerHTML = '<li>–</li>';
+  showControls(view);
 }
 
 function addEvent(event) {
@@ -76,9 +83,26 @@ class LiveCall {
     });
   }
 
-  async refresh() {
+  // Events come in bursts (a hold is our event, then Twilio's): one read of the call after
+  // the burst shows them all, and a read under way is followed by at most one more.
+  refresh() {
+    clearTimeout(this.soon);
+    this.soon = setTimeout(() => this.read(), 200);
+  }
+
+  async read() {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
     const { ok, answer } = await call('GET', `/calls/${this.id}`);
+    this.reading = false;
     if (ok) showView(answer.data);
+    if (this.again) {
+      this.again = false;
+      this.read();
+    }
   }
 
   onState(state) {
@@ -87,7 +111,7 @@ class LiveCall {
     if (state.final) {
       this.stop();
       if (state.duration_secs != null) el('timer').textContent = clock(state.duration_secs);
-      this.refresh();
+      this.read();
     }
   }
 

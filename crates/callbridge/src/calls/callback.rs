@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::flow::{self, ConferenceChange, Fact, LegStatus};
 use super::progress::{self, LegProgress};
-use super::{CallError, advance};
+use super::{CallError, advance, control};
 use crate::domain::{CallId, EventSource, LegRole};
 use crate::state::AppState;
 use crate::store::{Call, NewEvent, RecordingUpdate};
@@ -131,6 +131,15 @@ pub async fn apply(
             on_recording(state, call, recording).await?;
             None
         }
+    };
+    let about = match callback {
+        Callback::Call(progress) => Some(progress.call_sid.as_str()),
+        Callback::Conference(event) => event.call_sid.as_deref(),
+        Callback::Recording(_) => None,
+    };
+    let fact = match fact {
+        Some(fact) => control::react::apply(state, call, fact, about).await?,
+        None => None,
     };
     match fact {
         Some(fact) => {

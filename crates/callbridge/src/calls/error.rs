@@ -13,6 +13,9 @@ pub enum CallError {
     NotFound,
     #[error("call already ended ({0})")]
     AlreadyEnded(CallState),
+    /// The call is not in a state that allows this (not connected yet, a transfer under way).
+    #[error("{0}")]
+    NotNow(String),
     /// A field missing or malformed.
     #[error("{0}")]
     Invalid(String),

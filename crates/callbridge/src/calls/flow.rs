@@ -166,6 +166,15 @@ pub enum Action {
     /// End this party's leg: the other is gone, nobody would be there to talk to. A leg that
     /// already ended is left alone.
     EndLeg { role: LegRole },
+    /// Put this party on hold (they hear the hold music) or take them off it.
+    Hold { role: LegRole, hold: bool },
+    /// Mute or unmute this party.
+    Mute { role: LegRole, muted: bool },
+    /// Dial the third party the call's latest control event names into the conference.
+    DialThird,
+    /// The third party takes the agent's place: their leaving ends the conference from now on,
+    /// and the agent's leg is ended without ending it.
+    HandOver,
 }
 
 /// The outcome of one fact.
@@ -249,6 +258,12 @@ pub fn next(state: CallState, fact: Fact) -> Step {
                 role: LegRole::Recipient,
             }),
         },
+        // A third party's leg is call control's business (`calls::control`): the call's state
+        // does not depend on it.
+        Fact::Leg {
+            role: LegRole::Third,
+            ..
+        } => Step::stay(),
         Fact::Leg {
             role: LegRole::Recipient,
             status,

@@ -6,6 +6,7 @@ pub(crate) mod advance;
 mod agent_leg;
 pub(crate) mod browser;
 pub(crate) mod callback;
+pub(crate) mod control;
 pub(crate) mod effects;
 mod error;
 pub(crate) mod flow;

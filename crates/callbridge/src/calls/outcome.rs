@@ -20,6 +20,9 @@ pub enum OutcomeError {
     Store(#[from] StoreError),
     #[error("could not write TwiML: {0}")]
     Twiml(#[from] ::twiml::Error),
+    /// Something the request needs has not come from Twilio yet; it will.
+    #[error("waiting for {0}")]
+    NotYet(&'static str),
 }
 
 /// The status callback events we follow on both legs.
@@ -65,13 +68,14 @@ pub async fn dial_recipient(state: &AppState, call: &Call) -> Result<(), Outcome
     Ok(())
 }
 
-async fn leg(
+/// The party's newest leg: a third party dialled again has one leg per dial.
+pub(crate) async fn leg(
     state: &AppState,
     call: &Call,
     role: LegRole,
 ) -> Result<Option<CallLeg>, OutcomeError> {
     let legs = state.store.legs_for_call(call.id).await?;
-    Ok(legs.into_iter().find(|l| l.role == role))
+    Ok(legs.into_iter().rev().find(|l| l.role == role))
 }
 
 /// The agent is waiting alone in the conference: new TwiML takes them out of it, says why, and
@@ -100,7 +104,7 @@ pub(super) async fn tell_agent(
 }
 
 /// The leg ended since its last callback reached us, or never was: nothing left to change.
-fn is_gone(err: &twilio::Error) -> bool {
+pub(crate) fn is_gone(err: &twilio::Error) -> bool {
     err.is_not_found() || err.code() == Some(CALL_NOT_IN_PROGRESS)
 }
 
@@ -161,7 +165,7 @@ pub(super) async fn find_recipient_leg(
 }
 
 /// `completed` ends a call in progress and cancels one still ringing.
-pub(super) async fn end_leg(
+pub(crate) async fn end_leg(
     state: &AppState,
     call: &Call,
     role: LegRole,

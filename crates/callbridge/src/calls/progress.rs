@@ -28,6 +28,16 @@ pub async fn record(
     let number = match role {
         LegRole::Agent => call.agent_endpoint.clone(),
         LegRole::Recipient => call.recipient.clone().into(),
+        LegRole::Third => match state.store.leg_by_sid(&progress.call_sid).await? {
+            Some(leg) => leg.number,
+            // Its callback came before the dial's answer: the dial's event names the number.
+            None => {
+                let events = state.store.events_for_call(call.id).await?;
+                super::control::dialled_target(&events)
+                    .and_then(|t| crate::domain::Endpoint::parse(&t).ok())
+                    .unwrap_or_else(|| call.recipient.clone().into())
+            }
+        },
     };
     // The customer's leg only ever talks in the conference: its length is the conversation's.
     // Written before the leg's final status, so that a reader who sees the leg ended sees the

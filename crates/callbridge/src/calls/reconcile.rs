@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::advance;
 use super::agent_leg;
+use super::control;
 use super::effects;
 use super::flow::{Fact, LegStatus, Reason};
 use super::outcome;
@@ -38,6 +39,8 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
     #[error("Twilio: {0}")]
     Twilio(#[from] twilio::Error),
+    #[error(transparent)]
+    Control(#[from] super::CallError),
 }
 
 /// Runs until `stop` resolves.
@@ -123,7 +126,7 @@ pub async fn check(state: &AppState, call: &Call) -> Result<(), ReconcileError> 
                     role: leg.role,
                     status,
                 };
-                advance::apply(state, call.id, fact).await?;
+                apply_leg_fact(state, call, fact, &leg.call_sid).await?;
             }
             _ => check_leg(state, call, leg).await?,
         }
@@ -169,6 +172,20 @@ async fn check_leg(state: &AppState, call: &Call, leg: &CallLeg) -> Result<(), R
     )
     .await?;
     if let Some(fact) = progress::record(state, call, leg.role, &progress).await? {
+        apply_leg_fact(state, call, fact, &leg.call_sid).await?;
+    }
+    Ok(())
+}
+
+/// A leg's fact goes through call control first, as its callback's would: a handed-over
+/// call's old agent leg ending must not end the call.
+async fn apply_leg_fact(
+    state: &AppState,
+    call: &Call,
+    fact: Fact,
+    call_sid: &str,
+) -> Result<(), ReconcileError> {
+    if let Some(fact) = control::react::apply(state, call, fact, Some(call_sid)).await? {
         advance::apply(state, call.id, fact).await?;
     }
     Ok(())

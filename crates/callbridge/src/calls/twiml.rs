@@ -2,7 +2,7 @@
 //! call id (and the leg), because conference and recording callbacks name no call of ours.
 
 use twiml::{
-    Conference, ConferenceEvent, ConferenceRecord, Dial, Gather, GatherInput, Method,
+    Conference, ConferenceEvent, ConferenceRecord, Dial, Gather, GatherInput, Method, Play,
     RecordingEvent, Response, Say,
 };
 
@@ -15,6 +15,12 @@ pub const CONFERENCE_TWIML_PATH: &str = "/phone-to-phone/conference-twiml";
 pub const STATUS_PATH: &str = "/phone-to-phone/status";
 pub const CONFERENCE_STATUS_PATH: &str = "/phone-to-phone/conference-status";
 pub const RECORDING_STATUS_PATH: &str = "/phone-to-phone/recording-status";
+pub const HOLD_MUSIC_PATH: &str = "/phone-to-phone/hold-music";
+
+/// Twilio's own classical hold music, a public recording: what a held party hears unless
+/// `HOLD_MUSIC_URL` names something else.
+pub const HOLD_MUSIC_AUDIO: &str =
+    "https://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3";
 
 /// The seed's prompt, kept word for word.
 const GATHER_PROMPT: &str =
@@ -75,6 +81,9 @@ pub fn conference(settings: &Settings, call: &Call, leg: LegRole) -> Result<Stri
             ConferenceEvent::End,
             ConferenceEvent::Join,
             ConferenceEvent::Leave,
+            // Holds and mutes are what a call's parties show (`calls::control`).
+            ConferenceEvent::Hold,
+            ConferenceEvent::Mute,
         ])
         .participant_label(leg.as_str());
     if call.record {
@@ -98,6 +107,13 @@ pub fn answer(settings: &Settings, call: &Call, leg: LegRole) -> Result<String, 
         CallState::Completed | CallState::Failed => say_and_hang_up(GOODBYE),
         _ => conference(settings, call, leg),
     }
+}
+
+/// What a held party hears, served at [`HOLD_MUSIC_PATH`]: the music, over and over.
+pub fn hold_music() -> Result<String, twiml::Error> {
+    Response::new()
+        .play(Play::new(HOLD_MUSIC_AUDIO).loop_count(0))
+        .to_xml()
 }
 
 /// Says `message` and hangs up: how a party is released.

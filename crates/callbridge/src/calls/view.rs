@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::CallError;
+use super::control::Party;
 use crate::domain::{
     AgentId, CallId, CallMode, CallState, EmailAddress, Endpoint, EventId, EventSource, LegRole,
 };
@@ -26,6 +27,9 @@ pub struct CallView {
     pub recipient: String,
     pub conference: ConferenceView,
     pub legs: Vec<LegView>,
+    /// Who is (or was last) on the call: the newest leg of each party, with whether Twilio
+    /// last reported them held or muted.
+    pub parties: Vec<PartyView>,
     /// In the order they were received.
     pub events: Vec<EventView>,
     pub recording: Option<RecordingView>,
@@ -66,6 +70,21 @@ pub struct LegView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PartyView {
+    /// How call control names the party: `agent`, `customer` or `third`.
+    pub label: Party,
+    pub role: LegRole,
+    /// The number rung, or `client:…` for a browser.
+    pub number: String,
+    pub call_sid: String,
+    /// Twilio's CallStatus of the party's leg, as last reported.
+    pub status: String,
+    /// As the conference's last participant event for this leg said.
+    pub hold: bool,
+    pub muted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventView {
     pub id: EventId,
     pub at: DateTime<Utc>,
@@ -95,6 +114,7 @@ impl CallView {
         events: Vec<CallEvent>,
         recording: Option<RecordingView>,
     ) -> Self {
+        let parties = parties(&legs, &events);
         let events = events
             .into_iter()
             .map(|event| EventView::from_event(event, &legs))
@@ -120,6 +140,7 @@ impl CallView {
                 sid: call.conference_sid,
             },
             legs: legs.into_iter().map(LegView::from).collect(),
+            parties,
             events,
             recording,
             created_at: call.created_at,
@@ -127,6 +148,47 @@ impl CallView {
             duration_secs: call.duration_secs,
         }
     }
+}
+
+/// The newest leg of each party, held and muted as the conference's participant events for it
+/// last said (every one of them carries both flags); the highest sequence number is the
+/// newest, since Twilio does not deliver them in order.
+fn parties(legs: &[CallLeg], events: &[CallEvent]) -> Vec<PartyView> {
+    let mut newest: Vec<&CallLeg> = Vec::new();
+    for leg in legs {
+        match newest.iter_mut().find(|l| l.role == leg.role) {
+            Some(slot) => *slot = leg,
+            None => newest.push(leg),
+        }
+    }
+    newest
+        .into_iter()
+        .map(|leg| {
+            let last = events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| {
+                    e.source == EventSource::Conference
+                        && e.call_sid.as_deref() == Some(leg.call_sid.as_str())
+                        && e.payload.get("Hold").is_some()
+                })
+                .max_by_key(|(n, e)| (e.sequence_number.unwrap_or(-1), *n))
+                .map(|(_, e)| e);
+            let flag = |name: &str| {
+                last.and_then(|e| e.payload.get(name))
+                    .is_some_and(|v| v == "true" || v == &serde_json::Value::Bool(true))
+            };
+            PartyView {
+                label: Party::of(leg.role),
+                role: leg.role,
+                number: leg.number.to_twilio(),
+                call_sid: leg.call_sid.clone(),
+                status: leg.status.clone(),
+                hold: flag("Hold"),
+                muted: flag("Muted"),
+            }
+        })
+        .collect()
 }
 
 impl EventView {

@@ -178,6 +178,11 @@ pub struct RawSettings {
     #[arg(long, env = "AGENT_SILENCE")]
     pub agent_silence: Option<String>,
 
+    /// What a held party hears: a TwiML document or an audio file Twilio fetches with GET
+    /// [default: the service's own /phone-to-phone/hold-music, Twilio's classical music].
+    #[arg(long, env = "HOLD_MUSIC_URL")]
+    pub hold_music_url: Option<String>,
+
     /// How many proxies of ours are in front: the client address is the N-th entry from the
     /// right of X-Forwarded-For [default: 0, the peer address].
     #[arg(long, env = "TRUST_PROXY")]

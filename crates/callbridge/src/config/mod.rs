@@ -126,6 +126,8 @@ pub struct Settings {
     pub calls_per_second: f64,
     pub call_token_ttl: Duration,
     pub agent_silence: AgentSilence,
+    /// `HOLD_MUSIC_URL`; `None` is the service's own hold music (see [`Settings::hold_music_url`]).
+    pub hold_music: Option<Url>,
     pub log_format: LogFormat,
     /// How many proxies of ours sit in front: 0 takes the peer address as the client's (rate
     /// limits, audit); N takes the N-th entry from the right of `X-Forwarded-For`.
@@ -252,6 +254,9 @@ impl Settings {
                 .transpose()?
                 .unwrap_or(DEFAULT_CALL_TOKEN_TTL),
             agent_silence: agent_silence(non_empty(raw.agent_silence).as_deref())?,
+            hold_music: non_empty(raw.hold_music_url)
+                .map(|u| http_url("HOLD_MUSIC_URL", &u))
+                .transpose()?,
             log_format: LogFormat::parse(raw.log_format.as_deref())?,
             trust_proxy: trust_proxy(non_empty(raw.trust_proxy).as_deref())?,
             live_token_recheck: live_token_recheck(raw.live_token_recheck)?,
@@ -301,6 +306,14 @@ impl Settings {
     pub fn public_url(&self, path_and_query: &str) -> String {
         let base = self.public_base_url.as_str().trim_end_matches('/');
         format!("{base}/{}", path_and_query.trim_start_matches('/'))
+    }
+
+    /// Where Twilio fetches what a held party hears.
+    pub fn hold_music_url(&self) -> String {
+        self.hold_music.as_ref().map_or_else(
+            || self.public_url(crate::calls::twiml::HOLD_MUSIC_PATH),
+            ToString::to_string,
+        )
     }
 
     pub fn jwt_secret_bytes(&self) -> &[u8] {

@@ -387,3 +387,23 @@ fn trust_proxy_counts_the_proxies_in_front() {
         assert!(err.to_string().starts_with("TRUST_PROXY"), "{err}");
     }
 }
+
+#[test]
+fn hold_music_is_our_own_unless_a_url_is_named() {
+    let ours = Settings::from_raw(minimal()).unwrap();
+    assert_eq!(
+        ours.hold_music_url(),
+        "http://127.0.0.1:8080/phone-to-phone/hold-music"
+    );
+    let named = Settings::from_raw(RawSettings {
+        hold_music_url: Some("https://music.example.com/hold.xml".into()),
+        ..minimal()
+    })
+    .unwrap();
+    assert_eq!(named.hold_music_url(), "https://music.example.com/hold.xml");
+    let wrong = error_of(RawSettings {
+        hold_music_url: Some("ftp://music.example.com/hold".into()),
+        ..minimal()
+    });
+    assert!(wrong.contains("HOLD_MUSIC_URL"), "{wrong}");
+}

@@ -81,6 +81,8 @@ impl Style {
         let who = match (event.source, event.role) {
             (_, Some(LegRole::Agent)) => "agent",
             (_, Some(LegRole::Recipient)) => "customer",
+            (_, Some(LegRole::Third)) => "third",
+            (EventSource::Control, None) => "control",
             (EventSource::Conference, None) => "conference",
             (EventSource::Recording, None) => "recording",
             (EventSource::Call, None) => "call",
@@ -130,6 +132,7 @@ impl Style {
             let who = match leg.role {
                 LegRole::Agent => "agent",
                 LegRole::Recipient => "customer",
+                LegRole::Third => "third",
             };
             let secs = leg
                 .duration_secs

@@ -63,10 +63,12 @@ impl CallState {
 }
 
 text_enum!(
-    /// Which party a call leg rings.
+    /// Which party a call leg rings: the agent, the customer, or a third party the agent added
+    /// to the call or is transferring it to.
     LegRole, "leg role" {
         Agent => "agent",
         Recipient => "recipient",
+        Third => "third",
     }
 );
 
@@ -79,11 +81,13 @@ text_enum!(
 );
 
 text_enum!(
-    /// Which kind of Twilio callback an event came from.
+    /// Which kind of Twilio callback an event came from, or `control` for what the agent asked
+    /// of a connected call (hold, mute, transfer, a party added or removed).
     EventSource, "event source" {
         Call => "call",
         Conference => "conference",
         Recording => "recording",
+        Control => "control",
     }
 );
 

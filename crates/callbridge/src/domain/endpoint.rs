@@ -92,6 +92,14 @@ impl Endpoint {
         }
     }
 
+    /// An endpoint this service stored; see [`PhoneNumber::from_stored`].
+    pub fn from_stored(raw: String) -> Result<Self, DomainError> {
+        match raw.strip_prefix(CLIENT_SCHEME) {
+            Some(identity) => ClientIdentity::parse(identity).map(Self::Client),
+            None => PhoneNumber::from_stored(raw).map(Self::Phone),
+        }
+    }
+
     pub fn phone(&self) -> Option<&PhoneNumber> {
         match self {
             Self::Phone(phone) => Some(phone),

@@ -316,7 +316,7 @@ mod tests {
                 && input.len() <= 16
                 && input.starts_with('+')
                 && input[1..].bytes().all(|b| b.is_ascii_digit());
-            prop_assert_eq!(PhoneNumber::from_stored(input.clone()).is_ok(), shaped);
+            prop_assert_eq!(PhoneNumber::from_stored(input).is_ok(), shaped);
         }
 
         #[test]

@@ -244,6 +244,7 @@ impl From<CallError> for ApiError {
         match err {
             CallError::NotFound => Self::NotFound(err.to_string()),
             CallError::AlreadyEnded(_) => Self::Conflict(err.to_string()),
+            CallError::NotNow(message) => Self::Conflict(message),
             CallError::Invalid(message) => Self::BadRequest(message),
             CallError::Forbidden(message) => Self::Forbidden(message),
             CallError::Refused(message) => Self::Unprocessable(message),

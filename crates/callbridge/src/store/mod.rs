@@ -4,6 +4,7 @@
 //! URL. What both share (the rows' conversion into models, error classification) lives here.
 
 mod airtable_models;
+mod control;
 mod idempotency;
 #[cfg(test)]
 mod migrate_forward;
@@ -24,6 +25,7 @@ pub use airtable_models::{
     Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall, NewCampaignItem,
     NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus, RecordCall, RecordLink,
 };
+pub use control::ControlStore;
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
 pub use models::{
     Agent, Call, CallEvent, CallLeg, InboundCall, InboundLeg, LegUpdate, NewAgent, NewCall,
@@ -549,6 +551,7 @@ pub trait Store:
     + RateLimitStore
     + AuditStore
     + OutboxStore
+    + ControlStore
     + AirtableStore
     + IdempotencyStore
     + ChangeFeed

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::domain::{Endpoint, PhoneNumber};
+
 use super::{
     Agent, AuditEvent, Call, CallEvent, CallLeg, Campaign, CampaignItem, KeyRecord, LinkedCall,
     OutboxRow, RateWindow, Recording, SavedResponse, StoreError, StoreResult, WebSession,
@@ -134,6 +136,15 @@ impl Table {
         raw.parse().map_err(|e| corrupt(self.0, column, e))
     }
 
+    /// A number this service stored: trusted to be what it wrote, so not looked up again.
+    fn phone(&self, column: &str, raw: String) -> StoreResult<PhoneNumber> {
+        PhoneNumber::from_stored(raw).map_err(|e| corrupt(self.0, column, e))
+    }
+
+    fn endpoint(&self, column: &str, raw: String) -> StoreResult<Endpoint> {
+        Endpoint::from_stored(raw).map_err(|e| corrupt(self.0, column, e))
+    }
+
     fn opt_parsed<T>(&self, column: &str, raw: Option<&str>) -> StoreResult<Option<T>>
     where
         T: FromStr,
@@ -195,7 +206,7 @@ impl<Id: IdValue, Time: TimeValue> TryFrom<AgentRow<Id, Time>> for Agent {
             id: t.id("id", row.id)?,
             email: t.parsed("email", &row.email)?,
             email_verified_at: t.opt_time("email_verified_at", row.email_verified_at)?,
-            phone: t.opt_parsed("phone", row.phone.as_deref())?,
+            phone: row.phone.map(|p| t.phone("phone", p)).transpose()?,
             phone_verified_at: t.opt_time("phone_verified_at", row.phone_verified_at)?,
             token_version: row.token_version,
             revoked_at: t.opt_time("revoked_at", row.revoked_at)?,
@@ -237,8 +248,8 @@ impl<Id: IdValue, Time: TimeValue> TryFrom<CallRow<Id, Time>> for Call {
             state: t.parsed("state", &row.state)?,
             reason: row.reason,
             label: row.label,
-            recipient: t.parsed("recipient", &row.recipient)?,
-            agent_endpoint: t.parsed("agent_number", &row.agent_number)?,
+            recipient: t.phone("recipient", row.recipient)?,
+            agent_endpoint: t.endpoint("agent_number", row.agent_number)?,
             conference_name: row.conference_name,
             conference_sid: row.conference_sid,
             record: row.record,
@@ -271,7 +282,7 @@ impl<Id: IdValue, Time: TimeValue> TryFrom<LegRow<Id, Time>> for CallLeg {
             role: t.parsed("role", &row.role)?,
             call_sid: row.call_sid,
             status: row.status,
-            number: t.parsed("number", &row.number)?,
+            number: t.endpoint("number", row.number)?,
             created_at: t.time("created_at", row.created_at)?,
             updated_at: t.time("updated_at", row.updated_at)?,
             duration_secs: row.duration_secs,

@@ -5,7 +5,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 const STYLE: &str = include_str!("../../assets/web/app.css");
-const SCRIPTS: [(&str, &str); 5] = [
+const SCRIPTS: [(&str, &str); 6] = [
     (
         "campaigns.js",
         include_str!("../../assets/web/campaigns.js"),
@@ -13,6 +13,7 @@ const SCRIPTS: [(&str, &str); 5] = [
     ("browser.js", include_str!("../../assets/web/browser.js")),
     ("dialer.js", include_str!("../../assets/web/dialer.js")),
     ("live.js", include_str!("../../assets/web/live.js")),
+    ("control.js", include_str!("../../assets/web/control.js")),
     ("api.js", include_str!("../../assets/web/api.js")),
 ];
 
@@ -25,7 +26,7 @@ pub(super) async fn style() -> Response {
 
 /// One of the web app's JavaScript modules.
 #[utoipa::path(get, path = "/assets/web/js/{name}", tag = super::WEB_TAG,
-    params(("name" = String, Path, description = "`dialer.js`, `live.js`, `browser.js`, `campaigns.js` or `api.js`.")),
+    params(("name" = String, Path, description = "`dialer.js`, `live.js`, `control.js`, `browser.js`, `campaigns.js` or `api.js`.")),
     responses((status = 200, description = "A JavaScript module.", content_type = "text/javascript", body = String),
               (status = 404, description = "No such module.")))]
 pub(super) async fn script(Path(name): Path<String>) -> Response {

@@ -32,6 +32,8 @@ struct DialerPage {
     csrf: String,
     default_mode: &'static str,
     recent: Vec<String>,
+    /// Who a call can be transferred to by email: the other agents who take calls.
+    colleagues: Vec<String>,
     reasons_json: String,
     states_json: String,
     voice_sdk_url: String,
@@ -63,6 +65,18 @@ pub(super) async fn dialer(
         }
         Err(err) => tracing::warn!(%err, "recent numbers unavailable"),
     }
+    let colleagues = match state.store.list_agents().await {
+        Ok(agents) => agents
+            .into_iter()
+            .filter(|a| a.id != signed_in.agent.id && a.revoked_at.is_none())
+            .filter(|a| a.phone_verified_at.is_some())
+            .map(|a| a.email.as_str().to_owned())
+            .collect(),
+        Err(err) => {
+            tracing::warn!(%err, "the agents to transfer to are unavailable");
+            Vec::new()
+        }
+    };
     let (reasons_json, states_json) = words::for_the_page();
     let html = render(&DialerPage {
         me: Some(super::me(&state, &signed_in).await),
@@ -70,6 +84,7 @@ pub(super) async fn dialer(
         csrf: signed_in.csrf_token.clone(),
         default_mode: signed_in.agent.default_mode.as_str(),
         recent,
+        colleagues,
         reasons_json,
         states_json,
         voice_sdk_url: state.settings.browser.voice_sdk_url.clone(),

@@ -12,8 +12,8 @@ use super::dial::{self, Twiml};
 use super::signed::SignedForm;
 use super::{browser, status};
 use crate::calls::twiml::{
-    CONFERENCE_STATUS_PATH, CONFERENCE_TWIML_PATH, DIAL_RECIPIENT_PATH, RECORDING_STATUS_PATH,
-    STATUS_PATH,
+    CONFERENCE_STATUS_PATH, CONFERENCE_TWIML_PATH, DIAL_RECIPIENT_PATH, HOLD_MUSIC_PATH,
+    RECORDING_STATUS_PATH, STATUS_PATH,
 };
 use crate::domain::{CallId, LegRole};
 use crate::http::openapi::WEBHOOKS_TAG;
@@ -61,6 +61,20 @@ pub struct CallbackQuery {
 #[derive(Debug, ToSchema)]
 #[schema(as = Empty)]
 pub struct EmptyObject {}
+
+/// What a held party hears unless `HOLD_MUSIC_URL` says otherwise: Twilio's classical hold
+/// music, looped. Unsigned, like any audio Twilio fetches: it says nothing of any call.
+#[utoipa::path(
+    get,
+    path = HOLD_MUSIC_PATH,
+    tag = WEBHOOKS_TAG,
+    responses(
+        (status = 200, description = "TwiML that plays the hold music.", content_type = "text/xml", body = String),
+    )
+)]
+pub(super) async fn hold_music() -> Result<Twiml, ApiError> {
+    dial::render(crate::calls::twiml::hold_music())
+}
 
 /// The agent's Gather ended: the customer is dialled.
 #[utoipa::path(

@@ -31,5 +31,6 @@ pub fn router(at_once: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(described::recording_status))
         .routes(routes!(described::browser_voice))
         .routes(routes!(described::browser_status))
+        .routes(routes!(described::hold_music))
         .layer(GlobalConcurrencyLimitLayer::with_semaphore(turns))
 }

@@ -14,6 +14,7 @@ mod calls_reconcile;
 mod calls_start_resilience;
 mod check;
 mod cli;
+mod control;
 mod db_outage;
 mod demo;
 mod exposure;

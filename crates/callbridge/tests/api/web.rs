@@ -1043,3 +1043,71 @@ async fn the_call_log_pages_and_filters_by_state_date_and_number() {
     assert_eq!(rows(&person).await, 3);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_holds_mutes_and_hands_the_call_over_after_talking_to_the_target() {
+    if !browser_installed() {
+        return;
+    }
+    let target = "+12025550177";
+    let app = spawn().await;
+    app.sim.set_number(AGENT_PHONE, keen_agent());
+    app.sim.set_number(CUSTOMER, customer_who_answers());
+    app.sim.set_number(target, customer_who_answers());
+    let driver = Driver::start();
+    let person = Person::new(driver.browser().await, &app);
+    person.sign_in("(415) 555-0101").await;
+    person.dial("(202) 555-0123", "Calls +12025550123").await;
+    person.press("Call").await;
+    person.call_state("connected").await;
+    person
+        .until("#legs li[data-party='customer'][data-status='in-progress']")
+        .await;
+
+    person.until("#hold-customer:not([disabled])").await;
+    person.press("Hold customer").await;
+    person
+        .until("#legs li[data-party='customer'][data-hold='true']")
+        .await;
+    person.until("#hold-customer[aria-pressed='true']").await;
+    person.photograph("call-on-hold").await;
+    person.press("Hold customer").await;
+    person
+        .until("#legs li[data-party='customer'][data-hold='false']")
+        .await;
+
+    person.press("Mute me").await;
+    person
+        .until("#legs li[data-party='agent'][data-muted='true']")
+        .await;
+    person.until("#mute-me[aria-pressed='true']").await;
+    person.press("Mute me").await;
+    person
+        .until("#legs li[data-party='agent'][data-muted='false']")
+        .await;
+
+    // Warm is the default: the agent talks to the target, the customer waits on hold.
+    person.type_into("To a number or an agent", target).await;
+    person.press("Transfer").await;
+    person
+        .until("#legs li[data-party='third'][data-status='in-progress']")
+        .await;
+    person
+        .until("#legs li[data-party='customer'][data-hold='true']")
+        .await;
+    person.until("#transfer-complete:not([hidden])").await;
+    person.assert_accessible("a warm transfer").await;
+    person.photograph("warm-transfer").await;
+    person.press("Complete transfer").await;
+    person
+        .until("#legs li[data-party='agent'][data-status='completed']")
+        .await;
+    person
+        .until("#legs li[data-party='customer'][data-hold='false']")
+        .await;
+    person.call_state("connected").await;
+    person.assert_light("the dialer in a transfer").await;
+    person.press("Hang up").await;
+    person.call_state("completed").await;
+    app.stop().await;
+}

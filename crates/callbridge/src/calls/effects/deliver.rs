@@ -7,6 +7,7 @@ use chrono::Utc;
 use super::{Payload, parse};
 use crate::calls::advance;
 use crate::calls::agent_leg::TwilioFailure;
+use crate::calls::control::{self, participants};
 use crate::calls::flow::{Action, Fact, Reason};
 use crate::calls::outcome::{self, OutcomeError};
 use crate::domain::mask;
@@ -42,7 +43,9 @@ impl Failure {
                 };
                 (kind, failure.reason())
             }
-            OutcomeError::Store(_) => (Self::Transient { uncertain: false }, Reason::TwilioError),
+            OutcomeError::Store(_) | OutcomeError::NotYet(_) => {
+                (Self::Transient { uncertain: false }, Reason::TwilioError)
+            }
             OutcomeError::Twiml(_) => (Self::Permanent, Reason::TwilioError),
         }
     }
@@ -68,13 +71,17 @@ pub(super) async fn deliver(state: &AppState, worker: &str, row: &OutboxRow) -> 
         Action::DialRecipient => dial(state, &call, row).await,
         Action::TellAgent { reason } => outcome::tell_agent(state, &call, reason).await,
         Action::EndLeg { role } => outcome::end_leg(state, &call, role).await,
+        Action::Hold { role, hold } => participants::hold(state, &call, role, hold).await,
+        Action::Mute { role, muted } => participants::mute(state, &call, role, muted).await,
+        Action::DialThird => participants::dial_third(state, &call, row).await,
+        Action::HandOver => participants::hand_over(state, &call).await,
     };
     metrics::histogram!(CALL_EFFECT_DURATION, "kind" => row.kind.clone())
         .record(started.elapsed().as_secs_f64());
     let error = match result {
         Ok(()) => {
             store.complete_outbox(&row.id, &[], worker).await?;
-            // A dial stored the customer's leg.
+            // A dial stored the customer's (or a third party's) leg.
             state.live.notify(call.id);
             metrics::counter!(CALL_EFFECTS, "kind" => row.kind.clone(), "outcome" => "done")
                 .increment(1);
@@ -85,7 +92,7 @@ pub(super) async fn deliver(state: &AppState, worker: &str, row: &OutboxRow) -> 
     let (failure, reason) = Failure::of(&error);
     let attempts = row.attempts + 1;
     let limit = match action {
-        Action::DialRecipient => DIAL_ATTEMPTS,
+        Action::DialRecipient | Action::DialThird => DIAL_ATTEMPTS,
         _ => OTHER_ATTEMPTS,
     };
     let message = mask::text(&error.to_string());
@@ -110,8 +117,16 @@ pub(super) async fn deliver(state: &AppState, worker: &str, row: &OutboxRow) -> 
             store.kill_outbox(&row.id, worker, &message).await?;
             metrics::counter!(CALL_EFFECTS, "kind" => row.kind.clone(), "outcome" => "given_up")
                 .increment(1);
-            if action == Action::DialRecipient {
-                advance::apply(state, call.id, Fact::RecipientDialFailed(reason)).await?;
+            match action {
+                Action::DialRecipient => {
+                    advance::apply(state, call.id, Fact::RecipientDialFailed(reason)).await?;
+                }
+                Action::DialThird => {
+                    if let Err(err) = control::react::dial_failed(state, &call, &row.id).await {
+                        tracing::warn!(call = %call.id, %err, "could not record a third party's failed dial");
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -1,8 +1,9 @@
 //! The Twilio effects of a call's transitions (dial the customer, tell the agent why, end a
-//! leg), queued in the outbox in the same transaction as the transition and carried out by a
-//! worker on every instance. A request that times out, a Twilio that fails for a while, or a
-//! process killed between the commit and the effect loses nothing: the row waits in the store
-//! until some worker has done it or given it up.
+//! leg) and of the agent's call control (hold, mute, dial a third party, hand the call over),
+//! queued in the outbox in the same transaction as the change that calls for them and carried
+//! out by a worker on every instance. A request that times out, a Twilio that fails for a
+//! while, or a process killed between the commit and the effect loses nothing: the row waits in
+//! the store until some worker has done it or given it up.
 
 mod deliver;
 mod worker;
@@ -34,6 +35,10 @@ fn kind(action: Action) -> &'static str {
         Action::DialRecipient => "call.dial_recipient",
         Action::TellAgent { .. } => "call.tell_agent",
         Action::EndLeg { .. } => "call.end_leg",
+        Action::Hold { .. } => "call.hold",
+        Action::Mute { .. } => "call.mute",
+        Action::DialThird => "call.dial_third",
+        Action::HandOver => "call.hand_over",
     }
 }
 
@@ -109,6 +114,16 @@ mod tests {
             Action::EndLeg {
                 role: LegRole::Recipient,
             },
+            Action::Hold {
+                role: LegRole::Recipient,
+                hold: true,
+            },
+            Action::Mute {
+                role: LegRole::Agent,
+                muted: false,
+            },
+            Action::DialThird,
+            Action::HandOver,
         ] {
             let row = stored(row(call_id, action));
             assert!(row.kind.starts_with("call."));

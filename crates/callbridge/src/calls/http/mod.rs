@@ -1,6 +1,7 @@
 //! The call routes: each handler reads its request into the typed input of a use case in
 //! `calls`, and answers with its result; the rules are the use cases'.
 
+mod control;
 mod hangup;
 mod live;
 mod read;
@@ -20,4 +21,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read::detail))
         .routes(routes!(live::events))
         .routes(routes!(hangup::hangup))
+        .routes(routes!(control::hold))
+        .routes(routes!(control::mute))
+        .routes(routes!(control::transfer))
+        .routes(routes!(control::complete_transfer))
+        .routes(routes!(control::cancel_transfer))
+        .routes(routes!(control::add_party))
+        .routes(routes!(control::remove_party))
 }

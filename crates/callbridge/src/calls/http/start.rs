@@ -252,7 +252,9 @@ impl Replies for HttpReplies {
 }
 
 /// `true`/`false` as JSON booleans, or as the strings forms carry (`true`, `1`, `yes`, `on`).
-fn lenient_bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+pub(super) fn lenient_bool<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

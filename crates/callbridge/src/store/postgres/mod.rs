@@ -8,6 +8,7 @@ mod audit;
 mod call_log;
 mod calls;
 mod changes;
+mod control;
 mod events;
 mod idempotency;
 mod invites;

@@ -6,6 +6,7 @@ mod airtable;
 mod audit;
 mod call_log;
 mod calls;
+mod control;
 mod events;
 mod idempotency;
 mod invites;
