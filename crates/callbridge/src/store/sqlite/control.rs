@@ -1,7 +1,6 @@
 use async_trait::async_trait;
 
-use super::{SqliteStore, now_ms, to_ms};
-use crate::domain::EventId;
+use super::{SqliteStore, now_ms};
 use crate::store::control::retrying_lost_races;
 use crate::store::{ControlStore, NewEvent, NewOutboxRow, StoreResult};
 
@@ -12,25 +11,7 @@ impl SqliteStore {
         effects: &[NewOutboxRow],
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO call_events (id, call_id, source, kind, call_sid, dedupe_key, \
-             sequence_number, payload, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(EventId::new().to_string())
-        .bind(event.call_id.to_string())
-        .bind(event.source.as_str())
-        .bind(event.kind.as_str())
-        .bind(event.call_sid.clone())
-        .bind(event.dedupe_key.as_str())
-        .bind(event.sequence_number)
-        .bind(event.payload.to_string())
-        .bind(to_ms(event.received_at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let inserted = Self::insert_event(&mut *tx, event).await?;
         if inserted {
             let now = now_ms();
             for effect in effects {
