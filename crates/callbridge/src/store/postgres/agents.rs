@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 use super::{AgentRow, PgStore, micros, now};
 use crate::domain::{AgentId, CallMode, EmailAddress, PhoneNumber};
 use crate::store::rows::{AGENT_COLUMNS, convert, convert_opt};
-use crate::store::{Agent, AgentStore, NewAgent, StoreError, StoreResult};
+use crate::store::{Agent, AgentStore, StoreError, StoreResult};
 
 impl PgStore {
     async fn existing_agent(&self, id: AgentId) -> StoreResult<Agent> {
@@ -31,7 +31,10 @@ impl PgStore {
 
     /// Stores an agent as given; the service itself creates agents only through verification.
     #[cfg(any(test, feature = "simulator"))]
-    pub(in crate::store) async fn insert_agent(&self, agent: NewAgent) -> StoreResult<Agent> {
+    pub(in crate::store) async fn insert_agent(
+        &self,
+        agent: crate::store::NewAgent,
+    ) -> StoreResult<Agent> {
         let id = AgentId::new();
         sqlx::query(
             "INSERT INTO agents (id, email, email_verified_at, phone, phone_verified_at, \

@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 use super::{AgentRow, SqliteStore, now_ms, to_ms};
 use crate::domain::{AgentId, CallMode, EmailAddress, PhoneNumber};
 use crate::store::rows::{AGENT_COLUMNS, convert};
-use crate::store::{Agent, AgentStore, NewAgent, StoreError, StoreResult};
+use crate::store::{Agent, AgentStore, StoreError, StoreResult};
 
 impl SqliteStore {
     async fn existing_agent(&self, id: AgentId) -> StoreResult<Agent> {
@@ -31,7 +31,10 @@ impl SqliteStore {
 
     /// Stores an agent as given; the service itself creates agents only through verification.
     #[cfg(any(test, feature = "simulator"))]
-    pub(in crate::store) async fn insert_agent(&self, agent: NewAgent) -> StoreResult<Agent> {
+    pub(in crate::store) async fn insert_agent(
+        &self,
+        agent: crate::store::NewAgent,
+    ) -> StoreResult<Agent> {
         let id = AgentId::new();
         let now = now_ms();
         sqlx::query(
