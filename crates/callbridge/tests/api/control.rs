@@ -469,6 +469,45 @@ async fn a_third_party_is_added_and_removed() {
 }
 
 #[tokio::test]
+async fn of_two_transfers_sent_at_once_one_is_dialled_and_the_other_refused() {
+    let app = spawn_app().await;
+    let (id, token) = talking(&app, false).await;
+    let other = "+12025550178";
+    app.sim.set_number(TARGET, customer_who_answers());
+    app.sim.set_number(other, customer_who_answers());
+    let path = format!("/calls/{id}/transfer");
+    let (first, second) = tokio::join!(
+        post(&app, &token, &path, json!({"to": TARGET, "mode": "warm"})),
+        post(&app, &token, &path, json!({"to": other, "mode": "warm"})),
+    );
+    let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 409]);
+    let three = wait_until(&app, &token, &id, |v| joined(v, "third")).await;
+    let dialled = party(&three, "third")["number"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (winner, loser) = if dialled == TARGET {
+        (TARGET, other)
+    } else {
+        (other, TARGET)
+    };
+    assert_eq!(sim_calls_to(&app.sim, winner).await.len(), 1);
+    assert!(sim_calls_to(&app.sim, loser).await.is_empty());
+    let stored = app
+        .store
+        .events_for_call(id.parse().unwrap())
+        .await
+        .unwrap();
+    let started = stored
+        .iter()
+        .filter(|e| e.kind == "transfer-started")
+        .count();
+    assert_eq!(started, 1);
+}
+
+#[tokio::test]
 async fn a_refused_number_is_never_dialled() {
     let app = spawn_app().await;
     let (id, token) = talking(&app, false).await;

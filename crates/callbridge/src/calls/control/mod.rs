@@ -111,6 +111,8 @@ pub struct Situation {
     pub third: bool,
     /// A transfer completed: the third party holds the agent's place, the agent has left.
     pub handed_over: bool,
+    /// How many times a third party was dialled (transfers and added parties).
+    pub thirds_dialled: usize,
 }
 
 impl Situation {
@@ -125,8 +127,12 @@ impl Situation {
                         _ => TransferMode::Warm,
                     });
                     now.third = true;
+                    now.thirds_dialled += 1;
                 }
-                kind::PARTY_ADDED => now.third = true,
+                kind::PARTY_ADDED => {
+                    now.third = true;
+                    now.thirds_dialled += 1;
+                }
                 kind::TRANSFER_COMPLETED => {
                     now.transfer = None;
                     now.handed_over = true;
@@ -190,6 +196,7 @@ mod tests {
         let under_way = Situation::of(&events);
         assert_eq!(under_way.transfer, Some(TransferMode::Cold));
         assert!(under_way.third && !under_way.handed_over);
+        assert_eq!(under_way.thirds_dialled, 1);
         assert_eq!(dialled_target(&events).as_deref(), Some("+12025550199"));
         events.push(control(kind::TRANSFER_COMPLETED, json!({})));
         let done = Situation::of(&events);
@@ -204,7 +211,14 @@ mod tests {
             control(kind::TRANSFER_FAILED, json!({"reason": "transfer_busy"})),
             control(kind::PARTY_LEFT, json!({"status": "busy"})),
         ];
-        assert_eq!(Situation::of(&events), Situation::default());
+        // Plain again, but the next third party's dial has a key of its own.
+        assert_eq!(
+            Situation::of(&events),
+            Situation {
+                thirds_dialled: 1,
+                ..Situation::default()
+            }
+        );
     }
 
     #[test]

@@ -82,6 +82,13 @@ impl Live {
     }
 
     /// Nobody is being dialled or on the line but the agent and the customer.
+    /// The key of the next dial of a third party. Two requests that both found the call with
+    /// two parties share it, so the store keeps only the first and the other is refused: one
+    /// transfer or third party at a time holds across instances and racing requests.
+    fn next_third(&self) -> String {
+        format!("third:{}", self.situation.thirds_dialled + 1)
+    }
+
     fn two_party(&self) -> Result<(), CallError> {
         self.no_transfer()?;
         if self.situation.handed_over {
@@ -116,6 +123,17 @@ async fn live(state: &AppState, agent: &Agent, raw_id: &str) -> Result<Live, Cal
         legs,
         situation: Situation::of(&events),
     })
+}
+
+/// Refuses the request whose dial of a third party lost the race to another one.
+fn third_dialled(new: bool) -> Result<(), CallError> {
+    if new {
+        Ok(())
+    } else {
+        Err(CallError::NotNow(
+            "a third party is on the call already".into(),
+        ))
+    }
 }
 
 async fn done(state: &AppState, call: &Call) -> Result<CallView, CallError> {
@@ -198,10 +216,10 @@ pub(crate) async fn transfer(
         kind: kind::TRANSFER_STARTED,
         call_sid: None,
         payload: json!({"mode": mode, "to": request.to.trim(), "target": target.to_twilio()}),
-        dedupe: None,
+        dedupe: Some(live.next_third()),
         actions,
     };
-    record(state, &live.call, step).await?;
+    third_dialled(record(state, &live.call, step).await?)?;
     done(state, &live.call).await
 }
 
@@ -268,10 +286,10 @@ pub(crate) async fn add_party(
         kind: kind::PARTY_ADDED,
         call_sid: None,
         payload: json!({"to": request.to.trim(), "target": target.to_twilio()}),
-        dedupe: None,
+        dedupe: Some(live.next_third()),
         actions: vec![Action::DialThird],
     };
-    record(state, &live.call, step).await?;
+    third_dialled(record(state, &live.call, step).await?)?;
     done(state, &live.call).await
 }
 

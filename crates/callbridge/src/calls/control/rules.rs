@@ -132,6 +132,7 @@ mod tests {
         transfer: Some(TransferMode::Cold),
         third: true,
         handed_over: false,
+        thirds_dialled: 1,
     };
 
     fn third(status: LegStatus) -> Fact {
@@ -188,6 +189,7 @@ mod tests {
             transfer: None,
             third: true,
             handed_over: false,
+            thirds_dialled: 1,
         };
         let reactions = react(&added, third(LegStatus::Completed));
         assert_eq!(reactions.len(), 1);
@@ -202,6 +204,7 @@ mod tests {
             transfer: None,
             third: true,
             handed_over: true,
+            thirds_dialled: 1,
         };
         let agent_left = Fact::Leg {
             role: LegRole::Agent,
