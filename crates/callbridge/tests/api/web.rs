@@ -685,40 +685,52 @@ async fn the_web_demo_lets_a_newcomer_sign_in_and_call_with_nothing_but_a_browse
         let phones = phones.clone();
         async move {
             let css = format!("li.phone[data-number='{number}'][data-status='{status}']");
-            let phone = phones
-                .wait()
-                .at_most(PATIENCE)
-                .for_element(Locator::Css(&css))
-                .await
-                .map_err(|e| e.to_string());
-            let phone = match phone {
-                Ok(phone) => phone,
-                Err(e) => {
-                    let shown = phones
-                        .find(Locator::Css("body"))
-                        .await
-                        .unwrap()
-                        .text()
-                        .await
-                        .unwrap();
-                    let calls = phones
-                        .execute_async(
-                            "const done = arguments[0]; fetch('/sim/calls').then((r) => r.text()).then(done);",
-                            vec![],
-                        )
-                        .await
-                        .unwrap();
-                    panic!("{number} is never {status} on the page ({e}):\n{shown}\n{calls}")
-                }
-            };
             let xpath = format!(".//button[normalize-space()='{name}' or @aria-label='{name}']");
-            phone
-                .find(Locator::XPath(&xpath))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            // The page redraws its phones as the simulator's calls move, so an element found
+            // may be replaced before it is clicked: then it is found again.
+            let mut redrawn = 0;
+            loop {
+                let phone = phones
+                    .wait()
+                    .at_most(PATIENCE)
+                    .for_element(Locator::Css(&css))
+                    .await
+                    .map_err(|e| e.to_string());
+                let phone = match phone {
+                    Ok(phone) => phone,
+                    Err(e) => {
+                        let shown = phones
+                            .find(Locator::Css("body"))
+                            .await
+                            .unwrap()
+                            .text()
+                            .await
+                            .unwrap();
+                        let calls = phones
+                            .execute_async(
+                                "const done = arguments[0]; fetch('/sim/calls').then((r) => r.text()).then(done);",
+                                vec![],
+                            )
+                            .await
+                            .unwrap();
+                        panic!("{number} is never {status} on the page ({e}):\n{shown}\n{calls}")
+                    }
+                };
+                let clicked = match phone.find(Locator::XPath(&xpath)).await {
+                    Ok(button) => button.click().await,
+                    Err(e) => Err(e),
+                };
+                match clicked {
+                    Ok(()) => break,
+                    Err(fantoccini::error::CmdError::Standard(e))
+                        if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                            && redrawn < 20 =>
+                    {
+                        redrawn += 1;
+                    }
+                    Err(e) => panic!("{name} on {number}: {e}"),
+                }
+            }
         }
     };
     on_phone("+14155550199", "ringing", "Answer").await;
