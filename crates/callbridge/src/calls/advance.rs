@@ -6,7 +6,7 @@ use super::effects;
 use super::flow::{self, Fact, Step};
 use crate::domain::CallId;
 use crate::state::AppState;
-use crate::store::{Call, NewOutboxRow, Store, StoreError, StoreResult};
+use crate::store::{Call, NewOutboxRow, PlannedMove, Store, StoreError, StoreResult};
 
 /// A lost swap means the state moved forward, which it can do at most five times; one more try
 /// than that always settles.
@@ -30,38 +30,70 @@ pub async fn apply(state: &AppState, id: CallId, fact: Fact) -> StoreResult<Adva
     Ok(advanced)
 }
 
+/// Where `fact` takes `call` as it was read: the step, and what to write for it — the move by
+/// compare-and-swap with the effects it queues, or, for a step that acts without moving the
+/// call, its effects alone.
+pub fn plan(call: &Call, fact: Fact) -> (Step, Option<PlannedMove>, Vec<NewOutboxRow>) {
+    let step = flow::next(call.state, fact);
+    let effects: Vec<NewOutboxRow> = step
+        .actions
+        .iter()
+        .map(|action| effects::row(call.id, *action))
+        .collect();
+    match step.to {
+        Some((to, reason)) => {
+            let planned = PlannedMove {
+                from: call.state,
+                to,
+                reason: reason.map(flow::Reason::as_str),
+                effects,
+            };
+            (step, Some(planned), Vec::new())
+        }
+        None => (step, None, effects),
+    }
+}
+
 /// Moves the call as `fact` says and queues the step's effects. A step that acts without moving
 /// the call (ending a ringing customer's leg) queues its effects on its own; repeating those is
 /// harmless.
 pub async fn advance(store: &dyn Store, id: CallId, fact: Fact) -> StoreResult<Advanced> {
     for _ in 0..MAX_ATTEMPTS {
         let mut call = store.call_by_id(id).await?.ok_or(StoreError::NotFound)?;
-        let step = flow::next(call.state, fact);
-        let effects: Vec<NewOutboxRow> = step
-            .actions
-            .iter()
-            .map(|action| effects::row(id, *action))
-            .collect();
-        let Some((to, reason)) = step.to else {
-            for effect in effects {
+        let (step, planned, unconditional) = plan(&call, fact);
+        let Some(planned) = planned else {
+            for effect in unconditional {
                 store.enqueue(effect).await?;
             }
             return Ok(Advanced { call, step });
         };
-        let reason = reason.map(flow::Reason::as_str);
         if store
-            .transition_call_queueing(id, &[call.state], to, reason, &effects)
+            .transition_call_queueing(
+                id,
+                &[planned.from],
+                planned.to,
+                planned.reason,
+                &planned.effects,
+            )
             .await?
         {
-            tracing::info!(call = %id, from = %call.state, to = %to, reason, ?fact, "call moved");
-            call.state = to;
-            call.reason = reason.map(str::to_owned);
+            log_move(id, &planned, fact);
+            call.state = planned.to;
+            call.reason = planned.reason.map(str::to_owned);
             return Ok(Advanced { call, step });
         }
     }
     Err(StoreError::Conflict(format!(
         "call {id} kept changing while applying {fact:?}"
     )))
+}
+
+/// A move that happened is worth a line in the log.
+pub fn log_move(id: CallId, planned: &PlannedMove, fact: Fact) {
+    tracing::info!(
+        call = %id, from = %planned.from, to = %planned.to, reason = planned.reason, ?fact,
+        "call moved"
+    );
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::flow::{self, ConferenceChange, Fact, LegStatus};
-use super::progress::{self, LegProgress};
+use super::progress::{self, LegProgress, LegWrite};
 use super::{CallError, advance, control};
 use crate::domain::{CallId, EventSource, LegRole};
 use crate::state::AppState;
-use crate::store::{Call, NewEvent, RecordingUpdate};
+use crate::store::{Call, CallbackWrite, NewEvent, RecordingUpdate};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Callback {
@@ -106,6 +106,11 @@ impl Callback {
 
 /// Stores `callback` as an event of `call` and applies what it says. `leg` is the leg the
 /// callback's URL names, if it names one; a call's progress for a leg we cannot tell is refused.
+///
+/// Everything the callback changes (its event, the leg or recording, the call's move and the
+/// effects that move queues) is written in one transaction, planned from `call` as the caller
+/// read it. Should the call have moved meanwhile, the move is planned again from what is
+/// stored.
 pub async fn apply(
     state: &AppState,
     call: &Call,
@@ -113,22 +118,22 @@ pub async fn apply(
     callback: &Callback,
     payload: Value,
 ) -> Result<(), CallError> {
-    // A retry is stored once but applied again: the first delivery may have stored its event
-    // and then failed (a database outage, a crash) before the call moved. Applying a fact twice is
-    // safe: the state moves by compare-and-swap, only the winner of a move queues its effects, and the
-    // one effect queued without a move (ending a ringing customer leg) is harmless to repeat.
-    let stored = state
-        .store
-        .record_event(callback.event(call.id, payload))
-        .await?;
-    if !stored {
-        tracing::debug!(call = %call.id, "callback seen before: re-applying its fact");
-    }
+    let mut write = CallbackWrite::of(callback.event(call.id, payload));
     let fact = match callback {
-        Callback::Call(progress) => on_call_progress(state, call, leg, progress).await?,
-        Callback::Conference(event) => on_conference_event(state, call, event).await?,
+        Callback::Call(progress) => {
+            let planned = on_call_progress(state, call, leg, progress).await?;
+            write.leg = Some(planned.leg);
+            write.call_duration_secs = planned.call_duration_secs;
+            planned.fact
+        }
+        Callback::Conference(event) => {
+            if call.conference_sid.is_none() {
+                write.conference_sid = Some(event.conference_sid.clone());
+            }
+            on_conference_event(state, call, event).await?
+        }
         Callback::Recording(recording) => {
-            on_recording(state, call, recording).await?;
+            write.recording = Some(recording_update(call, recording));
             None
         }
     };
@@ -137,16 +142,40 @@ pub async fn apply(
         Callback::Conference(event) => event.call_sid.as_deref(),
         Callback::Recording(_) => None,
     };
+    // Only reads, except on a call with a third party, whose reactions are stored on their own.
     let fact = match fact {
         Some(fact) => control::react::apply(state, call, fact, about).await?,
         None => None,
     };
-    match fact {
-        Some(fact) => {
+    let step = fact.map(|fact| {
+        let (step, planned, unconditional) = advance::plan(call, fact);
+        write.planned = planned;
+        write.unconditional_effects = unconditional;
+        (fact, step)
+    });
+    // A retry is stored once but applied again: the first delivery may have stored its event
+    // and then failed before the call moved. Applying a fact twice is safe: the state moves by
+    // compare-and-swap, only the winner of a move queues its effects, and the one effect queued
+    // without a move (ending a ringing customer leg) is harmless to repeat.
+    let written = state.store.write_callback(&write).await?;
+    if !written.new_event {
+        tracing::debug!(call = %call.id, "callback seen before: re-applying its fact");
+    }
+    match (step, written.moved) {
+        (Some((fact, _)), Some(false)) => {
             advance::apply(state, call.id, fact).await?;
         }
+        (Some((fact, step)), _) => {
+            if let Some(planned) = &write.planned {
+                advance::log_move(call.id, planned, fact);
+            }
+            if !step.actions.is_empty() {
+                state.effects.wake();
+            }
+            state.live.notify(call.id);
+        }
         // Live streams on this instance show the new event at once.
-        None => state.live.notify(call.id),
+        (None, _) => state.live.notify(call.id),
     }
     Ok(())
 }
@@ -156,7 +185,7 @@ async fn on_call_progress(
     call: &Call,
     leg: Option<LegRole>,
     progress: &CallProgress,
-) -> Result<Option<Fact>, CallError> {
+) -> Result<LegWrite, CallError> {
     let role = match leg {
         Some(role) => role,
         None => known_role(state, call, &progress.call_sid)
@@ -169,7 +198,7 @@ async fn on_call_progress(
         status: progress.status,
         duration_secs: progress.duration_secs,
     };
-    Ok(progress::record(state, call, role, &leg).await?)
+    Ok(progress::plan(state, call, role, &leg).await?)
 }
 
 async fn known_role(
@@ -189,14 +218,6 @@ async fn on_conference_event(
     call: &Call,
     event: &ConferenceEvent,
 ) -> Result<Option<Fact>, CallError> {
-    // The first conference is the call's; a party arriving after it ended gets a new one,
-    // which must not replace it.
-    if call.conference_sid.is_none() {
-        state
-            .store
-            .set_conference_sid(call.id, &event.conference_sid)
-            .await?;
-    }
     let change = match event.event.as_str() {
         "participant-join" => {
             // Our TwiML labels each participant; the leg table answers for anyone else's.
@@ -220,21 +241,13 @@ async fn on_conference_event(
     Ok(flow::conference_fact(call.mode, change))
 }
 
-async fn on_recording(
-    state: &AppState,
-    call: &Call,
-    recording: &RecordingStatus,
-) -> Result<(), CallError> {
-    state
-        .store
-        .upsert_recording(RecordingUpdate {
-            call_id: call.id,
-            recording_sid: recording.recording_sid.clone(),
-            conference_sid: recording.conference_sid.clone(),
-            status: recording.status.clone(),
-            duration_secs: recording.duration_secs,
-            url: recording.url.clone(),
-        })
-        .await?;
-    Ok(())
+fn recording_update(call: &Call, recording: &RecordingStatus) -> RecordingUpdate {
+    RecordingUpdate {
+        call_id: call.id,
+        recording_sid: recording.recording_sid.clone(),
+        conference_sid: recording.conference_sid.clone(),
+        status: recording.status.clone(),
+        duration_secs: recording.duration_secs,
+        url: recording.url.clone(),
+    }
 }

@@ -18,13 +18,22 @@ pub struct LegProgress {
     pub duration_secs: Option<i64>,
 }
 
-/// Stores the leg's progress; the fact it establishes is the caller's to apply.
-pub async fn record(
+/// What a leg's progress writes, and the fact it establishes.
+#[derive(Debug, Clone)]
+pub struct LegWrite {
+    pub leg: LegUpdate,
+    /// The conversation's length, when this is the customer's leg ending.
+    pub call_duration_secs: Option<i64>,
+    pub fact: Option<Fact>,
+}
+
+/// Works out what the leg's progress writes; reads the store only for a third party's number.
+pub async fn plan(
     state: &AppState,
     call: &Call,
     role: LegRole,
     progress: &LegProgress,
-) -> StoreResult<Option<Fact>> {
+) -> StoreResult<LegWrite> {
     let number = match role {
         LegRole::Agent => call.agent_endpoint.clone(),
         LegRole::Recipient => call.recipient.clone().into(),
@@ -40,25 +49,37 @@ pub async fn record(
         },
     };
     // The customer's leg only ever talks in the conference: its length is the conversation's.
-    // Written before the leg's final status, so that a reader who sees the leg ended sees the
-    // call's duration too.
-    if role == LegRole::Recipient
-        && progress.status == Some(LegStatus::Completed)
-        && let Some(secs) = progress.duration_secs
-    {
-        state.store.set_call_duration(call.id, secs).await?;
-    }
+    let call_duration_secs = progress
+        .duration_secs
+        .filter(|_| role == LegRole::Recipient && progress.status == Some(LegStatus::Completed));
     let is_final = progress.status.is_some_and(LegStatus::is_final);
-    state
-        .store
-        .upsert_leg(LegUpdate {
+    Ok(LegWrite {
+        leg: LegUpdate {
             call_id: call.id,
             role,
             call_sid: progress.call_sid.clone(),
             status: progress.raw_status.clone(),
             number,
             duration_secs: progress.duration_secs.filter(|_| is_final),
-        })
-        .await?;
-    Ok(progress.status.map(|status| Fact::Leg { role, status }))
+        },
+        call_duration_secs,
+        fact: progress.status.map(|status| Fact::Leg { role, status }),
+    })
+}
+
+/// Stores the leg's progress; the fact it establishes is the caller's to apply.
+pub async fn record(
+    state: &AppState,
+    call: &Call,
+    role: LegRole,
+    progress: &LegProgress,
+) -> StoreResult<Option<Fact>> {
+    let write = plan(state, call, role, progress).await?;
+    // Written before the leg's final status, so that a reader who sees the leg ended sees the
+    // call's duration too.
+    if let Some(secs) = write.call_duration_secs {
+        state.store.set_call_duration(call.id, secs).await?;
+    }
+    state.store.upsert_leg(write.leg).await?;
+    Ok(write.fact)
 }

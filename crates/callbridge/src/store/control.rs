@@ -21,12 +21,12 @@ pub trait ControlStore: Send + Sync {
 /// is rolled back whole and tried again.
 const ATTEMPTS: usize = 5;
 
-/// Runs one backend's attempt at [`ControlStore::record_event_queueing`] until it commits or
-/// fails for a reason other than losing that race.
-pub(super) async fn retrying_lost_races<F, Fut>(queues: bool, mut attempt: F) -> StoreResult<bool>
+/// Runs one backend's attempt at a write that queues effects (an event with its effects, a
+/// callback) until it commits or fails for a reason other than losing that race.
+pub(super) async fn retrying_lost_races<T, F, Fut>(queues: bool, mut attempt: F) -> StoreResult<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = StoreResult<bool>>,
+    Fut: std::future::Future<Output = StoreResult<T>>,
 {
     let mut last = None;
     for _ in 0..ATTEMPTS {

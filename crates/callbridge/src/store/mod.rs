@@ -4,6 +4,7 @@
 //! URL. What both share (the rows' conversion into models, error classification) lives here.
 
 mod airtable_models;
+mod callback;
 mod control;
 mod idempotency;
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub use airtable_models::{
     Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall, NewCampaignItem,
     NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus, RecordCall, RecordLink,
 };
+pub use callback::{CallbackStore, CallbackWrite, CallbackWritten, PlannedMove};
 pub use control::ControlStore;
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
 pub use models::{
@@ -552,6 +554,7 @@ pub trait Store:
     + AuditStore
     + OutboxStore
     + ControlStore
+    + CallbackStore
     + AirtableStore
     + IdempotencyStore
     + ChangeFeed

@@ -251,6 +251,111 @@ async fn only_one_of_concurrent_transitions_wins() {
     }
 }
 
+fn callback_write(call: &Call, key: &str, from: CallState) -> CallbackWrite {
+    let mut write = CallbackWrite::of(event(call, key, 1_750_000_000_000));
+    write.conference_sid = Some("CF1".into());
+    write.call_duration_secs = Some(7);
+    write.leg = Some(LegUpdate {
+        call_id: call.id,
+        role: LegRole::Recipient,
+        call_sid: "CA123".into(),
+        status: "completed".into(),
+        number: phone("+14155550111").into(),
+        duration_secs: Some(7),
+    });
+    write.recording = Some(RecordingUpdate {
+        call_id: call.id,
+        recording_sid: "RE1".into(),
+        conference_sid: Some("CF1".into()),
+        status: "in-progress".into(),
+        duration_secs: None,
+        url: None,
+    });
+    write.planned = Some(PlannedMove {
+        from,
+        to: CallState::Completed,
+        reason: Some("hung_up"),
+        effects: vec![NewOutboxRow {
+            kind: "call.test".into(),
+            key: format!("call:{}", call.id),
+            payload: json!({}),
+        }],
+    });
+    write
+}
+
+#[tokio::test]
+async fn a_callback_writes_its_event_leg_recording_move_and_effects_together() {
+    for db in TestDatabase::all().await {
+        let store = db.store().await;
+        let (_, call) = agent_with_call(&*store).await;
+        let written = store
+            .write_callback(&callback_write(&call, "k1", CallState::Created))
+            .await
+            .unwrap();
+        assert_eq!(
+            (written.new_event, written.moved),
+            (true, Some(true)),
+            "{:?}",
+            db.backend()
+        );
+        let stored = store.call_by_id(call.id).await.unwrap().unwrap();
+        assert_eq!(stored.state, CallState::Completed);
+        assert_eq!(stored.reason.as_deref(), Some("hung_up"));
+        assert!(stored.ended_at.is_some());
+        assert_eq!(stored.duration_secs, Some(7));
+        assert_eq!(stored.conference_sid.as_deref(), Some("CF1"));
+        let legs = store.legs_for_call(call.id).await.unwrap();
+        assert_eq!(legs.len(), 1);
+        assert_eq!(legs[0].status, "completed");
+        assert_eq!(store.events_for_call(call.id).await.unwrap().len(), 1);
+        let queued = store
+            .outbox_for_key(&format!("call:{}", call.id))
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 1, "{:?}", db.backend());
+        // The same callback again: stored once, and a move planned from a state the call has
+        // left neither happens nor queues anything; the conference first kept stays.
+        let mut again = callback_write(&call, "k1", CallState::Created);
+        again.conference_sid = Some("CF2".into());
+        let written = store.write_callback(&again).await.unwrap();
+        assert_eq!((written.new_event, written.moved), (false, Some(false)));
+        let queued = store
+            .outbox_for_key(&format!("call:{}", call.id))
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 1, "{:?}", db.backend());
+        let stored = store.call_by_id(call.id).await.unwrap().unwrap();
+        assert_eq!(stored.conference_sid.as_deref(), Some("CF1"));
+    }
+}
+
+#[tokio::test]
+async fn a_callback_for_a_call_that_is_not_stored_writes_nothing() {
+    for db in TestDatabase::all().await {
+        let store = db.store().await;
+        let (_, call) = agent_with_call(&*store).await;
+        let mut ghost = call.clone();
+        ghost.id = CallId::new();
+        let mut write = callback_write(&ghost, "ghost", CallState::Created);
+        write.leg = None;
+        write.recording = None;
+        assert!(
+            store.write_callback(&write).await.is_err(),
+            "{:?}",
+            db.backend()
+        );
+        assert!(store.events_for_call(ghost.id).await.unwrap().is_empty());
+        assert!(
+            store
+                .outbox_for_key(&format!("call:{}", ghost.id))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
 #[tokio::test]
 async fn legs_are_upserted_by_call_sid_and_keep_a_known_duration() {
     for db in TestDatabase::all().await {

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Postgres};
 
 use super::{CallRow, LegRow, PgStore, micros, now};
@@ -58,16 +59,21 @@ impl PgStore {
 }
 
 impl PgStore {
-    async fn try_transition(
-        &self,
+    /// The compare-and-swap of a call's state, inside the caller's transaction. `ended_at`
+    /// keeps the first time the call reached a final state, and a final state also frees the
+    /// call's Airtable record for its next call: a trigger does it within this statement (see
+    /// the migration 0005).
+    pub(super) async fn move_call<'e, E>(
+        executor: E,
         id: CallId,
         from: &[CallState],
         to: CallState,
         reason: Option<&str>,
-        effects: &[NewOutboxRow],
-    ) -> StoreResult<bool> {
-        // ended_at keeps the first time the call reached a final state.
-        let now = now();
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>
+    where
+        E: sqlx::Executor<'e, Database = Postgres>,
+    {
         let query = sqlx::query(
             "UPDATE calls SET state = $1, reason = $2, updated_at = $3, \
              ended_at = CASE WHEN $4 THEN COALESCE(ended_at, $3) ELSE ended_at END \
@@ -79,10 +85,57 @@ impl PgStore {
         .bind(to.is_final())
         .bind(id.as_uuid())
         .bind(from.iter().map(CallState::as_str).collect::<Vec<_>>());
+        Ok(query.execute(executor).await?.rows_affected() == 1)
+    }
+
+    /// The leg's insert or update, inside the caller's transaction or connection. A later
+    /// callback without a duration must not erase one we already have, and a late callback
+    /// (Twilio does not promise order) must not move the status back.
+    pub(super) async fn upsert_leg_in<'e, E>(
+        executor: E,
+        leg: &LegUpdate,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CallLeg>
+    where
+        E: sqlx::Executor<'e, Database = Postgres>,
+    {
+        let sql = format!(
+            "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
+             created_at, updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+             ON CONFLICT (call_sid) DO UPDATE SET \
+             status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+                      THEN excluded.status ELSE call_legs.status END, \
+             status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+                      THEN excluded.status_rank ELSE call_legs.status_rank END, \
+             updated_at = excluded.updated_at, \
+             duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs) \
+             RETURNING {LEG_COLUMNS}"
+        );
+        let row: LegRow = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(leg.call_sid.as_str())
+            .bind(leg.call_id.as_uuid())
+            .bind(leg.role.as_str())
+            .bind(leg.status.as_str())
+            .bind(leg_status_rank(&leg.status))
+            .bind(leg.number.to_twilio())
+            .bind(now)
+            .bind(leg.duration_secs)
+            .fetch_one(executor)
+            .await?;
+        CallLeg::try_from(row)
+    }
+
+    async fn try_transition(
+        &self,
+        id: CallId,
+        from: &[CallState],
+        to: CallState,
+        reason: Option<&str>,
+        effects: &[NewOutboxRow],
+    ) -> StoreResult<bool> {
+        let now = now();
         let mut tx = self.begin_write().await?;
-        // A final state also frees the call's Airtable record for its next call: a trigger
-        // does it within this statement (see the migration 0005).
-        let moved = query.execute(&mut *tx).await?.rows_affected() == 1;
+        let moved = Self::move_call(&mut *tx, id, from, to, reason, now).await?;
         if moved {
             for effect in effects {
                 Self::insert_outbox(&mut *tx, effect, now).await?;
@@ -204,37 +257,7 @@ impl CallStore for PgStore {
     }
 
     async fn upsert_leg(&self, leg: LegUpdate) -> StoreResult<CallLeg> {
-        let now = now();
-        let rank = leg_status_rank(&leg.status);
-        // A later callback without a duration must not erase one we already have, and a late
-        // callback (Twilio does not promise order) must not move the status back.
-        sqlx::query(
-            "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
-             created_at, updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
-             ON CONFLICT (call_sid) DO UPDATE SET \
-             status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-                      THEN excluded.status ELSE call_legs.status END, \
-             status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-                      THEN excluded.status_rank ELSE call_legs.status_rank END, \
-             updated_at = excluded.updated_at, \
-             duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs)",
-        )
-        .bind(leg.call_sid.as_str())
-        .bind(leg.call_id.as_uuid())
-        .bind(leg.role.as_str())
-        .bind(leg.status.as_str())
-        .bind(rank)
-        .bind(leg.number.to_twilio())
-        .bind(now)
-        .bind(leg.duration_secs)
-        .execute(&self.pool)
-        .await?;
-        let sql = format!("SELECT {LEG_COLUMNS} FROM call_legs WHERE call_sid = $1");
-        let row: LegRow = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(leg.call_sid.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        CallLeg::try_from(row)
+        Self::upsert_leg_in(&self.pool, &leg, now()).await
     }
 
     async fn legs_for_call(&self, id: CallId) -> StoreResult<Vec<CallLeg>> {

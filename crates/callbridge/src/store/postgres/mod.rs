@@ -6,6 +6,7 @@ mod agents;
 mod airtable;
 mod audit;
 mod call_log;
+mod callback;
 mod calls;
 mod changes;
 mod control;

@@ -24,7 +24,7 @@ impl SqliteStore {
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE {column} = $1");
         let row: Option<AgentRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(value)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         row.map(Agent::try_from).transpose()
     }
@@ -141,7 +141,7 @@ impl AgentStore for SqliteStore {
     async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY created_at, id");
         let rows: Vec<AgentRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         convert(rows)
     }

@@ -24,7 +24,7 @@ impl SqliteStore {
             "SELECT call_id FROM airtable_links WHERE record_id = $1 AND call_open = 1",
         )
         .bind(record_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         open.map(|id| {
             id.parse()
@@ -80,7 +80,7 @@ impl AirtableStore for SqliteStore {
         let sql = format!("{LINK_SELECT} WHERE l.settled = 0 ORDER BY l.created_at LIMIT $1");
         let rows: Vec<LinkRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         convert(rows)
     }
@@ -89,7 +89,7 @@ impl AirtableStore for SqliteStore {
         let sql = format!("{LINK_SELECT} WHERE l.call_id = $1");
         let row: Option<LinkRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(call.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         convert_opt(row)
     }
@@ -164,7 +164,7 @@ impl AirtableStore for SqliteStore {
         let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns WHERE id = $1");
         let row: Option<CampaignRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         convert_opt(row)
     }
@@ -177,7 +177,7 @@ impl AirtableStore for SqliteStore {
         let rows: Vec<CampaignRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(agent.to_string())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         convert(rows)
     }
@@ -190,7 +190,7 @@ impl AirtableStore for SqliteStore {
              WHERE i.campaign_id = $1 ORDER BY i.position",
         )
         .bind(id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         convert(rows)
     }

@@ -54,7 +54,7 @@ impl AuditStore for SqliteStore {
             .bind(agent.to_string())
             .bind(subject)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         let mut events: Vec<AuditEvent> = convert(rows)?;
         events.reverse();

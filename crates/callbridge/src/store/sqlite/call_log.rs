@@ -131,7 +131,11 @@ impl CallLogStore for SqliteStore {
             // Digits only, so no LIKE wildcard can come from the caller.
             q = q.bind(format!("%{digits}%"));
         }
-        convert(q.bind(i64::from(query.limit)).fetch_all(&self.pool).await?)
+        convert(
+            q.bind(i64::from(query.limit))
+                .fetch_all(&self.readers)
+                .await?,
+        )
     }
 
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {

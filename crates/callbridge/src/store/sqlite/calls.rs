@@ -62,22 +62,27 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    async fn try_transition(
-        &self,
+    /// The compare-and-swap of a call's state, inside the caller's transaction. `ended_at`
+    /// keeps the first time the call reached a final state, and a final state also frees the
+    /// call's Airtable record for its next call: a trigger does it within this statement (see
+    /// the migration 0005).
+    pub(super) async fn move_call<'e, E>(
+        executor: E,
         id: CallId,
         from: &[CallState],
         to: CallState,
         reason: Option<&str>,
-        effects: &[NewOutboxRow],
-    ) -> StoreResult<bool> {
-        // ended_at keeps the first time the call reached a final state.
+        now: i64,
+    ) -> StoreResult<bool>
+    where
+        E: sqlx::Executor<'e, Database = Sqlite>,
+    {
         let sql = format!(
             "UPDATE calls SET state = $1, reason = $2, updated_at = $3, \
              ended_at = CASE WHEN $4 = 1 THEN COALESCE(ended_at, $3) ELSE ended_at END \
              WHERE id = $5 AND state IN ({})",
             placeholders(6, from.len())
         );
-        let now = now_ms();
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(to.as_str())
             .bind(reason.map(str::to_owned))
@@ -87,10 +92,57 @@ impl SqliteStore {
         for state in from {
             query = query.bind(state.as_str());
         }
+        Ok(query.execute(executor).await?.rows_affected() == 1)
+    }
+
+    /// The leg's insert or update, inside the caller's transaction or connection. A later
+    /// callback without a duration must not erase one we already have, and a late callback
+    /// (Twilio does not promise order) must not move the status back.
+    pub(super) async fn upsert_leg_in<'e, E>(
+        executor: E,
+        leg: &LegUpdate,
+        now: i64,
+    ) -> StoreResult<CallLeg>
+    where
+        E: sqlx::Executor<'e, Database = Sqlite>,
+    {
+        let sql = format!(
+            "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
+             created_at, updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+             ON CONFLICT (call_sid) DO UPDATE SET \
+             status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+                      THEN excluded.status ELSE call_legs.status END, \
+             status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+                      THEN excluded.status_rank ELSE call_legs.status_rank END, \
+             updated_at = excluded.updated_at, \
+             duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs) \
+             RETURNING {LEG_COLUMNS}"
+        );
+        let row: LegRow = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(leg.call_sid.as_str())
+            .bind(leg.call_id.to_string())
+            .bind(leg.role.as_str())
+            .bind(leg.status.as_str())
+            .bind(leg_status_rank(&leg.status))
+            .bind(leg.number.to_twilio())
+            .bind(now)
+            .bind(leg.duration_secs)
+            .fetch_one(executor)
+            .await?;
+        CallLeg::try_from(row)
+    }
+
+    async fn try_transition(
+        &self,
+        id: CallId,
+        from: &[CallState],
+        to: CallState,
+        reason: Option<&str>,
+        effects: &[NewOutboxRow],
+    ) -> StoreResult<bool> {
+        let now = now_ms();
         let mut tx = self.begin_write().await?;
-        // A final state also frees the call's Airtable record for its next call: a trigger
-        // does it within this statement (see the migration 0005).
-        let moved = query.execute(&mut *tx).await?.rows_affected() == 1;
+        let moved = Self::move_call(&mut *tx, id, from, to, reason, now).await?;
         if moved {
             for effect in effects {
                 Self::insert_outbox(&mut *tx, effect, now).await?;
@@ -146,7 +198,7 @@ impl CallStore for SqliteStore {
         let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
         let row: Option<CallRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.to_string())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         convert_opt(row)
     }
@@ -159,7 +211,7 @@ impl CallStore for SqliteStore {
         let rows: Vec<CallRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(agent.to_string())
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         convert(rows)
     }
@@ -176,7 +228,7 @@ impl CallStore for SqliteStore {
         let rows: Vec<CallRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(to_ms(updated_before))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         convert(rows)
     }
@@ -212,37 +264,7 @@ impl CallStore for SqliteStore {
     }
 
     async fn upsert_leg(&self, leg: LegUpdate) -> StoreResult<CallLeg> {
-        let now = now_ms();
-        let rank = leg_status_rank(&leg.status);
-        // A later callback without a duration must not erase one we already have, and a late
-        // callback (Twilio does not promise order) must not move the status back.
-        sqlx::query(
-            "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
-             created_at, updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
-             ON CONFLICT (call_sid) DO UPDATE SET \
-             status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-                      THEN excluded.status ELSE call_legs.status END, \
-             status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-                      THEN excluded.status_rank ELSE call_legs.status_rank END, \
-             updated_at = excluded.updated_at, \
-             duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs)",
-        )
-        .bind(leg.call_sid.as_str())
-        .bind(leg.call_id.to_string())
-        .bind(leg.role.as_str())
-        .bind(leg.status.as_str())
-        .bind(rank)
-        .bind(leg.number.to_twilio())
-        .bind(now)
-        .bind(leg.duration_secs)
-        .execute(&self.pool)
-        .await?;
-        let sql = format!("SELECT {LEG_COLUMNS} FROM call_legs WHERE call_sid = $1");
-        let row: LegRow = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(leg.call_sid.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        CallLeg::try_from(row)
+        Self::upsert_leg_in(&self.pool, &leg, now_ms()).await
     }
 
     async fn legs_for_call(&self, id: CallId) -> StoreResult<Vec<CallLeg>> {
@@ -252,7 +274,7 @@ impl CallStore for SqliteStore {
         );
         let rows: Vec<LegRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         convert(rows)
     }
@@ -261,7 +283,7 @@ impl CallStore for SqliteStore {
         let sql = format!("SELECT {LEG_COLUMNS} FROM call_legs WHERE call_sid = $1");
         let row: Option<LegRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(call_sid)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         convert_opt(row)
     }

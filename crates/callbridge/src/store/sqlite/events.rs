@@ -47,7 +47,7 @@ impl EventStore for SqliteStore {
         );
         let rows: Vec<EventRow> = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await?;
         convert(rows)
     }

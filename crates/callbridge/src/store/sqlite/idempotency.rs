@@ -45,7 +45,7 @@ impl IdempotencyStore for SqliteStore {
         )
         .bind(agent_id.to_string())
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         convert_opt(row)
     }

@@ -23,7 +23,7 @@ impl InviteStore for SqliteStore {
     async fn is_invited(&self, email: &EmailAddress) -> StoreResult<bool> {
         let row = sqlx::query("SELECT 1 AS one FROM invites WHERE email = $1")
             .bind(email.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.readers)
             .await?;
         Ok(row.is_some())
     }

@@ -5,6 +5,7 @@ mod agents;
 mod airtable;
 mod audit;
 mod call_log;
+mod callback;
 mod calls;
 mod control;
 mod events;
@@ -62,34 +63,70 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// Readers for the many connections that only read; one connection for every write, so writes
+/// queue in the pool in arrival order instead of meeting on SQLite's file lock, where the loser
+/// sleeps in the busy handler and adds its naps to the tail latency.
 #[derive(Debug, Clone)]
 pub(super) struct SqliteStore {
+    /// The one writer (and, for an in-memory database, the only connection).
     pool: SqlitePool,
+    readers: SqlitePool,
+    /// An in-memory database has one connection, which serves as both.
+    readers_are_the_writer: bool,
 }
+
+/// Readers beside the writer; reads of a page or a live stream do not wait for writes in WAL.
+const READERS: u32 = 6;
 
 impl SqliteStore {
     pub(super) async fn connect(url: &str) -> StoreResult<Self> {
-        let mut options = SqlitePoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
         if is_memory(url) {
             // Every connection to `:memory:` is its own empty database: keep exactly one, forever.
-            options = options
+            let pool = SqlitePoolOptions::new()
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .max_connections(1)
                 .idle_timeout(None)
-                .max_lifetime(None);
-        } else {
-            prepare_file(url).await?;
-            options = options.max_connections(8).after_connect(|conn, _| {
-                // In WAL mode NORMAL loses no commit when the process dies (it is in the
-                // WAL before COMMIT returns), only, on a power cut, the last few; FULL
-                // would wait for a disk flush on every webhook's commit.
+                .max_lifetime(None)
+                .connect(url)
+                .await?;
+            return Ok(Self {
+                readers: pool.clone(),
+                pool,
+                readers_are_the_writer: true,
+            });
+        }
+        prepare_file(url).await?;
+        // In WAL mode NORMAL loses no commit when the process dies (it is in the WAL before
+        // COMMIT returns), only, on a power cut, the commits since the last checkpoint; FULL
+        // would wait for a disk flush on every webhook's commit.
+        let pool = SqlitePoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .max_connections(1)
+            .after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::Executor::execute(conn, "PRAGMA synchronous = NORMAL").await?;
                     Ok(())
                 })
-            });
-        }
-        let pool = options.connect(url).await?;
-        Ok(Self { pool })
+            })
+            .connect(url)
+            .await?;
+        // A write sent to a reader by mistake fails at once instead of racing the writer.
+        let readers = SqlitePoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .max_connections(READERS)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "PRAGMA query_only = ON").await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        Ok(Self {
+            pool,
+            readers,
+            readers_are_the_writer: false,
+        })
     }
 
     /// A transaction that will write. SQLite's plain `BEGIN` takes the write lock only at the
@@ -103,7 +140,7 @@ impl SqliteStore {
     /// A transaction whose reads all see the database as of its first one: in WAL mode any
     /// transaction reads that way.
     async fn begin_snapshot(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin().await?)
+        Ok(self.readers.begin().await?)
     }
 
     #[cfg(test)]
@@ -206,7 +243,7 @@ impl Store for SqliteStore {
         let exists: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.readers)
         .await?;
         if exists == 0 {
             return Ok(MigrationStatus::of(&MIGRATIONS, &[], Vec::new()));
@@ -214,22 +251,23 @@ impl Store for SqliteStore {
         let applied: Vec<i64> = sqlx::query_scalar(
             "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         let failed: Vec<i64> = sqlx::query_scalar(
             "SELECT version FROM _sqlx_migrations WHERE NOT success ORDER BY version",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.readers)
         .await?;
         Ok(MigrationStatus::of(&MIGRATIONS, &applied, failed))
     }
 
     async fn close(&self) {
+        self.readers.close().await;
         self.pool.close().await;
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.readers).await?;
         Ok(())
     }
 
@@ -244,7 +282,12 @@ impl Store for SqliteStore {
     }
 
     fn connections(&self) -> u32 {
-        self.pool.options().get_max_connections()
+        let writer = self.pool.options().get_max_connections();
+        if self.readers_are_the_writer {
+            writer
+        } else {
+            writer + self.readers.options().get_max_connections()
+        }
     }
 }
 
@@ -289,30 +332,40 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_sqlite_connection_is_in_wal_mode_with_normal_sync() {
+    async fn one_writer_in_wal_mode_with_normal_sync_and_readers_that_cannot_write() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&format!(
             "sqlite://{}",
             dir.path().join("sync.db").display()
         ))
         .await;
-        // Several at once, so that the pool opens more than one connection.
+        assert_eq!(store.pool().options().get_max_connections(), 1);
+        let mut writer = store.pool().acquire().await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *writer)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        // 1 is NORMAL.
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *writer)
+            .await
+            .unwrap();
+        assert_eq!(sync, 1);
+        // Readers go on while the writer is held.
         let mut held = Vec::new();
         for _ in 0..3 {
-            held.push(store.pool().acquire().await.unwrap());
+            held.push(store.readers.acquire().await.unwrap());
         }
         for conn in &mut held {
-            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-                .fetch_one(&mut **conn)
+            let refused = sqlx::query("DELETE FROM agents")
+                .execute(&mut **conn)
                 .await
-                .unwrap();
-            assert_eq!(mode, "wal");
-            // 1 is NORMAL.
-            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-                .fetch_one(&mut **conn)
-                .await
-                .unwrap();
-            assert_eq!(sync, 1);
+                .unwrap_err();
+            assert!(
+                refused.to_string().contains("readonly"),
+                "a reader wrote: {refused}"
+            );
         }
     }
 

@@ -56,7 +56,7 @@ impl SqliteStore {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
         let row: OutboxRecord = sqlx::query_as(AssertSqlSafe(sql))
             .bind(id)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.readers)
             .await?;
         OutboxRow::try_from(row)
     }
@@ -107,7 +107,7 @@ impl OutboxStore for SqliteStore {
         let due: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(to_ms(now))
             .bind(family_pattern(family))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.readers)
             .await?;
         Ok(due > 0)
     }
@@ -127,7 +127,7 @@ impl OutboxStore for SqliteStore {
         sqlx::query_as(AssertSqlSafe(sql))
             .bind(key)
             .bind(seq)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await
             .map_err(StoreError::from)
             .and_then(convert::<OutboxRecord, OutboxRow>)
@@ -215,7 +215,7 @@ impl OutboxStore for SqliteStore {
         let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE key = $1 ORDER BY seq");
         sqlx::query_as(AssertSqlSafe(sql))
             .bind(key)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.readers)
             .await
             .map_err(StoreError::from)
             .and_then(convert::<OutboxRecord, OutboxRow>)

@@ -39,7 +39,7 @@ impl SessionStore for SqliteStore {
         )
         .bind(secret_hash)
         .bind(to_ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         convert_opt(row)
     }
@@ -58,7 +58,7 @@ impl SessionStore for SqliteStore {
              OR $1 = (SELECT id FROM agents ORDER BY created_at, id LIMIT 1)",
         )
         .bind(agent.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.readers)
         .await?;
         Ok(row.is_some())
     }
