@@ -25,6 +25,8 @@ pub enum StartupError {
     Twilio(#[from] twilio::Error),
     #[error("cannot set up Airtable: {0}")]
     Airtable(#[from] crate::airtable::AirtableError),
+    #[error("CALLER_ID is not usable: {0}")]
+    CallerId(crate::domain::DomainError),
 }
 
 /// From the stop signal, how long requests in flight and background work get to finish: a
@@ -61,6 +63,7 @@ pub async fn launch_with_store(
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
+    let caller_id_refused = caller_id_check(settings.caller_id.clone());
     let twilio = crate::state::twilio_client(&settings)?;
     let airtable = settings
         .airtable
@@ -122,6 +125,10 @@ pub async fn launch_with_store(
         .then(|()| tokio::time::sleep(SHUTDOWN_GRACE));
     tokio::select! {
         () = work => {}
+        refused = caller_id_refused => {
+            tracing::error!(error = %refused, "CALLER_ID is not a valid number: stopping");
+            return Err(StartupError::CallerId(refused));
+        }
         () = deadline => {
             tracing::warn!(
                 grace_secs = SHUTDOWN_GRACE.as_secs(),
@@ -137,6 +144,16 @@ pub async fn launch_with_store(
     }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Looks `CALLER_ID` up in the numbering plans on a thread of its own, which also loads them for
+/// the first number an agent dials. Resolves only if the number is refused: a service whose
+/// every call would be refused by Twilio stops a fraction of a second after it starts.
+async fn caller_id_check(caller_id: crate::domain::PhoneNumber) -> crate::domain::DomainError {
+    match tokio::task::spawn_blocking(move || caller_id.check()).await {
+        Ok(Err(refused)) => refused,
+        Ok(Ok(())) | Err(_) => std::future::pending().await,
+    }
 }
 
 async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {

@@ -321,6 +321,24 @@ fn serve_with_a_short_jwt_secret_prints_one_line_naming_it() {
 }
 
 #[test]
+fn serve_with_a_caller_id_outside_the_numbering_plan_stops_on_its_own_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = callbridge(dir.path());
+    // E.164 in shape, so the service starts; no such number in the plan, so it stops.
+    minimal_env(&mut cmd)
+        .env("CALLER_ID", "+1 555 000 0000")
+        .env("DATABASE_URL", "sqlite::memory:")
+        .arg("serve");
+    let (out, _, stderr) = run(&mut cmd);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("CALLER_ID is not usable"), "{stderr}");
+    assert!(
+        !stderr.contains("5550000000"),
+        "the number is masked: {stderr}"
+    );
+}
+
+#[test]
 fn serve_without_allowed_email_domains_or_open_signup_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = callbridge(dir.path());

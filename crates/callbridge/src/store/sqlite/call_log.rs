@@ -139,7 +139,7 @@ impl CallLogStore for SqliteStore {
     }
 
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.readers.acquire().await?;
         details_on(&mut conn, calls).await
     }
 
