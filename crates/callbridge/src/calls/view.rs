@@ -30,8 +30,13 @@ pub struct CallView {
     /// Who is (or was last) on the call: the newest leg of each party, with whether Twilio
     /// last reported them held or muted.
     pub parties: Vec<PartyView>,
-    /// In the order they were received.
+    /// In the order they were received. In a page of the call log, only each call's newest
+    /// (see `events_truncated`); `GET /calls/{id}` has them all.
     pub events: Vec<EventView>,
+    /// True when older events were left out of `events` (a page of the log embeds each call's
+    /// newest 100); absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub events_truncated: bool,
     pub recording: Option<RecordingView>,
     pub created_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -142,6 +147,7 @@ impl CallView {
             legs: legs.into_iter().map(LegView::from).collect(),
             parties,
             events,
+            events_truncated: false,
             recording,
             created_at: call.created_at,
             ended_at: call.ended_at,
@@ -266,6 +272,7 @@ pub async fn load_many(store: &dyn Store, calls: Vec<Call>) -> Result<Vec<CallVi
     let mut legs = by_call(details.legs, |leg| leg.call_id);
     let mut events = by_call(details.events, |event| event.call_id);
     let mut recordings = by_call(details.recordings, |recording| recording.call_id);
+    let cut: std::collections::HashSet<CallId> = details.events_cut.into_iter().collect();
     Ok(calls
         .into_iter()
         .map(|call| {
@@ -276,13 +283,15 @@ pub async fn load_many(store: &dyn Store, calls: Vec<Call>) -> Result<Vec<CallVi
                 .remove(&id)
                 .and_then(|mut all| all.pop())
                 .map(RecordingView::from);
-            CallView::build(
+            let mut view = CallView::build(
                 call,
                 agent,
                 legs.remove(&id).unwrap_or_default(),
                 events.remove(&id).unwrap_or_default(),
                 recording,
-            )
+            );
+            view.events_truncated = cut.contains(&id);
+            view
         })
         .collect())
 }

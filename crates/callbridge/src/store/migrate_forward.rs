@@ -332,6 +332,7 @@ async fn reads_every_row(store: &dyn TestStore, old: &OldRows, backend: &str) {
             legs: vec![leg],
             events: vec![event.clone()],
             recordings: vec![recording],
+            events_cut: Vec::new(),
         },
         "{backend}"
     );

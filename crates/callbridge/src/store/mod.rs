@@ -26,6 +26,7 @@ pub use airtable_models::{
     Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall, NewCampaignItem,
     NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus, RecordCall, RecordLink,
 };
+pub use rows::EVENTS_PER_CALL_IN_A_PAGE;
 pub use callback::{CallbackStore, CallbackWrite, CallbackWritten, PlannedMove};
 pub use control::ControlStore;
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
@@ -396,13 +397,17 @@ pub struct CallDetails {
     pub events: Vec<CallEvent>,
     /// Oldest first.
     pub recordings: Vec<Recording>,
+    /// Calls whose older events were left out (a page of the log holds each call's newest).
+    pub events_cut: Vec<CallId>,
 }
 
 #[async_trait]
 pub trait CallLogStore: Send + Sync {
     /// Ordered by `created_at` then id, both descending.
     async fn calls_page(&self, query: &CallPageQuery) -> StoreResult<Vec<Call>>;
-    /// The agents, legs, events and recordings of `calls` in a query each, however many calls.
+    /// The agents, legs, events and recordings of `calls` in a query each, however many calls;
+    /// of each call's events the newest [`EVENTS_PER_CALL_IN_A_PAGE`], with the payloads of
+    /// conference events only.
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails>;
     /// One call with its details, all read as of one moment.
     async fn call_snapshot(&self, id: CallId) -> StoreResult<Option<(Call, CallDetails)>>;

@@ -168,6 +168,64 @@ pub(super) const LEG_COLUMNS: &str =
 pub(super) const EVENT_COLUMNS: &str =
     "id, call_id, source, kind, call_sid, dedupe_key, sequence_number, payload, received_at";
 
+/// How many of each call's events a page of the log embeds: the newest. A call that took many
+/// callbacks would otherwise make the page cost as much as the whole log.
+pub const EVENTS_PER_CALL_IN_A_PAGE: usize = 100;
+
+/// The newest [`EVENTS_PER_CALL_IN_A_PAGE`] events (and one more, to tell whether any were left
+/// out) of each of `n` calls, whose ids are `$1…$n`, oldest first per call. Each call's part walks
+/// the `(call_id, received_at)` index backwards and stops; payloads are read only where the page
+/// uses them (conference events, for who is held or muted), `empty_json` elsewhere.
+pub(super) fn newest_events_sql(n: usize, empty_json: &str) -> String {
+    let columns = format!(
+        "id, call_id, source, kind, call_sid, dedupe_key, sequence_number, \
+         CASE WHEN source = 'conference' THEN payload ELSE {empty_json} END AS payload, received_at"
+    );
+    let parts: Vec<String> = (1..=n)
+        .map(|i| {
+            format!(
+                "SELECT * FROM (SELECT {columns} FROM call_events WHERE call_id = ${i} \
+                 ORDER BY received_at DESC LIMIT {}) AS e{i}",
+                EVENTS_PER_CALL_IN_A_PAGE + 1
+            )
+        })
+        .collect();
+    format!(
+        "SELECT {EVENT_COLUMNS} FROM ({}) AS newest ORDER BY call_id, received_at, id",
+        parts.join(" UNION ALL ")
+    )
+}
+
+/// Keeps the newest [`EVENTS_PER_CALL_IN_A_PAGE`] of each call's events (given oldest first per
+/// call), and says which calls had more.
+pub(super) fn cut_to_page(events: Vec<CallEvent>) -> (Vec<CallEvent>, Vec<crate::domain::CallId>) {
+    let mut counts: std::collections::HashMap<crate::domain::CallId, usize> = std::collections::HashMap::new();
+    for event in &events {
+        *counts.entry(event.call_id).or_default() += 1;
+    }
+    let mut cut: Vec<crate::domain::CallId> = counts
+        .iter()
+        .filter(|(_, n)| **n > EVENTS_PER_CALL_IN_A_PAGE)
+        .map(|(id, _)| *id)
+        .collect();
+    cut.sort();
+    let mut skip: std::collections::HashMap<crate::domain::CallId, usize> = counts
+        .into_iter()
+        .map(|(id, n)| (id, n.saturating_sub(EVENTS_PER_CALL_IN_A_PAGE)))
+        .collect();
+    let kept = events
+        .into_iter()
+        .filter(|event| match skip.get_mut(&event.call_id) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    (kept, cut)
+}
+
 pub(super) const RECORDING_COLUMNS: &str =
     "sid, call_id, conference_sid, status, duration_secs, url, created_at, updated_at";
 

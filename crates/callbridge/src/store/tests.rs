@@ -357,6 +357,48 @@ async fn a_callback_for_a_call_that_is_not_stored_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_page_holds_each_calls_newest_events_and_says_which_calls_had_more() {
+    for db in TestDatabase::all().await {
+        let store = db.store().await;
+        let (agent, busy) = agent_with_call(&*store).await;
+        let quiet = call_for(&*store, &agent).await;
+        let many = EVENTS_PER_CALL_IN_A_PAGE + 5;
+        for n in 0..many {
+            let mut e = event(&busy, &format!("busy-{n}"), 1_750_000_000_000 + n as i64);
+            if n == many - 1 {
+                e.source = EventSource::Conference;
+                e.payload = json!({"Hold": "true"});
+            }
+            store.record_event(e).await.unwrap();
+        }
+        store
+            .record_event(event(&quiet, "quiet-0", 1_750_000_000_000))
+            .await
+            .unwrap();
+        let details = store
+            .call_details(&[busy.clone(), quiet.clone()])
+            .await
+            .unwrap();
+        assert_eq!(details.events_cut, [busy.id], "{:?}", db.backend());
+        let of = |id: CallId| -> Vec<&CallEvent> {
+            details.events.iter().filter(|e| e.call_id == id).collect()
+        };
+        let kept = of(busy.id);
+        assert_eq!(kept.len(), EVENTS_PER_CALL_IN_A_PAGE, "{:?}", db.backend());
+        // The newest, oldest first.
+        assert_eq!(kept[0].dedupe_key, "busy-5");
+        assert_eq!(kept.last().unwrap().payload, json!({"Hold": "true"}));
+        assert_eq!(kept[0].payload, json!({}), "a call event's payload is not read");
+        assert_eq!(of(quiet.id).len(), 1);
+        // A single call's snapshot has all of them.
+        let (_, all) = store.call_snapshot(busy.id).await.unwrap().unwrap();
+        assert_eq!(all.events.len(), many);
+        assert!(all.events_cut.is_empty());
+        assert_eq!(all.events[0].payload["CallStatus"], "ringing");
+    }
+}
+
+#[tokio::test]
 async fn legs_are_upserted_by_call_sid_and_keep_a_known_duration() {
     for db in TestDatabase::all().await {
         let store = db.store().await;

@@ -8,9 +8,9 @@ use super::{AgentRow, CallRow, EventRow, LegRow, PgStore, RecordingRow, micros};
 use crate::domain::{CallId, CallState};
 use crate::store::rows::{
     AGENT_COLUMNS, CALL_COLUMNS, EVENT_COLUMNS, LEG_COLUMNS, RECORDING_COLUMNS, convert,
-    convert_opt,
+    convert_opt, cut_to_page, newest_events_sql,
 };
-use crate::store::{Call, CallDetails, CallLogStore, CallPageQuery, StoreError, StoreResult};
+use crate::store::{Call, CallDetails, CallEvent, CallLogStore, CallPageQuery, StoreError, StoreResult};
 
 /// The rows of `table` whose `column` is one of `keys`, in `order`; no query for no keys.
 async fn rows_with_any_of<R, T>(
@@ -37,11 +37,32 @@ where
 }
 
 /// The details of `calls` on one connection: a busy pool is queued for once, not per table.
-async fn details_on(conn: &mut PgConnection, calls: &[Call]) -> StoreResult<CallDetails> {
+async fn details_on(
+    conn: &mut PgConnection,
+    calls: &[Call],
+    events: EventsRead,
+) -> StoreResult<CallDetails> {
     let ids: BTreeSet<Uuid> = calls.iter().map(|c| c.id.as_uuid()).collect();
     let agents: BTreeSet<Uuid> = calls.iter().map(|c| c.agent_id.as_uuid()).collect();
+    let (events, events_cut) = match events {
+        EventsRead::All => (
+            rows_with_any_of::<EventRow, _>(
+                conn,
+                EVENT_COLUMNS,
+                "call_events",
+                "call_id",
+                &ids,
+                "call_id, received_at, id",
+            )
+            .await?,
+            Vec::new(),
+        ),
+        EventsRead::NewestOfEach => cut_to_page(newest_events(conn, calls).await?),
+    };
     // The orders are the single-call reads' ones, after the call that groups them.
     Ok(CallDetails {
+        events,
+        events_cut,
         agents: rows_with_any_of::<AgentRow, _>(conn, AGENT_COLUMNS, "agents", "id", &agents, "id")
             .await?,
         legs: rows_with_any_of::<LegRow, _>(
@@ -51,15 +72,6 @@ async fn details_on(conn: &mut PgConnection, calls: &[Call]) -> StoreResult<Call
             "call_id",
             &ids,
             "call_id, created_at, call_sid",
-        )
-        .await?,
-        events: rows_with_any_of::<EventRow, _>(
-            conn,
-            EVENT_COLUMNS,
-            "call_events",
-            "call_id",
-            &ids,
-            "call_id, received_at, id",
         )
         .await?,
         recordings: rows_with_any_of::<RecordingRow, _>(
@@ -72,6 +84,25 @@ async fn details_on(conn: &mut PgConnection, calls: &[Call]) -> StoreResult<Call
         )
         .await?,
     })
+}
+
+/// Which of their events the details of calls hold.
+enum EventsRead {
+    All,
+    /// A page's: see [`newest_events_sql`].
+    NewestOfEach,
+}
+
+async fn newest_events(conn: &mut PgConnection, calls: &[Call]) -> StoreResult<Vec<CallEvent>> {
+    if calls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = newest_events_sql(calls.len(), "'{}'::jsonb");
+    let mut query = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql));
+    for c in calls {
+        query = query.bind(c.id.as_uuid());
+    }
+    convert(query.fetch_all(&mut *conn).await?)
 }
 
 #[async_trait]
@@ -139,7 +170,7 @@ impl CallLogStore for PgStore {
 
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
         let mut conn = self.pool.acquire().await?;
-        details_on(&mut conn, calls).await
+        details_on(&mut conn, calls, EventsRead::NewestOfEach).await
     }
 
     async fn call_snapshot(&self, id: CallId) -> StoreResult<Option<(Call, CallDetails)>> {
@@ -154,7 +185,7 @@ impl CallLogStore for PgStore {
         let Some(call) = convert_opt(row)? else {
             return Ok(None);
         };
-        let details = details_on(&mut tx, std::slice::from_ref(&call)).await?;
+        let details = details_on(&mut tx, std::slice::from_ref(&call), EventsRead::All).await?;
         tx.commit().await?;
         Ok(Some((call, details)))
     }

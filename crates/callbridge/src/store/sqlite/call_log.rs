@@ -7,9 +7,9 @@ use super::{AgentRow, CallRow, EventRow, LegRow, RecordingRow, SqliteStore, plac
 use crate::domain::CallId;
 use crate::store::rows::{
     AGENT_COLUMNS, CALL_COLUMNS, EVENT_COLUMNS, LEG_COLUMNS, RECORDING_COLUMNS, convert,
-    convert_opt,
+    convert_opt, cut_to_page, newest_events_sql,
 };
-use crate::store::{Call, CallDetails, CallLogStore, CallPageQuery, StoreError, StoreResult};
+use crate::store::{Call, CallDetails, CallEvent, CallLogStore, CallPageQuery, StoreError, StoreResult};
 
 /// The rows of `table` whose `column` is one of `keys`, in `order`; no query for no keys.
 async fn rows_with_any_of<R, T>(
@@ -39,11 +39,32 @@ where
 }
 
 /// The details of `calls` on one connection: a busy pool is queued for once, not per table.
-async fn details_on(conn: &mut SqliteConnection, calls: &[Call]) -> StoreResult<CallDetails> {
+async fn details_on(
+    conn: &mut SqliteConnection,
+    calls: &[Call],
+    events: EventsRead,
+) -> StoreResult<CallDetails> {
     let ids: BTreeSet<String> = calls.iter().map(|c| c.id.to_string()).collect();
     let agents: BTreeSet<String> = calls.iter().map(|c| c.agent_id.to_string()).collect();
+    let (events, events_cut) = match events {
+        EventsRead::All => (
+            rows_with_any_of::<EventRow, _>(
+                conn,
+                EVENT_COLUMNS,
+                "call_events",
+                "call_id",
+                &ids,
+                "call_id, received_at, id",
+            )
+            .await?,
+            Vec::new(),
+        ),
+        EventsRead::NewestOfEach => cut_to_page(newest_events(conn, calls).await?),
+    };
     // The orders are the single-call reads' ones, after the call that groups them.
     Ok(CallDetails {
+        events,
+        events_cut,
         agents: rows_with_any_of::<AgentRow, _>(conn, AGENT_COLUMNS, "agents", "id", &agents, "id")
             .await?,
         legs: rows_with_any_of::<LegRow, _>(
@@ -53,15 +74,6 @@ async fn details_on(conn: &mut SqliteConnection, calls: &[Call]) -> StoreResult<
             "call_id",
             &ids,
             "call_id, created_at, call_sid",
-        )
-        .await?,
-        events: rows_with_any_of::<EventRow, _>(
-            conn,
-            EVENT_COLUMNS,
-            "call_events",
-            "call_id",
-            &ids,
-            "call_id, received_at, id",
         )
         .await?,
         recordings: rows_with_any_of::<RecordingRow, _>(
@@ -74,6 +86,25 @@ async fn details_on(conn: &mut SqliteConnection, calls: &[Call]) -> StoreResult<
         )
         .await?,
     })
+}
+
+/// Which of their events the details of calls hold.
+enum EventsRead {
+    All,
+    /// A page's: see [`newest_events_sql`].
+    NewestOfEach,
+}
+
+async fn newest_events(conn: &mut SqliteConnection, calls: &[Call]) -> StoreResult<Vec<CallEvent>> {
+    if calls.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = newest_events_sql(calls.len(), "'{}'");
+    let mut query = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql));
+    for c in calls {
+        query = query.bind(c.id.to_string());
+    }
+    convert(query.fetch_all(&mut *conn).await?)
 }
 
 #[async_trait]
@@ -140,7 +171,7 @@ impl CallLogStore for SqliteStore {
 
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
         let mut conn = self.readers.acquire().await?;
-        details_on(&mut conn, calls).await
+        details_on(&mut conn, calls, EventsRead::NewestOfEach).await
     }
 
     async fn call_snapshot(&self, id: CallId) -> StoreResult<Option<(Call, CallDetails)>> {
@@ -155,7 +186,7 @@ impl CallLogStore for SqliteStore {
         let Some(call) = convert_opt(row)? else {
             return Ok(None);
         };
-        let details = details_on(&mut tx, std::slice::from_ref(&call)).await?;
+        let details = details_on(&mut tx, std::slice::from_ref(&call), EventsRead::All).await?;
         tx.commit().await?;
         Ok(Some((call, details)))
     }
