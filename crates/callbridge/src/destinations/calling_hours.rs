@@ -51,8 +51,9 @@ pub enum Window {
     Closed { opens: DateTime<Utc> },
     /// Not now, nor at any moment of the coming 400 days (a year of every zone's offset
     /// changes, with room to spare): the zones the number may be in lie too far apart for the
-    /// hours to hold in all of them at once (a North American toll-free number may ring
-    /// anywhere from Guam to American Samoa), or the number belongs to no zone at all (`+800`).
+    /// hours to hold in all of them at once (an Australian mobile, from the Cocos Islands to
+    /// Lord Howe Island, for hours of less than four hours), or the number belongs to no zone
+    /// at all (`+800`).
     Never,
 }
 
