@@ -9,8 +9,16 @@ use phonenumber::metadata::DATABASE;
 
 use crate::domain::{LineKind, PhoneNumber};
 
+mod calling_hours;
 #[cfg(test)]
 mod tests;
+mod time_zones;
+
+#[expect(
+    unused_imports,
+    reason = "the campaign dialer is what asks for a number's window"
+)]
+pub use calling_hours::{CallingHours, CallingHoursError, Window};
 
 /// What the service is about to do with a number; it names the refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
