@@ -147,6 +147,19 @@ pub async fn apply(
         Some(fact) => control::react::apply(state, call, fact, about).await?,
         None => None,
     };
+    write_and_advance(state, call, write, fact).await?;
+    Ok(())
+}
+
+/// Writes `write` with the move `fact` makes of `call` as it was read, in one transaction, then
+/// wakes what must hear of it; answers with the call after. Should the call have moved
+/// meanwhile, the fact is applied again to what is stored.
+pub(super) async fn write_and_advance(
+    state: &AppState,
+    call: &Call,
+    mut write: CallbackWrite,
+    fact: Option<Fact>,
+) -> Result<Call, CallError> {
     let step = fact.map(|fact| {
         let (step, planned, unconditional) = advance::plan(call, fact);
         write.planned = planned;
@@ -161,23 +174,26 @@ pub async fn apply(
     if !written.new_event {
         tracing::debug!(call = %call.id, "callback seen before: re-applying its fact");
     }
+    let mut after = call.clone();
     match (step, written.moved) {
         (Some((fact, _)), Some(false)) => {
-            advance::apply(state, call.id, fact).await?;
+            return Ok(advance::apply(state, call.id, fact).await?.call);
         }
         (Some((fact, step)), _) => {
             if let Some(planned) = &write.planned {
                 advance::log_move(call.id, planned, fact);
+                after.state = planned.to;
+                after.reason = planned.reason.map(str::to_owned);
             }
             if !step.actions.is_empty() {
                 state.effects.wake();
             }
-            state.live.notify(call.id);
         }
-        // Live streams on this instance show the new event at once.
-        (None, _) => state.live.notify(call.id),
+        (None, _) => {}
     }
-    Ok(())
+    // Live streams on this instance show the new event at once.
+    state.live.notify(call.id);
+    Ok(after)
 }
 
 async fn on_call_progress(

@@ -5,12 +5,13 @@
 use chrono::Utc;
 use serde_json::Value;
 
+use super::CallError;
+use super::callback::write_and_advance;
 use super::flow::Fact;
-use super::{CallError, advance};
 use crate::config::AgentSilence;
 use crate::domain::{EventSource, LegRole};
 use crate::state::AppState;
-use crate::store::{Call, LegUpdate, NewEvent};
+use crate::store::{Call, CallbackWrite, LegUpdate, NewEvent};
 
 /// What Twilio reported of the agent's Gather.
 #[derive(Debug, Clone)]
@@ -38,38 +39,32 @@ pub async fn agent_gathered(
     gathered: &Gathered,
 ) -> Result<AgentNext, CallError> {
     let silent = gathered.digits.is_empty();
-    state
-        .store
-        .record_event(NewEvent {
-            call_id: call.id,
-            source: EventSource::Call,
-            kind: if silent { "silence" } else { "key-pressed" }.to_owned(),
-            call_sid: Some(gathered.call_sid.clone()),
-            dedupe_key: format!("gather:{}", gathered.call_sid),
-            sequence_number: None,
-            payload: gathered.payload.clone(),
-            received_at: Utc::now(),
-        })
-        .await?;
+    let mut write = CallbackWrite::of(NewEvent {
+        call_id: call.id,
+        source: EventSource::Call,
+        kind: if silent { "silence" } else { "key-pressed" }.to_owned(),
+        call_sid: Some(gathered.call_sid.clone()),
+        dedupe_key: format!("gather:{}", gathered.call_sid),
+        sequence_number: None,
+        payload: gathered.payload.clone(),
+        received_at: Utc::now(),
+    });
     // Reaching the Gather's action proves the agent answered, whatever callbacks are late.
-    state
-        .store
-        .upsert_leg(LegUpdate {
-            call_id: call.id,
-            role: LegRole::Agent,
-            call_sid: gathered.call_sid.clone(),
-            status: "in-progress".into(),
-            number: call.agent_endpoint.clone(),
-            duration_secs: None,
-        })
-        .await?;
+    write.leg = Some(LegUpdate {
+        call_id: call.id,
+        role: LegRole::Agent,
+        call_sid: gathered.call_sid.clone(),
+        status: "in-progress".into(),
+        number: call.agent_endpoint.clone(),
+        duration_secs: None,
+    });
     if silent && state.settings.agent_silence == AgentSilence::Hangup {
-        state.live.notify(call.id);
+        write_and_advance(state, call, write, None).await?;
         return Ok(AgentNext::HangUp);
     }
     // The customer is dialled by the effects worker, from the row this transition queued: the
     // agent waits in the conference meanwhile, and Twilio gets its TwiML at once however slow
     // its own Calls.create is.
-    let advanced = advance::apply(state, call.id, Fact::AgentReady).await?;
-    Ok(AgentNext::Conference(advanced.call))
+    let call = write_and_advance(state, call, write, Some(Fact::AgentReady)).await?;
+    Ok(AgentNext::Conference(call))
 }

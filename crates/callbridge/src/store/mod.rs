@@ -26,7 +26,6 @@ pub use airtable_models::{
     Campaign, CampaignItem, CampaignStatus, ItemState, LinkChange, LinkedCall, NewCampaignItem,
     NewOutboxRow, OutboxClaim, OutboxRow, OutboxStatus, RecordCall, RecordLink,
 };
-pub use rows::EVENTS_PER_CALL_IN_A_PAGE;
 pub use callback::{CallbackStore, CallbackWrite, CallbackWritten, PlannedMove};
 pub use control::ControlStore;
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
@@ -35,6 +34,7 @@ pub use models::{
     NewEvent, Recording, RecordingUpdate,
 };
 pub use models::{AuditEvent, NewAuditEvent, RateWindow, WebSession};
+pub use rows::EVENTS_PER_CALL_IN_A_PAGE;
 
 use crate::domain::{AgentId, CallId, CallMode, CallState, EmailAddress, PhoneNumber};
 

@@ -199,7 +199,8 @@ pub(super) fn newest_events_sql(n: usize, empty_json: &str) -> String {
 /// Keeps the newest [`EVENTS_PER_CALL_IN_A_PAGE`] of each call's events (given oldest first per
 /// call), and says which calls had more.
 pub(super) fn cut_to_page(events: Vec<CallEvent>) -> (Vec<CallEvent>, Vec<crate::domain::CallId>) {
-    let mut counts: std::collections::HashMap<crate::domain::CallId, usize> = std::collections::HashMap::new();
+    let mut counts: std::collections::HashMap<crate::domain::CallId, usize> =
+        std::collections::HashMap::new();
     for event in &events {
         *counts.entry(event.call_id).or_default() += 1;
     }

@@ -388,7 +388,11 @@ async fn a_page_holds_each_calls_newest_events_and_says_which_calls_had_more() {
         // The newest, oldest first.
         assert_eq!(kept[0].dedupe_key, "busy-5");
         assert_eq!(kept.last().unwrap().payload, json!({"Hold": "true"}));
-        assert_eq!(kept[0].payload, json!({}), "a call event's payload is not read");
+        assert_eq!(
+            kept[0].payload,
+            json!({}),
+            "a call event's payload is not read"
+        );
         assert_eq!(of(quiet.id).len(), 1);
         // A single call's snapshot has all of them.
         let (_, all) = store.call_snapshot(busy.id).await.unwrap().unwrap();

@@ -10,7 +10,9 @@ use crate::store::rows::{
     AGENT_COLUMNS, CALL_COLUMNS, EVENT_COLUMNS, LEG_COLUMNS, RECORDING_COLUMNS, convert,
     convert_opt, cut_to_page, newest_events_sql,
 };
-use crate::store::{Call, CallDetails, CallEvent, CallLogStore, CallPageQuery, StoreError, StoreResult};
+use crate::store::{
+    Call, CallDetails, CallEvent, CallLogStore, CallPageQuery, StoreError, StoreResult,
+};
 
 /// The rows of `table` whose `column` is one of `keys`, in `order`; no query for no keys.
 async fn rows_with_any_of<R, T>(
