@@ -373,7 +373,7 @@ mod tests {
                 prop_assert!(n.as_str().starts_with('+'));
                 prop_assert!(n.as_str()[1..].bytes().all(|b| b.is_ascii_digit()));
                 prop_assert_eq!(&PhoneNumber::parse(n.as_str()).unwrap(), &n);
-                prop_assert_eq!(PhoneNumber::from_stored(n.as_str().to_owned()).unwrap(), n.clone());
+                prop_assert_eq!(&PhoneNumber::from_stored(n.as_str().to_owned()).unwrap(), &n);
                 let shaped = PhoneNumber::by_shape(n.as_str()).unwrap();
                 prop_assert!(shaped.check().is_ok());
                 prop_assert_eq!(shaped, n);
