@@ -357,6 +357,48 @@ async fn a_callback_for_a_call_that_is_not_stored_writes_nothing() {
 }
 
 #[tokio::test]
+async fn callbacks_arriving_together_are_each_written_once_and_a_faulty_one_fails_alone() {
+    for db in TestDatabase::all().await {
+        let store = db.store().await;
+        let (_, call) = agent_with_call(&*store).await;
+        let mut ghost = call.clone();
+        ghost.id = CallId::new();
+        // 60 distinct events, each sent twice, and one for a call that is not stored, all at
+        // once: they meet in the writer's queue.
+        let mut writes = Vec::new();
+        for n in 0..60 {
+            for _ in 0..2 {
+                writes.push(CallbackWrite::of(event(
+                    &call,
+                    &format!("together-{n}"),
+                    1_750_000_000_000 + n,
+                )));
+            }
+        }
+        writes.insert(
+            61,
+            CallbackWrite::of(event(&ghost, "ghost", 1_750_000_000_000)),
+        );
+        let written =
+            futures::future::join_all(writes.iter().map(|w| store.write_callback(w))).await;
+        let failed: Vec<usize> = written
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.is_err())
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(failed, vec![61], "{:?}", db.backend());
+        let new = written
+            .iter()
+            .filter(|w| w.as_ref().is_ok_and(|w| w.new_event))
+            .count();
+        assert_eq!(new, 60, "{:?}", db.backend());
+        assert_eq!(store.events_for_call(call.id).await.unwrap().len(), 60);
+        assert!(store.events_for_call(ghost.id).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
 async fn a_page_holds_each_calls_newest_events_and_says_which_calls_had_more() {
     for db in TestDatabase::all().await {
         let store = db.store().await;

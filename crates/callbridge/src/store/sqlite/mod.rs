@@ -73,6 +73,8 @@ pub(super) struct SqliteStore {
     readers: SqlitePool,
     /// An in-memory database has one connection, which serves as both.
     readers_are_the_writer: bool,
+    /// Status callbacks, written through `pool` in groups.
+    callbacks: callback::CallbackQueue,
 }
 
 /// Readers beside the writer; reads of a page or a live stream do not wait for writes in WAL.
@@ -91,6 +93,7 @@ impl SqliteStore {
                 .await?;
             return Ok(Self {
                 readers: pool.clone(),
+                callbacks: callback::CallbackQueue::start(pool.clone()),
                 pool,
                 readers_are_the_writer: true,
             });
@@ -123,6 +126,7 @@ impl SqliteStore {
             .connect(url)
             .await?;
         Ok(Self {
+            callbacks: callback::CallbackQueue::start(pool.clone()),
             pool,
             readers,
             readers_are_the_writer: false,
@@ -134,7 +138,13 @@ impl SqliteStore {
     /// lock fails at once with SQLITE_BUSY (waiting could deadlock); `BEGIN IMMEDIATE` takes it
     /// up front, where busy_timeout waits for it.
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Self::begin_write_on(&self.pool).await
+    }
+
+    async fn begin_write_on(
+        writer: &SqlitePool,
+    ) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
+        Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// A transaction whose reads all see the database as of its first one: in WAL mode any
