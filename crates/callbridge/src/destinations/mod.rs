@@ -10,6 +10,7 @@ use phonenumber::metadata::DATABASE;
 use crate::domain::{LineKind, PhoneNumber};
 
 mod calling_hours;
+mod regions;
 #[cfg(test)]
 mod tests;
 mod time_zones;
@@ -152,7 +153,7 @@ fn region(part: &str) -> Result<String, String> {
     let code = part.to_ascii_uppercase();
     let known = code.len() == 2
         && code.bytes().all(|b| b.is_ascii_uppercase())
-        && DATABASE.by_id(code.as_str()).is_some();
+        && regions::has_numbers(&code);
     if known {
         Ok(code)
     } else {
