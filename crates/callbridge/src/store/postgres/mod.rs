@@ -73,6 +73,7 @@ pub(super) struct PgStore {
     pool: PgPool,
     /// For connections outside the pool (`LISTEN`); holds the password.
     url: secrecy::SecretString,
+    waiting: callback::WaitingCallbacks,
 }
 
 impl PgStore {
@@ -85,6 +86,7 @@ impl PgStore {
         Ok(Self {
             pool,
             url: secrecy::SecretString::from(url.to_owned()),
+            waiting: callback::WaitingCallbacks::default(),
         })
     }
 
