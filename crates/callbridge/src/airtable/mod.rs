@@ -7,6 +7,7 @@
 
 mod api;
 mod campaigns;
+pub mod dialer;
 mod errors;
 mod lead;
 mod pacing;

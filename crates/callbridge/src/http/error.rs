@@ -336,6 +336,7 @@ impl From<AirtableError> for ApiError {
                 Self::Unprocessable(err.to_string())
             }
             AirtableError::NotYourCampaign => Self::Forbidden(err.to_string()),
+            AirtableError::Settings(_) => Self::BadRequest(err.to_string()),
             AirtableError::NoCampaign(_) => Self::NotFound(err.to_string()),
             AirtableError::CampaignCannotMove { .. } => Self::Conflict(err.to_string()),
             AirtableError::Airtable(e) if e.status() == Some(404) => {

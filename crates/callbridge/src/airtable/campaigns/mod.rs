@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::dialer::{self, CampaignMode, DialerSettings, RawSettings};
 use super::lead::{INVALID_PHONE, failure_status, mark, phone_text, write_first_status};
 use super::{Airtable, AirtableError};
 use crate::calls::CallError;
@@ -29,6 +30,10 @@ pub struct CampaignView {
     pub view: String,
     pub agent: String,
     pub status: CampaignStatus,
+    pub mode: CampaignMode,
+    /// How a session campaign works its records; absent for a per-record one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<DialerSettings>,
     pub total: usize,
     /// Items per outcome: pending, starting, in_progress, completed, failed, canceled.
     #[schema(value_type = BTreeMap<String, u64>)]
@@ -58,7 +63,12 @@ fn outcome(item: &CampaignItem) -> &'static str {
     }
 }
 
-pub(super) fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) -> CampaignView {
+pub(super) fn view_of(
+    campaign: &Campaign,
+    agent: &str,
+    items: &[CampaignItem],
+    settings: Option<DialerSettings>,
+) -> CampaignView {
     let mut counts: BTreeMap<&'static str, usize> = [
         "pending",
         "starting",
@@ -87,6 +97,12 @@ pub(super) fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) 
         view: campaign.view.clone(),
         agent: agent.to_owned(),
         status: campaign.status,
+        mode: if settings.is_some() {
+            CampaignMode::Session
+        } else {
+            CampaignMode::PerRecord
+        },
+        settings,
         total: items.len(),
         counts,
         current,
@@ -94,18 +110,38 @@ pub(super) fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) 
     }
 }
 
+/// The settings a session campaign was created with; `None` for a per-record campaign.
+pub(super) async fn settings_of(
+    store: &dyn Store,
+    campaign: &str,
+) -> Result<Option<DialerSettings>, StoreError> {
+    store
+        .campaign_dialer(campaign)
+        .await?
+        .map(|stored| {
+            serde_json::from_value(stored).map_err(|e| StoreError::Corrupt {
+                table: "airtable_campaigns",
+                detail: format!("dialer: {e}"),
+            })
+        })
+        .transpose()
+}
+
 /// Queues a campaign of every record of `view` for `agent`, who must be the agent `asked`
-/// names: a campaign calls for the agent who starts it.
+/// names: a campaign calls for the agent who starts it. The settings are checked before
+/// Airtable is asked for anything.
 pub(super) async fn queue(
     state: &AppState,
     airtable: &Airtable,
     agent: &Agent,
     view: &str,
     asked: &str,
+    raw: &RawSettings,
 ) -> Result<CampaignView, AirtableError> {
     if !asked.eq_ignore_ascii_case(agent.email.as_str()) {
         return Err(AirtableError::NotYourCampaign);
     }
+    let (_, settings) = dialer::settings::parse(raw)?;
     let phone_field = airtable.fields.phone.clone();
     let records = airtable
         .list_view(view, std::slice::from_ref(&phone_field))
@@ -126,10 +162,27 @@ pub(super) async fn queue(
             phone: phone_text(&r.fields, &phone_field),
         })
         .collect();
-    let campaign = state.store.create_campaign(agent.id, view, &items).await?;
-    tracing::info!(campaign = %campaign.id, records = items.len(), "campaign queued");
+    let campaign = match &settings {
+        None => state.store.create_campaign(agent.id, view, &items).await?,
+        Some(settings) => {
+            let stored = serde_json::to_value(settings).map_err(|e| StoreError::Corrupt {
+                table: "airtable_campaigns",
+                detail: format!("dialer: {e}"),
+            })?;
+            state
+                .store
+                .create_dialer_campaign(agent.id, view, &items, &stored)
+                .await?
+        }
+    };
+    tracing::info!(
+        campaign = %campaign.id,
+        records = items.len(),
+        sessions = settings.is_some(),
+        "campaign queued"
+    );
     let items = state.store.campaign_items(&campaign.id).await?;
-    Ok(view_of(&campaign, agent.email.as_str(), &items))
+    Ok(view_of(&campaign, agent.email.as_str(), &items, settings))
 }
 
 /// The campaign `id`, if it is `agent`'s; anyone else's is not found either.
