@@ -5,12 +5,18 @@
 -- its agent once per record, which the per-record runner alone steps.
 ALTER TABLE airtable_campaigns ADD COLUMN dialer TEXT;
 
--- Which session a record was dialled for, what became of it (human, voicemail, abandoned, …)
--- and what its agent said of it at wrap-up.
+-- Which session a record was dialled for, what became of it (human, voicemail, abandoned, …),
+-- what detection said and how long the customer talked, what its agent said of it at wrap-up,
+-- whether that outcome was queued for Airtable (once), and, for a record outside the
+-- recipient's calling hours, when it may be dialled.
 ALTER TABLE campaign_items ADD COLUMN session_id TEXT;
 ALTER TABLE campaign_items ADD COLUMN outcome TEXT;
 ALTER TABLE campaign_items ADD COLUMN disposition TEXT;
 ALTER TABLE campaign_items ADD COLUMN notes TEXT;
+ALTER TABLE campaign_items ADD COLUMN answered_by TEXT;
+ALTER TABLE campaign_items ADD COLUMN talk_secs BIGINT;
+ALTER TABLE campaign_items ADD COLUMN written BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE campaign_items ADD COLUMN not_before BIGINT;
 
 -- An agent working a campaign: on the line in their own conference, which each customer who
 -- answers is joined into.

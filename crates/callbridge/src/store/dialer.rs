@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Campaign, CampaignItem, NewCampaignItem, NewOutboxRow, StoreResult};
+use super::{Campaign, CampaignItem, ItemState, NewCampaignItem, NewOutboxRow, StoreResult};
 use crate::domain::{AgentId, CallMode};
 
 /// Where an agent's session is. Only a `ready` session is given the next record; `left` is
@@ -105,8 +105,28 @@ pub struct ItemOutcome {
     pub item_id: String,
     pub session_id: Option<String>,
     pub outcome: Option<String>,
+    /// What answering-machine detection said.
+    pub answered_by: Option<String>,
+    pub talk_secs: Option<i64>,
     pub disposition: Option<String>,
     pub notes: Option<String>,
+    /// Whether the record's outcome was queued for Airtable.
+    pub written: bool,
+    /// A record outside its recipient's calling hours waits until then.
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// The end of a record that needs no wrap-up (nobody answered, a machine, an abandoned
+/// person, a number that could not be dialled): its outcome queued for Airtable once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedItem<'a> {
+    pub item_id: &'a str,
+    /// The item's move, if it makes one (`starting` to `failed` for a number never dialled).
+    pub moves: Option<(ItemState, ItemState)>,
+    pub talk_secs: Option<i64>,
+    pub write: NewOutboxRow,
+    /// The session that dialled it, freed (`ringing` to `ready`) if it is still on this item.
+    pub session_id: Option<&'a str>,
 }
 
 #[async_trait]
@@ -129,7 +149,7 @@ pub trait DialerStore: Send + Sync {
     /// Every session of the campaign, oldest first.
     async fn campaign_sessions(&self, campaign: &str) -> StoreResult<Vec<DialerSession>>;
     /// Moves the session to `to` if it is in one of `from`; false otherwise. A session that
-    /// leaves gives up its current item.
+    /// becomes ready or leaves gives up its current item.
     async fn move_session(
         &self,
         id: &str,
@@ -138,18 +158,36 @@ pub trait DialerStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Stores the Twilio call SID of the agent's leg in the session's conference.
     async fn set_session_agent_leg(&self, id: &str, call_sid: &str) -> StoreResult<()>;
-    /// For a `ready` session, in one transaction: the campaign's first pending item moves to
+    /// The running campaigns worked in sessions, oldest first.
+    async fn running_dialer_campaigns(&self) -> StoreResult<Vec<Campaign>>;
+    /// For a `ready` session, in one transaction: the campaign's first pending item (of those
+    /// not waiting for their calling hours at `now`) moves to
     /// `starting` for it, and the session to `ringing` with that item. `None` (nothing changed)
     /// when the session is not ready or no item is pending. Two sessions never get one item,
     /// whichever instances they are stepped on.
-    async fn claim_item_for_session(&self, session: &str) -> StoreResult<Option<CampaignItem>>;
+    async fn claim_item_for_session(
+        &self,
+        session: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<CampaignItem>>;
+    /// Gives a claimed item back to the queue until `until` (its recipient's calling hours), and
+    /// frees its session, in one transaction.
+    async fn defer_item(&self, item: &str, session: &str, until: DateTime<Utc>) -> StoreResult<()>;
+    /// Keeps what detection said of the item's customer, unless it is known already.
+    async fn set_item_answered_by(&self, item: &str, answered_by: &str) -> StoreResult<bool>;
+    /// In one transaction, unless the item's outcome was queued already: the item's move, its
+    /// talk time, the write, and its session freed. Whether this call queued it.
+    async fn finish_item(&self, finished: FinishedItem<'_>) -> StoreResult<bool>;
+    /// Stores how long the customer talked (known when their leg ends, before the wrap-up).
+    async fn set_item_talk_secs(&self, item: &str, secs: i64) -> StoreResult<()>;
     /// Sets what became of the item (human, voicemail, abandoned, …) unless it is known already;
     /// whether it was set by this call.
     async fn set_item_outcome(&self, item: &str, outcome: &str) -> StoreResult<bool>;
     /// The dialer's columns of every item of the campaign, in order.
     async fn item_outcomes(&self, campaign: &str) -> StoreResult<Vec<ItemOutcome>>;
     /// For a session in `wrap_up`, in one transaction: its current item keeps the disposition
-    /// and notes, the write is queued, and the session moves to `ready` without an item. False,
-    /// and nothing changed, when the session is not wrapping up, so a record is written once.
+    /// and notes, the write is queued (unless the item's outcome was queued already), and the
+    /// session moves to `ready` without an item. False, and nothing changed, when the session
+    /// is not wrapping up, so a record is written once.
     async fn end_wrap_up(&self, wrap_up: WrapUp<'_>) -> StoreResult<bool>;
 }

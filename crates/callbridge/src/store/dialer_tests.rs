@@ -150,7 +150,10 @@ async fn sessions_working_at_once_are_given_each_item_once_and_only_when_ready()
                 .await
                 .unwrap();
             assert_eq!(
-                store.claim_item_for_session(&session.id).await.unwrap(),
+                store
+                    .claim_item_for_session(&session.id, Utc::now())
+                    .await
+                    .unwrap(),
                 None,
                 "a session still joining is given nothing"
             );
@@ -164,13 +167,14 @@ async fn sessions_working_at_once_are_given_each_item_once_and_only_when_ready()
             let (store, id) = (Arc::clone(&store), session.id.clone());
             tokio::spawn(async move {
                 let mut got = Vec::new();
-                while let Some(item) = store.claim_item_for_session(&id).await.unwrap() {
+                while let Some(item) = store.claim_item_for_session(&id, Utc::now()).await.unwrap()
+                {
                     let now = store.session_by_id(&id).await.unwrap().unwrap();
                     assert_eq!(now.state, SessionState::Ringing);
                     assert_eq!(now.current_item.as_deref(), Some(item.id.as_str()));
                     assert_eq!(item.state, ItemState::Starting);
                     assert_eq!(
-                        store.claim_item_for_session(&id).await.unwrap(),
+                        store.claim_item_for_session(&id, Utc::now()).await.unwrap(),
                         None,
                         "a ringing session is given nothing more"
                     );
@@ -216,7 +220,7 @@ async fn a_wrap_up_is_kept_and_queued_once_and_the_outcome_is_set_once() {
             .await
             .unwrap();
         let item = store
-            .claim_item_for_session(&session.id)
+            .claim_item_for_session(&session.id, Utc::now())
             .await
             .unwrap()
             .unwrap();
@@ -275,5 +279,84 @@ async fn a_wrap_up_is_kept_and_queued_once_and_the_outcome_is_set_once() {
         let now = store.session_by_id(&session.id).await.unwrap().unwrap();
         assert_eq!(now.state, SessionState::Ready);
         assert_eq!(now.current_item, None);
+    }
+}
+
+#[tokio::test]
+async fn a_deferred_item_waits_for_its_hours_and_a_finished_one_is_queued_once() {
+    for db in TestDatabase::all().await {
+        let store = db.store().await;
+        let agent = fixture_agent(store.as_ref(), "ada@example.com", "+14155550100").await;
+        let campaign = dialer_campaign(store.as_ref(), &agent, 2).await;
+        let session = store
+            .join_session(join(&campaign, &agent, "cb-s"))
+            .await
+            .unwrap();
+        store
+            .move_session(&session.id, &[SessionState::Joining], SessionState::Ready)
+            .await
+            .unwrap();
+        let now = Utc::now();
+        let first = store
+            .claim_item_for_session(&session.id, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.record_id, "rec0");
+        let opens = now + chrono::Duration::hours(1);
+        store
+            .defer_item(&first.id, &session.id, opens)
+            .await
+            .unwrap();
+        let freed = store.session_by_id(&session.id).await.unwrap().unwrap();
+        assert_eq!(freed.state, SessionState::Ready);
+        assert_eq!(freed.current_item, None);
+
+        let second = store
+            .claim_item_for_session(&session.id, now)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.record_id, "rec1", "{:?}", db.backend());
+        let write = NewOutboxRow {
+            kind: "airtable.update".into(),
+            key: "airtable:rec1".into(),
+            payload: json!({"fields": {"Call Status": "failed: recipient_busy"}}),
+        };
+        let finished = FinishedItem {
+            item_id: &second.id,
+            moves: Some((ItemState::Starting, ItemState::Called)),
+            talk_secs: Some(0),
+            write,
+            session_id: Some(&session.id),
+        };
+        assert!(store.finish_item(finished.clone()).await.unwrap());
+        assert!(!store.finish_item(finished).await.unwrap());
+        assert_eq!(
+            store.outbox_for_key("airtable:rec1").await.unwrap().len(),
+            1
+        );
+        let outcomes = store.item_outcomes(&campaign.id).await.unwrap();
+        assert!(outcomes[1].written);
+        assert!(!outcomes[0].written);
+        assert!(outcomes[0].not_before.is_some());
+        let items = store.campaign_items(&campaign.id).await.unwrap();
+        assert_eq!(items[1].state, ItemState::Called);
+        assert_eq!(items[0].state, ItemState::Pending);
+
+        assert_eq!(
+            store
+                .claim_item_for_session(&session.id, now)
+                .await
+                .unwrap(),
+            None,
+            "the first record waits for its hours"
+        );
+        let later = store
+            .claim_item_for_session(&session.id, opens + chrono::Duration::minutes(1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(later.id, first.id);
     }
 }

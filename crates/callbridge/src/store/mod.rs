@@ -31,7 +31,9 @@ pub use airtable_models::{
 };
 pub use callback::{CallbackStore, CallbackWrite, CallbackWritten, PlannedMove};
 pub use control::ControlStore;
-pub use dialer::{DialerSession, DialerStore, ItemOutcome, SessionJoin, SessionState, WrapUp};
+pub use dialer::{
+    DialerSession, DialerStore, FinishedItem, ItemOutcome, SessionJoin, SessionState, WrapUp,
+};
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
 pub use models::{
     Agent, Call, CallEvent, CallLeg, InboundCall, InboundLeg, LegUpdate, NewAgent, NewCall,

@@ -587,24 +587,36 @@ impl<Id: IdValue, Time: TimeValue> TryFrom<DialerSessionRow<Id, Time>> for Diale
 
 /// The dialer's columns of an item.
 #[derive(Debug, sqlx::FromRow)]
-pub(super) struct OutcomeRow<Id> {
+pub(super) struct OutcomeRow<Id, Time> {
     id: Id,
     session_id: Option<Id>,
     outcome: Option<String>,
+    answered_by: Option<String>,
+    talk_secs: Option<i64>,
     disposition: Option<String>,
     notes: Option<String>,
+    written: bool,
+    not_before: Option<Time>,
 }
 
-impl<Id: IdValue> TryFrom<OutcomeRow<Id>> for ItemOutcome {
+/// The columns of [`OutcomeRow`], in the order both backends select them.
+pub(super) const OUTCOME_COLUMNS: &str =
+    "id, session_id, outcome, answered_by, talk_secs, disposition, notes, written, not_before";
+
+impl<Id: IdValue, Time: TimeValue> TryFrom<OutcomeRow<Id, Time>> for ItemOutcome {
     type Error = StoreError;
-    fn try_from(row: OutcomeRow<Id>) -> StoreResult<Self> {
+    fn try_from(row: OutcomeRow<Id, Time>) -> StoreResult<Self> {
         let t = Table("campaign_items");
         Ok(ItemOutcome {
             item_id: t.id_text("id", row.id)?,
             session_id: t.opt_id_text("session_id", row.session_id)?,
             outcome: row.outcome,
+            answered_by: row.answered_by,
+            talk_secs: row.talk_secs,
             disposition: row.disposition,
             notes: row.notes,
+            written: row.written,
+            not_before: t.opt_time("not_before", row.not_before)?,
         })
     }
 }

@@ -7,15 +7,16 @@ use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{ItemRow, PgStore, now, uuid_of};
+use super::{CampaignRow, ItemRow, PgStore, now, uuid_of};
 use crate::domain::AgentId;
 use crate::store::control::retrying_lost_races;
 use crate::store::rows::{
-    DIALER_SESSION_COLUMNS, DialerSessionRow, OutcomeRow, convert, convert_opt,
+    CAMPAIGN_COLUMNS, DIALER_SESSION_COLUMNS, DialerSessionRow, OUTCOME_COLUMNS, OutcomeRow,
+    convert, convert_opt,
 };
 use crate::store::{
-    Campaign, CampaignItem, DialerSession, DialerStore, ItemOutcome, ItemState, NewCampaignItem,
-    SessionJoin, SessionState, StoreError, StoreResult, WrapUp,
+    Campaign, CampaignItem, CampaignStatus, DialerSession, DialerStore, FinishedItem, ItemOutcome,
+    ItemState, NewCampaignItem, SessionJoin, SessionState, StoreError, StoreResult, WrapUp,
 };
 
 type Session = DialerSessionRow<Uuid, DateTime<Utc>>;
@@ -25,6 +26,68 @@ const ITEM_SELECT: &str = "SELECT i.id, i.campaign_id, i.position, i.record_id, 
      LEFT JOIN calls c ON c.id = i.call_id";
 
 impl PgStore {
+    /// Frees the session (`ringing` to `ready`) if it is still dialling `item`.
+    async fn free_session(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        session: Uuid,
+        item: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE dialer_sessions SET state = $1, current_item = NULL, updated_at = $2 \
+             WHERE id = $3 AND state = $4 AND current_item = $5",
+        )
+        .bind(SessionState::Ready.as_str())
+        .bind(now)
+        .bind(session)
+        .bind(SessionState::Ringing.as_str())
+        .bind(item)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn try_finish_item(
+        &self,
+        item: Uuid,
+        session: Option<Uuid>,
+        finished: &FinishedItem<'_>,
+    ) -> StoreResult<bool> {
+        let now = now();
+        let mut tx = self.begin_write().await?;
+        let first = sqlx::query(
+            "UPDATE campaign_items SET written = true, talk_secs = COALESCE($1, talk_secs), \
+             updated_at = $2 WHERE id = $3 AND NOT written",
+        )
+        .bind(finished.talk_secs)
+        .bind(now)
+        .bind(item)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !first {
+            return Ok(false);
+        }
+        if let Some((from, to)) = finished.moves {
+            sqlx::query(
+                "UPDATE campaign_items SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+            )
+            .bind(to.as_str())
+            .bind(now)
+            .bind(item)
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Self::insert_outbox(&mut *tx, &finished.write, now).await?;
+        if let Some(session) = session {
+            Self::free_session(&mut tx, session, item, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn try_end_wrap_up(&self, session: Uuid, wrap_up: &WrapUp<'_>) -> StoreResult<bool> {
         let now = now();
         let mut tx = self.begin_write().await?;
@@ -47,19 +110,22 @@ impl PgStore {
         .bind(session)
         .execute(&mut *tx)
         .await?;
+        let mut first = false;
         if let Some(item) = item {
-            sqlx::query(
-                "UPDATE campaign_items SET disposition = $1, notes = $2, updated_at = $3 \
-                 WHERE id = $4",
+            first = sqlx::query(
+                "UPDATE campaign_items SET disposition = $1, notes = $2, written = true, \
+                 updated_at = $3 WHERE id = $4 AND NOT written",
             )
             .bind(wrap_up.disposition)
             .bind(wrap_up.notes)
             .bind(now)
             .bind(item)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected()
+                == 1;
         }
-        if let Some(write) = &wrap_up.write {
+        if let Some(write) = wrap_up.write.as_ref().filter(|_| first) {
             Self::insert_outbox(&mut *tx, write, now).await?;
         }
         tx.commit().await?;
@@ -160,7 +226,7 @@ impl DialerStore for PgStore {
             return Ok(false);
         };
         let from: Vec<&str> = from.iter().map(SessionState::as_str).collect();
-        let keep_item = if to == SessionState::Left {
+        let keep_item = if matches!(to, SessionState::Ready | SessionState::Left) {
             "NULL"
         } else {
             "current_item"
@@ -195,7 +261,23 @@ impl DialerStore for PgStore {
         Ok(())
     }
 
-    async fn claim_item_for_session(&self, session: &str) -> StoreResult<Option<CampaignItem>> {
+    async fn running_dialer_campaigns(&self) -> StoreResult<Vec<Campaign>> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns \
+             WHERE status = $1 AND dialer IS NOT NULL ORDER BY created_at"
+        );
+        let rows: Vec<CampaignRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(CampaignStatus::Running.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        convert(rows)
+    }
+
+    async fn claim_item_for_session(
+        &self,
+        session: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<CampaignItem>> {
         let Some(session) = uuid_of(session) else {
             return Ok(None);
         };
@@ -213,10 +295,12 @@ impl DialerStore for PgStore {
         };
         let item: Option<Uuid> = sqlx::query_scalar(
             "SELECT id FROM campaign_items WHERE campaign_id = $1 AND state = $2 \
+             AND (not_before IS NULL OR not_before <= $3) \
              ORDER BY position LIMIT 1 FOR UPDATE SKIP LOCKED",
         )
         .bind(campaign)
         .bind(ItemState::Pending.as_str())
+        .bind(at)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(item) = item else {
@@ -267,17 +351,76 @@ impl DialerStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn defer_item(&self, item: &str, session: &str, until: DateTime<Utc>) -> StoreResult<()> {
+        let (Some(item), Some(session)) = (uuid_of(item), uuid_of(session)) else {
+            return Err(StoreError::NotFound);
+        };
+        let now = now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE campaign_items SET state = $1, not_before = $2, updated_at = $3 \
+             WHERE id = $4 AND state = $5",
+        )
+        .bind(ItemState::Pending.as_str())
+        .bind(until)
+        .bind(now)
+        .bind(item)
+        .bind(ItemState::Starting.as_str())
+        .execute(&mut *tx)
+        .await?;
+        Self::free_session(&mut tx, session, item, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_item_answered_by(&self, item: &str, answered_by: &str) -> StoreResult<bool> {
+        let Some(item) = uuid_of(item) else {
+            return Ok(false);
+        };
+        let done = sqlx::query(
+            "UPDATE campaign_items SET answered_by = $1, updated_at = $2 \
+             WHERE id = $3 AND answered_by IS NULL",
+        )
+        .bind(answered_by)
+        .bind(now())
+        .bind(item)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_item(&self, finished: FinishedItem<'_>) -> StoreResult<bool> {
+        let Some(item) = uuid_of(finished.item_id) else {
+            return Ok(false);
+        };
+        let session = finished.session_id.and_then(uuid_of);
+        retrying_lost_races(true, || self.try_finish_item(item, session, &finished)).await
+    }
+
+    async fn set_item_talk_secs(&self, item: &str, secs: i64) -> StoreResult<()> {
+        let Some(item) = uuid_of(item) else {
+            return Err(StoreError::NotFound);
+        };
+        sqlx::query("UPDATE campaign_items SET talk_secs = $1, updated_at = $2 WHERE id = $3")
+            .bind(secs)
+            .bind(now())
+            .bind(item)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn item_outcomes(&self, campaign: &str) -> StoreResult<Vec<ItemOutcome>> {
         let Some(campaign) = uuid_of(campaign) else {
             return Ok(Vec::new());
         };
-        let rows: Vec<OutcomeRow<Uuid>> = sqlx::query_as(
-            "SELECT id, session_id, outcome, disposition, notes FROM campaign_items \
-             WHERE campaign_id = $1 ORDER BY position",
-        )
-        .bind(campaign)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT {OUTCOME_COLUMNS} FROM campaign_items WHERE campaign_id = $1 ORDER BY position"
+        );
+        let rows: Vec<OutcomeRow<Uuid, DateTime<Utc>>> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(campaign)
+            .fetch_all(&self.pool)
+            .await?;
         convert(rows)
     }
 

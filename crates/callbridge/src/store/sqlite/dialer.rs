@@ -4,15 +4,18 @@
 use async_trait::async_trait;
 use sqlx::AssertSqlSafe;
 
-use super::{ItemRow, SqliteStore, now_ms, placeholders};
+use chrono::{DateTime, Utc};
+
+use super::{CampaignRow, ItemRow, SqliteStore, now_ms, placeholders, to_ms};
 use crate::domain::AgentId;
 use crate::store::control::retrying_lost_races;
 use crate::store::rows::{
-    DIALER_SESSION_COLUMNS, DialerSessionRow, OutcomeRow, convert, convert_opt,
+    CAMPAIGN_COLUMNS, DIALER_SESSION_COLUMNS, DialerSessionRow, OUTCOME_COLUMNS, OutcomeRow,
+    convert, convert_opt,
 };
 use crate::store::{
-    Campaign, CampaignItem, DialerSession, DialerStore, ItemOutcome, ItemState, NewCampaignItem,
-    SessionJoin, SessionState, StoreError, StoreResult, WrapUp,
+    Campaign, CampaignItem, CampaignStatus, DialerSession, DialerStore, FinishedItem, ItemOutcome,
+    ItemState, NewCampaignItem, SessionJoin, SessionState, StoreError, StoreResult, WrapUp,
 };
 
 type Session = DialerSessionRow<String, i64>;
@@ -22,6 +25,63 @@ const ITEM_SELECT: &str = "SELECT i.id, i.campaign_id, i.position, i.record_id, 
      LEFT JOIN calls c ON c.id = i.call_id";
 
 impl SqliteStore {
+    /// Frees the session (`ringing` to `ready`) if it is still dialling `item`.
+    async fn free_session(
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        session: &str,
+        item: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE dialer_sessions SET state = $1, current_item = NULL, updated_at = $2 \
+             WHERE id = $3 AND state = $4 AND current_item = $5",
+        )
+        .bind(SessionState::Ready.as_str())
+        .bind(now)
+        .bind(session)
+        .bind(SessionState::Ringing.as_str())
+        .bind(item)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn try_finish_item(&self, finished: &FinishedItem<'_>) -> StoreResult<bool> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let first = sqlx::query(
+            "UPDATE campaign_items SET written = 1, talk_secs = COALESCE($1, talk_secs), \
+             updated_at = $2 WHERE id = $3 AND written = 0",
+        )
+        .bind(finished.talk_secs)
+        .bind(now)
+        .bind(finished.item_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !first {
+            return Ok(false);
+        }
+        if let Some((from, to)) = finished.moves {
+            sqlx::query(
+                "UPDATE campaign_items SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4",
+            )
+            .bind(to.as_str())
+            .bind(now)
+            .bind(finished.item_id)
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Self::insert_outbox(&mut *tx, &finished.write, now).await?;
+        if let Some(session) = finished.session_id {
+            Self::free_session(&mut tx, session, finished.item_id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn try_end_wrap_up(&self, wrap_up: &WrapUp<'_>) -> StoreResult<bool> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
@@ -44,19 +104,22 @@ impl SqliteStore {
         .bind(wrap_up.session_id)
         .execute(&mut *tx)
         .await?;
+        let mut first = false;
         if let Some(item) = item {
-            sqlx::query(
-                "UPDATE campaign_items SET disposition = $1, notes = $2, updated_at = $3 \
-                 WHERE id = $4",
+            first = sqlx::query(
+                "UPDATE campaign_items SET disposition = $1, notes = $2, written = 1, \
+                 updated_at = $3 WHERE id = $4 AND written = 0",
             )
             .bind(wrap_up.disposition)
             .bind(wrap_up.notes)
             .bind(now)
             .bind(item)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected()
+                == 1;
         }
-        if let Some(write) = &wrap_up.write {
+        if let Some(write) = wrap_up.write.as_ref().filter(|_| first) {
             Self::insert_outbox(&mut *tx, write, now).await?;
         }
         tx.commit().await?;
@@ -153,7 +216,7 @@ impl DialerStore for SqliteStore {
         if from.is_empty() {
             return Ok(false);
         }
-        let keep_item = if to == SessionState::Left {
+        let keep_item = if matches!(to, SessionState::Ready | SessionState::Left) {
             "NULL"
         } else {
             "current_item"
@@ -188,7 +251,23 @@ impl DialerStore for SqliteStore {
         Ok(())
     }
 
-    async fn claim_item_for_session(&self, session: &str) -> StoreResult<Option<CampaignItem>> {
+    async fn running_dialer_campaigns(&self) -> StoreResult<Vec<Campaign>> {
+        let sql = format!(
+            "SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns \
+             WHERE status = $1 AND dialer IS NOT NULL ORDER BY created_at"
+        );
+        let rows: Vec<CampaignRow> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(CampaignStatus::Running.as_str())
+            .fetch_all(&self.readers)
+            .await?;
+        convert(rows)
+    }
+
+    async fn claim_item_for_session(
+        &self,
+        session: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<CampaignItem>> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let campaign: Option<String> = sqlx::query_scalar(
@@ -203,10 +282,11 @@ impl DialerStore for SqliteStore {
         };
         let item: Option<String> = sqlx::query_scalar(
             "SELECT id FROM campaign_items WHERE campaign_id = $1 AND state = $2 \
-             ORDER BY position LIMIT 1",
+             AND (not_before IS NULL OR not_before <= $3) ORDER BY position LIMIT 1",
         )
         .bind(campaign.as_str())
         .bind(ItemState::Pending.as_str())
+        .bind(to_ms(at))
         .fetch_optional(&mut *tx)
         .await?;
         let Some(item) = item else {
@@ -255,14 +335,60 @@ impl DialerStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn item_outcomes(&self, campaign: &str) -> StoreResult<Vec<ItemOutcome>> {
-        let rows: Vec<OutcomeRow<String>> = sqlx::query_as(
-            "SELECT id, session_id, outcome, disposition, notes FROM campaign_items \
-             WHERE campaign_id = $1 ORDER BY position",
+    async fn defer_item(&self, item: &str, session: &str, until: DateTime<Utc>) -> StoreResult<()> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE campaign_items SET state = $1, not_before = $2, updated_at = $3 \
+             WHERE id = $4 AND state = $5",
         )
-        .bind(campaign)
-        .fetch_all(&self.readers)
+        .bind(ItemState::Pending.as_str())
+        .bind(to_ms(until))
+        .bind(now)
+        .bind(item)
+        .bind(ItemState::Starting.as_str())
+        .execute(&mut *tx)
         .await?;
+        Self::free_session(&mut tx, session, item, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_item_answered_by(&self, item: &str, answered_by: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE campaign_items SET answered_by = $1, updated_at = $2 \
+             WHERE id = $3 AND answered_by IS NULL",
+        )
+        .bind(answered_by)
+        .bind(now_ms())
+        .bind(item)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_item(&self, finished: FinishedItem<'_>) -> StoreResult<bool> {
+        retrying_lost_races(true, || self.try_finish_item(&finished)).await
+    }
+
+    async fn set_item_talk_secs(&self, item: &str, secs: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE campaign_items SET talk_secs = $1, updated_at = $2 WHERE id = $3")
+            .bind(secs)
+            .bind(now_ms())
+            .bind(item)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn item_outcomes(&self, campaign: &str) -> StoreResult<Vec<ItemOutcome>> {
+        let sql = format!(
+            "SELECT {OUTCOME_COLUMNS} FROM campaign_items WHERE campaign_id = $1 ORDER BY position"
+        );
+        let rows: Vec<OutcomeRow<String, i64>> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(campaign)
+            .fetch_all(&self.readers)
+            .await?;
         convert(rows)
     }
 
