@@ -6,7 +6,7 @@
 //! it works the same whichever instance handled a webhook, and after a crash.
 
 mod api;
-mod campaigns;
+pub(crate) mod campaigns;
 pub mod dialer;
 mod errors;
 mod lead;
@@ -85,4 +85,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::http::pause))
         .routes(routes!(campaigns::http::resume))
         .routes(routes!(campaigns::http::cancel))
+        .routes(routes!(dialer::http::join))
+        .routes(routes!(dialer::http::wrap_up))
+        .routes(routes!(dialer::http::pause_session))
+        .routes(routes!(dialer::http::resume_session))
+        .routes(routes!(dialer::http::leave))
+        .routes(routes!(dialer::webhooks::agent_status))
+        .routes(routes!(dialer::webhooks::detection))
+        .routes(routes!(dialer::webhooks::customer_status))
 }

@@ -173,6 +173,8 @@ pub trait DialerStore: Send + Sync {
     /// Gives a claimed item back to the queue until `until` (its recipient's calling hours), and
     /// frees its session, in one transaction.
     async fn defer_item(&self, item: &str, session: &str, until: DateTime<Utc>) -> StoreResult<()>;
+    /// Frees the session (`ringing` to `ready`) if it is still dialling `item`; whether it was.
+    async fn release_session(&self, session: &str, item: &str) -> StoreResult<bool>;
     /// Keeps what detection said of the item's customer, unless it is known already.
     async fn set_item_answered_by(&self, item: &str, answered_by: &str) -> StoreResult<bool>;
     /// In one transaction, unless the item's outcome was queued already: the item's move, its

@@ -32,8 +32,8 @@ impl PgStore {
         session: Uuid,
         item: Uuid,
         now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        let freed = sqlx::query(
             "UPDATE dialer_sessions SET state = $1, current_item = NULL, updated_at = $2 \
              WHERE id = $3 AND state = $4 AND current_item = $5",
         )
@@ -44,7 +44,7 @@ impl PgStore {
         .bind(item)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(freed.rows_affected() == 1)
     }
 
     async fn try_finish_item(
@@ -371,6 +371,16 @@ impl DialerStore for PgStore {
         Self::free_session(&mut tx, session, item, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn release_session(&self, session: &str, item: &str) -> StoreResult<bool> {
+        let (Some(session), Some(item)) = (uuid_of(session), uuid_of(item)) else {
+            return Ok(false);
+        };
+        let mut tx = self.begin_write().await?;
+        let freed = Self::free_session(&mut tx, session, item, now()).await?;
+        tx.commit().await?;
+        Ok(freed)
     }
 
     async fn set_item_answered_by(&self, item: &str, answered_by: &str) -> StoreResult<bool> {

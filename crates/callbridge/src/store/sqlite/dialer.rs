@@ -31,8 +31,8 @@ impl SqliteStore {
         session: &str,
         item: &str,
         now: i64,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        let freed = sqlx::query(
             "UPDATE dialer_sessions SET state = $1, current_item = NULL, updated_at = $2 \
              WHERE id = $3 AND state = $4 AND current_item = $5",
         )
@@ -43,7 +43,7 @@ impl SqliteStore {
         .bind(item)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(freed.rows_affected() == 1)
     }
 
     async fn try_finish_item(&self, finished: &FinishedItem<'_>) -> StoreResult<bool> {
@@ -352,6 +352,13 @@ impl DialerStore for SqliteStore {
         Self::free_session(&mut tx, session, item, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn release_session(&self, session: &str, item: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let freed = Self::free_session(&mut tx, session, item, now_ms()).await?;
+        tx.commit().await?;
+        Ok(freed)
     }
 
     async fn set_item_answered_by(&self, item: &str, answered_by: &str) -> StoreResult<bool> {
