@@ -42,10 +42,15 @@ where
         async move { runner.step().await }
     });
     let dialer = super::dialer::runner::Runner::new(state);
-    let dialer = repeat("airtable session campaigns", poll, stop.clone(), move || {
-        let dialer = dialer.clone();
-        async move { dialer.step().await }
-    });
+    let dialer = repeat(
+        "airtable session campaigns",
+        poll,
+        stop.clone(),
+        move || {
+            let dialer = dialer.clone();
+            async move { dialer.step().await }
+        },
+    );
     tokio::join!(scanner, writer, runner, dialer);
 }
 

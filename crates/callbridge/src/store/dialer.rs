@@ -156,8 +156,9 @@ pub trait DialerStore: Send + Sync {
         from: &[SessionState],
         to: SessionState,
     ) -> StoreResult<bool>;
-    /// Stores the Twilio call SID of the agent's leg in the session's conference.
-    async fn set_session_agent_leg(&self, id: &str, call_sid: &str) -> StoreResult<()>;
+    /// Stores the Twilio call SID of the agent's leg in the session's conference; `None` once
+    /// that leg is over.
+    async fn set_session_agent_leg(&self, id: &str, call_sid: Option<&str>) -> StoreResult<()>;
     /// The running campaigns worked in sessions, oldest first.
     async fn running_dialer_campaigns(&self) -> StoreResult<Vec<Campaign>>;
     /// For a `ready` session, in one transaction: the campaign's first pending item (of those

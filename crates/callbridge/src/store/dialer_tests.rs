@@ -87,7 +87,7 @@ async fn joining_again_finds_the_session_until_the_agent_leaves() {
         assert_eq!(session.mode, CallMode::Phone);
 
         store
-            .set_session_agent_leg(&session.id, "CA0001")
+            .set_session_agent_leg(&session.id, Some("CA0001"))
             .await
             .unwrap();
         assert!(

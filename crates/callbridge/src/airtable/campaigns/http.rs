@@ -7,8 +7,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{
-    CANCEL, CampaignView, PAUSE, RESUME, StatusChange, agents_campaign, move_campaign, queue,
-    settings_of, view_of,
+    CANCEL, CampaignView, PAUSE, RESUME, StatusChange, agents_campaign, full_view, move_campaign,
+    queue,
 };
 use crate::airtable::api::{caller, configured};
 use crate::airtable::dialer::RawSettings;
@@ -149,11 +149,9 @@ pub async fn progress(
     Path(id): Path<String>,
 ) -> Result<Success<CampaignView>, ApiError> {
     let (campaign, agent) = own_campaign(&state, &headers, None, &id).await?;
-    let items = state.store.campaign_items(&campaign.id).await?;
-    let settings = settings_of(state.store.as_ref(), &campaign.id).await?;
     Ok(success(
         "Campaign",
-        view_of(&campaign, &agent, &items, settings),
+        full_view(&state, &campaign, &agent).await?,
     ))
 }
 
@@ -167,11 +165,9 @@ async fn change(
     let to = change.to;
     let (campaign, agent) = own_campaign(&state, &headers, token.as_deref(), &id).await?;
     let campaign = move_campaign(state.store.as_ref(), campaign, change).await?;
-    let items = state.store.campaign_items(&campaign.id).await?;
-    let settings = settings_of(state.store.as_ref(), &campaign.id).await?;
     Ok(success(
         format!("Campaign {}", to.as_str()),
-        view_of(&campaign, &agent, &items, settings),
+        full_view(&state, &campaign, &agent).await?,
     ))
 }
 

@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::dialer::progress::DialerProgress;
 use super::dialer::{self, CampaignMode, DialerSettings, RawSettings};
 use super::lead::{INVALID_PHONE, failure_status, mark, phone_text, write_first_status};
 use super::{Airtable, AirtableError};
@@ -34,6 +35,9 @@ pub struct CampaignView {
     /// How a session campaign works its records; absent for a per-record one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub settings: Option<DialerSettings>,
+    /// A session campaign's outcomes, pace and agents; absent for a per-record one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialer: Option<DialerProgress>,
     pub total: usize,
     /// Items per outcome: pending, starting, in_progress, completed, failed, canceled.
     #[schema(value_type = BTreeMap<String, u64>)]
@@ -103,11 +107,30 @@ pub(super) fn view_of(
             CampaignMode::PerRecord
         },
         settings,
+        dialer: None,
         total: items.len(),
         counts,
         current,
         created_at: campaign.created_at,
     }
+}
+
+/// The campaign's view, with a session campaign's progress.
+pub(super) async fn full_view(
+    state: &AppState,
+    campaign: &Campaign,
+    agent: &str,
+) -> Result<CampaignView, StoreError> {
+    let items = state.store.campaign_items(&campaign.id).await?;
+    let settings = settings_of(state.store.as_ref(), &campaign.id).await?;
+    let session = settings.is_some();
+    let mut view = view_of(campaign, agent, &items, settings);
+    if session {
+        view.dialer = Some(dialer::progress::of(state, &campaign.id, &items).await?);
+        // The per-record counts say nothing of a session campaign's items.
+        view.current = None;
+    }
+    Ok(view)
 }
 
 /// The settings a session campaign was created with; `None` for a per-record campaign.

@@ -102,8 +102,10 @@ pub struct SessionTokenOnly {
     pub token: Option<String>,
 }
 
-/// The caller, their campaign, and its session settings.
-async fn own_session_campaign(
+/// The caller, the campaign, and its session settings. Any agent may work a session campaign
+/// (a team works one list); a per-record campaign is its creator's alone, and is not found
+/// for anyone else.
+async fn session_campaign(
     state: &AppState,
     headers: &HeaderMap,
     token: Option<&str>,
@@ -111,10 +113,15 @@ async fn own_session_campaign(
 ) -> Result<(Agent, Campaign, DialerSettings), ApiError> {
     configured(state)?;
     let agent = caller(state, headers, token).await?;
-    let campaign = agents_campaign(state.store.as_ref(), &agent, id).await?;
-    let settings = settings_of(state.store.as_ref(), &campaign.id)
+    let store = state.store.as_ref();
+    let campaign = store
+        .campaign_by_id(id)
         .await?
-        .ok_or(AirtableError::Dialer(DialerError::NotASessionCampaign))?;
+        .ok_or_else(|| AirtableError::NoCampaign(id.to_owned()))?;
+    let Some(settings) = settings_of(store, &campaign.id).await? else {
+        agents_campaign(store, &agent, id).await?;
+        return Err(AirtableError::Dialer(DialerError::NotASessionCampaign).into());
+    };
     Ok((agent, campaign, settings))
 }
 
@@ -145,7 +152,7 @@ pub async fn join(
 ) -> Result<Success<SessionView>, ApiError> {
     let mode = session::mode(body.mode.as_deref()).map_err(AirtableError::from)?;
     let (agent, campaign, settings) =
-        own_session_campaign(&state, &headers, body.token.as_deref(), &id).await?;
+        session_campaign(&state, &headers, body.token.as_deref(), &id).await?;
     let joined = session::join(&state, &agent, &campaign, mode).await?;
     Ok(success(
         "Joined the session",
@@ -177,7 +184,7 @@ pub async fn wrap_up(
     JsonOrForm(body): JsonOrForm<WrapUpBody>,
 ) -> Result<Success<SessionView>, ApiError> {
     let (agent, campaign, settings) =
-        own_session_campaign(&state, &headers, body.token.as_deref(), &id).await?;
+        session_campaign(&state, &headers, body.token.as_deref(), &id).await?;
     // Checked first: a bad outcome is refused whatever the session's state.
     let said: Disposition =
         session::disposition(&settings, body.outcome.as_deref(), body.notes.as_deref())
@@ -205,7 +212,7 @@ async fn act(
     what: Action,
 ) -> Result<Success<SessionView>, ApiError> {
     let (agent, campaign, settings) =
-        own_session_campaign(&state, &headers, token.as_deref(), &id).await?;
+        session_campaign(&state, &headers, token.as_deref(), &id).await?;
     let current = session::current(&state, &agent, &campaign).await?;
     let message = match what {
         Action::Pause => {

@@ -6,6 +6,7 @@ mod errors;
 pub mod guard;
 pub(crate) mod http;
 pub mod outcome;
+pub mod progress;
 pub mod runner;
 pub mod session;
 pub mod settings;

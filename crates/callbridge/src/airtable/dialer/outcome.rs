@@ -187,7 +187,14 @@ mod tests {
         for set in [json!(true), json!("yes"), json!(1), json!(["x"])] {
             assert!(do_not_call(Some(&set)), "{set}");
         }
-        for unset in [json!(false), json!(""), json!("no"), json!(0), json!([]), Value::Null] {
+        for unset in [
+            json!(false),
+            json!(""),
+            json!("no"),
+            json!(0),
+            json!([]),
+            Value::Null,
+        ] {
             assert!(!do_not_call(Some(&unset)), "{unset}");
         }
         assert!(!do_not_call(None));

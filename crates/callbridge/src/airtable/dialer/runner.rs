@@ -211,10 +211,7 @@ impl Runner {
         match hours(settings).window(&phone, Utc::now()) {
             Window::Open { .. } => {}
             Window::Closed { opens } => {
-                state
-                    .store
-                    .defer_item(&item.id, &session.id, opens)
-                    .await?;
+                state.store.defer_item(&item.id, &session.id, opens).await?;
                 return Ok(false);
             }
             Window::Never => {
@@ -311,9 +308,8 @@ fn customer_call(
     item: &CampaignItem,
     phone: &PhoneNumber,
 ) -> Result<CreateCall, AirtableError> {
-    let wait = twiml::awaiting_detection().map_err(|e| {
-        crate::calls::CallError::Internal(format!("could not write TwiML: {e}"))
-    })?;
+    let wait = twiml::awaiting_detection()
+        .map_err(|e| crate::calls::CallError::Internal(format!("could not write TwiML: {e}")))?;
     let settings = &state.settings;
     let mut create = CreateCall::new(
         phone.as_str(),
@@ -380,6 +376,9 @@ mod tests {
             settings.start.format("%H:%M"),
             settings.end.format("%H:%M")
         );
-        assert_eq!(text.parse::<CallingHours>().unwrap(), CallingHours::default());
+        assert_eq!(
+            text.parse::<CallingHours>().unwrap(),
+            CallingHours::default()
+        );
     }
 }

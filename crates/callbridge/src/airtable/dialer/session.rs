@@ -4,10 +4,10 @@
 
 use twilio::{CallInstructions, CallUpdateStatus, CreateCall, HttpMethod, UpdateCall};
 
+use super::DialerError;
 use super::outcome::{self, Written};
 use super::settings::DialerSettings;
 use super::twiml::{AGENT_STATUS_PATH, agent_room, session_url};
-use super::DialerError;
 use crate::airtable::AirtableError;
 use crate::calls::CallError;
 use crate::calls::agent_leg::TwilioFailure;
@@ -68,7 +68,8 @@ pub async fn join(
             conference: &conference,
         })
         .await?;
-    if session.state != SessionState::Joining {
+    if session.state != SessionState::Joining || session.agent_call_sid.is_some() {
+        // The agent is there, or their phone is ringing already.
         return Ok(session);
     }
     let room = agent_room(&session.conference)
@@ -93,7 +94,7 @@ pub async fn join(
         .map_err(|err| TwilioFailure::of(&err).to_error(&err))?;
     state
         .store
-        .set_session_agent_leg(&session.id, &created.sid)
+        .set_session_agent_leg(&session.id, Some(&created.sid))
         .await?;
     tracing::info!(session = %session.id, campaign = %campaign.id, "agent dialled into the session");
     Ok(state
@@ -247,7 +248,12 @@ pub async fn wrap_up(
 ) -> Result<(), AirtableError> {
     let said = disposition(settings, outcome, notes)?;
     if !end_wrap_up(state, session, Some(&said)).await? {
-        return Err(cannot(state, session, "wrap up: no call is waiting for its outcome").await?);
+        return Err(cannot(
+            state,
+            session,
+            "wrap up: no call is waiting for its outcome",
+        )
+        .await?);
     }
     Ok(())
 }
@@ -319,6 +325,7 @@ pub async fn agent_leg(
         }
         "completed" | "busy" | "no-answer" | "failed" | "canceled" => {
             end_wrap_up(state, &session, None).await?;
+            state.store.set_session_agent_leg(&session.id, None).await?;
             let moved = state
                 .store
                 .move_session(
@@ -359,4 +366,3 @@ pub async fn close_all(state: &AppState, campaign: &str) -> Result<(), AirtableE
     }
     Ok(())
 }
-

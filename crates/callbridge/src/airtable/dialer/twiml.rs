@@ -80,11 +80,17 @@ mod tests {
     #[test]
     fn the_agent_stays_in_the_room_and_customers_come_and_go() {
         let agent = agent_room("cb-s-1").unwrap();
-        assert!(agent.contains(r#"startConferenceOnEnter="true""#), "{agent}");
+        assert!(
+            agent.contains(r#"startConferenceOnEnter="true""#),
+            "{agent}"
+        );
         assert!(agent.contains(r#"endConferenceOnExit="true""#), "{agent}");
         assert!(agent.contains(r#"beep="false""#), "{agent}");
         let customer = to_agent("cb-s-1").unwrap();
-        assert!(customer.contains(r#"endConferenceOnExit="false""#), "{customer}");
+        assert!(
+            customer.contains(r#"endConferenceOnExit="false""#),
+            "{customer}"
+        );
         assert!(customer.contains(">cb-s-1</Conference>"), "{customer}");
     }
 

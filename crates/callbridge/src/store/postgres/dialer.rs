@@ -245,7 +245,7 @@ impl DialerStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn set_session_agent_leg(&self, id: &str, call_sid: &str) -> StoreResult<()> {
+    async fn set_session_agent_leg(&self, id: &str, call_sid: Option<&str>) -> StoreResult<()> {
         let id = uuid_of(id).ok_or(StoreError::NotFound)?;
         let done = sqlx::query(
             "UPDATE dialer_sessions SET agent_call_sid = $1, updated_at = $2 WHERE id = $3",

@@ -1,0 +1,440 @@
+//! Session campaigns: agents stay on the line while the campaign dials records for them, with
+//! answering-machine detection, voicemail, wrap-ups, do-not-call and calling hours.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use airtable::fake::{FakeAirtable, FakeConfig};
+use callbridge::store::testing::TestDatabase;
+use chrono::{Timelike, Utc};
+use serde_json::{Value, json};
+use twilio_sim::{Answer, NumberBehaviour, Sim};
+
+use crate::airtable_call::{Instance, eventually, talker, writes_settled};
+use crate::helpers::{expect_error, expect_success, sim_config};
+
+const DISPOSITIONS: [&str; 3] = ["Sale", "No interest", "Call back"];
+
+async fn progress(app: &Instance, token: &str, id: &str) -> Value {
+    expect_success(app.get(&format!("/airtable/campaigns/{id}"), token).await).await["data"].clone()
+}
+
+/// Hours open now in New York (where the `+1202` numbers ring) for the next two hours, and
+/// closed in London, four or five hours ahead whatever the season.
+fn hours_open_in_new_york() -> Value {
+    let ny = Utc::now().with_timezone(&chrono_tz::America::New_York);
+    let minute = ny.hour() * 60 + ny.minute();
+    let start = minute.saturating_sub(60);
+    let end = (minute + 120).min(23 * 60 + 59);
+    let hh_mm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+    json!({"start": hh_mm(start), "end": hh_mm(end)})
+}
+
+fn session_campaign(extra: Value) -> Value {
+    let mut body = json!({
+        "view": "To call",
+        "agent": "ada@example.com",
+        "mode": "session",
+        "voicemail": {"say": "Sorry we missed you, we will call again."},
+        "dispositions": DISPOSITIONS,
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        body[k] = v;
+    }
+    body
+}
+
+#[tokio::test]
+async fn bad_session_settings_are_refused_and_change_nothing() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let app = Instance::start(&db, &sim, &fake, |_| {}).await;
+    let (agent, token) = app.agent("ada@example.com", "+14155550101").await;
+    fake.set_view(
+        "To call",
+        [fake.insert_record(json!({"Phone": "+12025550100"}))],
+    );
+
+    for (extra, says) in [
+        (json!({"dispositions": []}), "dispositions must be a list"),
+        (
+            json!({"dispositions": ["Sale", "sale"]}),
+            "dispositions lists \"sale\" twice",
+        ),
+        (json!({"voicemail": null}), "voicemail is required"),
+        (
+            json!({"voicemail": {"play": "http://example.com/a.mp3"}}),
+            "voicemail must be",
+        ),
+        (json!({"wrap_up_secs": 0}), "wrap_up_secs must be"),
+        (json!({"fax": "ignore"}), "fax must be"),
+        (
+            json!({"calling_hours": {"start": "22:00", "end": "09:00"}}),
+            "calling_hours must be",
+        ),
+        (json!({"mode": "turbo"}), "mode must be"),
+    ] {
+        let (status, body) = expect_error(
+            app.post(
+                "/airtable/campaigns",
+                &token,
+                &session_campaign(extra.clone()),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 400, "{extra}: {body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(says), "{extra}: {message}");
+    }
+    let (status, body) = expect_error(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &json!({"view": "To call", "agent": "ada@example.com", "dispositions": ["Sale"]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("only apply to a campaign with"),
+        "{body}"
+    );
+    assert!(
+        app.store
+            .campaigns_for_agent(agent, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a refused campaign is not stored"
+    );
+
+    // A per-record campaign cannot be joined, and a session needs an outcome from the list.
+    let per_record = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &json!({"view": "To call", "agent": "ada@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(per_record["data"]["mode"], "per_record");
+    let id = per_record["data"]["id"].as_str().unwrap();
+    let (status, _) = expect_error(
+        app.post(
+            &format!("/airtable/campaigns/{id}/join"),
+            &token,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 409);
+    app.kill().await;
+}
+
+/// Numbers of each kind in the campaign, ten of each but the kinds that are never dialled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Kind {
+    Human,
+    Machine,
+    Busy,
+    NoAnswer,
+    Invalid,
+    DoNotCall,
+    OutOfHours,
+}
+
+impl Kind {
+    fn of(i: usize) -> Self {
+        match i % 10 {
+            0..=2 => Self::Human,
+            3 | 4 => Self::Machine,
+            5 => Self::Busy,
+            6 => Self::NoAnswer,
+            7 => Self::Invalid,
+            8 => Self::DoNotCall,
+            _ => Self::OutOfHours,
+        }
+    }
+
+    fn status(self) -> Option<&'static str> {
+        match self {
+            Self::Human => Some("completed"),
+            Self::Machine => Some("voicemail"),
+            Self::Busy => Some("failed: recipient_busy"),
+            Self::NoAnswer => Some("failed: recipient_no_answer"),
+            Self::Invalid => Some("failed: invalid phone number"),
+            Self::DoNotCall => Some("skipped: do not call"),
+            Self::OutOfHours => None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_agents_work_fifty_mixed_records_each_written_once() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let app = Instance::start(&db, &sim, &fake, |raw| {
+        raw.calls_per_second = Some("20".into());
+        raw.allowed_destinations = Some("US,GB".into());
+    })
+    .await;
+    let (_, ada) = app.agent("ada@example.com", "+14155550101").await;
+    let (_, bob) = app.agent("bob@example.com", "+14155550102").await;
+
+    let mut records: Vec<(String, Kind, String)> = Vec::new();
+    for i in 0..50 {
+        let kind = Kind::of(i);
+        let phone = match kind {
+            Kind::OutOfHours => format!("+44207946{:04}", 100 + i),
+            Kind::Invalid => "call me".to_owned(),
+            _ => format!("+1202555{:04}", 100 + i),
+        };
+        match kind {
+            Kind::Human | Kind::DoNotCall => sim.set_number(&phone, talker(20_000)),
+            Kind::Machine => sim.set_number(
+                &phone,
+                NumberBehaviour {
+                    answer: Answer::Machine,
+                    ..NumberBehaviour::default()
+                },
+            ),
+            Kind::Busy => sim.set_number(
+                &phone,
+                NumberBehaviour {
+                    answer: Answer::Busy,
+                    ..NumberBehaviour::default()
+                },
+            ),
+            Kind::NoAnswer => sim.set_number(
+                &phone,
+                NumberBehaviour {
+                    answer: Answer::NoAnswer,
+                    ..NumberBehaviour::default()
+                },
+            ),
+            Kind::Invalid | Kind::OutOfHours => {}
+        }
+        let fields = if kind == Kind::DoNotCall {
+            json!({"Phone": phone, "Do Not Call": true})
+        } else {
+            json!({"Phone": phone})
+        };
+        records.push((fake.insert_record(fields), kind, phone));
+    }
+    fake.set_view("To call", records.iter().map(|(id, _, _)| id.clone()));
+
+    let created = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &ada,
+            &session_campaign(json!({
+                "wrap_up_secs": 600,
+                "calling_hours": hours_open_in_new_york(),
+            })),
+        )
+        .await,
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["data"]["mode"], "session");
+    assert_eq!(created["data"]["total"], 50);
+    assert_eq!(
+        created["data"]["settings"]["dispositions"],
+        json!(DISPOSITIONS)
+    );
+
+    let joined = expect_success(
+        app.post(
+            &format!("/airtable/campaigns/{id}/join"),
+            &ada,
+            &json!({"mode": "phone"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(joined["data"]["dispositions"], json!(DISPOSITIONS));
+    let again = expect_success(
+        app.post(&format!("/airtable/campaigns/{id}/join"), &ada, &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        again["data"]["id"], joined["data"]["id"],
+        "joining twice is one session"
+    );
+    // A team works one list: Bob joins Ada's campaign with his own session.
+    let bobs = expect_success(
+        app.post(&format!("/airtable/campaigns/{id}/join"), &bob, &json!({}))
+            .await,
+    )
+    .await;
+    assert_ne!(bobs["data"]["id"], joined["data"]["id"]);
+    let tokens: HashMap<&str, &str> = HashMap::from([
+        ("ada@example.com", ada.as_str()),
+        ("bob@example.com", bob.as_str()),
+    ]);
+
+    let in_hours = records
+        .iter()
+        .filter(|(_, kind, _)| *kind != Kind::OutOfHours)
+        .count();
+    let wrapped = AtomicUsize::new(0);
+    eventually("every record in its hours to be written", || {
+        let (app, ada, id, tokens) = (&app, &ada, &id, &tokens);
+        let wrapped = &wrapped;
+        async move {
+            let now = progress(app, ada, id).await;
+            for session in now["dialer"]["sessions"].as_array().unwrap() {
+                if session["state"] == "wrap_up" {
+                    let token = tokens[session["agent"].as_str().unwrap()];
+                    let n = wrapped.load(Ordering::Relaxed);
+                    let outcome = DISPOSITIONS[n % DISPOSITIONS.len()];
+                    let body = json!({"outcome": outcome, "notes": format!("note {n}")});
+                    let answer = app
+                        .post(&format!("/airtable/campaigns/{id}/wrap-up"), token, &body)
+                        .await;
+                    if answer.status() == 200 {
+                        wrapped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            let written = app
+                .store
+                .item_outcomes(id)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|o| o.written)
+                .count();
+            written == in_hours
+        }
+    })
+    .await;
+
+    let done = progress(&app, &ada, &id).await;
+    let counts = &done["dialer"]["counts"];
+    assert_eq!(counts["human"], 15, "{done}");
+    assert_eq!(counts["voicemail"], 10, "{done}");
+    assert_eq!(counts["busy"], 5, "{done}");
+    assert_eq!(counts["no_answer"], 5, "{done}");
+    assert_eq!(counts["invalid"], 5, "{done}");
+    assert_eq!(counts["dnc"], 5, "{done}");
+    assert_eq!(counts["abandoned"], 0, "{done}");
+    assert_eq!(counts["out_of_hours"], 5, "{done}");
+    assert_eq!(counts["dialled"], 35, "{done}");
+    assert_eq!(done["dialer"]["abandon_rate"], 0.0);
+    assert_eq!(done["dialer"]["pace"], "normal");
+    assert_eq!(done["status"], "running", "out-of-hours records still wait");
+    assert_eq!(wrapped.load(Ordering::Relaxed), 15);
+
+    for (record, kind, _) in &records {
+        if *kind != Kind::OutOfHours {
+            eventually("the record's write to reach Airtable", || async {
+                writes_settled(&app.store, record).await
+            })
+            .await;
+        }
+    }
+    let mut seen: BTreeMap<Kind, usize> = BTreeMap::new();
+    for (record, kind, _) in &records {
+        let statuses = fake.field_history(record, "Call Status");
+        let Some(want) = kind.status() else {
+            assert!(
+                statuses.is_empty(),
+                "{record} waits for its hours: {statuses:?}"
+            );
+            continue;
+        };
+        assert_eq!(statuses, [json!(want)], "{record} ({kind:?}) written once");
+        let fields = fake.record(record).unwrap();
+        match kind {
+            Kind::Human => {
+                assert_eq!(fields["Answered By"], "human", "{fields:?}");
+                let disposition = fields["Disposition"].as_str().unwrap();
+                assert!(DISPOSITIONS.contains(&disposition), "{fields:?}");
+                assert!(fields["Notes"].as_str().unwrap().starts_with("note "));
+                assert_eq!(fake.field_history(record, "Disposition").len(), 1);
+            }
+            Kind::Machine => {
+                assert_eq!(fields["Answered By"], "machine_end_beep", "{fields:?}");
+                assert!(!fields.contains_key("Disposition"), "{fields:?}");
+            }
+            _ => assert!(!fields.contains_key("Disposition"), "{fields:?}"),
+        }
+        *seen.entry(*kind).or_default() += 1;
+    }
+    assert_eq!(seen.values().sum::<usize>(), in_hours);
+
+    // What the simulator saw: nobody dialled twice, nobody dialled who should not be, no
+    // machine ever in an agent's conference, every person in one.
+    let calls: Value = reqwest::get(sim.base_url().join("/sim/calls").unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut dialled: HashMap<String, Vec<Value>> = HashMap::new();
+    for call in calls["calls"].as_array().unwrap() {
+        dialled
+            .entry(call["to"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(call.clone());
+    }
+    assert_eq!(
+        dialled["+14155550101"].len(),
+        1,
+        "Ada's phone was dialled once"
+    );
+    assert_eq!(
+        dialled["+14155550102"].len(),
+        1,
+        "Bob's phone was dialled once"
+    );
+    let per_agent: Vec<u64> = done["dialer"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["counts"]["human"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(per_agent.iter().sum::<u64>(), 15, "{done}");
+    for (_, kind, phone) in &records {
+        let legs = dialled.get(phone).cloned().unwrap_or_default();
+        match kind {
+            Kind::Invalid | Kind::DoNotCall | Kind::OutOfHours => {
+                assert!(legs.is_empty(), "{phone} ({kind:?}) was dialled");
+            }
+            _ => assert_eq!(legs.len(), 1, "{phone} ({kind:?}): {legs:?}"),
+        }
+        if let [leg] = legs.as_slice() {
+            let in_room = leg["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["event"].as_str().unwrap().contains("conference"));
+            assert_eq!(in_room, *kind == Kind::Human, "{phone} ({kind:?}): {leg}");
+            let message_left = !leg["voicemail"].as_array().unwrap().is_empty();
+            assert_eq!(
+                message_left,
+                *kind == Kind::Machine,
+                "{phone} ({kind:?}): {leg}"
+            );
+        }
+    }
+
+    let left = expect_success(
+        app.post(&format!("/airtable/campaigns/{id}/leave"), &ada, &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(left["data"]["state"], "left");
+    app.kill().await;
+}
