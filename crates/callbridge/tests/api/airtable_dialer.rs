@@ -38,7 +38,10 @@ fn session_campaign(extra: Value) -> Value {
         "voicemail": {"say": "Sorry we missed you, we will call again."},
         "dispositions": DISPOSITIONS,
     });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+    let Value::Object(extra) = extra else {
+        panic!("extra settings are an object");
+    };
+    for (k, v) in extra {
         body[k] = v;
     }
     body
