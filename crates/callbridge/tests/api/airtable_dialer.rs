@@ -441,3 +441,271 @@ async fn two_agents_work_fifty_mixed_records_each_written_once() {
     assert_eq!(left["data"]["state"], "left");
     app.kill().await;
 }
+
+async fn sim_calls_to(sim: &Sim, number: &str) -> Vec<Value> {
+    let calls: Value = reqwest::get(sim.base_url().join("/sim/calls").unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["to"] == number)
+        .cloned()
+        .collect()
+}
+
+async fn session_state(app: &Instance, token: &str, id: &str) -> Value {
+    progress(app, token, id).await["dialer"]["sessions"][0].clone()
+}
+
+#[tokio::test]
+async fn a_session_survives_its_agent_dropping_and_nobody_is_left_waiting() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let app = Instance::start(&db, &sim, &fake, |raw| {
+        raw.calls_per_second = Some("20".into());
+    })
+    .await;
+    let agent_phone = "+14155550101";
+    let (_, token) = app.agent("ada@example.com", agent_phone).await;
+    // The first talks briefly and is not wrapped up; the second rings long enough for the
+    // agent to drop meanwhile; the third talks until the agent leaves.
+    let numbers = ["+12025550301", "+12025550302", "+12025550303"];
+    sim.set_number(numbers[0], talker(20_000));
+    sim.set_number(
+        numbers[1],
+        NumberBehaviour {
+            // Just under Twilio's 60 s ring timeout, so that it answers after all.
+            ring_ms: 55_000,
+            ..NumberBehaviour::default()
+        },
+    );
+    sim.set_number(numbers[2], NumberBehaviour::default());
+    let records: Vec<String> = numbers
+        .iter()
+        .map(|n| fake.insert_record(json!({"Phone": n})))
+        .collect();
+    fake.set_view("To call", records.clone());
+    let created = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &session_campaign(json!({
+                "wrap_up_secs": 5,
+                "calling_hours": hours_open_in_new_york(),
+            })),
+        )
+        .await,
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let wrap_up = format!("/airtable/campaigns/{id}/wrap-up");
+    expect_success(
+        app.post(
+            &format!("/airtable/campaigns/{id}/join"),
+            &token,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+
+    eventually("the first customer to talk", || async {
+        session_state(&app, &token, &id).await["state"] == "talking"
+    })
+    .await;
+    let (status, body) = expect_error(
+        app.post(&wrap_up, &token, &json!({"outcome": "Sale"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 409, "nothing to wrap up while talking: {body}");
+    let (status, body) = expect_error(
+        app.post(&wrap_up, &token, &json!({"outcome": "Maybe"}))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Sale, No interest, Call back")
+    );
+
+    // Left unanswered, the wrap-up runs out: the record is written without a disposition.
+    eventually("the first record's write", || async {
+        writes_settled(&app.store, &records[0]).await
+    })
+    .await;
+    let first = fake.record(&records[0]).unwrap();
+    assert_eq!(first["Call Status"], "completed", "{first:?}");
+    assert_eq!(first["Answered By"], "human");
+    assert!(!first.contains_key("Disposition"), "{first:?}");
+
+    // The agent's phone drops while the second customer rings: that person is abandoned
+    // (an apology, not silence) and the session waits for its agent.
+    eventually("the second customer to ring", || async {
+        let now = session_state(&app, &token, &id).await;
+        now["state"] == "ringing"
+            && now["current"] == records[1].as_str()
+            && !sim_calls_to(&sim, numbers[1]).await.is_empty()
+    })
+    .await;
+    let agent_leg = sim_calls_to(&sim, agent_phone).await[0]["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hung = reqwest::Client::new()
+        .post(
+            sim.base_url()
+                .join(&format!("/sim/calls/{agent_leg}/hangup"))
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(hung.status().is_success());
+    eventually("the second record's write", || async {
+        writes_settled(&app.store, &records[1]).await
+    })
+    .await;
+    assert_eq!(
+        fake.field_history(&records[1], "Call Status"),
+        [json!("abandoned")]
+    );
+    let second = &sim_calls_to(&sim, numbers[1]).await[0];
+    assert!(
+        second["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"].as_str().unwrap().starts_with("say")),
+        "the abandoned person heard the apology: {second}"
+    );
+    let now = progress(&app, &token, &id).await;
+    assert_eq!(now["dialer"]["sessions"][0]["state"], "joining", "{now}");
+    assert_eq!(now["dialer"]["counts"]["abandoned"], 1, "{now}");
+    assert_eq!(now["dialer"]["abandon_rate"], 0.5, "{now}");
+    assert_eq!(now["dialer"]["pace"], "slowed", "{now}");
+    assert!(
+        sim_calls_to(&sim, numbers[2]).await.is_empty(),
+        "nobody is dialled while the agent is away"
+    );
+
+    // Joining again brings the agent back to the same session, and the list goes on.
+    let rejoined = expect_success(
+        app.post(
+            &format!("/airtable/campaigns/{id}/join"),
+            &token,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(rejoined["data"]["id"], now["dialer"]["sessions"][0]["id"]);
+    eventually("the third customer to talk", || async {
+        let now = session_state(&app, &token, &id).await;
+        now["state"] == "talking" && now["current"] == records[2].as_str()
+    })
+    .await;
+    assert_eq!(sim_calls_to(&sim, agent_phone).await.len(), 2);
+
+    // Leaving mid-call hangs the agent up; the call ends and is written without an outcome.
+    let left = expect_success(
+        app.post(
+            &format!("/airtable/campaigns/{id}/leave"),
+            &token,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(left["data"]["state"], "left");
+    eventually("the third record's write", || async {
+        writes_settled(&app.store, &records[2]).await
+    })
+    .await;
+    assert_eq!(
+        fake.field_history(&records[2], "Call Status"),
+        [json!("completed")]
+    );
+    eventually("the campaign to complete", || async {
+        progress(&app, &token, &id).await["status"] == "completed"
+    })
+    .await;
+    app.kill().await;
+}
+
+#[tokio::test]
+async fn a_ready_agent_pauses_and_resumes() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let app = Instance::start(&db, &sim, &fake, |raw| {
+        raw.allowed_destinations = Some("US,GB".into());
+    })
+    .await;
+    let (_, token) = app.agent("ada@example.com", "+14155550101").await;
+    // Only a London number, outside the hours open in New York: the agent stays ready.
+    let record = fake.insert_record(json!({"Phone": "+442079460999"}));
+    fake.set_view("To call", [record.clone()]);
+    let created = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &session_campaign(json!({"calling_hours": hours_open_in_new_york()})),
+        )
+        .await,
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let act = |what: &'static str| {
+        let (app, token, id) = (&app, &token, &id);
+        async move {
+            app.post(
+                &format!("/airtable/campaigns/{id}/{what}"),
+                token,
+                &json!({}),
+            )
+            .await
+        }
+    };
+    let (status, _) = expect_error(act("pause-session").await).await;
+    assert_eq!(status, 404, "not in the session yet");
+    expect_success(act("join").await).await;
+    eventually("the agent to be ready", || async {
+        let now = progress(&app, &token, &id).await;
+        now["dialer"]["sessions"][0]["state"] == "ready"
+            && now["dialer"]["counts"]["out_of_hours"] == 1
+    })
+    .await;
+    assert_eq!(
+        expect_success(act("pause-session").await).await["data"]["state"],
+        "paused"
+    );
+    let (status, body) = expect_error(act("pause-session").await).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        expect_success(act("resume-session").await).await["data"]["state"],
+        "ready"
+    );
+    let (status, _) = expect_error(act("resume-session").await).await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        expect_success(act("leave").await).await["data"]["state"],
+        "left"
+    );
+    let (status, _) = expect_error(act("leave").await).await;
+    assert_eq!(status, 404, "a session left is gone");
+    assert!(
+        fake.field_history(&record, "Call Status").is_empty(),
+        "a record outside its hours is not written"
+    );
+    app.kill().await;
+}

@@ -33,6 +33,7 @@ pub struct DialerProgress {
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SessionProgress {
+    pub id: String,
     pub agent: String,
     #[schema(value_type = String)]
     pub state: crate::store::SessionState,
@@ -134,6 +135,7 @@ async fn session_progress(
         .and_then(|id| items.iter().find(|i| i.id == id))
         .map(|i| i.record_id.clone());
     Ok(SessionProgress {
+        id: session.id.clone(),
         agent,
         state: session.state,
         current,
