@@ -76,6 +76,17 @@ impl Airtable {
     }
 }
 
+/// The outcomes an agent picks from in a session campaign; empty for a per-record campaign.
+pub async fn session_dispositions(
+    store: &dyn crate::store::Store,
+    campaign: &str,
+) -> Result<Vec<String>, crate::store::StoreError> {
+    Ok(campaigns::settings_of(store, campaign)
+        .await?
+        .map(|s| s.dispositions)
+        .unwrap_or_default())
+}
+
 /// The Airtable routes; they answer 404 when the integration is not configured.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
