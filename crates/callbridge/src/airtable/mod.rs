@@ -93,6 +93,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api::call))
         .routes(routes!(campaigns::http::create))
         .routes(routes!(campaigns::http::progress))
+        .routes(routes!(campaigns::events::events))
         .routes(routes!(campaigns::http::pause))
         .routes(routes!(campaigns::http::resume))
         .routes(routes!(campaigns::http::cancel))

@@ -709,3 +709,123 @@ async fn a_ready_agent_pauses_and_resumes() {
     );
     app.kill().await;
 }
+
+/// The next frame of a Server-Sent Events stream; `None` once the server closed it.
+async fn next_frame(
+    response: &mut reqwest::Response,
+    parser: &mut callbridge::demo::sse::SseParser,
+    pending: &mut std::collections::VecDeque<callbridge::demo::sse::SseFrame>,
+) -> Option<callbridge::demo::sse::SseFrame> {
+    let deadline = std::time::Duration::from_secs(60);
+    tokio::time::timeout(deadline, async {
+        loop {
+            if let Some(frame) = pending.pop_front() {
+                return Some(frame);
+            }
+            let chunk = response.chunk().await.unwrap()?;
+            pending.extend(parser.feed(&chunk));
+        }
+    })
+    .await
+    .expect("a frame within the deadline")
+}
+
+#[tokio::test]
+async fn the_campaign_stream_sends_progress_as_it_changes_and_resumes_after_its_last_frame() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let app = Instance::start(&db, &sim, &fake, |raw| {
+        raw.allowed_destinations = Some("US,GB".into());
+    })
+    .await;
+    let (_, token) = app.agent("ada@example.com", "+14155550101").await;
+    let record = fake.insert_record(json!({"Phone": "+442079460998"}));
+    fake.set_view("To call", [record]);
+    let created = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &session_campaign(json!({"calling_hours": hours_open_in_new_york()})),
+        )
+        .await,
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let open = |last: Option<String>| {
+        let mut request = client
+            .get(app.url(&format!("/airtable/campaigns/{id}/events")))
+            .bearer_auth(&token);
+        if let Some(last) = last {
+            request = request.header("Last-Event-ID", last);
+        }
+        request.send()
+    };
+    let action = |what: &'static str| {
+        let (app, token, id) = (&app, &token, &id);
+        async move {
+            expect_success(
+                app.post(
+                    &format!("/airtable/campaigns/{id}/{what}"),
+                    token,
+                    &json!({}),
+                )
+                .await,
+            )
+            .await
+        }
+    };
+    let parse = |frame: &callbridge::demo::sse::SseFrame| -> Value {
+        assert_eq!(frame.event, "progress", "{frame:?}");
+        serde_json::from_str(&frame.data).unwrap()
+    };
+
+    let (mut parser, mut pending) = Default::default();
+    let mut stream = open(None).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let first = next_frame(&mut stream, &mut parser, &mut pending)
+        .await
+        .unwrap();
+    assert_eq!(parse(&first)["status"], "running");
+    assert_eq!(parse(&first)["mode"], "session");
+    action("pause").await;
+    let paused = loop {
+        let frame = next_frame(&mut stream, &mut parser, &mut pending)
+            .await
+            .unwrap();
+        if parse(&frame)["status"] == "paused" {
+            break frame;
+        }
+    };
+    drop(stream);
+
+    // Reconnecting after the paused frame: nothing is repeated, the next change comes.
+    let (mut parser, mut pending) = Default::default();
+    let mut stream = open(paused.id.clone()).await.unwrap();
+    action("resume").await;
+    let resumed = next_frame(&mut stream, &mut parser, &mut pending)
+        .await
+        .unwrap();
+    assert_eq!(parse(&resumed)["status"], "running", "{resumed:?}");
+    assert_ne!(resumed.id, paused.id);
+    action("cancel").await;
+    let mut last = resumed;
+    while let Some(frame) = next_frame(&mut stream, &mut parser, &mut pending).await {
+        last = frame;
+    }
+    assert_eq!(
+        parse(&last)["status"],
+        "canceled",
+        "the stream ends after the last state"
+    );
+
+    let (status, _) = expect_error(
+        reqwest::get(app.url(&format!("/airtable/campaigns/{id}/events")))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    app.kill().await;
+}

@@ -2,6 +2,7 @@
 //! the store; a runner on whichever instance holds the campaign's lease starts the next call
 //! once the previous one is over, no faster than `CALLS_PER_SECOND` across all instances.
 
+pub(super) mod events;
 pub(super) mod http;
 
 use std::collections::BTreeMap;
