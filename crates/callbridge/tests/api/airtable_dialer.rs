@@ -720,10 +720,16 @@ async fn a_ready_agent_pauses_and_resumes() {
     );
     let (status, _) = expect_error(act("resume-session").await).await;
     assert_eq!(status, 409);
+    // Canceling the campaign lets its agents go.
+    let canceled = expect_success(act("cancel").await).await;
     assert_eq!(
-        expect_success(act("leave").await).await["data"]["state"],
-        "left"
+        canceled["data"]["dialer"]["sessions"][0]["state"], "left",
+        "{canceled}"
     );
+    eventually("the agent's phone to be hung up", || async {
+        sim_calls_to(&sim, "+14155550101").await[0]["status"] == "completed"
+    })
+    .await;
     let (status, _) = expect_error(act("leave").await).await;
     assert_eq!(status, 404, "a session left is gone");
     assert!(

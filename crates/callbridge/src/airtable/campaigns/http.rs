@@ -16,7 +16,7 @@ use crate::airtable::dialer::settings::{CallingHours, CampaignMode, Detected, Vo
 use crate::http::openapi::AIRTABLE_TAG;
 use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
-use crate::store::Campaign;
+use crate::store::{Campaign, CampaignStatus};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCampaign {
@@ -165,6 +165,10 @@ async fn change(
     let to = change.to;
     let (campaign, agent) = own_campaign(&state, &headers, token.as_deref(), &id).await?;
     let campaign = move_campaign(state.store.as_ref(), campaign, change).await?;
+    if to == CampaignStatus::Canceled {
+        // Nothing more is dialled for a canceled campaign: its agents are let go.
+        crate::airtable::dialer::session::close_all(&state, &campaign.id).await?;
+    }
     Ok(success(
         format!("Campaign {}", to.as_str()),
         full_view(&state, &campaign, &agent).await?,
