@@ -57,9 +57,19 @@ function show(panel, session) {
   }
 }
 
+function tally(dialer) {
+  const c = dialer.counts;
+  const rate = (dialer.abandon_rate * 100).toFixed(1);
+  const talk = Math.round(dialer.talk_secs / 60);
+  return `Dialled ${c.dialled} · people ${c.human} · voicemail ${c.voicemail} · no answer ${c.no_answer}`
+    + ` · busy ${c.busy} · abandoned ${c.abandoned} (${rate} %) · ${talk} min talked`
+    + (dialer.pace === 'slowed' ? ' · dialling slowed' : '');
+}
+
 async function refreshSession(panel) {
   const { ok, answer } = await call('GET', `/airtable/campaigns/${panel.dataset.sessionCampaign}`);
   if (!ok || !answer.data.dialer) return;
+  panel.querySelector('.session-counts').textContent = tally(answer.data.dialer);
   const mine = answer.data.dialer.sessions.filter((s) => s.agent === app.dataset.agent && s.state !== 'left');
   show(panel, mine[0]);
 }

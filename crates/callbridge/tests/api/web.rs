@@ -979,6 +979,12 @@ async fn an_agent_works_three_records_in_a_row_with_dispositions_from_the_page()
         if round == 0 {
             person.photograph("campaign-session-wrap-up").await;
         }
+        // The third person is talked to: all three were dialled, and were people.
+        if round == 2 {
+            person
+                .until_text(".session-counts", "Dialled 3 · people 3")
+                .await;
+        }
         person.field(outcome).await.click().await.unwrap();
         person.type_into("Notes", &format!("note {round}")).await;
         person.press("Submit outcome").await;
