@@ -5,7 +5,7 @@
 -- its agent once per record, which the per-record runner alone steps.
 ALTER TABLE airtable_campaigns ADD COLUMN dialer TEXT;
 
--- Which session a record was dialled for, what became of it (human, voicemail, abandoned, …),
+-- Which session a record was dialled for, its customer's Twilio call, what became of it (human, voicemail, abandoned, …),
 -- what detection said and how long the customer talked, what its agent said of it at wrap-up,
 -- whether that outcome was queued for Airtable (once), and, for a record outside the
 -- recipient's calling hours, when it may be dialled.
@@ -15,6 +15,7 @@ ALTER TABLE campaign_items ADD COLUMN disposition TEXT;
 ALTER TABLE campaign_items ADD COLUMN notes TEXT;
 ALTER TABLE campaign_items ADD COLUMN answered_by TEXT;
 ALTER TABLE campaign_items ADD COLUMN talk_secs BIGINT;
+ALTER TABLE campaign_items ADD COLUMN call_sid TEXT;
 ALTER TABLE campaign_items ADD COLUMN written BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE campaign_items ADD COLUMN not_before BIGINT;
 

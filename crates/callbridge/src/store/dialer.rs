@@ -108,6 +108,8 @@ pub struct ItemOutcome {
     /// What answering-machine detection said.
     pub answered_by: Option<String>,
     pub talk_secs: Option<i64>,
+    /// The customer's leg, once Twilio took it.
+    pub call_sid: Option<String>,
     pub disposition: Option<String>,
     pub notes: Option<String>,
     /// Whether the record's outcome was queued for Airtable.
@@ -181,6 +183,8 @@ pub trait DialerStore: Send + Sync {
     /// In one transaction, unless the item's outcome was queued already: the item's move, its
     /// talk time, the write, and its session freed. Whether this call queued it.
     async fn finish_item(&self, finished: FinishedItem<'_>) -> StoreResult<bool>;
+    /// Stores the Twilio call SID of the item's customer leg.
+    async fn set_item_call_sid(&self, item: &str, call_sid: &str) -> StoreResult<()>;
     /// Stores how long the customer talked (known when their leg ends, before the wrap-up).
     async fn set_item_talk_secs(&self, item: &str, secs: i64) -> StoreResult<()>;
     /// Sets what became of the item (human, voicemail, abandoned, …) unless it is known already;

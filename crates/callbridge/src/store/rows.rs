@@ -593,6 +593,7 @@ pub(super) struct OutcomeRow<Id, Time> {
     outcome: Option<String>,
     answered_by: Option<String>,
     talk_secs: Option<i64>,
+    call_sid: Option<String>,
     disposition: Option<String>,
     notes: Option<String>,
     written: bool,
@@ -600,8 +601,8 @@ pub(super) struct OutcomeRow<Id, Time> {
 }
 
 /// The columns of [`OutcomeRow`], in the order both backends select them.
-pub(super) const OUTCOME_COLUMNS: &str =
-    "id, session_id, outcome, answered_by, talk_secs, disposition, notes, written, not_before";
+pub(super) const OUTCOME_COLUMNS: &str = "id, session_id, outcome, answered_by, talk_secs, call_sid, disposition, notes, written, \
+     not_before";
 
 impl<Id: IdValue, Time: TimeValue> TryFrom<OutcomeRow<Id, Time>> for ItemOutcome {
     type Error = StoreError;
@@ -613,6 +614,7 @@ impl<Id: IdValue, Time: TimeValue> TryFrom<OutcomeRow<Id, Time>> for ItemOutcome
             outcome: row.outcome,
             answered_by: row.answered_by,
             talk_secs: row.talk_secs,
+            call_sid: row.call_sid,
             disposition: row.disposition,
             notes: row.notes,
             written: row.written,

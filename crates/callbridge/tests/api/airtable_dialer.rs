@@ -858,3 +858,74 @@ async fn the_campaign_stream_sends_progress_as_it_changes_and_resumes_after_its_
     assert_eq!(status, 401);
     app.kill().await;
 }
+
+#[tokio::test]
+async fn leaving_while_a_customer_rings_lets_them_go_before_they_answer_to_nobody() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let app = Instance::start(&db, &sim, &fake, |_| {}).await;
+    let (_, token) = app.agent("ada@example.com", "+14155550101").await;
+    let number = "+12025550401";
+    sim.set_number(
+        number,
+        NumberBehaviour {
+            ring_ms: 55_000,
+            ..NumberBehaviour::default()
+        },
+    );
+    let record = fake.insert_record(json!({"Phone": number}));
+    fake.set_view("To call", [record.clone()]);
+    let created = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &session_campaign(json!({"calling_hours": hours_open_in_new_york()})),
+        )
+        .await,
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    expect_success(
+        app.post(
+            &format!("/airtable/campaigns/{id}/join"),
+            &token,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    eventually("the customer to ring", || async {
+        !sim_calls_to(&sim, number).await.is_empty()
+    })
+    .await;
+    expect_success(
+        app.post(
+            &format!("/airtable/campaigns/{id}/leave"),
+            &token,
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    eventually("the record's write", || async {
+        writes_settled(&app.store, &record).await
+    })
+    .await;
+    assert_eq!(
+        fake.field_history(&record, "Call Status"),
+        [json!("failed: recipient_no_answer")]
+    );
+    let leg = &sim_calls_to(&sim, number).await[0];
+    assert!(
+        !leg["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "in-progress"),
+        "the customer never answered: {leg}"
+    );
+    let done = progress(&app, &token, &id).await;
+    assert_eq!(done["dialer"]["counts"]["abandoned"], 0, "{done}");
+    app.kill().await;
+}

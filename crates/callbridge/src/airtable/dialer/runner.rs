@@ -244,10 +244,14 @@ impl Runner {
         }
         let create = customer_call(state, session, item, &phone)?;
         match state.twilio.create_call(&create).await {
-            Ok(_) => {
+            Ok(created) => {
                 state
                     .store
                     .move_item(&item.id, ItemState::Starting, ItemState::Called, None, None)
+                    .await?;
+                state
+                    .store
+                    .set_item_call_sid(&item.id, &created.sid)
                     .await?;
                 tracing::info!(session = %session.id, position = item.position, "customer dialled");
                 Ok(true)
@@ -347,6 +351,7 @@ mod tests {
             outcome: name.map(str::to_owned),
             answered_by: None,
             talk_secs: None,
+            call_sid: None,
             disposition: None,
             notes: None,
             written,

@@ -258,9 +258,14 @@ pub async fn wrap_up(
     Ok(())
 }
 
-/// The agent leaves: a pending wrap-up is written without an outcome and the agent's leg hung up.
+/// The agent leaves: a pending wrap-up is written without an outcome, a customer still ringing
+/// for them is let go before anyone answers to nobody, and the agent's leg is hung up.
 pub async fn leave(state: &AppState, session: &DialerSession) -> Result<(), AirtableError> {
     end_wrap_up(state, session, None).await?;
+    let now = state.store.session_by_id(&session.id).await?;
+    if let Some(now) = now.filter(|s| s.state == SessionState::Ringing) {
+        hang_up_customer(state, &now).await?;
+    }
     if !state
         .store
         .move_session(&session.id, PRESENT, SessionState::Left)
@@ -272,6 +277,22 @@ pub async fn leave(state: &AppState, session: &DialerSession) -> Result<(), Airt
         hang_up(state, sid).await;
     }
     tracing::info!(session = %session.id, "agent left the session");
+    Ok(())
+}
+
+/// Hangs up the customer the session is dialling, if Twilio has their leg already.
+async fn hang_up_customer(state: &AppState, session: &DialerSession) -> Result<(), AirtableError> {
+    let Some(item) = session.current_item.as_deref() else {
+        return Ok(());
+    };
+    let outcomes = state.store.item_outcomes(&session.campaign_id).await?;
+    let ringing = outcomes
+        .iter()
+        .find(|o| o.item_id == item && o.answered_by.is_none())
+        .and_then(|o| o.call_sid.as_deref());
+    if let Some(sid) = ringing {
+        hang_up(state, sid).await;
+    }
     Ok(())
 }
 

@@ -407,6 +407,19 @@ impl DialerStore for PgStore {
         retrying_lost_races(true, || self.try_finish_item(item, session, &finished)).await
     }
 
+    async fn set_item_call_sid(&self, item: &str, call_sid: &str) -> StoreResult<()> {
+        let Some(item) = uuid_of(item) else {
+            return Err(StoreError::NotFound);
+        };
+        sqlx::query("UPDATE campaign_items SET call_sid = $1, updated_at = $2 WHERE id = $3")
+            .bind(call_sid)
+            .bind(now())
+            .bind(item)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn set_item_talk_secs(&self, item: &str, secs: i64) -> StoreResult<()> {
         let Some(item) = uuid_of(item) else {
             return Err(StoreError::NotFound);

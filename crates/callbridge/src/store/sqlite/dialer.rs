@@ -378,6 +378,16 @@ impl DialerStore for SqliteStore {
         retrying_lost_races(true, || self.try_finish_item(&finished)).await
     }
 
+    async fn set_item_call_sid(&self, item: &str, call_sid: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE campaign_items SET call_sid = $1, updated_at = $2 WHERE id = $3")
+            .bind(call_sid)
+            .bind(now_ms())
+            .bind(item)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn set_item_talk_secs(&self, item: &str, secs: i64) -> StoreResult<()> {
         sqlx::query("UPDATE campaign_items SET talk_secs = $1, updated_at = $2 WHERE id = $3")
             .bind(secs)
