@@ -8,6 +8,14 @@ pub enum AirtableError {
     Airtable(#[from] airtable::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A new campaign's mode or session settings break a rule.
+    #[error(transparent)]
+    Settings(#[from] super::dialer::SettingsError),
+    #[error(transparent)]
+    Dialer(#[from] super::dialer::DialerError),
+    /// Twilio or the destination policy refused a leg of a session.
+    #[error(transparent)]
+    Call(#[from] crate::calls::CallError),
     /// The record's phone field holds no number we can call; the record was marked.
     #[error(
         "record {record_id} has no valid phone number in its {field:?} field (E.164, e.g. \

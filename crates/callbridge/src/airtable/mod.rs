@@ -6,7 +6,8 @@
 //! it works the same whichever instance handled a webhook, and after a crash.
 
 mod api;
-mod campaigns;
+pub(crate) mod campaigns;
+pub mod dialer;
 mod errors;
 mod lead;
 mod pacing;
@@ -75,13 +76,33 @@ impl Airtable {
     }
 }
 
+/// The outcomes an agent picks from in a session campaign; empty for a per-record campaign.
+pub async fn session_dispositions(
+    store: &dyn crate::store::Store,
+    campaign: &str,
+) -> Result<Vec<String>, crate::store::StoreError> {
+    Ok(campaigns::settings_of(store, campaign)
+        .await?
+        .map(|s| s.dispositions)
+        .unwrap_or_default())
+}
+
 /// The Airtable routes; they answer 404 when the integration is not configured.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api::call))
         .routes(routes!(campaigns::http::create))
         .routes(routes!(campaigns::http::progress))
+        .routes(routes!(campaigns::events::events))
         .routes(routes!(campaigns::http::pause))
         .routes(routes!(campaigns::http::resume))
         .routes(routes!(campaigns::http::cancel))
+        .routes(routes!(dialer::http::join))
+        .routes(routes!(dialer::http::wrap_up))
+        .routes(routes!(dialer::http::pause_session))
+        .routes(routes!(dialer::http::resume_session))
+        .routes(routes!(dialer::http::leave))
+        .routes(routes!(dialer::webhooks::agent_status))
+        .routes(routes!(dialer::webhooks::detection))
+        .routes(routes!(dialer::webhooks::customer_status))
 }

@@ -18,6 +18,15 @@ pub struct FieldNames {
     pub call_id: String,
     /// The agent's email.
     pub agent: String,
+    /// The outcome the agent picked at wrap-up (session campaigns).
+    pub disposition: String,
+    /// The agent's wrap-up notes (session campaigns).
+    pub notes: String,
+    /// What answering-machine detection said: `human`, `machine_end_beep`, `fax`, … (session
+    /// campaigns).
+    pub answered_by: String,
+    /// Read: a record whose field is set (a ticked checkbox, any text) is never dialled.
+    pub do_not_call: String,
 }
 
 impl Default for FieldNames {
@@ -30,6 +39,10 @@ impl Default for FieldNames {
             last_called_at: "Last Called At".into(),
             call_id: "Call ID".into(),
             agent: "Agent".into(),
+            disposition: "Disposition".into(),
+            notes: "Notes".into(),
+            answered_by: "Answered By".into(),
+            do_not_call: "Do Not Call".into(),
         }
     }
 }
@@ -81,6 +94,10 @@ pub fn from_raw(raw: &RawSettings) -> Result<(FieldNames, Tuning), ConfigError> 
         last_called_at: pick(&raw.airtable_field_last_called_at, defaults.last_called_at),
         call_id: pick(&raw.airtable_field_call_id, defaults.call_id),
         agent: pick(&raw.airtable_field_agent, defaults.agent),
+        disposition: pick(&raw.airtable_field_disposition, defaults.disposition),
+        notes: pick(&raw.airtable_field_notes, defaults.notes),
+        answered_by: pick(&raw.airtable_field_answered_by, defaults.answered_by),
+        do_not_call: pick(&raw.airtable_field_do_not_call, defaults.do_not_call),
     };
     let mut tuning = Tuning::default();
     if let Some(raw) = non_empty(raw.airtable_penalty_scale.as_deref()) {
@@ -139,6 +156,10 @@ mod tests {
         assert_eq!(fields, FieldNames::default());
         assert_eq!(fields.status, "Call Status");
         assert_eq!(fields.last_called_at, "Last Called At");
+        assert_eq!(fields.disposition, "Disposition");
+        assert_eq!(fields.notes, "Notes");
+        assert_eq!(fields.answered_by, "Answered By");
+        assert_eq!(fields.do_not_call, "Do Not Call");
         assert_eq!(tuning, Tuning::default());
     }
 
@@ -148,6 +169,10 @@ mod tests {
             airtable_field_phone: Some("Mobile".into()),
             airtable_field_status: Some(" Outcome ".into()),
             airtable_field_agent: Some("".into()),
+            airtable_field_disposition: Some("Outcome Picked".into()),
+            airtable_field_notes: Some(" Wrap-up ".into()),
+            airtable_field_answered_by: Some("AMD".into()),
+            airtable_field_do_not_call: Some("DNC".into()),
             airtable_penalty_scale: Some("0.01".into()),
             airtable_poll_interval: Some("50ms".into()),
             airtable_lease: Some("3s".into()),
@@ -157,6 +182,10 @@ mod tests {
         assert_eq!(fields.phone, "Mobile");
         assert_eq!(fields.status, "Outcome");
         assert_eq!(fields.agent, "Agent");
+        assert_eq!(fields.disposition, "Outcome Picked");
+        assert_eq!(fields.notes, "Wrap-up");
+        assert_eq!(fields.answered_by, "AMD");
+        assert_eq!(fields.do_not_call, "DNC");
         assert!((tuning.penalty_scale - 0.01).abs() < f64::EPSILON);
         assert_eq!(tuning.poll_interval, Duration::from_millis(50));
         assert_eq!(tuning.lease, Duration::from_secs(3));

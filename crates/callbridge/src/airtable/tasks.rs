@@ -36,12 +36,22 @@ where
         let writer = writer.clone();
         async move { writer.step().await }
     });
-    let runner = Runner::new(state);
+    let runner = Runner::new(state.clone());
     let runner = repeat("airtable campaigns", poll, stop.clone(), move || {
         let runner = runner.clone();
         async move { runner.step().await }
     });
-    tokio::join!(scanner, writer, runner);
+    let dialer = super::dialer::runner::Runner::new(state);
+    let dialer = repeat(
+        "airtable session campaigns",
+        poll,
+        stop.clone(),
+        move || {
+            let dialer = dialer.clone();
+            async move { dialer.step().await }
+        },
+    );
+    tokio::join!(scanner, writer, runner, dialer);
 }
 
 /// Calls `step` again at once while it finds work, after `poll` when it found none or failed,

@@ -3,7 +3,7 @@
 //! `http` holds the routes that read requests into them.
 
 pub(crate) mod advance;
-mod agent_leg;
+pub(crate) mod agent_leg;
 pub(crate) mod browser;
 pub(crate) mod callback;
 pub(crate) mod control;

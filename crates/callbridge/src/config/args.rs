@@ -153,6 +153,22 @@ pub struct RawSettings {
     #[arg(long, env = "AIRTABLE_FIELD_AGENT")]
     pub airtable_field_agent: Option<String>,
 
+    /// Airtable field for the outcome an agent picked at wrap-up [default: Disposition].
+    #[arg(long, env = "AIRTABLE_FIELD_DISPOSITION")]
+    pub airtable_field_disposition: Option<String>,
+
+    /// Airtable field for the agent's wrap-up notes [default: Notes].
+    #[arg(long, env = "AIRTABLE_FIELD_NOTES")]
+    pub airtable_field_notes: Option<String>,
+
+    /// Airtable field for what answering-machine detection said [default: Answered By].
+    #[arg(long, env = "AIRTABLE_FIELD_ANSWERED_BY")]
+    pub airtable_field_answered_by: Option<String>,
+
+    /// Airtable field that, when set, keeps a record from being dialled [default: Do Not Call].
+    #[arg(long, env = "AIRTABLE_FIELD_DO_NOT_CALL")]
+    pub airtable_field_do_not_call: Option<String>,
+
     /// Multiplies Airtable's 30 s wait after a 429 and the retry backoff [default: 1].
     #[arg(long, env = "AIRTABLE_PENALTY_SCALE")]
     pub airtable_penalty_scale: Option<String>,

@@ -15,11 +15,7 @@ mod regions;
 mod tests;
 mod time_zones;
 
-#[expect(
-    unused_imports,
-    reason = "the campaign dialer is what asks for a number's window"
-)]
-pub use calling_hours::{CallingHours, CallingHoursError, Window};
+pub use calling_hours::{CallingHours, Window};
 
 /// What the service is about to do with a number; it names the refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

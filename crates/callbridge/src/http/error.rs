@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::envelope::ErrorStatus;
 use crate::airtable::AirtableError;
+use crate::airtable::dialer::DialerError;
 use crate::auth::AuthError;
 use crate::browser::TokenError;
 use crate::calls::CallError;
@@ -336,6 +337,21 @@ impl From<AirtableError> for ApiError {
                 Self::Unprocessable(err.to_string())
             }
             AirtableError::NotYourCampaign => Self::Forbidden(err.to_string()),
+            AirtableError::Settings(_) => Self::BadRequest(err.to_string()),
+            AirtableError::Call(e) => e.into(),
+            AirtableError::Dialer(ref e) => match e {
+                DialerError::NotInSession => Self::NotFound(err.to_string()),
+                DialerError::Mode
+                | DialerError::NoOutcome(_)
+                | DialerError::UnknownOutcome { .. }
+                | DialerError::NotesTooLong(_) => Self::BadRequest(err.to_string()),
+                DialerError::BrowserUnavailable | DialerError::NoPhone => {
+                    Self::Unprocessable(err.to_string())
+                }
+                DialerError::NotASessionCampaign
+                | DialerError::NotRunning
+                | DialerError::CannotNow { .. } => Self::Conflict(err.to_string()),
+            },
             AirtableError::NoCampaign(_) => Self::NotFound(err.to_string()),
             AirtableError::CampaignCannotMove { .. } => Self::Conflict(err.to_string()),
             AirtableError::Airtable(e) if e.status() == Some(404) => {

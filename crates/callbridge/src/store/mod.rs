@@ -6,6 +6,9 @@
 mod airtable_models;
 mod callback;
 mod control;
+mod dialer;
+#[cfg(test)]
+mod dialer_tests;
 mod idempotency;
 #[cfg(test)]
 mod migrate_forward;
@@ -28,6 +31,9 @@ pub use airtable_models::{
 };
 pub use callback::{CallbackStore, CallbackWrite, CallbackWritten, PlannedMove};
 pub use control::ControlStore;
+pub use dialer::{
+    DialerSession, DialerStore, FinishedItem, ItemOutcome, SessionJoin, SessionState, WrapUp,
+};
 pub use idempotency::{Claimed, IdempotencyStore, KeyClaim, KeyRecord, SavedResponse};
 pub use models::{
     Agent, Call, CallEvent, CallLeg, InboundCall, InboundLeg, LegUpdate, NewAgent, NewCall,
@@ -561,6 +567,7 @@ pub trait Store:
     + ControlStore
     + CallbackStore
     + AirtableStore
+    + DialerStore
     + IdempotencyStore
     + ChangeFeed
     + std::fmt::Debug

@@ -14,6 +14,7 @@ use super::{
     Agent, AuditEvent, Call, CallEvent, CallLeg, Campaign, CampaignItem, KeyRecord, LinkedCall,
     OutboxRow, RateWindow, Recording, SavedResponse, StoreError, StoreResult, WebSession,
 };
+use super::{DialerSession, ItemOutcome};
 
 /// A row our own code wrote that does not convert: a bug or a hand edit.
 pub(super) fn corrupt(
@@ -543,6 +544,81 @@ impl<Id: IdValue> TryFrom<ItemRow<Id>> for CampaignItem {
             call_id: t.opt_id("call_id", row.call_id)?,
             call_state: t.opt_parsed("call_state", row.call_state.as_deref())?,
             error: row.error,
+        })
+    }
+}
+
+/// The columns of [`DialerSessionRow`], in the order both backends select them.
+pub(super) const DIALER_SESSION_COLUMNS: &str = "id, campaign_id, agent_id, mode, state, conference, \
+     agent_call_sid, current_item, created_at, updated_at";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct DialerSessionRow<Id, Time> {
+    id: Id,
+    campaign_id: Id,
+    agent_id: Id,
+    mode: String,
+    state: String,
+    conference: String,
+    agent_call_sid: Option<String>,
+    current_item: Option<Id>,
+    created_at: Time,
+    updated_at: Time,
+}
+
+impl<Id: IdValue, Time: TimeValue> TryFrom<DialerSessionRow<Id, Time>> for DialerSession {
+    type Error = StoreError;
+    fn try_from(row: DialerSessionRow<Id, Time>) -> StoreResult<Self> {
+        let t = Table("dialer_sessions");
+        Ok(DialerSession {
+            id: t.id_text("id", row.id)?,
+            campaign_id: t.id_text("campaign_id", row.campaign_id)?,
+            agent_id: t.id("agent_id", row.agent_id)?,
+            mode: t.parsed("mode", &row.mode)?,
+            state: t.parsed("state", &row.state)?,
+            conference: row.conference,
+            agent_call_sid: row.agent_call_sid,
+            current_item: t.opt_id_text("current_item", row.current_item)?,
+            created_at: t.time("created_at", row.created_at)?,
+            updated_at: t.time("updated_at", row.updated_at)?,
+        })
+    }
+}
+
+/// The dialer's columns of an item.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct OutcomeRow<Id, Time> {
+    id: Id,
+    session_id: Option<Id>,
+    outcome: Option<String>,
+    answered_by: Option<String>,
+    talk_secs: Option<i64>,
+    call_sid: Option<String>,
+    disposition: Option<String>,
+    notes: Option<String>,
+    written: bool,
+    not_before: Option<Time>,
+}
+
+/// The columns of [`OutcomeRow`], in the order both backends select them.
+pub(super) const OUTCOME_COLUMNS: &str = "id, session_id, outcome, answered_by, talk_secs, call_sid, disposition, notes, written, \
+     not_before";
+
+impl<Id: IdValue, Time: TimeValue> TryFrom<OutcomeRow<Id, Time>> for ItemOutcome {
+    type Error = StoreError;
+    fn try_from(row: OutcomeRow<Id, Time>) -> StoreResult<Self> {
+        let t = Table("campaign_items");
+        Ok(ItemOutcome {
+            item_id: t.id_text("id", row.id)?,
+            session_id: t.opt_id_text("session_id", row.session_id)?,
+            outcome: row.outcome,
+            answered_by: row.answered_by,
+            talk_secs: row.talk_secs,
+            call_sid: row.call_sid,
+            disposition: row.disposition,
+            notes: row.notes,
+            written: row.written,
+            not_before: t.opt_time("not_before", row.not_before)?,
         })
     }
 }

@@ -23,6 +23,15 @@ struct CampaignRow {
     done: usize,
     counts: String,
     created: String,
+    /// The outcomes of a session campaign, which the agent works from the session panel; empty
+    /// for a per-record campaign.
+    dispositions: Vec<String>,
+}
+
+impl CampaignRow {
+    fn session(&self) -> bool {
+        !self.dispositions.is_empty()
+    }
 }
 
 #[derive(Template)]
@@ -84,7 +93,23 @@ pub(super) async fn page(
                     i.state == ItemState::Called && !i.call_state.is_some_and(|s| s.is_final())
                 })
                 .count();
-        let done = items.len() - pending - open;
+        let mut done = items.len() - pending - open;
+        let dispositions =
+            crate::airtable::session_dispositions(state.store.as_ref(), &campaign.id)
+                .await
+                .unwrap_or_default();
+        if !dispositions.is_empty() {
+            // A session campaign's record is done once its outcome was written.
+            done = state
+                .store
+                .item_outcomes(&campaign.id)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter(|o| o.written)
+                .count()
+                + count(&[ItemState::Failed, ItemState::Canceled]);
+        }
         rows.push(CampaignRow {
             id: campaign.id.clone(),
             view: campaign.view.clone(),
@@ -93,6 +118,7 @@ pub(super) async fn page(
             done,
             counts: format!("{pending} waiting, {open} in progress"),
             created: campaign.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            dispositions,
         });
     }
     let page = CampaignsPage {

@@ -2,6 +2,7 @@
 
 mod airtable_call;
 mod airtable_campaigns;
+mod airtable_dialer;
 mod airtable_load;
 mod browser;
 mod calls_dial_resilience;

@@ -910,6 +910,116 @@ async fn campaigns_start_pause_resume_and_finish_from_the_page() {
     app.stop().await;
 }
 
+/// Customers in a zone whose clock shows between 09:00 and 20:00 now, so the default calling
+/// hours (08:00 to 21:00) let them be rung whenever the test runs: New York, London or Tokyo,
+/// one of which always qualifies.
+fn numbers_inside_calling_hours() -> [&'static str; 3] {
+    use chrono::Timelike;
+    let now = chrono::Utc::now();
+    let inside = |zone: chrono_tz::Tz| (9..20).contains(&now.with_timezone(&zone).hour());
+    if inside(chrono_tz::America::New_York) {
+        ["+12025550171", "+12025550172", "+12025550173"]
+    } else if inside(chrono_tz::Europe::London) {
+        ["+442079460171", "+442079460172", "+442079460173"]
+    } else {
+        ["+81312345671", "+81312345672", "+81312345673"]
+    }
+}
+
+#[tokio::test]
+async fn an_agent_works_three_records_in_a_row_with_dispositions_from_the_page() {
+    if !browser_installed() {
+        return;
+    }
+    let fake = airtable::fake::FakeAirtable::start(airtable::fake::FakeConfig::default()).await;
+    let db = backends().await.remove(0);
+    let app = spawn_app_with(db, |raw| {
+        crate::airtable_call::with_airtable(raw, &fake);
+        raw.allowed_email_domains = Some("example.com".into());
+        raw.allowed_destinations = Some("US,GB,JP".into());
+        raw.calls_per_second = Some("20".into());
+    })
+    .await;
+    app.sim.set_number(AGENT_PHONE, keen_agent());
+    let numbers = numbers_inside_calling_hours();
+    for number in numbers {
+        app.sim
+            .set_number(number, crate::airtable_call::talker(30_000));
+    }
+    let records: Vec<String> = numbers
+        .iter()
+        .map(|phone| fake.insert_record(json!({"Phone": phone})))
+        .collect();
+    fake.set_view("To call", records.clone());
+    let driver = Driver::start();
+    let person = Person::new(driver.browser().await, &app);
+    person.sign_in("(415) 555-0101").await;
+
+    person.follow_link("Campaigns").await;
+    person.type_into("Airtable view to call", "To call").await;
+    person
+        .field("Work it in a session")
+        .await
+        .click()
+        .await
+        .unwrap();
+    person
+        .type_into("Outcomes, comma-separated", "Sale, Call back, No interest")
+        .await;
+    person
+        .type_into("Voicemail message", "Sorry we missed you.")
+        .await;
+    person.press("Start campaign").await;
+    person.until("[data-session-campaign]").await;
+    person.press("Join by phone").await;
+
+    let picked = ["Sale", "No interest", "Call back"];
+    for (round, outcome) in picked.iter().enumerate() {
+        person.until(".wrap-up:not([hidden])").await;
+        if round == 0 {
+            person.photograph("campaign-session-wrap-up").await;
+        }
+        // The third person is talked to: all three were dialled, and were people.
+        if round == 2 {
+            person
+                .until_text(".session-counts", "Dialled 3 · people 3")
+                .await;
+        }
+        person.field(outcome).await.click().await.unwrap();
+        person.type_into("Notes", &format!("note {round}")).await;
+        person.press("Submit outcome").await;
+        person.until(".wrap-up[hidden]").await;
+    }
+    // Written back through the outbox: each record once, with the outcome picked for it.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    for (round, record) in records.iter().enumerate() {
+        loop {
+            let written = fake.field_history(record, "Disposition");
+            if !written.is_empty() {
+                assert_eq!(written, [json!(picked[round])], "{record}");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{record} not written"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            crate::airtable_call::statuses(&fake, record),
+            ["completed"],
+            "{record}"
+        );
+        assert_eq!(
+            fake.record(record).unwrap()["Notes"],
+            json!(format!("note {round}"))
+        );
+    }
+    // Every record has its outcome: the campaign completes and its agent is let go.
+    person.until("tr[data-status='completed']").await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_refused_microphone_is_said_and_nothing_is_dialled() {
     if !browser_installed() {

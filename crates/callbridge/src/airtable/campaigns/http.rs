@@ -3,17 +3,20 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{
-    CANCEL, CampaignView, PAUSE, RESUME, StatusChange, agents_campaign, move_campaign, queue,
-    view_of,
+    CANCEL, CampaignView, PAUSE, RESUME, StatusChange, agents_campaign, full_view, move_campaign,
+    queue,
 };
 use crate::airtable::api::{caller, configured};
+use crate::airtable::dialer::RawSettings;
+use crate::airtable::dialer::settings::{CallingHours, CampaignMode, Detected, Voicemail};
 use crate::http::openapi::AIRTABLE_TAG;
 use crate::http::{ApiError, ErrorBody, JsonOrForm, Success, SuccessBody, success};
 use crate::state::AppState;
-use crate::store::Campaign;
+use crate::store::{Campaign, CampaignStatus};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCampaign {
@@ -25,6 +28,46 @@ pub struct NewCampaign {
     pub agent: Option<String>,
     /// The call token, for clients that cannot send the Authorization header.
     pub token: Option<String>,
+    /// `per_record` (the default): the agent's phone rings for every record; `session`:
+    /// agents join the campaign's session and customers are dialled into it.
+    #[schema(value_type = Option<CampaignMode>)]
+    pub mode: Option<Value>,
+    /// Session campaigns, required: what an answering machine hears after its beep,
+    /// `{"say": "text"}` or `{"play": "https://…"}`.
+    #[schema(value_type = Option<Voicemail>)]
+    pub voicemail: Option<Value>,
+    /// Session campaigns, required: the outcomes an agent picks from at wrap-up (1 to 20
+    /// distinct, 1 to 40 characters each).
+    #[schema(value_type = Option<Vec<String>>)]
+    pub dispositions: Option<Value>,
+    /// Session campaigns: seconds an agent has to pick an outcome (5 to 600, default 60).
+    #[schema(value_type = Option<u32>)]
+    pub wrap_up_secs: Option<Value>,
+    /// Session campaigns: a fax is `hang_up` (default), `voicemail` or `agent`.
+    #[schema(value_type = Option<Detected>)]
+    pub fax: Option<Value>,
+    /// Session campaigns: a leg detection cannot tell is `agent` (default), `voicemail` or
+    /// `hang_up`.
+    #[schema(value_type = Option<Detected>)]
+    pub unknown: Option<Value>,
+    /// Session campaigns: the recipient's local hours when records are dialled (default
+    /// 08:00 to 21:00).
+    #[schema(value_type = Option<CallingHours>)]
+    pub calling_hours: Option<Value>,
+}
+
+impl NewCampaign {
+    fn settings(&self) -> RawSettings {
+        RawSettings {
+            mode: self.mode.clone(),
+            voicemail: self.voicemail.clone(),
+            dispositions: self.dispositions.clone(),
+            wrap_up_secs: self.wrap_up_secs.clone(),
+            fax: self.fax.clone(),
+            unknown: self.unknown.clone(),
+            calling_hours: self.calling_hours.clone(),
+        }
+    }
 }
 
 /// The body of the pause, resume and cancel endpoints; may be empty.
@@ -43,7 +86,7 @@ pub struct TokenOnly {
     request_body = NewCampaign,
     responses(
         (status = 200, description = "The campaign is queued; it starts at once.", body = SuccessBody<CampaignView>),
-        (status = 400, description = "`view` or `agent` is missing.", body = ErrorBody),
+        (status = 400, description = "`view` or `agent` is missing, or a session setting is wrong.", body = ErrorBody),
         (status = 403, description = "`agent` is not the caller's own email.", body = ErrorBody),
         (status = 404, description = "The Airtable integration is off.", body = ErrorBody),
         (status = 422, description = "Airtable refused the view.", body = ErrorBody),
@@ -57,6 +100,7 @@ pub async fn create(
 ) -> Result<Success<CampaignView>, ApiError> {
     let airtable = configured(&state)?;
     let agent = caller(&state, &headers, body.token.as_deref()).await?;
+    let settings = body.settings();
     let view = body
         .view
         .map(|v| v.trim().to_owned())
@@ -67,7 +111,7 @@ pub async fn create(
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty())
         .ok_or_else(|| ApiError::BadRequest("agent (the agent's email) is required".into()))?;
-    let queued = queue(&state, airtable, &agent, &view, &asked).await?;
+    let queued = queue(&state, airtable, &agent, &view, &asked, &settings).await?;
     Ok(success(
         format!("Campaign queued with {} records", queued.total),
         queued,
@@ -105,8 +149,10 @@ pub async fn progress(
     Path(id): Path<String>,
 ) -> Result<Success<CampaignView>, ApiError> {
     let (campaign, agent) = own_campaign(&state, &headers, None, &id).await?;
-    let items = state.store.campaign_items(&campaign.id).await?;
-    Ok(success("Campaign", view_of(&campaign, &agent, &items)))
+    Ok(success(
+        "Campaign",
+        full_view(&state, &campaign, &agent).await?,
+    ))
 }
 
 async fn change(
@@ -119,10 +165,13 @@ async fn change(
     let to = change.to;
     let (campaign, agent) = own_campaign(&state, &headers, token.as_deref(), &id).await?;
     let campaign = move_campaign(state.store.as_ref(), campaign, change).await?;
-    let items = state.store.campaign_items(&campaign.id).await?;
+    if to == CampaignStatus::Canceled {
+        // Nothing more is dialled for a canceled campaign: its agents are let go.
+        crate::airtable::dialer::session::close_all(&state, &campaign.id).await?;
+    }
     Ok(success(
         format!("Campaign {}", to.as_str()),
-        view_of(&campaign, &agent, &items),
+        full_view(&state, &campaign, &agent).await?,
     ))
 }
 

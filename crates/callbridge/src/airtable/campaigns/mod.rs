@@ -2,6 +2,7 @@
 //! the store; a runner on whichever instance holds the campaign's lease starts the next call
 //! once the previous one is over, no faster than `CALLS_PER_SECOND` across all instances.
 
+pub(super) mod events;
 pub(super) mod http;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,8 @@ use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::dialer::progress::DialerProgress;
+use super::dialer::{self, CampaignMode, DialerSettings, RawSettings};
 use super::lead::{INVALID_PHONE, failure_status, mark, phone_text, write_first_status};
 use super::{Airtable, AirtableError};
 use crate::calls::CallError;
@@ -29,6 +32,13 @@ pub struct CampaignView {
     pub view: String,
     pub agent: String,
     pub status: CampaignStatus,
+    pub mode: CampaignMode,
+    /// How a session campaign works its records; absent for a per-record one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<DialerSettings>,
+    /// A session campaign's outcomes, pace and agents; absent for a per-record one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialer: Option<DialerProgress>,
     pub total: usize,
     /// Items per outcome: pending, starting, in_progress, completed, failed, canceled.
     #[schema(value_type = BTreeMap<String, u64>)]
@@ -58,7 +68,12 @@ fn outcome(item: &CampaignItem) -> &'static str {
     }
 }
 
-pub(super) fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) -> CampaignView {
+pub(super) fn view_of(
+    campaign: &Campaign,
+    agent: &str,
+    items: &[CampaignItem],
+    settings: Option<DialerSettings>,
+) -> CampaignView {
     let mut counts: BTreeMap<&'static str, usize> = [
         "pending",
         "starting",
@@ -87,6 +102,13 @@ pub(super) fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) 
         view: campaign.view.clone(),
         agent: agent.to_owned(),
         status: campaign.status,
+        mode: if settings.is_some() {
+            CampaignMode::Session
+        } else {
+            CampaignMode::PerRecord
+        },
+        settings,
+        dialer: None,
         total: items.len(),
         counts,
         current,
@@ -94,18 +116,56 @@ pub(super) fn view_of(campaign: &Campaign, agent: &str, items: &[CampaignItem]) 
     }
 }
 
+/// The campaign's view, with a session campaign's progress.
+pub(super) async fn full_view(
+    state: &AppState,
+    campaign: &Campaign,
+    agent: &str,
+) -> Result<CampaignView, StoreError> {
+    let items = state.store.campaign_items(&campaign.id).await?;
+    let settings = settings_of(state.store.as_ref(), &campaign.id).await?;
+    let session = settings.is_some();
+    let mut view = view_of(campaign, agent, &items, settings);
+    if session {
+        view.dialer = Some(dialer::progress::of(state, &campaign.id, &items).await?);
+        // The per-record counts say nothing of a session campaign's items.
+        view.current = None;
+    }
+    Ok(view)
+}
+
+/// The settings a session campaign was created with; `None` for a per-record campaign.
+pub(super) async fn settings_of(
+    store: &dyn Store,
+    campaign: &str,
+) -> Result<Option<DialerSettings>, StoreError> {
+    store
+        .campaign_dialer(campaign)
+        .await?
+        .map(|stored| {
+            serde_json::from_value(stored).map_err(|e| StoreError::Corrupt {
+                table: "airtable_campaigns",
+                detail: format!("dialer: {e}"),
+            })
+        })
+        .transpose()
+}
+
 /// Queues a campaign of every record of `view` for `agent`, who must be the agent `asked`
-/// names: a campaign calls for the agent who starts it.
+/// names: a campaign calls for the agent who starts it. The settings are checked before
+/// Airtable is asked for anything.
 pub(super) async fn queue(
     state: &AppState,
     airtable: &Airtable,
     agent: &Agent,
     view: &str,
     asked: &str,
+    raw: &RawSettings,
 ) -> Result<CampaignView, AirtableError> {
     if !asked.eq_ignore_ascii_case(agent.email.as_str()) {
         return Err(AirtableError::NotYourCampaign);
     }
+    let (_, settings) = dialer::settings::parse(raw)?;
     let phone_field = airtable.fields.phone.clone();
     let records = airtable
         .list_view(view, std::slice::from_ref(&phone_field))
@@ -126,10 +186,27 @@ pub(super) async fn queue(
             phone: phone_text(&r.fields, &phone_field),
         })
         .collect();
-    let campaign = state.store.create_campaign(agent.id, view, &items).await?;
-    tracing::info!(campaign = %campaign.id, records = items.len(), "campaign queued");
+    let campaign = match &settings {
+        None => state.store.create_campaign(agent.id, view, &items).await?,
+        Some(settings) => {
+            let stored = serde_json::to_value(settings).map_err(|e| StoreError::Corrupt {
+                table: "airtable_campaigns",
+                detail: format!("dialer: {e}"),
+            })?;
+            state
+                .store
+                .create_dialer_campaign(agent.id, view, &items, &stored)
+                .await?
+        }
+    };
+    tracing::info!(
+        campaign = %campaign.id,
+        records = items.len(),
+        sessions = settings.is_some(),
+        "campaign queued"
+    );
     let items = state.store.campaign_items(&campaign.id).await?;
-    Ok(view_of(&campaign, agent.email.as_str(), &items))
+    Ok(view_of(&campaign, agent.email.as_str(), &items, settings))
 }
 
 /// The campaign `id`, if it is `agent`'s; anyone else's is not found either.

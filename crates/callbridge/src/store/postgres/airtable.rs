@@ -15,6 +15,50 @@ use crate::store::{
 };
 
 impl PgStore {
+    /// A running campaign with its items, and its dialer settings if it is worked in sessions.
+    pub(super) async fn insert_campaign(
+        &self,
+        agent: AgentId,
+        view: &str,
+        items: &[NewCampaignItem],
+        dialer: Option<&serde_json::Value>,
+    ) -> StoreResult<Campaign> {
+        let id = Uuid::now_v7();
+        let now = now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO airtable_campaigns (id, agent_id, view_name, status, created_at, \
+             updated_at, dialer) VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(id)
+        .bind(agent.as_uuid())
+        .bind(view)
+        .bind(CampaignStatus::Running.as_str())
+        .bind(now)
+        .bind(dialer)
+        .execute(&mut *tx)
+        .await?;
+        for (position, item) in (1_i64..).zip(items) {
+            sqlx::query(
+                "INSERT INTO campaign_items (id, campaign_id, position, record_id, phone, \
+                 state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(Uuid::now_v7())
+            .bind(id)
+            .bind(position)
+            .bind(item.record_id.as_str())
+            .bind(item.phone.clone())
+            .bind(ItemState::Pending.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.campaign_by_id(&id.to_string())
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
     async fn open_call_of_record(&self, record_id: &str) -> StoreResult<Option<CallId>> {
         let open: Option<Uuid> = sqlx::query_scalar(
             "SELECT call_id FROM airtable_links WHERE record_id = $1 AND call_open",
@@ -123,39 +167,7 @@ impl AirtableStore for PgStore {
         view: &str,
         items: &[NewCampaignItem],
     ) -> StoreResult<Campaign> {
-        let id = Uuid::now_v7();
-        let now = now();
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO airtable_campaigns (id, agent_id, view_name, status, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(id)
-        .bind(agent.as_uuid())
-        .bind(view)
-        .bind(CampaignStatus::Running.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for (position, item) in (1_i64..).zip(items) {
-            sqlx::query(
-                "INSERT INTO campaign_items (id, campaign_id, position, record_id, phone, \
-                 state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(Uuid::now_v7())
-            .bind(id)
-            .bind(position)
-            .bind(item.record_id.as_str())
-            .bind(item.phone.clone())
-            .bind(ItemState::Pending.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        self.campaign_by_id(&id.to_string())
-            .await?
-            .ok_or(StoreError::NotFound)
+        self.insert_campaign(agent, view, items, None).await
     }
 
     async fn campaign_by_id(&self, id: &str) -> StoreResult<Option<Campaign>> {
@@ -250,7 +262,7 @@ impl AirtableStore for PgStore {
         let now = micros(now);
         // One conditional UPDATE per campaign: of two runners only one sees the lease free.
         let candidates: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM airtable_campaigns WHERE status = $1 \
+            "SELECT id FROM airtable_campaigns WHERE status = $1 AND dialer IS NULL \
              AND (claimed_until IS NULL OR claimed_until < $2 OR claimed_by = $3) \
              ORDER BY created_at",
         )

@@ -10,6 +10,7 @@ mod callback;
 mod calls;
 mod changes;
 mod control;
+mod dialer;
 mod events;
 mod idempotency;
 mod invites;

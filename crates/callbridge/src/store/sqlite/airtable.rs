@@ -19,6 +19,48 @@ fn lease_ms(lease: std::time::Duration) -> i64 {
 }
 
 impl SqliteStore {
+    /// A running campaign with its items, and its dialer settings if it is worked in sessions.
+    pub(super) async fn insert_campaign(
+        &self,
+        agent: AgentId,
+        view: &str,
+        items: &[NewCampaignItem],
+        dialer: Option<&serde_json::Value>,
+    ) -> StoreResult<Campaign> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO airtable_campaigns (id, agent_id, view_name, status, created_at, \
+             updated_at, dialer) VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(agent.to_string())
+        .bind(view)
+        .bind(CampaignStatus::Running.as_str())
+        .bind(now)
+        .bind(dialer.map(serde_json::Value::to_string))
+        .execute(&mut *tx)
+        .await?;
+        for (position, item) in (1_i64..).zip(items) {
+            sqlx::query(
+                "INSERT INTO campaign_items (id, campaign_id, position, record_id, phone, \
+                 state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(id.as_str())
+            .bind(position)
+            .bind(item.record_id.as_str())
+            .bind(item.phone.clone())
+            .bind(ItemState::Pending.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.campaign_by_id(&id).await?.ok_or(StoreError::NotFound)
+    }
+
     async fn open_call_of_record(&self, record_id: &str) -> StoreResult<Option<CallId>> {
         let open: Option<String> = sqlx::query_scalar(
             "SELECT call_id FROM airtable_links WHERE record_id = $1 AND call_open = 1",
@@ -127,37 +169,7 @@ impl AirtableStore for SqliteStore {
         view: &str,
         items: &[NewCampaignItem],
     ) -> StoreResult<Campaign> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO airtable_campaigns (id, agent_id, view_name, status, created_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(id.as_str())
-        .bind(agent.to_string())
-        .bind(view)
-        .bind(CampaignStatus::Running.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for (position, item) in (1_i64..).zip(items) {
-            sqlx::query(
-                "INSERT INTO campaign_items (id, campaign_id, position, record_id, phone, \
-                 state, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(id.as_str())
-            .bind(position)
-            .bind(item.record_id.as_str())
-            .bind(item.phone.clone())
-            .bind(ItemState::Pending.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        self.campaign_by_id(&id).await?.ok_or(StoreError::NotFound)
+        self.insert_campaign(agent, view, items, None).await
     }
 
     async fn campaign_by_id(&self, id: &str) -> StoreResult<Option<Campaign>> {
@@ -244,7 +256,7 @@ impl AirtableStore for SqliteStore {
         let now = to_ms(now);
         // One conditional UPDATE per campaign: of two runners only one sees the lease free.
         let candidates: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM airtable_campaigns WHERE status = $1 \
+            "SELECT id FROM airtable_campaigns WHERE status = $1 AND dialer IS NULL \
              AND (claimed_until IS NULL OR claimed_until < $2 OR claimed_by = $3) \
              ORDER BY created_at",
         )

@@ -8,6 +8,7 @@ mod call_log;
 mod callback;
 mod calls;
 mod control;
+mod dialer;
 mod events;
 mod idempotency;
 mod invites;
