@@ -33,6 +33,7 @@ async function microphone() {
     throw error;
   }
   const choice = document.getElementById('microphone');
+  if (!choice) return;
   const inputs = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'audioinput');
   choice.replaceChildren(...inputs.map((d, i) => new Option(d.label || `Microphone ${i + 1}`, d.deviceId)));
   choice.disabled = inputs.length < 2;
@@ -75,6 +76,21 @@ export async function callFromBrowser(to, record, onEnded) {
   await accepted;
   const view = await findCall(sdkCall.parameters.CallSid);
   return { view, sdkCall };
+}
+
+// Joins a campaign session from the browser: `connect` is what callbridge's join answered,
+// whose call the App's Voice URL puts in the session's conference. Resolves once the call is
+// up; `onEnded` runs when it is over.
+export async function joinSession(connect, onEnded) {
+  await microphone();
+  const dev = await ready();
+  const sdkCall = await dev.connect(connect);
+  await new Promise((resolve, reject) => {
+    sdkCall.on('accept', () => resolve());
+    sdkCall.on('error', (e) => reject(new Error(e.message || 'The browser\'s call failed.')));
+    sdkCall.on('disconnect', () => onEnded());
+  });
+  return sdkCall;
 }
 
 export function setupControls(sdkCall) {

@@ -1,5 +1,6 @@
 // Campaigns: start one from a view, pause, resume or cancel it, and watch its progress.
 import { call } from './api.js';
+import { joinSession } from './browser.js';
 
 const app = document.getElementById('app');
 const problem = document.getElementById('campaign-problem');
@@ -28,7 +29,7 @@ document.getElementById('new-campaign').addEventListener('submit', async (e) => 
 // The session panel: what the agent's session is doing, and the wrap-up form when a call
 // waits for its outcome.
 const WORDS = {
-  joining: 'Your phone is being dialled into the session',
+  joining: 'Joining the session',
   ready: 'Ready: the next record is dialled for you',
   ringing: 'Dialling a customer',
   talking: 'On a call',
@@ -78,10 +79,17 @@ for (const panel of document.querySelectorAll('[data-session-campaign]')) {
   for (const button of panel.querySelectorAll('[data-session-action]')) {
     button.addEventListener('click', async () => {
       const path = `/airtable/campaigns/${button.dataset.campaign}/${button.dataset.sessionAction}`;
-      const body = button.dataset.sessionAction === 'join' ? { mode: 'phone' } : {};
+      const body = button.dataset.sessionAction === 'join' ? { mode: button.dataset.mode } : {};
       const { ok, answer } = await call('POST', path, body);
       if (!ok) say(answer.message);
       else say('');
+      if (ok && answer.data.connect) {
+        try {
+          await joinSession(answer.data.connect, () => refreshSession(panel));
+        } catch (error) {
+          say(error.message);
+        }
+      }
       await refreshSession(panel);
     });
   }

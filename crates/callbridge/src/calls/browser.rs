@@ -103,6 +103,20 @@ fn refuse(why: &str) -> BrowserAnswer {
     BrowserAnswer::Refuse(why.to_owned())
 }
 
+/// The agent whose browser placed a call from `from` (`client:<identity>`), if they may still
+/// call; otherwise why not, in words they hear.
+pub async fn caller(
+    state: &AppState,
+    from: &str,
+) -> Result<Result<Agent, &'static str>, CallError> {
+    match Endpoint::parse(from) {
+        Ok(Endpoint::Client(identity)) => agent(state, &identity).await,
+        _ => Ok(Err(
+            "This number takes calls from the callbridge web app only.",
+        )),
+    }
+}
+
 /// The agent an identity of ours names, if they may still call.
 async fn agent(
     state: &AppState,

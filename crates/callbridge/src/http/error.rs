@@ -345,7 +345,7 @@ impl From<AirtableError> for ApiError {
                 | DialerError::NoOutcome(_)
                 | DialerError::UnknownOutcome { .. }
                 | DialerError::NotesTooLong(_) => Self::BadRequest(err.to_string()),
-                DialerError::BrowserUnavailable | DialerError::NoPhone => {
+                DialerError::BrowserUnavailable(_) | DialerError::NoPhone => {
                     Self::Unprocessable(err.to_string())
                 }
                 DialerError::NotASessionCampaign

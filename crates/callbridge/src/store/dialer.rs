@@ -148,6 +148,8 @@ pub trait DialerStore: Send + Sync {
     /// One statement decides, so two joins at once give one session.
     async fn join_session(&self, join: SessionJoin<'_>) -> StoreResult<DialerSession>;
     async fn session_by_id(&self, id: &str) -> StoreResult<Option<DialerSession>>;
+    /// The session whose agent is on the Twilio call `call_sid`, while that leg lasts.
+    async fn session_of_agent_leg(&self, call_sid: &str) -> StoreResult<Option<DialerSession>>;
     /// Every session of the campaign, oldest first.
     async fn campaign_sessions(&self, campaign: &str) -> StoreResult<Vec<DialerSession>>;
     /// Moves the session to `to` if it is in one of `from`; false otherwise. A session that

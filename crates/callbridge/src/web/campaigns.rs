@@ -42,6 +42,10 @@ struct CampaignsPage {
     csrf: String,
     agent_email: String,
     campaigns: Vec<CampaignRow>,
+    /// Where the page loads the Voice SDK from, to join a session from the browser.
+    voice_sdk_url: String,
+    /// Whether browser calling is set up, so that a session can be joined from the page.
+    browser_calling: bool,
 }
 
 /// The agent's campaigns.
@@ -127,6 +131,8 @@ pub(super) async fn page(
         csrf: signed_in.csrf_token.clone(),
         agent_email: signed_in.agent.email.as_str().to_owned(),
         campaigns: rows,
+        voice_sdk_url: state.settings.browser.voice_sdk_url.clone(),
+        browser_calling: crate::browser::missing_settings(&state.settings).is_empty(),
     };
     html(&state, StatusCode::OK, render(&page))
 }

@@ -40,6 +40,31 @@ impl Instance {
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
+        Self::start_on(listener, address, db, sim, fake, tweak).await
+    }
+
+    /// As [`Instance::start`], with browser calling set up: a TwiML App at the simulator whose
+    /// URLs are this instance's, and the API key browsers' tokens are signed with.
+    pub async fn start_with_browser(db: &TestDatabase, sim: &Sim, fake: &FakeAirtable) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let app_sid = crate::helpers::create_twiml_app(sim, &address).await;
+        Self::start_on(listener, address, db, sim, fake, |raw| {
+            raw.twilio_api_key = Some(twilio_sim::DEFAULT_API_KEY_SID.into());
+            raw.twilio_api_secret = Some(twilio_sim::DEFAULT_API_KEY_SECRET.into());
+            raw.twiml_app_sid = Some(app_sid);
+        })
+        .await
+    }
+
+    async fn start_on(
+        listener: TcpListener,
+        address: String,
+        db: &TestDatabase,
+        sim: &Sim,
+        fake: &FakeAirtable,
+        tweak: impl FnOnce(&mut RawSettings),
+    ) -> Self {
         let mut raw = sim_settings(db.url(), sim, &address);
         with_airtable(&mut raw, fake);
         tweak(&mut raw);

@@ -929,3 +929,165 @@ async fn leaving_while_a_customer_rings_lets_them_go_before_they_answer_to_nobod
     assert_eq!(done["dialer"]["counts"]["abandoned"], 0, "{done}");
     app.kill().await;
 }
+
+/// A POST to the simulator's control API, as the Voice SDK script in a page sends it.
+async fn sim_post(sim: &Sim, path: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(sim.base_url().join(path).unwrap())
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_agent_works_a_session_from_the_browser() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let app = Instance::start_with_browser(&db, &sim, &fake).await;
+    let (_, token) = app.agent("ada@example.com", "+14155550101").await;
+    let (_, bob_token) = app.agent("bob@example.com", "+14155550102").await;
+    let customer = "+12025550160";
+    sim.set_number(customer, talker(30_000));
+    let record = fake.insert_record(json!({"Phone": customer}));
+    fake.set_view("To call", [record.clone()]);
+    let created = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &session_campaign(json!({"calling_hours": hours_open_in_new_york()})),
+        )
+        .await,
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+
+    let joined = expect_success(
+        app.post(
+            &format!("/airtable/campaigns/{id}/join"),
+            &token,
+            &json!({"mode": "browser"}),
+        )
+        .await,
+    )
+    .await["data"]
+        .clone();
+    assert_eq!(joined["mode"], "browser", "{joined}");
+    assert_eq!(joined["state"], "joining", "{joined}");
+    let session = joined["id"].as_str().unwrap().to_owned();
+    assert_eq!(joined["connect"], json!({"params": {"Session": session}}));
+    assert!(
+        sim_calls_to(&sim, "+14155550101").await.is_empty(),
+        "a browser session dials no phone"
+    );
+
+    let browser_of = |call_token: String| {
+        let app = &app;
+        let sim = &sim;
+        async move {
+            let minted = expect_success(app.get("/browser/token", &call_token).await).await;
+            let (status, device) = sim_post(
+                sim,
+                "sim/devices",
+                &json!({"token": minted["data"]["token"], "register": false}),
+            )
+            .await;
+            assert_eq!(status, 201, "{device}");
+            device["id"].as_str().unwrap().to_owned()
+        }
+    };
+    // Another agent's browser cannot take Ada's place in her session.
+    let bobs = browser_of(bob_token.clone()).await;
+    let (status, call) = sim_post(
+        &sim,
+        &format!("sim/devices/{bobs}/connect"),
+        &joined["connect"],
+    )
+    .await;
+    assert_eq!(status, 201, "{call}");
+    eventually("Bob's call to be refused", || async {
+        let call: Value = reqwest::get(
+            sim.base_url()
+                .join(&format!("sim/calls/{}", call["call_sid"].as_str().unwrap()))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        call["status"] == "completed"
+    })
+    .await;
+    assert_eq!(
+        progress(&app, &token, &id).await["dialer"]["sessions"][0]["state"],
+        "joining"
+    );
+
+    let adas = browser_of(token.clone()).await;
+    let (status, call) = sim_post(
+        &sim,
+        &format!("sim/devices/{adas}/connect"),
+        &joined["connect"],
+    )
+    .await;
+    assert_eq!(status, 201, "{call}");
+    let browser_call = call["call_sid"].as_str().unwrap().to_owned();
+    // The customer is dialled, talks to Ada, hangs up; Ada wraps up from the page.
+    eventually("the customer's call to end and Ada to wrap up", || async {
+        let now = progress(&app, &token, &id).await;
+        now["dialer"]["sessions"][0]["state"] == "wrap_up"
+    })
+    .await;
+    let customer_calls = sim_calls_to(&sim, customer).await;
+    assert_eq!(customer_calls.len(), 1, "dialled once: {customer_calls:?}");
+    let wrapped = expect_success(
+        app.post(
+            &format!("/airtable/campaigns/{id}/wrap-up"),
+            &token,
+            &json!({"outcome": "Sale", "notes": "From the browser"}),
+        )
+        .await,
+    )
+    .await;
+    // Ready for the next record, or already let go: that was the campaign's last.
+    assert!(
+        ["ready", "left"].contains(&wrapped["data"]["state"].as_str().unwrap()),
+        "{wrapped}"
+    );
+    eventually("the record to be written", || async {
+        writes_settled(&app.store, &record).await
+    })
+    .await;
+    assert_eq!(
+        fake.field_history(&record, "Disposition"),
+        vec![json!("Sale")]
+    );
+    assert_eq!(
+        fake.field_history(&record, "Notes"),
+        vec![json!("From the browser")]
+    );
+
+    // The campaign is done: the browser's call, the session's agent leg, is hung up.
+    eventually("the browser's call to be hung up", || async {
+        let call: Value = reqwest::get(
+            sim.base_url()
+                .join(&format!("sim/calls/{browser_call}"))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        call["status"] == "completed"
+    })
+    .await;
+    let done = progress(&app, &token, &id).await;
+    assert_eq!(done["dialer"]["sessions"][0]["state"], "left", "{done}");
+    assert_eq!(done["dialer"]["counts"]["human"], 1, "{done}");
+    app.kill().await;
+}

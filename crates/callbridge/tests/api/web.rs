@@ -928,18 +928,33 @@ fn numbers_inside_calling_hours() -> [&'static str; 3] {
 
 #[tokio::test]
 async fn an_agent_works_three_records_in_a_row_with_dispositions_from_the_page() {
+    three_records_in_a_row("Join by phone").await;
+}
+
+#[tokio::test]
+async fn an_agent_works_a_session_from_the_browser_with_dispositions() {
+    three_records_in_a_row("Join in the browser").await;
+}
+
+/// An agent starts a session campaign on the page, joins it with `join`, and wraps up three
+/// people in a row.
+async fn three_records_in_a_row(join: &str) {
     if !browser_installed() {
         return;
     }
     let fake = airtable::fake::FakeAirtable::start(airtable::fake::FakeConfig::default()).await;
     let db = backends().await.remove(0);
-    let app = spawn_app_with(db, |raw| {
+    let configure = |raw: &mut callbridge::config::RawSettings| {
         crate::airtable_call::with_airtable(raw, &fake);
         raw.allowed_email_domains = Some("example.com".into());
         raw.allowed_destinations = Some("US,GB,JP".into());
         raw.calls_per_second = Some("20".into());
-    })
-    .await;
+    };
+    let app = if join == "Join in the browser" {
+        spawn_browser_app_with(db, configure).await
+    } else {
+        spawn_app_with(db, configure).await
+    };
     app.sim.set_number(AGENT_PHONE, keen_agent());
     let numbers = numbers_inside_calling_hours();
     for number in numbers {
@@ -971,12 +986,12 @@ async fn an_agent_works_three_records_in_a_row_with_dispositions_from_the_page()
         .await;
     person.press("Start campaign").await;
     person.until("[data-session-campaign]").await;
-    person.press("Join by phone").await;
+    person.press(join).await;
 
     let picked = ["Sale", "No interest", "Call back"];
     for (round, outcome) in picked.iter().enumerate() {
         person.until(".wrap-up:not([hidden])").await;
-        if round == 0 {
+        if round == 0 && join == "Join by phone" {
             person.photograph("campaign-session-wrap-up").await;
         }
         // The third person is talked to: all three were dialled, and were people.

@@ -12,8 +12,10 @@ pub enum DialerError {
     NotInSession,
     #[error("mode must be \"phone\" or \"browser\"")]
     Mode,
-    #[error("browser sessions are not available yet: join with \"mode\": \"phone\"")]
-    BrowserUnavailable,
+    #[error(
+        "calling from the browser is not set up here (it needs {0}): join with \"mode\": \"phone\""
+    )]
+    BrowserUnavailable(String),
     #[error("you have no verified phone to join with")]
     NoPhone,
     #[error("your session is {}; it cannot {what}", .now.as_str())]

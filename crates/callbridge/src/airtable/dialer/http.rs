@@ -31,6 +31,11 @@ pub struct SessionView {
     /// The outcomes to pick from at wrap-up.
     pub dispositions: Vec<String>,
     pub wrap_up_secs: u32,
+    /// For a browser session: what the page passes to the Voice SDK's `device.connect()` to
+    /// put the agent in the session (`{"params": {"Session": id}}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub connect: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -65,13 +70,15 @@ pub async fn view(
         None => None,
     };
     Ok(SessionView {
-        id: now.id,
         campaign: now.campaign_id,
         state: now.state,
         mode: now.mode,
         current,
         dispositions: settings.dispositions.clone(),
         wrap_up_secs: settings.wrap_up_secs,
+        connect: (now.mode == crate::domain::CallMode::Browser && now.state != SessionState::Left)
+            .then(|| serde_json::json!({"params": {"Session": now.id}})),
+        id: now.id,
     })
 }
 
@@ -79,7 +86,8 @@ pub async fn view(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct JoinBody {
     /// `phone` (the default): the agent's verified phone is dialled into the session.
-    /// `browser` is refused for now.
+    /// `browser`: nothing is dialled; the answer's `connect` is what the page passes to the
+    /// Voice SDK's `device.connect()`, and that call joins the session.
     pub mode: Option<String>,
     /// The call token, for clients that cannot send the Authorization header.
     pub token: Option<String>,
@@ -140,7 +148,7 @@ async fn session_campaign(
         (status = 400, description = "`mode` is not `phone` or `browser`.", body = ErrorBody),
         (status = 404, description = "No such campaign of this agent's, or the Airtable integration is off.", body = ErrorBody),
         (status = 409, description = "The campaign is not a running session campaign.", body = ErrorBody),
-        (status = 422, description = "The agent's phone cannot be dialled, or browser mode was asked for.", body = ErrorBody),
+        (status = 422, description = "The agent's phone cannot be dialled, or browser mode was asked for where browser calling is not set up.", body = ErrorBody),
         (status = 502, description = "Twilio failed.", body = ErrorBody),
     )
 )]

@@ -50,7 +50,7 @@ pub async fn join(
         return Err(DialerError::NotRunning.into());
     }
     if mode == CallMode::Browser {
-        return Err(DialerError::BrowserUnavailable.into());
+        return join_from_browser(state, agent, campaign).await;
     }
     let phone = agent.phone.clone().ok_or(DialerError::NoPhone)?;
     state
@@ -102,6 +102,70 @@ pub async fn join(
         .session_by_id(&session.id)
         .await?
         .unwrap_or(session))
+}
+
+/// A session the agent's browser joins itself: it calls the TwiML App with the session's id
+/// (`device.connect({params: {Session: id}})`), and the App's Voice URL puts that call in the
+/// session's conference. Nothing is dialled here.
+async fn join_from_browser(
+    state: &AppState,
+    agent: &Agent,
+    campaign: &Campaign,
+) -> Result<DialerSession, AirtableError> {
+    let missing = crate::browser::missing_settings(&state.settings);
+    if !missing.is_empty() {
+        return Err(DialerError::BrowserUnavailable(missing.join(", ")).into());
+    }
+    let conference = format!("cb-s-{}", uuid::Uuid::now_v7());
+    Ok(state
+        .store
+        .join_session(SessionJoin {
+            campaign_id: &campaign.id,
+            agent_id: agent.id,
+            mode: CallMode::Browser,
+            conference: &conference,
+        })
+        .await?)
+}
+
+/// What the App's Voice URL answers a browser's call that names a session: the session's room,
+/// or why not, in words the agent hears.
+pub async fn browser_joined(
+    state: &AppState,
+    agent: &Agent,
+    session_id: &str,
+    call_sid: &str,
+) -> Result<Result<String, &'static str>, AirtableError> {
+    let Some(session) = state.store.session_by_id(session_id).await? else {
+        return Ok(Err("This campaign session is unknown."));
+    };
+    if session.agent_id != agent.id {
+        return Ok(Err("This campaign session is someone else's."));
+    }
+    if session.state == SessionState::Left {
+        return Ok(Err(
+            "You left this campaign session. Join it again from the page.",
+        ));
+    }
+    let rejoined = session.agent_call_sid.as_deref() == Some(call_sid);
+    if !rejoined {
+        if session.state != SessionState::Joining {
+            return Ok(Err("You are in this campaign session already."));
+        }
+        state
+            .store
+            .set_session_agent_leg(&session.id, Some(call_sid))
+            .await?;
+    }
+    // The browser's call is answered by this TwiML: the agent is there from now on.
+    state
+        .store
+        .move_session(&session.id, &[SessionState::Joining], SessionState::Ready)
+        .await?;
+    tracing::info!(session = %session.id, "agent joined the session from the browser");
+    let room = agent_room(&session.conference)
+        .map_err(|e| CallError::Internal(format!("could not write TwiML: {e}")))?;
+    Ok(Ok(room))
 }
 
 /// The agent's session of the campaign that it has not left.

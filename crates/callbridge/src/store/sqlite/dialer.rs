@@ -195,6 +195,17 @@ impl DialerStore for SqliteStore {
         convert_opt(row)
     }
 
+    async fn session_of_agent_leg(&self, call_sid: &str) -> StoreResult<Option<DialerSession>> {
+        let sql = format!(
+            "SELECT {DIALER_SESSION_COLUMNS} FROM dialer_sessions WHERE agent_call_sid = $1"
+        );
+        let row: Option<Session> = sqlx::query_as(AssertSqlSafe(sql))
+            .bind(call_sid)
+            .fetch_optional(&self.readers)
+            .await?;
+        convert_opt(row)
+    }
+
     async fn campaign_sessions(&self, campaign: &str) -> StoreResult<Vec<DialerSession>> {
         let sql = format!(
             "SELECT {DIALER_SESSION_COLUMNS} FROM dialer_sessions WHERE campaign_id = $1 \
