@@ -163,6 +163,9 @@ pub trait DialerStore: Send + Sync {
     /// Stores the Twilio call SID of the agent's leg in the session's conference; `None` once
     /// that leg is over.
     async fn set_session_agent_leg(&self, id: &str, call_sid: Option<&str>) -> StoreResult<()>;
+    /// Sets `marker` as the agent's leg if the session has none, and says whether it did: of
+    /// two joins at once, only the one that sets it dials the agent.
+    async fn claim_session_agent_leg(&self, id: &str, marker: &str) -> StoreResult<bool>;
     /// The running campaigns worked in sessions, oldest first.
     async fn running_dialer_campaigns(&self) -> StoreResult<Vec<Campaign>>;
     /// For a `ready` session, in one transaction: the campaign's first pending item (of those

@@ -1091,3 +1091,45 @@ async fn an_agent_works_a_session_from_the_browser() {
     assert_eq!(done["dialer"]["counts"]["human"], 1, "{done}");
     app.kill().await;
 }
+
+#[tokio::test]
+async fn two_joins_at_once_ring_the_agents_phone_once() {
+    let db = TestDatabase::default_backend().await;
+    let sim = Sim::start(sim_config()).await.unwrap();
+    let fake = FakeAirtable::start(FakeConfig::default()).await;
+    let app = Instance::start(&db, &sim, &fake, |raw| {
+        raw.allowed_destinations = Some("US,GB".into());
+    })
+    .await;
+    let (_, token) = app.agent("ada@example.com", "+14155550101").await;
+    // A London number outside the hours open in New York: nobody but the agent is dialled.
+    fake.set_view(
+        "To call",
+        [fake.insert_record(json!({"Phone": "+442079460999"}))],
+    );
+    let created = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &session_campaign(json!({"calling_hours": hours_open_in_new_york()})),
+        )
+        .await,
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let join = format!("/airtable/campaigns/{id}/join");
+    let body = json!({"mode": "phone"});
+    let (first, second) = tokio::join!(
+        app.post(&join, &token, &body),
+        app.post(&join, &token, &body)
+    );
+    let first = expect_success(first).await;
+    let second = expect_success(second).await;
+    assert_eq!(first["data"]["id"], second["data"]["id"], "one session");
+    eventually("the agent to be ready", || async {
+        progress(&app, &token, &id).await["dialer"]["sessions"][0]["state"] == "ready"
+    })
+    .await;
+    assert_eq!(sim_calls_to(&sim, "+14155550101").await.len(), 1);
+    app.kill().await;
+}

@@ -29,6 +29,17 @@ const PRESENT: &[SessionState] = &[
     SessionState::Paused,
 ];
 
+/// What stands for the agent's leg while the join that dials it waits for Twilio's SID.
+const DIALLING: &str = "dialling:";
+
+/// The agent's leg at Twilio, if Twilio has given one.
+fn twilio_leg(session: &DialerSession) -> Option<&str> {
+    session
+        .agent_call_sid
+        .as_deref()
+        .filter(|sid| !sid.starts_with(DIALLING))
+}
+
 /// `phone` or `browser`.
 pub fn mode(raw: Option<&str>) -> Result<CallMode, DialerError> {
     match raw.map(str::trim) {
@@ -68,12 +79,18 @@ pub async fn join(
             conference: &conference,
         })
         .await?;
-    if session.state != SessionState::Joining || session.agent_call_sid.is_some() {
-        // The agent is there, or their phone is ringing already.
-        return Ok(session);
-    }
     let room = agent_room(&session.conference)
         .map_err(|e| CallError::Internal(format!("could not write TwiML: {e}")))?;
+    let marker = format!("{DIALLING}{}", uuid::Uuid::now_v7());
+    if session.state != SessionState::Joining
+        || !state
+            .store
+            .claim_session_agent_leg(&session.id, &marker)
+            .await?
+    {
+        // The agent is there, or their phone is ringing already (another join dials it).
+        return Ok(session);
+    }
     let mut create = CreateCall::new(
         phone.as_str(),
         state.settings.caller_id.as_str(),
@@ -87,11 +104,14 @@ pub async fn join(
     ));
     create.status_callback_method = Some(HttpMethod::Post);
     create.status_callback_event = twilio::CallEvent::ALL.to_vec();
-    let created = state
-        .twilio
-        .create_call(&create)
-        .await
-        .map_err(|err| TwilioFailure::of(&err).to_error(&err))?;
+    let created = match state.twilio.create_call(&create).await {
+        Ok(created) => created,
+        Err(err) => {
+            // The next join dials again.
+            state.store.set_session_agent_leg(&session.id, None).await?;
+            return Err(TwilioFailure::of(&err).to_error(&err).into());
+        }
+    };
     state
         .store
         .set_session_agent_leg(&session.id, Some(&created.sid))
@@ -337,7 +357,7 @@ pub async fn leave(state: &AppState, session: &DialerSession) -> Result<(), Airt
     {
         return Err(cannot(state, session, "leave: it already left").await?);
     }
-    if let Some(sid) = session.agent_call_sid.as_deref() {
+    if let Some(sid) = twilio_leg(session) {
         hang_up(state, sid).await;
     }
     tracing::info!(session = %session.id, "agent left the session");
@@ -444,7 +464,7 @@ pub async fn close_all(state: &AppState, campaign: &str) -> Result<(), AirtableE
             .store
             .move_session(&session.id, PRESENT, SessionState::Left)
             .await?
-            && let Some(sid) = session.agent_call_sid.as_deref()
+            && let Some(sid) = twilio_leg(&session)
         {
             hang_up(state, sid).await;
         }

@@ -272,6 +272,20 @@ impl DialerStore for PgStore {
         Ok(())
     }
 
+    async fn claim_session_agent_leg(&self, id: &str, marker: &str) -> StoreResult<bool> {
+        let id = uuid_of(id).ok_or(StoreError::NotFound)?;
+        let done = sqlx::query(
+            "UPDATE dialer_sessions SET agent_call_sid = $1, updated_at = $2 \
+             WHERE id = $3 AND agent_call_sid IS NULL",
+        )
+        .bind(marker)
+        .bind(now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn running_dialer_campaigns(&self) -> StoreResult<Vec<Campaign>> {
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns \

@@ -262,6 +262,19 @@ impl DialerStore for SqliteStore {
         Ok(())
     }
 
+    async fn claim_session_agent_leg(&self, id: &str, marker: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE dialer_sessions SET agent_call_sid = $1, updated_at = $2 \
+             WHERE id = $3 AND agent_call_sid IS NULL",
+        )
+        .bind(marker)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn running_dialer_campaigns(&self) -> StoreResult<Vec<Campaign>> {
         let sql = format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM airtable_campaigns \
