@@ -26,6 +26,8 @@ struct CampaignRow {
     /// The outcomes of a session campaign, which the agent works from the session panel; empty
     /// for a per-record campaign.
     dispositions: Vec<String>,
+    /// Whether the agent started it, and so may pause, resume or cancel it.
+    own: bool,
 }
 
 impl CampaignRow {
@@ -80,8 +82,19 @@ pub(super) async fn page(
             return axum::response::IntoResponse::into_response(crate::http::ApiError::from(err));
         }
     };
+    let mut campaigns = campaigns;
+    // A team works one list: the session campaigns other agents started are theirs to join.
+    let others = state
+        .store
+        .running_dialer_campaigns()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.agent_id != signed_in.agent.id);
+    campaigns.extend(others);
     let mut rows = Vec::with_capacity(campaigns.len());
     for campaign in campaigns {
+        let own = campaign.agent_id == signed_in.agent.id;
         let items = state
             .store
             .campaign_items(&campaign.id)
@@ -123,6 +136,7 @@ pub(super) async fn page(
             counts: format!("{pending} waiting, {open} in progress"),
             created: campaign.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             dispositions,
+            own,
         });
     }
     let page = CampaignsPage {

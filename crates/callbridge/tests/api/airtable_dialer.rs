@@ -964,6 +964,9 @@ async fn an_agent_works_a_session_from_the_browser() {
     )
     .await;
     let id = created["data"]["id"].as_str().unwrap().to_owned();
+    // A teammate follows a session campaign they may join, named by its creator.
+    let seen_by_bob = progress(&app, &bob_token, &id).await;
+    assert_eq!(seen_by_bob["agent"], "ada@example.com", "{seen_by_bob}");
 
     let joined = expect_success(
         app.post(
@@ -1131,5 +1134,28 @@ async fn two_joins_at_once_ring_the_agents_phone_once() {
     })
     .await;
     assert_eq!(sim_calls_to(&sim, "+14155550101").await.len(), 1);
+    // Another agent's per-record campaign is not theirs to see.
+    let (_, bob_token) = app.agent("bob@example.com", "+14155550102").await;
+    let per_record = expect_success(
+        app.post(
+            "/airtable/campaigns",
+            &token,
+            &json!({"view": "To call", "agent": "ada@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    let (status, _) = expect_error(
+        app.get(
+            &format!(
+                "/airtable/campaigns/{}",
+                per_record["data"]["id"].as_str().unwrap()
+            ),
+            &bob_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 404);
     app.kill().await;
 }

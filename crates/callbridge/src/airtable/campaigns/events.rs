@@ -68,12 +68,12 @@ impl Follow {
                     continue;
                 }
             };
-            let found = super::agents_campaign(self.state.store.as_ref(), &agent, &self.id).await;
-            let campaign = match found {
-                Ok(campaign) => campaign,
+            let found = super::visible_campaign(self.state.store.as_ref(), &agent, &self.id).await;
+            let (campaign, creator) = match found {
+                Ok(found) => found,
                 Err(err) => return Some(self.error(&err.into())),
             };
-            match full_view(&self.state, &campaign, agent.email.as_str()).await {
+            match full_view(&self.state, &campaign, &creator).await {
                 Ok(view) => {
                     let json = serde_json::to_string(&view).unwrap_or_default();
                     let id = digest(&json);
@@ -143,7 +143,7 @@ pub async fn events(
         })?
         .to_owned();
     let agent = authenticate(&state, &token).await?;
-    super::agents_campaign(state.store.as_ref(), &agent, &id).await?;
+    super::visible_campaign(state.store.as_ref(), &agent, &id).await?;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::{
     CANCEL, CampaignView, PAUSE, RESUME, StatusChange, agents_campaign, full_view, move_campaign,
-    queue,
+    queue, visible_campaign,
 };
 use crate::airtable::api::{caller, configured};
 use crate::airtable::dialer::RawSettings;
@@ -148,7 +148,9 @@ pub async fn progress(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Success<CampaignView>, ApiError> {
-    let (campaign, agent) = own_campaign(&state, &headers, None, &id).await?;
+    configured(&state)?;
+    let caller = caller(&state, &headers, None).await?;
+    let (campaign, agent) = visible_campaign(state.store.as_ref(), &caller, &id).await?;
     Ok(success(
         "Campaign",
         full_view(&state, &campaign, &agent).await?,

@@ -222,6 +222,29 @@ pub(super) async fn agents_campaign(
         .ok_or_else(|| AirtableError::NoCampaign(id.to_owned()))
 }
 
+/// A campaign the agent may follow, with its creator's email: their own, or a campaign worked in
+/// sessions, which any agent may join. Others' per-record campaigns are not found.
+pub(super) async fn visible_campaign(
+    store: &dyn Store,
+    agent: &Agent,
+    id: &str,
+) -> Result<(Campaign, String), AirtableError> {
+    let not_found = || AirtableError::NoCampaign(id.to_owned());
+    let campaign = store.campaign_by_id(id).await?.ok_or_else(not_found)?;
+    if campaign.agent_id == agent.id {
+        return Ok((campaign, agent.email.as_str().to_owned()));
+    }
+    if settings_of(store, &campaign.id).await?.is_none() {
+        return Err(not_found());
+    }
+    let creator = store
+        .agent_by_id(campaign.agent_id)
+        .await?
+        .map(|a| a.email.as_str().to_owned())
+        .unwrap_or_default();
+    Ok((campaign, creator))
+}
+
 /// A move a person may ask of a campaign: from any of `from`, to `to`.
 pub(super) struct StatusChange {
     pub(super) from: &'static [CampaignStatus],
