@@ -50,7 +50,9 @@ pub fn mode(raw: Option<&str>) -> Result<CallMode, DialerError> {
 }
 
 /// The agent's session of the campaign (a new one, or the one it has not left), with the
-/// agent's phone dialled into it unless the agent is already there.
+/// agent's phone dialled into it unless the agent is already there. A browser session dials
+/// nothing: the browser calls the TwiML App with the session's id (`device.connect({params:
+/// {Session: id}})`), and the App's Voice URL puts that call in the session's conference.
 pub async fn join(
     state: &AppState,
     agent: &Agent,
@@ -60,15 +62,21 @@ pub async fn join(
     if campaign.status != crate::store::CampaignStatus::Running {
         return Err(DialerError::NotRunning.into());
     }
-    if mode == CallMode::Browser {
-        return join_from_browser(state, agent, campaign).await;
-    }
-    let phone = agent.phone.clone().ok_or(DialerError::NoPhone)?;
-    state
-        .settings
-        .destinations
-        .check(&phone, Use::Call)
-        .map_err(|why| CallError::Refused(format!("your phone cannot be called: {why}")))?;
+    let phone = if mode == CallMode::Browser {
+        let missing = crate::browser::missing_settings(&state.settings);
+        if !missing.is_empty() {
+            return Err(DialerError::BrowserUnavailable(missing.join(", ")).into());
+        }
+        None
+    } else {
+        let phone = agent.phone.clone().ok_or(DialerError::NoPhone)?;
+        state
+            .settings
+            .destinations
+            .check(&phone, Use::Call)
+            .map_err(|why| CallError::Refused(format!("your phone cannot be called: {why}")))?;
+        Some(phone)
+    };
     let conference = format!("cb-s-{}", uuid::Uuid::now_v7());
     let session = state
         .store
@@ -79,6 +87,9 @@ pub async fn join(
             conference: &conference,
         })
         .await?;
+    let Some(phone) = phone else {
+        return Ok(session);
+    };
     let room = agent_room(&session.conference)
         .map_err(|e| CallError::Internal(format!("could not write TwiML: {e}")))?;
     let marker = format!("{DIALLING}{}", uuid::Uuid::now_v7());
@@ -122,30 +133,6 @@ pub async fn join(
         .session_by_id(&session.id)
         .await?
         .unwrap_or(session))
-}
-
-/// A session the agent's browser joins itself: it calls the TwiML App with the session's id
-/// (`device.connect({params: {Session: id}})`), and the App's Voice URL puts that call in the
-/// session's conference. Nothing is dialled here.
-async fn join_from_browser(
-    state: &AppState,
-    agent: &Agent,
-    campaign: &Campaign,
-) -> Result<DialerSession, AirtableError> {
-    let missing = crate::browser::missing_settings(&state.settings);
-    if !missing.is_empty() {
-        return Err(DialerError::BrowserUnavailable(missing.join(", ")).into());
-    }
-    let conference = format!("cb-s-{}", uuid::Uuid::now_v7());
-    Ok(state
-        .store
-        .join_session(SessionJoin {
-            campaign_id: &campaign.id,
-            agent_id: agent.id,
-            mode: CallMode::Browser,
-            conference: &conference,
-        })
-        .await?)
 }
 
 /// What the App's Voice URL answers a browser's call that names a session: the session's room,

@@ -88,15 +88,12 @@ impl Drop for UnmarkOnPanic {
 }
 
 impl PgStore {
-    async fn try_write_callback(&self, write: &CallbackWrite) -> StoreResult<CallbackWritten> {
-        let mut tx = self.begin_write().await?;
-        let written = write_in(&mut tx, write).await?;
-        tx.commit().await?;
-        Ok(written)
-    }
-
     async fn write_alone(&self, write: &CallbackWrite) -> StoreResult<CallbackWritten> {
-        retrying_lost_races(write.queues(), || self.try_write_callback(write)).await
+        let alone = || async {
+            let mut written = self.write_together(&[write]).await?;
+            Ok(written.remove(0))
+        };
+        retrying_lost_races(write.queues(), alone).await
     }
 
     async fn write_together(&self, writes: &[&CallbackWrite]) -> StoreResult<Vec<CallbackWritten>> {

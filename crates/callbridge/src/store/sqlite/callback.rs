@@ -76,8 +76,11 @@ async fn write_group(writer: &SqlitePool, pending: Vec<(CallbackWrite, Reply)>) 
         }
     }
     for (write, reply) in pending {
-        let written = retrying_lost_races(write.queues(), || write_alone(writer, &write)).await;
-        let _ = reply.send(written);
+        let alone = || async {
+            let mut written = write_together(writer, &[&write]).await?;
+            Ok(written.remove(0))
+        };
+        let _ = reply.send(retrying_lost_races(write.queues(), alone).await);
     }
 }
 
@@ -90,13 +93,6 @@ async fn write_together(
     for write in writes {
         written.push(write_in(&mut tx, write).await?);
     }
-    tx.commit().await?;
-    Ok(written)
-}
-
-async fn write_alone(writer: &SqlitePool, write: &CallbackWrite) -> StoreResult<CallbackWritten> {
-    let mut tx = SqliteStore::begin_write_on(writer).await?;
-    let written = write_in(&mut tx, write).await?;
     tx.commit().await?;
     Ok(written)
 }
