@@ -16,6 +16,9 @@ use super::{
 };
 use super::{DialerSession, ItemOutcome};
 
+mod native;
+pub(super) use native::FromNative;
+
 /// A row our own code wrote that does not convert: a bug or a hand edit.
 pub(super) fn corrupt(
     table: &'static str,

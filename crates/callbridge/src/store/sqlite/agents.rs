@@ -2,9 +2,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
+use super::native::select_one;
 use super::{AgentRow, SqliteStore, now_ms, to_ms};
 use crate::domain::{AgentId, CallMode, EmailAddress, PhoneNumber};
-use crate::store::rows::{AGENT_COLUMNS, convert};
+use crate::store::rows::{AGENT_COLUMNS, convert, convert_opt};
 use crate::store::{Agent, AgentStore, StoreError, StoreResult};
 
 impl SqliteStore {
@@ -22,11 +23,9 @@ impl SqliteStore {
 
     async fn agent_where(&self, column: &str, value: String) -> StoreResult<Option<Agent>> {
         let sql = format!("SELECT {AGENT_COLUMNS} FROM agents WHERE {column} = $1");
-        let row: Option<AgentRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(value)
-            .fetch_optional(&self.readers)
-            .await?;
-        row.map(Agent::try_from).transpose()
+        self.inline
+            .read(|conn| convert_opt(select_one::<AgentRow>(conn, &sql, &[&value])?))
+            .await
     }
 
     /// Stores an agent as given; the service itself creates agents only through verification.

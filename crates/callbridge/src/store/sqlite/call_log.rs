@@ -1,21 +1,22 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, SqliteConnection};
+use rusqlite::{Connection, ToSql};
 
+use super::native::{from_sqlite, select, select_one};
 use super::{AgentRow, CallRow, EventRow, LegRow, RecordingRow, SqliteStore, placeholders, to_ms};
 use crate::domain::CallId;
 use crate::store::rows::{
-    AGENT_COLUMNS, CALL_COLUMNS, EVENT_COLUMNS, LEG_COLUMNS, RECORDING_COLUMNS, convert,
-    convert_opt, cut_to_page, newest_events_sql,
+    AGENT_COLUMNS, CALL_COLUMNS, EVENT_COLUMNS, FromNative, LEG_COLUMNS, RECORDING_COLUMNS,
+    convert, convert_opt, cut_to_page, newest_events_sql,
 };
 use crate::store::{
     Call, CallDetails, CallEvent, CallLogStore, CallPageQuery, StoreError, StoreResult,
 };
 
 /// The rows of `table` whose `column` is one of `keys`, in `order`; no query for no keys.
-async fn rows_with_any_of<R, T>(
-    conn: &mut SqliteConnection,
+fn rows_with_any_of<R, T>(
+    conn: &Connection,
     columns: &str,
     table: &str,
     column: &str,
@@ -23,7 +24,7 @@ async fn rows_with_any_of<R, T>(
     order: &str,
 ) -> StoreResult<Vec<T>>
 where
-    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    R: FromNative,
     T: TryFrom<R, Error = StoreError>,
 {
     if keys.is_empty() {
@@ -33,19 +34,12 @@ where
         "SELECT {columns} FROM {table} WHERE {column} IN ({}) ORDER BY {order}",
         placeholders(1, keys.len())
     );
-    let mut query = sqlx::query_as::<_, R>(AssertSqlSafe(sql));
-    for key in keys {
-        query = query.bind(key.as_str());
-    }
-    convert(query.fetch_all(&mut *conn).await?)
+    let values: Vec<&dyn ToSql> = keys.iter().map(|key| key as &dyn ToSql).collect();
+    convert(select::<R>(conn, &sql, &values)?)
 }
 
-/// The details of `calls` on one connection: a busy pool is queued for once, not per table.
-async fn details_on(
-    conn: &mut SqliteConnection,
-    calls: &[Call],
-    events: EventsRead,
-) -> StoreResult<CallDetails> {
+/// The details of `calls`, read on one connection.
+fn details_on(conn: &Connection, calls: &[Call], events: EventsRead) -> StoreResult<CallDetails> {
     let ids: BTreeSet<String> = calls.iter().map(|c| c.id.to_string()).collect();
     let agents: BTreeSet<String> = calls.iter().map(|c| c.agent_id.to_string()).collect();
     let (events, events_cut) = match events {
@@ -57,18 +51,23 @@ async fn details_on(
                 "call_id",
                 &ids,
                 "call_id, received_at, id",
-            )
-            .await?,
+            )?,
             Vec::new(),
         ),
-        EventsRead::NewestOfEach => cut_to_page(newest_events(conn, calls).await?),
+        EventsRead::NewestOfEach => cut_to_page(newest_events(conn, calls)?),
     };
     // The orders are the single-call reads' ones, after the call that groups them.
     Ok(CallDetails {
         events,
         events_cut,
-        agents: rows_with_any_of::<AgentRow, _>(conn, AGENT_COLUMNS, "agents", "id", &agents, "id")
-            .await?,
+        agents: rows_with_any_of::<AgentRow, _>(
+            conn,
+            AGENT_COLUMNS,
+            "agents",
+            "id",
+            &agents,
+            "id",
+        )?,
         legs: rows_with_any_of::<LegRow, _>(
             conn,
             LEG_COLUMNS,
@@ -76,8 +75,7 @@ async fn details_on(
             "call_id",
             &ids,
             "call_id, created_at, call_sid",
-        )
-        .await?,
+        )?,
         recordings: rows_with_any_of::<RecordingRow, _>(
             conn,
             RECORDING_COLUMNS,
@@ -85,111 +83,104 @@ async fn details_on(
             "call_id",
             &ids,
             "call_id, created_at, sid",
-        )
-        .await?,
+        )?,
     })
 }
 
 /// Which of their events the details of calls hold.
+#[derive(Debug, Clone, Copy)]
 enum EventsRead {
     All,
     /// A page's: see [`newest_events_sql`].
     NewestOfEach,
 }
 
-async fn newest_events(conn: &mut SqliteConnection, calls: &[Call]) -> StoreResult<Vec<CallEvent>> {
+fn newest_events(conn: &Connection, calls: &[Call]) -> StoreResult<Vec<CallEvent>> {
     if calls.is_empty() {
         return Ok(Vec::new());
     }
     let sql = newest_events_sql(calls.len(), "'{}'");
-    let mut query = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql));
-    for c in calls {
-        query = query.bind(c.id.to_string());
-    }
-    convert(query.fetch_all(&mut *conn).await?)
+    let ids: Vec<String> = calls.iter().map(|c| c.id.to_string()).collect();
+    let values: Vec<&dyn ToSql> = ids.iter().map(|id| id as &dyn ToSql).collect();
+    convert(select::<EventRow>(conn, &sql, &values)?)
 }
 
 #[async_trait]
 impl CallLogStore for SqliteStore {
     async fn calls_page(&self, query: &CallPageQuery) -> StoreResult<Vec<Call>> {
         let mut sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE agent_id = $1");
-        let mut next = 2;
-        if query.before.is_some() {
+        let mut values: Vec<Box<dyn ToSql + Send>> = vec![Box::new(query.agent.to_string())];
+        if let Some(cursor) = &query.before {
             // Keyset pagination on the sort key: stable while new calls arrive at the top.
+            let (a, b) = (values.len() + 1, values.len() + 2);
             sql.push_str(&format!(
-                " AND (created_at < ${a} OR (created_at = ${a} AND id < ${b}))",
-                a = next,
-                b = next + 1
+                " AND (created_at < ${a} OR (created_at = ${a} AND id < ${b}))"
             ));
-            next += 2;
+            values.push(Box::new(to_ms(cursor.created_at)));
+            values.push(Box::new(cursor.id.to_string()));
         }
         if !query.states.is_empty() {
-            let list = placeholders(next, query.states.len());
+            let list = placeholders(values.len() + 1, query.states.len());
             sql.push_str(&format!(" AND state IN ({list})"));
-            next += query.states.len();
+            for state in &query.states {
+                values.push(Box::new(state.as_str()));
+            }
         }
-        if query.since.is_some() {
-            sql.push_str(&format!(" AND created_at >= ${next}"));
-            next += 1;
+        if let Some(since) = query.since {
+            sql.push_str(&format!(" AND created_at >= ${}", values.len() + 1));
+            values.push(Box::new(to_ms(since)));
         }
-        if query.until.is_some() {
-            sql.push_str(&format!(" AND created_at < ${next}"));
-            next += 1;
+        if let Some(until) = query.until {
+            sql.push_str(&format!(" AND created_at < ${}", values.len() + 1));
+            values.push(Box::new(to_ms(until)));
         }
         let digits = query
             .number_digits
             .as_deref()
             .map(|d| d.chars().filter(char::is_ascii_digit).collect::<String>())
             .filter(|d| !d.is_empty());
-        if digits.is_some() {
-            sql.push_str(&format!(" AND recipient LIKE ${next}"));
-            next += 1;
-        }
-        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${next}"));
-
-        let mut q = sqlx::query_as::<_, CallRow>(AssertSqlSafe(sql)).bind(query.agent.to_string());
-        if let Some(cursor) = &query.before {
-            q = q.bind(to_ms(cursor.created_at)).bind(cursor.id.to_string());
-        }
-        for state in &query.states {
-            q = q.bind(state.as_str());
-        }
-        if let Some(since) = query.since {
-            q = q.bind(to_ms(since));
-        }
-        if let Some(until) = query.until {
-            q = q.bind(to_ms(until));
-        }
         if let Some(digits) = digits {
+            sql.push_str(&format!(" AND recipient LIKE ${}", values.len() + 1));
             // Digits only, so no LIKE wildcard can come from the caller.
-            q = q.bind(format!("%{digits}%"));
+            values.push(Box::new(format!("%{digits}%")));
         }
-        convert(
-            q.bind(i64::from(query.limit))
-                .fetch_all(&self.readers)
-                .await?,
-        )
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, id DESC LIMIT ${}",
+            values.len() + 1
+        ));
+        values.push(Box::new(i64::from(query.limit)));
+        self.inline
+            .read(move |conn| {
+                let values: Vec<&dyn ToSql> =
+                    values.iter().map(|v| v.as_ref() as &dyn ToSql).collect();
+                convert(select::<CallRow>(conn, &sql, &values)?)
+            })
+            .await
     }
 
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
-        let mut conn = self.readers.acquire().await?;
-        details_on(&mut conn, calls, EventsRead::NewestOfEach).await
+        self.inline
+            .read(|conn| details_on(conn, calls, EventsRead::NewestOfEach))
+            .await
     }
 
     async fn call_snapshot(&self, id: CallId) -> StoreResult<Option<(Call, CallDetails)>> {
-        // The call and its legs and events as of one moment, so a leg shown ended always
-        // comes with the duration written before it ended.
-        let mut tx = self.begin_snapshot().await?;
         let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
-        let row: Option<CallRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(call) = convert_opt(row)? else {
-            return Ok(None);
-        };
-        let details = details_on(&mut tx, std::slice::from_ref(&call), EventsRead::All).await?;
-        tx.commit().await?;
-        Ok(Some((call, details)))
+        let id = id.to_string();
+        self.inline
+            .read(move |conn| {
+                // The call and its legs and events as of one moment, so a leg shown ended
+                // always comes with the duration written before it ended: in WAL mode every
+                // read of a transaction sees the database as of its first.
+                let tx = conn.unchecked_transaction().map_err(from_sqlite)?;
+                let row: Option<CallRow> = select_one(&tx, &sql, &[&id])?;
+                let Some(call) = convert_opt(row)? else {
+                    return Ok(None);
+                };
+                let details = details_on(&tx, std::slice::from_ref(&call), EventsRead::All)?;
+                tx.commit().map_err(from_sqlite)?;
+                Ok(Some((call, details)))
+            })
+            .await
     }
 }

@@ -3,14 +3,30 @@
 //! commit. A commit's cost is its pages written to the WAL, which callbacks arriving together
 //! mostly share (the tail of the events table and its indexes, the outbox), so under load a
 //! callback costs its statements and a share of one commit instead of a commit of its own.
+//!
+//! A group's transaction runs on the writer thread in one call (see `writer.rs`), while this
+//! side holds the pool's writer connection, so that no other write meets it on the lock.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use rusqlite::{Connection, ToSql, TransactionBehavior};
+use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{SqliteStore, now_ms};
+use super::calls::{UPSERT_LEG, move_call_sql};
+use super::events::INSERT_EVENT;
+use super::native::{execute, from_sqlite};
+use super::outbox::INSERT_OUTBOX;
+use super::recordings::UPSERT_RECORDING;
+use super::writer::WriterThread;
+use super::{SqliteStore, now_ms, to_ms};
+use crate::domain::EventId;
 use crate::store::control::retrying_lost_races;
-use crate::store::{CallbackStore, CallbackWrite, CallbackWritten, StoreError, StoreResult};
+use crate::store::rows::{leg_status_rank, recording_status_rank};
+use crate::store::{
+    CallbackStore, CallbackWrite, CallbackWritten, NewOutboxRow, StoreError, StoreResult,
+};
 
 /// The most callbacks one transaction writes: a bound on how long the first of them waits.
 const GROUP: usize = 64;
@@ -20,17 +36,24 @@ const QUEUE: usize = 1024;
 
 type Reply = oneshot::Sender<StoreResult<CallbackWritten>>;
 
-/// The way to the task that writes callbacks through the writer connection.
+/// The way to the task that writes callbacks on the writer thread.
 #[derive(Debug, Clone)]
 pub(super) struct CallbackQueue {
     sender: mpsc::Sender<(CallbackWrite, Reply)>,
 }
 
+/// What writing a group takes: the pool's writer, held as the turn to write, and the thread.
+#[derive(Debug, Clone)]
+struct Writer {
+    turn: SqlitePool,
+    thread: WriterThread,
+}
+
 impl CallbackQueue {
     /// Starts the task; it ends once every clone of the queue is dropped.
-    pub(super) fn start(writer: SqlitePool) -> Self {
+    pub(super) fn start(turn: SqlitePool, thread: WriterThread) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(write_groups(writer, receiver));
+        tokio::spawn(write_groups(Writer { turn, thread }, receiver));
         Self { sender }
     }
 
@@ -45,25 +68,26 @@ impl CallbackQueue {
     }
 }
 
-async fn write_groups(writer: SqlitePool, mut receiver: mpsc::Receiver<(CallbackWrite, Reply)>) {
+async fn write_groups(writer: Writer, mut receiver: mpsc::Receiver<(CallbackWrite, Reply)>) {
     let mut group = Vec::with_capacity(GROUP);
     while receiver.recv_many(&mut group, GROUP).await > 0 {
-        let pending: Vec<(CallbackWrite, Reply)> = std::mem::take(&mut group);
+        let (writes, replies): (Vec<CallbackWrite>, Vec<Reply>) = group.drain(..).unzip();
         // On a task of its own, so that a panic fails one group and not every callback after.
         let writer = writer.clone();
-        let written = tokio::spawn(async move { write_group(&writer, pending).await }).await;
+        let written =
+            tokio::spawn(async move { write_group(&writer, writes, replies).await }).await;
         if let Err(panicked) = written {
             tracing::error!(error = %panicked, "writing a group of callbacks failed");
         }
     }
 }
 
-async fn write_group(writer: &SqlitePool, pending: Vec<(CallbackWrite, Reply)>) {
-    if pending.len() > 1 {
-        let writes: Vec<&CallbackWrite> = pending.iter().map(|(write, _)| write).collect();
-        match write_together(writer, &writes).await {
+async fn write_group(writer: &Writer, writes: Vec<CallbackWrite>, replies: Vec<Reply>) {
+    let writes = Arc::new(writes);
+    if writes.len() > 1 {
+        match write_together(writer, Arc::clone(&writes), None).await {
             Ok(written) => {
-                for ((_, reply), written) in pending.into_iter().zip(written) {
+                for (reply, written) in replies.into_iter().zip(written) {
                     let _ = reply.send(Ok(written));
                 }
                 return;
@@ -75,75 +99,120 @@ async fn write_group(writer: &SqlitePool, pending: Vec<(CallbackWrite, Reply)>) 
             }
         }
     }
-    for (write, reply) in pending {
+    for (i, reply) in replies.into_iter().enumerate() {
         let alone = || async {
-            let mut written = write_together(writer, &[&write]).await?;
+            let mut written = write_together(writer, Arc::clone(&writes), Some(i)).await?;
             Ok(written.remove(0))
         };
-        let _ = reply.send(retrying_lost_races(write.queues(), alone).await);
+        let _ = reply.send(retrying_lost_races(writes[i].queues(), alone).await);
     }
 }
 
+/// Writes `writes` (or only the one at `only`) in one transaction.
 async fn write_together(
-    writer: &SqlitePool,
-    writes: &[&CallbackWrite],
+    writer: &Writer,
+    writes: Arc<Vec<CallbackWrite>>,
+    only: Option<usize>,
 ) -> StoreResult<Vec<CallbackWritten>> {
-    let mut tx = SqliteStore::begin_write_on(writer).await?;
-    let mut written = Vec::with_capacity(writes.len());
-    for write in writes {
-        written.push(write_in(&mut tx, write).await?);
-    }
-    tx.commit().await?;
-    Ok(written)
+    // Held until the thread has committed or rolled back.
+    let _turn = writer.turn.acquire().await?;
+    writer
+        .thread
+        .run(move |conn| {
+            let chosen = match only {
+                Some(i) => std::slice::from_ref(&writes[i]),
+                None => &writes[..],
+            };
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(from_sqlite)?;
+            let written = chosen
+                .iter()
+                .map(|write| write_in(&tx, write))
+                .collect::<StoreResult<Vec<_>>>()?;
+            tx.commit().map_err(from_sqlite)?;
+            Ok(written)
+        })
+        .await
 }
+
+const SET_CONFERENCE_SID: &str = "UPDATE calls SET conference_sid = $1, updated_at = $2 \
+    WHERE id = $3 AND conference_sid IS NULL";
+
+const SET_DURATION: &str = "UPDATE calls SET duration_secs = $1, updated_at = $2 WHERE id = $3";
 
 /// Every statement of one callback, in the caller's transaction.
-async fn write_in(
-    conn: &mut SqliteConnection,
-    write: &CallbackWrite,
-) -> StoreResult<CallbackWritten> {
+fn write_in(conn: &Connection, write: &CallbackWrite) -> StoreResult<CallbackWritten> {
     let now = now_ms();
-    let id = write.call_id();
-    let new_event = SqliteStore::insert_event(&mut *conn, &write.event).await?;
+    let id = write.call_id().to_string();
+    let event = &write.event;
+    let new_event = execute(
+        conn,
+        INSERT_EVENT,
+        &[
+            &EventId::new().to_string(),
+            &id,
+            &event.source.as_str(),
+            &event.kind,
+            &event.call_sid,
+            &event.dedupe_key,
+            &event.sequence_number,
+            &event.payload.to_string(),
+            &to_ms(event.received_at),
+        ],
+    )? == 1;
     if let Some(sid) = &write.conference_sid {
-        sqlx::query::<Sqlite>(
-            "UPDATE calls SET conference_sid = $1, updated_at = $2 \
-             WHERE id = $3 AND conference_sid IS NULL",
-        )
-        .bind(sid.as_str())
-        .bind(now)
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
+        execute(conn, SET_CONFERENCE_SID, &[sid, &now, &id])?;
     }
     if let Some(secs) = write.call_duration_secs {
-        sqlx::query::<Sqlite>("UPDATE calls SET duration_secs = $1, updated_at = $2 WHERE id = $3")
-            .bind(secs)
-            .bind(now)
-            .bind(id.to_string())
-            .execute(&mut *conn)
-            .await?;
+        execute(conn, SET_DURATION, &[&secs, &now, &id])?;
     }
     if let Some(leg) = &write.leg {
-        SqliteStore::upsert_leg_in(&mut *conn, leg, now).await?;
+        execute(
+            conn,
+            UPSERT_LEG,
+            &[
+                &leg.call_sid,
+                &leg.call_id.to_string(),
+                &leg.role.as_str(),
+                &leg.status,
+                &leg_status_rank(&leg.status),
+                &leg.number.to_twilio(),
+                &now,
+                &leg.duration_secs,
+            ],
+        )?;
     }
     if let Some(recording) = &write.recording {
-        SqliteStore::upsert_recording_in(&mut *conn, recording, now).await?;
+        execute(
+            conn,
+            UPSERT_RECORDING,
+            &[
+                &recording.recording_sid,
+                &recording.call_id.to_string(),
+                &recording.conference_sid,
+                &recording.status,
+                &recording_status_rank(&recording.status),
+                &recording.duration_secs,
+                &recording.url,
+                &now,
+            ],
+        )?;
     }
     let moved = match &write.planned {
         Some(planned) => {
-            let moved = SqliteStore::move_call(
-                &mut *conn,
-                id,
-                &[planned.from],
-                planned.to,
-                planned.reason,
-                now,
-            )
-            .await?;
+            let values: [&dyn ToSql; 6] = [
+                &planned.to.as_str(),
+                &planned.reason,
+                &now,
+                &planned.to.is_final(),
+                &id,
+                &planned.from.as_str(),
+            ];
+            let moved = execute(conn, &move_call_sql(1), &values)? == 1;
             if moved {
                 for effect in &planned.effects {
-                    SqliteStore::insert_outbox(&mut *conn, effect, now).await?;
+                    insert_outbox(conn, effect, now)?;
                 }
             }
             Some(moved)
@@ -151,9 +220,24 @@ async fn write_in(
         None => None,
     };
     for effect in &write.unconditional_effects {
-        SqliteStore::insert_outbox(&mut *conn, effect, now).await?;
+        insert_outbox(conn, effect, now)?;
     }
     Ok(CallbackWritten { new_event, moved })
+}
+
+fn insert_outbox(conn: &Connection, row: &NewOutboxRow, now: i64) -> StoreResult<()> {
+    execute(
+        conn,
+        INSERT_OUTBOX,
+        &[
+            &uuid::Uuid::now_v7().to_string(),
+            &row.kind,
+            &row.key,
+            &row.payload.to_string(),
+            &now,
+        ],
+    )?;
+    Ok(())
 }
 
 #[async_trait]

@@ -1,6 +1,9 @@
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Sqlite};
 
+use super::native::{select, select_one};
 use super::{CallRow, LegRow, SqliteStore, now_ms, placeholders, to_ms};
 use crate::domain::{AgentId, CallId, CallState, LegRole};
 use crate::store::rows::{
@@ -61,6 +64,30 @@ impl SqliteStore {
     }
 }
 
+/// The compare-and-swap of [`SqliteStore::move_call`] from one of `from` states:
+/// `$1` the state, `$2` the reason, `$3` the time, `$4` whether the state is final, `$5` the
+/// call, then the states it may move from.
+pub(super) fn move_call_sql(from: usize) -> String {
+    format!(
+        "UPDATE calls SET state = $1, reason = $2, updated_at = $3, \
+         ended_at = CASE WHEN $4 = 1 THEN COALESCE(ended_at, $3) ELSE ended_at END \
+         WHERE id = $5 AND state IN ({})",
+        placeholders(6, from)
+    )
+}
+
+/// See [`SqliteStore::upsert_leg_in`].
+pub(super) const UPSERT_LEG: &str = "INSERT INTO call_legs (call_sid, call_id, role, status, \
+    status_rank, number, created_at, updated_at, duration_secs) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+    ON CONFLICT (call_sid) DO UPDATE SET \
+    status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+             THEN excluded.status ELSE call_legs.status END, \
+    status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+             THEN excluded.status_rank ELSE call_legs.status_rank END, \
+    updated_at = excluded.updated_at, \
+    duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs)";
+
 impl SqliteStore {
     /// The compare-and-swap of a call's state, inside the caller's transaction. `ended_at`
     /// keeps the first time the call reached a final state, and a final state also frees the
@@ -77,13 +104,7 @@ impl SqliteStore {
     where
         E: sqlx::Executor<'e, Database = Sqlite>,
     {
-        let sql = format!(
-            "UPDATE calls SET state = $1, reason = $2, updated_at = $3, \
-             ended_at = CASE WHEN $4 = 1 THEN COALESCE(ended_at, $3) ELSE ended_at END \
-             WHERE id = $5 AND state IN ({})",
-            placeholders(6, from.len())
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql))
+        let mut query = sqlx::query(AssertSqlSafe(move_call_sql(from.len())))
             .bind(to.as_str())
             .bind(reason.map(str::to_owned))
             .bind(now)
@@ -106,18 +127,7 @@ impl SqliteStore {
     where
         E: sqlx::Executor<'e, Database = Sqlite>,
     {
-        let sql = format!(
-            "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
-             created_at, updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
-             ON CONFLICT (call_sid) DO UPDATE SET \
-             status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-                      THEN excluded.status ELSE call_legs.status END, \
-             status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-                      THEN excluded.status_rank ELSE call_legs.status_rank END, \
-             updated_at = excluded.updated_at, \
-             duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs) \
-             RETURNING {LEG_COLUMNS}"
-        );
+        let sql = format!("{UPSERT_LEG} RETURNING {LEG_COLUMNS}");
         let row: LegRow = sqlx::query_as(AssertSqlSafe(sql))
             .bind(leg.call_sid.as_str())
             .bind(leg.call_id.to_string())
@@ -195,12 +205,12 @@ impl CallStore for SqliteStore {
     }
 
     async fn call_by_id(&self, id: CallId) -> StoreResult<Option<Call>> {
-        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
-        let row: Option<CallRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .fetch_optional(&self.readers)
-            .await?;
-        convert_opt(row)
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"));
+        let id = id.to_string();
+        self.inline
+            .read(|conn| convert_opt(select_one::<CallRow>(conn, &SQL, &[&id])?))
+            .await
     }
 
     async fn calls_for_agent(&self, agent: AgentId, limit: u32) -> StoreResult<Vec<Call>> {
@@ -268,24 +278,24 @@ impl CallStore for SqliteStore {
     }
 
     async fn legs_for_call(&self, id: CallId) -> StoreResult<Vec<CallLeg>> {
-        let sql = format!(
-            "SELECT {LEG_COLUMNS} FROM call_legs WHERE call_id = $1 \
-             ORDER BY created_at, call_sid"
-        );
-        let rows: Vec<LegRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .fetch_all(&self.readers)
-            .await?;
-        convert(rows)
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {LEG_COLUMNS} FROM call_legs WHERE call_id = $1 \
+                 ORDER BY created_at, call_sid"
+            )
+        });
+        let id = id.to_string();
+        self.inline
+            .read(|conn| convert(select::<LegRow>(conn, &SQL, &[&id])?))
+            .await
     }
 
     async fn leg_by_sid(&self, call_sid: &str) -> StoreResult<Option<CallLeg>> {
-        let sql = format!("SELECT {LEG_COLUMNS} FROM call_legs WHERE call_sid = $1");
-        let row: Option<LegRow> = sqlx::query_as(AssertSqlSafe(sql))
-            .bind(call_sid)
-            .fetch_optional(&self.readers)
-            .await?;
-        convert_opt(row)
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {LEG_COLUMNS} FROM call_legs WHERE call_sid = $1"));
+        self.inline
+            .read(|conn| convert_opt(select_one::<LegRow>(conn, &SQL, &[&call_sid])?))
+            .await
     }
 
     async fn set_call_duration(&self, id: CallId, duration_secs: i64) -> StoreResult<()> {

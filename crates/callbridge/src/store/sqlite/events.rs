@@ -6,6 +6,11 @@ use crate::domain::{CallId, EventId};
 use crate::store::rows::{EVENT_COLUMNS, convert};
 use crate::store::{CallEvent, EventStore, NewEvent, StoreResult};
 
+/// See [`SqliteStore::insert_event`].
+pub(super) const INSERT_EVENT: &str = "INSERT INTO call_events (id, call_id, source, kind, \
+    call_sid, dedupe_key, sequence_number, payload, received_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING";
+
 impl SqliteStore {
     /// Stores `event` unless one with its `dedupe_key` is there; whether it was new. ON CONFLICT
     /// DO NOTHING rather than check-then-insert: two instances receiving the same retried
@@ -14,23 +19,18 @@ impl SqliteStore {
     where
         E: sqlx::Executor<'e, Database = Sqlite>,
     {
-        let result = sqlx::query(
-            "INSERT INTO call_events (id, call_id, source, kind, call_sid, dedupe_key, \
-             sequence_number, payload, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (dedupe_key) DO NOTHING",
-        )
-        .bind(EventId::new().to_string())
-        .bind(event.call_id.to_string())
-        .bind(event.source.as_str())
-        .bind(event.kind.as_str())
-        .bind(event.call_sid.as_deref())
-        .bind(event.dedupe_key.as_str())
-        .bind(event.sequence_number)
-        .bind(event.payload.to_string())
-        .bind(to_ms(event.received_at))
-        .execute(executor)
-        .await?;
+        let result = sqlx::query(INSERT_EVENT)
+            .bind(EventId::new().to_string())
+            .bind(event.call_id.to_string())
+            .bind(event.source.as_str())
+            .bind(event.kind.as_str())
+            .bind(event.call_sid.as_deref())
+            .bind(event.dedupe_key.as_str())
+            .bind(event.sequence_number)
+            .bind(event.payload.to_string())
+            .bind(to_ms(event.received_at))
+            .execute(executor)
+            .await?;
         Ok(result.rows_affected() == 1)
     }
 }

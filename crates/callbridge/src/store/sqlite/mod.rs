@@ -11,13 +11,17 @@ mod control;
 mod dialer;
 mod events;
 mod idempotency;
+mod inline;
 mod invites;
+mod native;
 mod outbox;
 mod ratelimit;
 mod recordings;
 mod sessions;
+mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -76,6 +80,8 @@ pub(super) struct SqliteStore {
     readers_are_the_writer: bool,
     /// Status callbacks, written through `pool` in groups.
     callbacks: callback::CallbackQueue,
+    /// The reads of webhooks and of the call log, run on the caller's thread.
+    inline: Arc<inline::InlineReaders>,
 }
 
 /// Readers beside the writer; reads of a page or a live stream do not wait for writes in WAL.
@@ -84,22 +90,34 @@ const READERS: u32 = 6;
 impl SqliteStore {
     pub(super) async fn connect(url: &str) -> StoreResult<Self> {
         if is_memory(url) {
-            // Every connection to `:memory:` is its own empty database: keep exactly one, forever.
+            // An in-memory database lives as long as a connection to it: the pool keeps exactly
+            // one, forever. It is named, and its cache shared, so that the writer thread opens
+            // the same one.
+            let name = format!("file:callbridge-memory-{}", uuid::Uuid::new_v4());
+            let options = SqliteConnectOptions::from_str(url)?
+                .filename(&name)
+                .in_memory(true)
+                .shared_cache(true);
             let pool = SqlitePoolOptions::new()
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect(url)
+                .connect_with(options)
                 .await?;
+            let thread = writer::WriterThread::open(std::path::Path::new(&name), true).await?;
             return Ok(Self {
+                inline: Arc::new(inline::InlineReaders::in_memory(
+                    std::path::Path::new(&name),
+                    pool.clone(),
+                )),
                 readers: pool.clone(),
-                callbacks: callback::CallbackQueue::start(pool.clone()),
+                callbacks: callback::CallbackQueue::start(pool.clone(), thread),
                 pool,
                 readers_are_the_writer: true,
             });
         }
-        prepare_file(url).await?;
+        let path = prepare_file(url).await?;
         // In WAL mode NORMAL loses no commit when the process dies (it is in the WAL before
         // COMMIT returns), only, on a power cut, the commits since the last checkpoint; FULL
         // would wait for a disk flush on every webhook's commit.
@@ -126,8 +144,10 @@ impl SqliteStore {
             })
             .connect(url)
             .await?;
+        let thread = writer::WriterThread::open(&path, false).await?;
         Ok(Self {
-            callbacks: callback::CallbackQueue::start(pool.clone()),
+            inline: Arc::new(inline::InlineReaders::on_file(&path)),
+            callbacks: callback::CallbackQueue::start(pool.clone(), thread),
             pool,
             readers,
             readers_are_the_writer: false,
@@ -148,12 +168,6 @@ impl SqliteStore {
         Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// A transaction whose reads all see the database as of its first one: in WAL mode any
-    /// transaction reads that way.
-    async fn begin_snapshot(&self) -> StoreResult<sqlx::Transaction<'static, Sqlite>> {
-        Ok(self.readers.begin().await?)
-    }
-
     #[cfg(test)]
     pub(super) fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -172,7 +186,7 @@ fn is_memory(url: &str) -> bool {
 /// SQLite gives the `-wal` and `-shm` files the database file's mode, which is why the database
 /// is created `0600` before SQLite opens it; the companions are narrowed too in case they
 /// predate that.
-async fn prepare_file(url: &str) -> StoreResult<()> {
+async fn prepare_file(url: &str) -> StoreResult<std::path::PathBuf> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal);
@@ -186,7 +200,7 @@ async fn prepare_file(url: &str) -> StoreResult<()> {
         companion.push(suffix);
         make_private(std::path::Path::new(&companion))?;
     }
-    Ok(())
+    Ok(path)
 }
 
 #[cfg(unix)]
@@ -293,11 +307,13 @@ impl Store for SqliteStore {
     }
 
     fn connections(&self) -> u32 {
+        // The writer thread's and the inline readers' besides the pools'.
+        let native = 1 + self.inline.connections();
         let writer = self.pool.options().get_max_connections();
         if self.readers_are_the_writer {
-            writer
+            writer + native
         } else {
-            writer + self.readers.options().get_max_connections()
+            writer + self.readers.options().get_max_connections() + native
         }
     }
 }
@@ -323,20 +339,31 @@ mod tests {
         ))
         .await;
         let call = fixture_agent_call(&store, "snapshot@example.com").await;
-        let read = "SELECT duration_secs FROM calls WHERE id = $1";
-        let mut tx = store.begin_snapshot().await.unwrap();
-        let before: Option<i64> = sqlx::query_scalar(read)
-            .bind(call.id.to_string())
-            .fetch_one(&mut *tx)
+        let path = dir.path().join("snap.db");
+        let id = call.id.to_string();
+        let (before, during) = store
+            .inline
+            .read(move |conn| {
+                let read = |conn: &rusqlite::Connection| -> Option<i64> {
+                    conn.query_row(
+                        "SELECT duration_secs FROM calls WHERE id = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .unwrap()
+                };
+                let tx = conn.unchecked_transaction().unwrap();
+                let before = read(&tx);
+                let other = native::open(&path, false, native::Role::Writer).unwrap();
+                other
+                    .execute("UPDATE calls SET duration_secs = 42 WHERE id = ?1", [&id])
+                    .unwrap();
+                let during = read(&tx);
+                tx.commit().unwrap();
+                Ok((before, during))
+            })
             .await
             .unwrap();
-        store.set_call_duration(call.id, 42).await.unwrap();
-        let during: Option<i64> = sqlx::query_scalar(read)
-            .bind(call.id.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
         assert_eq!((before, during), (None, None));
         let after = store.call_by_id(call.id).await.unwrap().unwrap();
         assert_eq!(after.duration_secs, Some(42));

@@ -25,6 +25,12 @@ fn lease_end(claim: &OutboxClaim) -> i64 {
     to_ms(claim.now).saturating_add(lease)
 }
 
+/// See [`SqliteStore::insert_outbox`]: the row's `seq` follows its key's last.
+pub(super) const INSERT_OUTBOX: &str = "INSERT INTO outbox (id, kind, key, seq, payload, status, \
+    attempts, next_attempt_at, created_at, updated_at) \
+    SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, $4, 'pending', 0, $5, $5, $5 \
+    FROM outbox WHERE key = $3";
+
 impl SqliteStore {
     /// The insert of one row, inside the caller's transaction or connection.
     pub(super) async fn insert_outbox<'e, E>(
@@ -36,19 +42,14 @@ impl SqliteStore {
         E: sqlx::Executor<'e, Database = Sqlite>,
     {
         let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO outbox (id, kind, key, seq, payload, status, attempts, \
-             next_attempt_at, created_at, updated_at) \
-             SELECT $1, $2, $3, COALESCE(MAX(seq), 0) + 1, $4, 'pending', 0, $5, $5, $5 \
-             FROM outbox WHERE key = $3",
-        )
-        .bind(id.as_str())
-        .bind(row.kind.as_str())
-        .bind(row.key.as_str())
-        .bind(row.payload.to_string())
-        .bind(now)
-        .execute(executor)
-        .await?;
+        sqlx::query(INSERT_OUTBOX)
+            .bind(id.as_str())
+            .bind(row.kind.as_str())
+            .bind(row.key.as_str())
+            .bind(row.payload.to_string())
+            .bind(now)
+            .execute(executor)
+            .await?;
         Ok(id)
     }
 

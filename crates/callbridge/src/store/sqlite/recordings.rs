@@ -5,6 +5,22 @@ use super::{RecordingRow, SqliteStore, now_ms};
 use crate::store::rows::{RECORDING_COLUMNS, recording_status_rank};
 use crate::store::{Recording, RecordingStore, RecordingUpdate, StoreResult};
 
+/// See [`SqliteStore::upsert_recording_in`].
+pub(super) const UPSERT_RECORDING: &str = "INSERT INTO recordings (sid, call_id, \
+    conference_sid, status, status_rank, duration_secs, url, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+    ON CONFLICT (sid) DO UPDATE SET \
+    status = CASE WHEN excluded.status_rank >= recordings.status_rank \
+             THEN excluded.status ELSE recordings.status END, \
+    status_rank = CASE WHEN excluded.status_rank >= recordings.status_rank \
+             THEN excluded.status_rank ELSE recordings.status_rank END, \
+    conference_sid = COALESCE(excluded.conference_sid, recordings.conference_sid), \
+    duration_secs = CASE WHEN excluded.status_rank >= recordings.status_rank \
+             THEN COALESCE(excluded.duration_secs, recordings.duration_secs) \
+             ELSE COALESCE(recordings.duration_secs, excluded.duration_secs) END, \
+    url = COALESCE(excluded.url, recordings.url), \
+    updated_at = excluded.updated_at";
+
 impl SqliteStore {
     /// The recording's insert or update in one statement, inside the caller's transaction or
     /// connection, so two instances handling callbacks of the same recording at once cannot
@@ -17,23 +33,7 @@ impl SqliteStore {
     where
         E: sqlx::Executor<'e, Database = Sqlite>,
     {
-        let sql = format!(
-            "INSERT INTO recordings (sid, call_id, conference_sid, status, status_rank, \
-             duration_secs, url, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
-             ON CONFLICT (sid) DO UPDATE SET \
-             status = CASE WHEN excluded.status_rank >= recordings.status_rank \
-                      THEN excluded.status ELSE recordings.status END, \
-             status_rank = CASE WHEN excluded.status_rank >= recordings.status_rank \
-                      THEN excluded.status_rank ELSE recordings.status_rank END, \
-             conference_sid = COALESCE(excluded.conference_sid, recordings.conference_sid), \
-             duration_secs = CASE WHEN excluded.status_rank >= recordings.status_rank \
-                      THEN COALESCE(excluded.duration_secs, recordings.duration_secs) \
-                      ELSE COALESCE(recordings.duration_secs, excluded.duration_secs) END, \
-             url = COALESCE(excluded.url, recordings.url), \
-             updated_at = excluded.updated_at \
-             RETURNING {RECORDING_COLUMNS}"
-        );
+        let sql = format!("{UPSERT_RECORDING} RETURNING {RECORDING_COLUMNS}");
         let row: RecordingRow = sqlx::query_as(AssertSqlSafe(sql))
             .bind(recording.recording_sid.as_str())
             .bind(recording.call_id.to_string())

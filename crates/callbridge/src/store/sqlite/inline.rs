@@ -1,0 +1,79 @@
+//! Reads that run on the caller's own thread. Through the pool a read is handed to its
+//! connection's thread and its rows handed back, two thread switches that cost more than the
+//! indexed lookups a webhook or a page makes; a reader in WAL mode never waits for a writer,
+//! so running it in place holds the caller for the statement's own few microseconds.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+use sqlx::SqlitePool;
+
+use super::native::{self, Role};
+use crate::store::StoreResult;
+
+/// Connections kept between reads: about one per thread of the runtime that reads at once.
+const IDLE: usize = 4;
+
+#[derive(Debug)]
+pub(super) struct InlineReaders {
+    filename: PathBuf,
+    in_memory: bool,
+    idle: Mutex<Vec<Connection>>,
+    /// For an in-memory database: its one pool connection, held while a read runs. Its shared
+    /// cache locks tables rather than taking snapshots, so a read must not meet a write there.
+    turn: Option<SqlitePool>,
+}
+
+impl InlineReaders {
+    pub(super) fn on_file(filename: &Path) -> Self {
+        Self::new(filename, false, None)
+    }
+
+    pub(super) fn in_memory(name: &Path, turn: SqlitePool) -> Self {
+        Self::new(name, true, Some(turn))
+    }
+
+    fn new(filename: &Path, in_memory: bool, turn: Option<SqlitePool>) -> Self {
+        Self {
+            filename: filename.to_owned(),
+            in_memory,
+            idle: Mutex::new(Vec::with_capacity(IDLE)),
+            turn,
+        }
+    }
+
+    /// Runs `read` on an idle connection, or a new one when none is idle.
+    pub(super) async fn read<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let _turn = match &self.turn {
+            Some(pool) => Some(pool.acquire().await?),
+            None => None,
+        };
+        let taken = self.lock().pop();
+        let conn = match taken {
+            Some(conn) => conn,
+            None => native::open(&self.filename, self.in_memory, Role::Reader)?,
+        };
+        let answer = read(&conn);
+        let mut idle = self.lock();
+        if idle.len() < IDLE {
+            idle.push(conn);
+        }
+        answer
+    }
+
+    /// How many connections this holds now.
+    pub(super) fn connections(&self) -> u32 {
+        u32::try_from(self.lock().len()).unwrap_or(u32::MAX)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // The list stays whole whatever panicked while it was held.
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

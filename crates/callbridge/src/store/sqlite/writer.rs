@@ -1,0 +1,81 @@
+//! A connection of its own thread, for the writes that come in bursts (status callbacks): a
+//! whole transaction runs there in one call, where through the pool every statement is a round
+//! trip to the connection's thread and back. Only one write may run at a time, so a caller
+//! holds the pool's writer connection for the length of the call (see `callback.rs`): the two
+//! connections never meet on SQLite's lock.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::native::{self, Role};
+use crate::store::{StoreError, StoreResult};
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The way to the thread; the thread ends, closing its connection, once every clone is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct WriterThread {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl WriterThread {
+    /// Opens `filename` (a path, or the name of a shared in-memory database when `in_memory`)
+    /// on a new thread, with the settings the pool's connections have.
+    pub(super) async fn open(filename: &Path, in_memory: bool) -> StoreResult<Self> {
+        let filename = filename.to_owned();
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let (opened, open) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(
+                move || match native::open(&filename, in_memory, Role::Writer) {
+                    Ok(mut conn) => {
+                        let _ = opened.send(Ok(()));
+                        for job in queue {
+                            job(&mut conn);
+                        }
+                    }
+                    Err(err) => {
+                        let _ = opened.send(Err(err));
+                    }
+                },
+            )
+            .map_err(|err| StoreError::Unavailable(sqlx::Error::Io(err)))?;
+        open.await.map_err(|_| stopped())??;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `work` on the connection and answers what it returns.
+    pub(super) async fn run<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(work(conn));
+        });
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable(sqlx::Error::WorkerCrashed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_that_cannot_be_opened_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-directory").join("db");
+        let err = WriterThread::open(&missing, false).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
+}
