@@ -181,10 +181,7 @@ pub const EVENTS_PER_CALL_IN_A_PAGE: usize = 100;
 /// the `(call_id, received_at)` index backwards and stops; payloads are read only where the page
 /// uses them (conference events, for who is held or muted), `empty_json` elsewhere.
 pub(super) fn newest_events_sql(n: usize, empty_json: &str) -> String {
-    let columns = format!(
-        "id, call_id, source, kind, call_sid, dedupe_key, sequence_number, \
-         CASE WHEN source = 'conference' THEN payload ELSE {empty_json} END AS payload, received_at"
-    );
+    let columns = page_event_columns(empty_json);
     let parts: Vec<String> = (1..=n)
         .map(|i| {
             format!(
@@ -197,6 +194,15 @@ pub(super) fn newest_events_sql(n: usize, empty_json: &str) -> String {
     format!(
         "SELECT {EVENT_COLUMNS} FROM ({}) AS newest ORDER BY call_id, received_at, id",
         parts.join(" UNION ALL ")
+    )
+}
+
+/// An event's columns as a page of the log reads them: only conference events keep their
+/// payload (a party's hold and mute flags); `empty_json` stands for the others'.
+pub(super) fn page_event_columns(empty_json: &str) -> String {
+    format!(
+        "id, call_id, source, kind, call_sid, dedupe_key, sequence_number, \
+         CASE WHEN source = 'conference' THEN payload ELSE {empty_json} END AS payload, received_at"
     )
 }
 

@@ -1,4 +1,5 @@
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, ToSql};
@@ -7,8 +8,8 @@ use super::native::{from_sqlite, select, select_one};
 use super::{AgentRow, CallRow, EventRow, LegRow, RecordingRow, SqliteStore, placeholders, to_ms};
 use crate::domain::CallId;
 use crate::store::rows::{
-    AGENT_COLUMNS, CALL_COLUMNS, EVENT_COLUMNS, FromNative, LEG_COLUMNS, RECORDING_COLUMNS,
-    convert, convert_opt, cut_to_page, newest_events_sql,
+    AGENT_COLUMNS, CALL_COLUMNS, EVENT_COLUMNS, EVENTS_PER_CALL_IN_A_PAGE, FromNative, LEG_COLUMNS,
+    RECORDING_COLUMNS, convert, convert_opt, cut_to_page, page_event_columns,
 };
 use crate::store::{
     Call, CallDetails, CallEvent, CallLogStore, CallPageQuery, StoreError, StoreResult,
@@ -91,18 +92,31 @@ fn details_on(conn: &Connection, calls: &[Call], events: EventsRead) -> StoreRes
 #[derive(Debug, Clone, Copy)]
 enum EventsRead {
     All,
-    /// A page's: see [`newest_events_sql`].
+    /// A page's: see [`crate::store::rows::newest_events_sql`].
     NewestOfEach,
 }
 
+/// The newest events of each call, in the order of [`newest_events_sql`]: one indexed read per
+/// call, newest first, where the one statement for all would copy every row into a sorter.
 fn newest_events(conn: &Connection, calls: &[Call]) -> StoreResult<Vec<CallEvent>> {
-    if calls.is_empty() {
-        return Ok(Vec::new());
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM call_events WHERE call_id = $1 ORDER BY received_at DESC LIMIT {}",
+            page_event_columns("'{}'"),
+            EVENTS_PER_CALL_IN_A_PAGE + 1
+        )
+    });
+    let mut ids: Vec<CallId> = calls.iter().map(|c| c.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut events = Vec::new();
+    for id in ids {
+        let mut newest: Vec<CallEvent> =
+            convert(select::<EventRow>(conn, &SQL, &[&id.to_string()])?)?;
+        newest.sort_by_key(|event| (event.received_at, event.id));
+        events.append(&mut newest);
     }
-    let sql = newest_events_sql(calls.len(), "'{}'");
-    let ids: Vec<String> = calls.iter().map(|c| c.id.to_string()).collect();
-    let values: Vec<&dyn ToSql> = ids.iter().map(|id| id as &dyn ToSql).collect();
-    convert(select::<EventRow>(conn, &sql, &values)?)
+    Ok(events)
 }
 
 #[async_trait]

@@ -15,11 +15,18 @@ use crate::store::StoreResult;
 /// Connections kept between reads: about one per thread of the runtime that reads at once.
 const IDLE: usize = 4;
 
+#[derive(Debug, Default)]
+struct Idle {
+    connections: Vec<Connection>,
+    /// Once the store is closed, a read opens a connection for itself and closes it after.
+    closed: bool,
+}
+
 #[derive(Debug)]
 pub(super) struct InlineReaders {
     filename: PathBuf,
     in_memory: bool,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Idle>,
     /// For an in-memory database: its one pool connection, held while a read runs. Its shared
     /// cache locks tables rather than taking snapshots, so a read must not meet a write there.
     turn: Option<SqlitePool>,
@@ -38,7 +45,7 @@ impl InlineReaders {
         Self {
             filename: filename.to_owned(),
             in_memory,
-            idle: Mutex::new(Vec::with_capacity(IDLE)),
+            idle: Mutex::new(Idle::default()),
             turn,
         }
     }
@@ -52,25 +59,32 @@ impl InlineReaders {
             Some(pool) => Some(pool.acquire().await?),
             None => None,
         };
-        let taken = self.lock().pop();
+        let taken = self.lock().connections.pop();
         let conn = match taken {
             Some(conn) => conn,
             None => native::open(&self.filename, self.in_memory, Role::Reader)?,
         };
         let answer = read(&conn);
         let mut idle = self.lock();
-        if idle.len() < IDLE {
-            idle.push(conn);
+        if !idle.closed && idle.connections.len() < IDLE {
+            idle.connections.push(conn);
         }
         answer
     }
 
     /// How many connections this holds now.
     pub(super) fn connections(&self) -> u32 {
-        u32::try_from(self.lock().len()).unwrap_or(u32::MAX)
+        u32::try_from(self.lock().connections.len()).unwrap_or(u32::MAX)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    /// Closes the idle connections, and each later one after its read.
+    pub(super) fn close(&self) {
+        let mut idle = self.lock();
+        idle.closed = true;
+        idle.connections.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
         // The list stays whole whatever panicked while it was held.
         self.idle
             .lock()

@@ -82,10 +82,13 @@ pub(super) struct SqliteStore {
     callbacks: callback::CallbackQueue,
     /// The reads of webhooks and of the call log, run on the caller's thread.
     inline: Arc<inline::InlineReaders>,
+    /// The thread the callbacks' transactions run on.
+    writer: writer::WriterThread,
 }
 
-/// Readers beside the writer; reads of a page or a live stream do not wait for writes in WAL.
-const READERS: u32 = 6;
+/// Readers beside the writer, for the reads not run in place (`inline.rs`); in WAL they do not
+/// wait for writes.
+const READERS: u32 = 3;
 
 impl SqliteStore {
     pub(super) async fn connect(url: &str) -> StoreResult<Self> {
@@ -99,6 +102,9 @@ impl SqliteStore {
                 .in_memory(true)
                 .shared_cache(true);
             let pool = SqlitePoolOptions::new()
+                // A connection to a local file does not go away between uses: checking it
+                // first would cost a round trip to its thread on every acquire.
+                .test_before_acquire(false)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .max_connections(1)
                 .idle_timeout(None)
@@ -112,7 +118,8 @@ impl SqliteStore {
                     pool.clone(),
                 )),
                 readers: pool.clone(),
-                callbacks: callback::CallbackQueue::start(pool.clone(), thread),
+                callbacks: callback::CallbackQueue::start(pool.clone(), thread.clone()),
+                writer: thread,
                 pool,
                 readers_are_the_writer: true,
             });
@@ -122,6 +129,9 @@ impl SqliteStore {
         // COMMIT returns), only, on a power cut, the commits since the last checkpoint; FULL
         // would wait for a disk flush on every webhook's commit.
         let pool = SqlitePoolOptions::new()
+            // A connection to a local file does not go away between uses: checking it
+            // first would cost a round trip to its thread on every acquire.
+            .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .max_connections(1)
             .after_connect(|conn, _| {
@@ -134,6 +144,9 @@ impl SqliteStore {
             .await?;
         // A write sent to a reader by mistake fails at once instead of racing the writer.
         let readers = SqlitePoolOptions::new()
+            // A connection to a local file does not go away between uses: checking it
+            // first would cost a round trip to its thread on every acquire.
+            .test_before_acquire(false)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .max_connections(READERS)
             .after_connect(|conn, _| {
@@ -147,7 +160,8 @@ impl SqliteStore {
         let thread = writer::WriterThread::open(&path, false).await?;
         Ok(Self {
             inline: Arc::new(inline::InlineReaders::on_file(&path)),
-            callbacks: callback::CallbackQueue::start(pool.clone(), thread),
+            callbacks: callback::CallbackQueue::start(pool.clone(), thread.clone()),
+            writer: thread,
             pool,
             readers,
             readers_are_the_writer: false,
@@ -287,6 +301,10 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        // SQLite folds the log into the file when its last connection closes: the pools' are
+        // closed last, so that it happens there.
+        self.inline.close();
+        self.writer.close().await;
         self.readers.close().await;
         self.pool.close().await;
     }

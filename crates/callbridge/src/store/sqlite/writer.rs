@@ -15,10 +15,17 @@ use crate::store::{StoreError, StoreResult};
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-/// The way to the thread; the thread ends, closing its connection, once every clone is dropped.
+enum Message {
+    Run(Job),
+    /// Closes the connection and ends the thread, then says so.
+    Close(oneshot::Sender<()>),
+}
+
+/// The way to the thread; the thread ends, closing its connection, once it is closed or every
+/// clone is dropped.
 #[derive(Debug, Clone)]
 pub(super) struct WriterThread {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Message>,
 }
 
 impl WriterThread {
@@ -26,17 +33,15 @@ impl WriterThread {
     /// on a new thread, with the settings the pool's connections have.
     pub(super) async fn open(filename: &Path, in_memory: bool) -> StoreResult<Self> {
         let filename = filename.to_owned();
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Message>();
         let (opened, open) = oneshot::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(
                 move || match native::open(&filename, in_memory, Role::Writer) {
-                    Ok(mut conn) => {
+                    Ok(conn) => {
                         let _ = opened.send(Ok(()));
-                        for job in queue {
-                            job(&mut conn);
-                        }
+                        serve(conn, &queue);
                     }
                     Err(err) => {
                         let _ = opened.send(Err(err));
@@ -58,8 +63,29 @@ impl WriterThread {
         let job: Job = Box::new(move |conn| {
             let _ = reply.send(work(conn));
         });
-        self.jobs.send(job).map_err(|_| stopped())?;
+        self.jobs.send(Message::Run(job)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Closes the connection once the work sent before is done; work sent after fails.
+    pub(super) async fn close(&self) {
+        let (closed, done) = oneshot::channel();
+        if self.jobs.send(Message::Close(closed)).is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn serve(mut conn: Connection, queue: &mpsc::Receiver<Message>) {
+    for message in queue {
+        match message {
+            Message::Run(job) => job(&mut conn),
+            Message::Close(closed) => {
+                drop(conn);
+                let _ = closed.send(());
+                return;
+            }
+        }
     }
 }
 
@@ -70,6 +96,16 @@ fn stopped() -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn work_after_closing_is_unavailable() {
+        let name = format!("file:writer-test-{}", uuid::Uuid::new_v4());
+        let writer = WriterThread::open(Path::new(&name), true).await.unwrap();
+        assert_eq!(writer.run(|_| Ok(1)).await.unwrap(), 1);
+        writer.close().await;
+        let err = writer.run(|_| Ok(2)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    }
 
     #[tokio::test]
     async fn a_file_that_cannot_be_opened_is_unavailable() {
