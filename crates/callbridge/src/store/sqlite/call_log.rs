@@ -158,11 +158,12 @@ impl CallLogStore for SqliteStore {
             // Digits only, so no LIKE wildcard can come from the caller.
             values.push(Box::new(format!("%{digits}%")));
         }
+        // The limit is written into the statement: SQLite plans with a bound LIMIT's value,
+        // so binding it again would have the statement prepared again on every page.
         sql.push_str(&format!(
-            " ORDER BY created_at DESC, id DESC LIMIT ${}",
-            values.len() + 1
+            " ORDER BY created_at DESC, id DESC LIMIT {}",
+            query.limit
         ));
-        values.push(Box::new(i64::from(query.limit)));
         self.inline
             .read(move |conn| {
                 let values: Vec<&dyn ToSql> =

@@ -90,6 +90,11 @@ pub(super) struct SqliteStore {
 /// wait for writes.
 const READERS: u32 = 3;
 
+/// Each connection's page cache, in KiB (SQLite's default is 2 MiB): the hot pages (calls, legs,
+/// the indexes' upper levels) fit, and the rest is one read away in the system's file cache,
+/// which every connection shares.
+pub(super) const CACHE_SIZE: &str = "PRAGMA cache_size = -1024";
+
 impl SqliteStore {
     pub(super) async fn connect(url: &str) -> StoreResult<Self> {
         if is_memory(url) {
@@ -136,7 +141,8 @@ impl SqliteStore {
             .max_connections(1)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::Executor::execute(conn, "PRAGMA synchronous = NORMAL").await?;
+                    sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                    sqlx::Executor::execute(conn, CACHE_SIZE).await?;
                     Ok(())
                 })
             })
@@ -151,7 +157,8 @@ impl SqliteStore {
             .max_connections(READERS)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::Executor::execute(conn, "PRAGMA query_only = ON").await?;
+                    sqlx::Executor::execute(&mut *conn, "PRAGMA query_only = ON").await?;
+                    sqlx::Executor::execute(conn, CACHE_SIZE).await?;
                     Ok(())
                 })
             })

@@ -11,6 +11,9 @@ use rusqlite::{Connection, OpenFlags, Statement, ToSql};
 use crate::store::rows::FromNative;
 use crate::store::{StoreError, StoreResult};
 
+/// Prepared statements each connection keeps.
+const STATEMENTS: usize = 64;
+
 /// How a connection is used: the pool's writer's settings, or a reader's, which may not write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Role {
@@ -40,6 +43,9 @@ pub(super) fn open(filename: &Path, in_memory: bool, role: Role) -> StoreResult<
     conn.busy_timeout(wait).map_err(from_sqlite)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(from_sqlite)?;
+    conn.execute_batch(super::CACHE_SIZE).map_err(from_sqlite)?;
+    // A page of the log alone prepares a dozen statements, some in a few shapes.
+    conn.set_prepared_statement_cache_capacity(STATEMENTS);
     match role {
         Role::Writer if !in_memory => conn
             .pragma_update(None, "synchronous", "NORMAL")
