@@ -15,6 +15,10 @@ use crate::store::{
     Call, CallDetails, CallEvent, CallLogStore, CallPageQuery, StoreError, StoreResult,
 };
 
+/// The most calls whose details are read in place (see `inline.rs`): a default page's, whose
+/// reads take well under a millisecond; a longer page's are read aside.
+const READ_IN_PLACE: usize = 20;
+
 /// The rows of `table` whose `column` is one of `keys`, in `order`; no query for no keys.
 fn rows_with_any_of<R, T>(
     conn: &Connection,
@@ -174,8 +178,15 @@ impl CallLogStore for SqliteStore {
     }
 
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
+        if calls.len() <= READ_IN_PLACE {
+            return self
+                .inline
+                .read(|conn| details_on(conn, calls, EventsRead::NewestOfEach))
+                .await;
+        }
+        let calls = calls.to_vec();
         self.inline
-            .read(|conn| details_on(conn, calls, EventsRead::NewestOfEach))
+            .read_aside(move |conn| details_on(conn, &calls, EventsRead::NewestOfEach))
             .await
     }
 
@@ -183,7 +194,7 @@ impl CallLogStore for SqliteStore {
         let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1");
         let id = id.to_string();
         self.inline
-            .read(move |conn| {
+            .read_aside(move |conn| {
                 // The call and its legs and events as of one moment, so a leg shown ended
                 // always comes with the duration written before it ended: in WAL mode every
                 // read of a transaction sees the database as of its first.

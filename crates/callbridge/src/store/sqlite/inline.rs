@@ -10,7 +10,7 @@ use rusqlite::Connection;
 use sqlx::SqlitePool;
 
 use super::native::{self, Role};
-use crate::store::StoreResult;
+use crate::store::{StoreError, StoreResult};
 
 /// Connections kept between reads: about one per thread of the runtime that reads at once.
 const IDLE: usize = 4;
@@ -55,21 +55,53 @@ impl InlineReaders {
         &self,
         read: impl FnOnce(&Connection) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let _turn = match &self.turn {
+        let _turn = self.turn().await?;
+        let conn = self.take()?;
+        let answer = read(&conn);
+        self.give_back(conn);
+        answer
+    }
+
+    /// Runs `read` on the runtime's threads for blocking work instead: for a read whose size
+    /// nothing bounds (a call's whole history), which in place would hold a thread of the
+    /// runtime for as long as it takes.
+    pub(super) async fn read_aside<T, F>(&self, read: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let _turn = self.turn().await?;
+        let conn = self.take()?;
+        let (conn, answer) = tokio::task::spawn_blocking(move || {
+            let answer = read(&conn);
+            (conn, answer)
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable(sqlx::Error::WorkerCrashed))?;
+        self.give_back(conn);
+        answer
+    }
+
+    async fn turn(&self) -> StoreResult<Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>> {
+        Ok(match &self.turn {
             Some(pool) => Some(pool.acquire().await?),
             None => None,
-        };
+        })
+    }
+
+    fn take(&self) -> StoreResult<Connection> {
         let taken = self.lock().connections.pop();
-        let conn = match taken {
-            Some(conn) => conn,
-            None => native::open(&self.filename, self.in_memory, Role::Reader)?,
-        };
-        let answer = read(&conn);
+        match taken {
+            Some(conn) => Ok(conn),
+            None => native::open(&self.filename, self.in_memory, Role::Reader),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
         let mut idle = self.lock();
         if !idle.closed && idle.connections.len() < IDLE {
             idle.connections.push(conn);
         }
-        answer
     }
 
     /// How many connections this holds now.
