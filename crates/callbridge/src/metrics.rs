@@ -1,7 +1,7 @@
 //! Prometheus metrics: one process-wide recorder, rendered by `GET /metrics`.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
@@ -27,6 +27,26 @@ const SECONDS_BUCKETS: &[f64] = &[
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often the recorded durations are folded into their histograms' buckets.
+const UPKEEP: Duration = Duration::from_secs(5);
+
+/// The recorder keeps every duration recorded until its upkeep folds them into the buckets: with
+/// nobody scraping `/metrics`, a busy service would hold one sample per request forever. A thread
+/// of its own, so that it outlives any one runtime.
+fn keep_up(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(err) = started {
+        tracing::warn!(%err, "could not start the metrics upkeep; durations pile up until scraped");
+    }
+}
+
 /// The handle of the global recorder, installing it on first use. Several apps in one test
 /// process share it, which is harmless: the `metrics` facade has only one global recorder anyway.
 pub fn handle() -> PrometheusHandle {
@@ -40,6 +60,7 @@ pub fn handle() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
             }
+            keep_up(handle.clone());
             handle
         })
         .clone()
