@@ -100,8 +100,9 @@ enum EventsRead {
     NewestOfEach,
 }
 
-/// The newest events of each call, in the order of [`newest_events_sql`]: one indexed read per
-/// call, newest first, where the one statement for all would copy every row into a sorter.
+/// The newest events of each call, in the order of [`crate::store::rows::newest_events_sql`]:
+/// one indexed read per call, newest first, where the one statement for all would copy every
+/// row into a sorter.
 fn newest_events(conn: &Connection, calls: &[Call]) -> StoreResult<Vec<CallEvent>> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(

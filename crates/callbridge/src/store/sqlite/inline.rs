@@ -25,26 +25,25 @@ struct Idle {
 #[derive(Debug)]
 pub(super) struct InlineReaders {
     filename: PathBuf,
-    in_memory: bool,
     idle: Mutex<Idle>,
-    /// For an in-memory database: its one pool connection, held while a read runs. Its shared
-    /// cache locks tables rather than taking snapshots, so a read must not meet a write there.
+    /// Only for an in-memory database: its one pool connection, held while a read runs. Its
+    /// shared cache locks tables rather than taking snapshots, so a read must not meet a write
+    /// there.
     turn: Option<SqlitePool>,
 }
 
 impl InlineReaders {
     pub(super) fn on_file(filename: &Path) -> Self {
-        Self::new(filename, false, None)
+        Self::new(filename, None)
     }
 
     pub(super) fn in_memory(name: &Path, turn: SqlitePool) -> Self {
-        Self::new(name, true, Some(turn))
+        Self::new(name, Some(turn))
     }
 
-    fn new(filename: &Path, in_memory: bool, turn: Option<SqlitePool>) -> Self {
+    fn new(filename: &Path, turn: Option<SqlitePool>) -> Self {
         Self {
             filename: filename.to_owned(),
-            in_memory,
             idle: Mutex::new(Idle::default()),
             turn,
         }
@@ -93,7 +92,7 @@ impl InlineReaders {
         let taken = self.lock().connections.pop();
         match taken {
             Some(conn) => Ok(conn),
-            None => native::open(&self.filename, self.in_memory, Role::Reader),
+            None => native::open(&self.filename, self.turn.is_some(), Role::Reader),
         }
     }
 
