@@ -546,8 +546,9 @@ pub trait CallChanges: Send {
 /// on one wake for webhooks handled by another.
 #[async_trait]
 pub trait ChangeFeed: Send + Sync {
-    /// Tells the other instances; nothing on a backend that serves one instance.
-    async fn publish_call_change(&self, id: CallId) -> StoreResult<()>;
+    /// Tells the other instances that these calls changed, in one transaction; nothing on a
+    /// backend that serves one instance.
+    async fn publish_call_changes(&self, ids: &[CallId]) -> StoreResult<()>;
     /// What the other instances tell; `None` on a backend that serves one instance.
     async fn subscribe_call_changes(&self) -> StoreResult<Option<Box<dyn CallChanges>>>;
 }

@@ -5,15 +5,18 @@
 //! burst. Callbacks of different calls run side by side as before.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, PgConnection, Postgres};
 use tokio::sync::oneshot;
 
-use super::{PgStore, now};
-use crate::domain::CallId;
+use super::calls::LEG_CONFLICT;
+use super::{PgStore, micros, now};
+use crate::domain::{CallId, EventId};
 use crate::store::control::retrying_lost_races;
+use crate::store::rows::leg_status_rank;
 use crate::store::{CallbackStore, CallbackWrite, CallbackWritten, StoreError, StoreResult};
 
 /// The most callbacks of one call one transaction writes.
@@ -89,6 +92,13 @@ impl Drop for UnmarkOnPanic {
 
 impl PgStore {
     async fn write_alone(&self, write: &CallbackWrite) -> StoreResult<CallbackWritten> {
+        if one_statement(write) {
+            let new_event = write_usual(&self.pool, write, now()).await?;
+            return Ok(CallbackWritten {
+                new_event,
+                moved: None,
+            });
+        }
         let alone = || async {
             let mut written = self.write_together(&[write]).await?;
             Ok(written.remove(0))
@@ -126,40 +136,78 @@ impl PgStore {
     }
 }
 
+/// A callback's usual writes as one statement, so that most callbacks cost one round trip:
+/// the call's row locked first (the parts below lock it and the leg's row, and callbacks taking
+/// them in different orders would deadlock), the event, the conference and duration the call
+/// keeps, and the leg. Nothing is written for a call that is not stored. PostgreSQL runs each
+/// data-modifying part of a `WITH` to completion whether or not the final `SELECT` reads it.
+static CALLBACK_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH call AS (SELECT id FROM calls WHERE id = $1 FOR NO KEY UPDATE), \
+         event AS (INSERT INTO call_events (id, call_id, source, kind, call_sid, dedupe_key, \
+             sequence_number, payload, received_at) \
+             SELECT $2, id, $3, $4, $5, $6, $7, $8, $9 FROM call \
+             ON CONFLICT (dedupe_key) DO NOTHING RETURNING 1), \
+         kept AS (UPDATE calls SET conference_sid = COALESCE(calls.conference_sid, $10), \
+             duration_secs = COALESCE($11, calls.duration_secs), updated_at = $12 \
+             FROM call WHERE calls.id = call.id \
+             AND ($11::bigint IS NOT NULL OR ($10::text IS NOT NULL AND calls.conference_sid IS NULL))), \
+         leg AS (INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
+             created_at, updated_at, duration_secs) \
+             SELECT $13, id, $14, $15, $16, $17, $12, $12, $18 FROM call WHERE $13::text IS NOT NULL \
+             {LEG_CONFLICT}) \
+         SELECT EXISTS (SELECT 1 FROM call), EXISTS (SELECT 1 FROM event)"
+    )
+});
+
+/// Whether [`CALLBACK_SQL`] is all of `write`: then it needs no transaction of its own.
+fn one_statement(write: &CallbackWrite) -> bool {
+    write.recording.is_none() && write.planned.is_none() && write.unconditional_effects.is_empty()
+}
+
+/// [`CALLBACK_SQL`] for `write`: whether the call is stored, and whether the event is new.
+async fn write_usual<'e, E>(
+    executor: E,
+    write: &CallbackWrite,
+    now: DateTime<Utc>,
+) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Postgres>,
+{
+    let event = &write.event;
+    let leg = write.leg.as_ref();
+    let (stored, new_event): (bool, bool) = sqlx::query_as(AssertSqlSafe(CALLBACK_SQL.as_str()))
+        .bind(write.call_id().as_uuid())
+        .bind(EventId::new().as_uuid())
+        .bind(event.source.as_str())
+        .bind(event.kind.as_str())
+        .bind(event.call_sid.as_deref())
+        .bind(event.dedupe_key.as_str())
+        .bind(event.sequence_number)
+        .bind(&event.payload)
+        .bind(micros(event.received_at))
+        .bind(write.conference_sid.as_deref())
+        .bind(write.call_duration_secs)
+        .bind(now)
+        .bind(leg.map(|leg| leg.call_sid.as_str()))
+        .bind(leg.map(|leg| leg.role.as_str()))
+        .bind(leg.map(|leg| leg.status.as_str()))
+        .bind(leg.map(|leg| leg_status_rank(&leg.status)))
+        .bind(leg.map(|leg| leg.number.to_twilio()))
+        .bind(leg.and_then(|leg| leg.duration_secs))
+        .fetch_one(executor)
+        .await?;
+    if !stored {
+        return Err(StoreError::NotFound);
+    }
+    Ok(new_event)
+}
+
 /// Every statement of one callback, in the caller's transaction.
 async fn write_in(tx: &mut PgConnection, write: &CallbackWrite) -> StoreResult<CallbackWritten> {
     let now = now();
     let id = write.call_id();
-    // The call's row first, for every callback of the call: the statements below lock it
-    // and the leg's row, and callbacks taking them in different orders would deadlock.
-    sqlx::query("SELECT 1 FROM calls WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(id.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let new_event = PgStore::insert_event(&mut *tx, &write.event).await?;
-    if let Some(sid) = &write.conference_sid {
-        sqlx::query(
-            "UPDATE calls SET conference_sid = $1, updated_at = $2 \
-                 WHERE id = $3 AND conference_sid IS NULL",
-        )
-        .bind(sid.as_str())
-        .bind(now)
-        .bind(id.as_uuid())
-        .execute(&mut *tx)
-        .await?;
-    }
-    if let Some(secs) = write.call_duration_secs {
-        sqlx::query("UPDATE calls SET duration_secs = $1, updated_at = $2 WHERE id = $3")
-            .bind(secs)
-            .bind(now)
-            .bind(id.as_uuid())
-            .execute(&mut *tx)
-            .await?;
-    }
-    if let Some(leg) = &write.leg {
-        PgStore::upsert_leg_in(&mut *tx, leg, now).await?;
-    }
+    let new_event = write_usual(&mut *tx, write, now).await?;
     if let Some(recording) = &write.recording {
         PgStore::upsert_recording_in(&mut *tx, recording, now).await?;
     }

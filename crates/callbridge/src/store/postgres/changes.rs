@@ -13,10 +13,15 @@ const CHANNEL: &str = "callbridge_call_changes";
 
 #[async_trait]
 impl ChangeFeed for PgStore {
-    async fn publish_call_change(&self, id: CallId) -> StoreResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
+    async fn publish_call_changes(&self, ids: &[CallId]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // A transaction that notifies takes a transaction id and commits like a write: one for
+        // the lot, not one per call.
+        sqlx::query("SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id")
             .bind(CHANNEL)
-            .bind(id.to_string())
+            .bind(ids.iter().map(ToString::to_string).collect::<Vec<_>>())
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -269,7 +269,7 @@ fn make_private(_path: &std::path::Path) -> StoreResult<()> {
 /// SQLite serves one instance, which needs no news from others.
 #[async_trait]
 impl ChangeFeed for SqliteStore {
-    async fn publish_call_change(&self, _id: CallId) -> StoreResult<()> {
+    async fn publish_call_changes(&self, _ids: &[CallId]) -> StoreResult<()> {
         Ok(())
     }
 
