@@ -178,10 +178,10 @@ pub const EVENTS_PER_CALL_IN_A_PAGE: usize = 100;
 
 /// The newest [`EVENTS_PER_CALL_IN_A_PAGE`] events (and one more, to tell whether any were left
 /// out) of each of `n` calls, whose ids are `$1…$n`, oldest first per call. Each call's part walks
-/// the `(call_id, received_at)` index backwards and stops; payloads are read only where the page
-/// uses them (conference events, for who is held or muted), `empty_json` elsewhere.
-pub(super) fn newest_events_sql(n: usize, empty_json: &str) -> String {
-    let columns = page_event_columns(empty_json);
+/// the `(call_id, received_at)` index backwards and stops; payloads are read as
+/// [`page_event_columns`] says.
+pub(super) fn newest_events_sql(n: usize, party_flags: &str) -> String {
+    let columns = page_event_columns(party_flags);
     let parts: Vec<String> = (1..=n)
         .map(|i| {
             format!(
@@ -197,12 +197,13 @@ pub(super) fn newest_events_sql(n: usize, empty_json: &str) -> String {
     )
 }
 
-/// An event's columns as a page of the log reads them: only conference events keep their
-/// payload (a party's hold and mute flags); `empty_json` stands for the others'.
-pub(super) fn page_event_columns(empty_json: &str) -> String {
+/// An event's columns as a page of the log reads them, with `party_flags` for its payload: the
+/// page uses no more of an event than a conference event's hold and mute flags, and the rest of
+/// a payload (some thirty of Twilio's parameters) would be decoded only to be dropped.
+pub(super) fn page_event_columns(party_flags: &str) -> String {
     format!(
         "id, call_id, source, kind, call_sid, dedupe_key, sequence_number, \
-         CASE WHEN source = 'conference' THEN payload ELSE {empty_json} END AS payload, received_at"
+         {party_flags} AS payload, received_at"
     )
 }
 

@@ -407,9 +407,18 @@ async fn a_page_holds_each_calls_newest_events_and_says_which_calls_had_more() {
         let many = EVENTS_PER_CALL_IN_A_PAGE + 5;
         for n in 0..many {
             let mut e = event(&busy, &format!("busy-{n}"), 1_750_000_000_000 + n as i64);
+            if n == many - 2 {
+                e.source = EventSource::Conference;
+                e.payload = json!({"StatusCallbackEvent": "conference-start"});
+            }
             if n == many - 1 {
                 e.source = EventSource::Conference;
-                e.payload = json!({"Hold": "true"});
+                e.payload = json!({
+                    "StatusCallbackEvent": "participant-hold",
+                    "FriendlyName": "cb-1",
+                    "Hold": "true",
+                    "Muted": "false",
+                });
             }
             store.record_event(e).await.unwrap();
         }
@@ -429,7 +438,19 @@ async fn a_page_holds_each_calls_newest_events_and_says_which_calls_had_more() {
         assert_eq!(kept.len(), EVENTS_PER_CALL_IN_A_PAGE, "{:?}", db.backend());
         // The newest, oldest first.
         assert_eq!(kept[0].dedupe_key, "busy-5");
-        assert_eq!(kept.last().unwrap().payload, json!({"Hold": "true"}));
+        // Of a conference event, only a party's flags.
+        assert_eq!(
+            kept.last().unwrap().payload,
+            json!({"Hold": "true", "Muted": "false"}),
+            "{:?}",
+            db.backend()
+        );
+        assert_eq!(
+            kept[kept.len() - 2].payload,
+            json!({}),
+            "{:?}",
+            db.backend()
+        );
         assert_eq!(
             kept[0].payload,
             json!({}),

@@ -88,6 +88,12 @@ async fn details_on(
     })
 }
 
+/// A page's payload of an event: a conference event's hold and mute flags, when it has them, and
+/// `{}` for anything else (see [`crate::store::rows::page_event_columns`]).
+const PARTY_FLAGS: &str = "CASE WHEN source = 'conference' AND payload ? 'Hold' \
+     THEN jsonb_build_object('Hold', payload -> 'Hold', 'Muted', payload -> 'Muted') \
+     ELSE '{}'::jsonb END";
+
 /// Which of their events the details of calls hold.
 enum EventsRead {
     All,
@@ -99,7 +105,7 @@ async fn newest_events(conn: &mut PgConnection, calls: &[Call]) -> StoreResult<V
     if calls.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = newest_events_sql(calls.len(), "'{}'::jsonb");
+    let sql = newest_events_sql(calls.len(), PARTY_FLAGS);
     let mut query = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql));
     for c in calls {
         query = query.bind(c.id.as_uuid());

@@ -92,6 +92,11 @@ fn details_on(conn: &Connection, calls: &[Call], events: EventsRead) -> StoreRes
     })
 }
 
+/// A page's payload of an event: a conference event's hold and mute flags, when it has them, and
+/// `{}` for anything else (see [`page_event_columns`]). `->` keeps each flag's JSON type.
+const PARTY_FLAGS: &str = "CASE WHEN source = 'conference' AND payload -> '$.Hold' IS NOT NULL \
+     THEN json_object('Hold', payload -> '$.Hold', 'Muted', payload -> '$.Muted') ELSE '{}' END";
+
 /// Which of their events the details of calls hold.
 #[derive(Debug, Clone, Copy)]
 enum EventsRead {
@@ -107,7 +112,7 @@ fn newest_events(conn: &Connection, calls: &[Call]) -> StoreResult<Vec<CallEvent
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT {} FROM call_events WHERE call_id = $1 ORDER BY received_at DESC LIMIT {}",
-            page_event_columns("'{}'"),
+            page_event_columns(PARTY_FLAGS),
             EVENTS_PER_CALL_IN_A_PAGE + 1
         )
     });
