@@ -47,9 +47,22 @@ pub async fn launch_with_tcp_listener(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
-    let store = crate::store::open(settings.database_url.expose_secret()).await?;
+    // Both wait on the disk: the store opens on the runtime's threads while this one reads the
+    // root certificates the Twilio client trusts.
+    let url = settings.database_url.expose_secret().to_owned();
+    let opening = tokio::spawn(async move { crate::store::open(&url).await });
+    let twilio = crate::state::twilio_client(&settings);
+    let store = match opening.await {
+        Ok(store) => store?,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        Err(_) => {
+            return Err(StartupError::Store(StoreError::Unavailable(
+                sqlx::Error::PoolClosed,
+            )));
+        }
+    };
     tracing::info!(backend = store.backend().as_str(), "database ready");
-    launch_with_store(settings, store, listener, shutdown).await
+    serve_with(settings, store, twilio?, listener, shutdown).await
 }
 
 /// Like [`launch_with_tcp_listener`], with a store the caller already opened.
@@ -59,12 +72,22 @@ pub async fn launch_with_store(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartupError> {
+    let twilio = crate::state::twilio_client(&settings)?;
+    serve_with(settings, store, twilio, listener, shutdown).await
+}
+
+async fn serve_with(
+    settings: Settings,
+    store: SharedStore,
+    twilio: twilio::Client,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartupError> {
     let metrics_listener = match settings.metrics_bind {
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
     let caller_id_refused = caller_id_check(settings.caller_id.clone());
-    let twilio = crate::state::twilio_client(&settings)?;
     let airtable = settings
         .airtable
         .as_ref()

@@ -6,7 +6,7 @@
 mod page;
 mod schemas;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Extension;
 use axum::http::header;
@@ -106,9 +106,23 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-/// The document and the page, made once when the router is built.
-#[derive(Debug)]
+/// The document and the page, made at their first request: a start that serves webhooks does
+/// not wait for them.
 pub struct Published {
+    api: utoipa::openapi::OpenApi,
+    rendered: OnceLock<Rendered>,
+}
+
+impl std::fmt::Debug for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Published")
+            .field("rendered", &self.rendered.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+struct Rendered {
     json: String,
     page: String,
 }
@@ -121,17 +135,30 @@ pub fn publish(router: OpenApiRouter<AppState>) -> (axum::Router<AppState>, Arc<
         .routes(routes!(docs_style))
         .merge(router)
         .split_for_parts();
-    let document = complete(serde_json::to_value(&api).unwrap_or_default());
     let published = Arc::new(Published {
-        json: serde_json::to_string_pretty(&document).unwrap_or_default(),
-        page: page::render(&document),
+        api,
+        rendered: OnceLock::new(),
     });
     (router.layer(Extension(published.clone())), published)
 }
 
 impl Published {
     pub fn json(&self) -> &str {
-        &self.json
+        &self.rendered().json
+    }
+
+    fn page(&self) -> &str {
+        &self.rendered().page
+    }
+
+    fn rendered(&self) -> &Rendered {
+        self.rendered.get_or_init(|| {
+            let document = complete(serde_json::to_value(&self.api).unwrap_or_default());
+            Rendered {
+                json: serde_json::to_string_pretty(&document).unwrap_or_default(),
+                page: page::render(&document),
+            }
+        })
     }
 }
 
@@ -305,7 +332,7 @@ fn common_responses() -> Value {
 async fn openapi_json(Extension(published): Extension<Arc<Published>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        published.json.clone(),
+        published.json().to_owned(),
     )
         .into_response()
 }
@@ -323,7 +350,7 @@ async fn docs(Extension(published): Extension<Arc<Published>>) -> Response {
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'",
         )],
-        Html(published.page.clone()),
+        Html(published.page().to_owned()),
     )
         .into_response()
 }

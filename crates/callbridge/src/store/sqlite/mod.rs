@@ -133,7 +133,7 @@ impl SqliteStore {
         // In WAL mode NORMAL loses no commit when the process dies (it is in the WAL before
         // COMMIT returns), only, on a power cut, the commits since the last checkpoint; FULL
         // would wait for a disk flush on every webhook's commit.
-        let pool = SqlitePoolOptions::new()
+        let writer = SqlitePoolOptions::new()
             // A connection to a local file does not go away between uses: checking it
             // first would cost a round trip to its thread on every acquire.
             .test_before_acquire(false)
@@ -146,8 +146,7 @@ impl SqliteStore {
                     Ok(())
                 })
             })
-            .connect(url)
-            .await?;
+            .connect(url);
         // A write sent to a reader by mistake fails at once instead of racing the writer.
         let readers = SqlitePoolOptions::new()
             // A connection to a local file does not go away between uses: checking it
@@ -162,9 +161,13 @@ impl SqliteStore {
                     Ok(())
                 })
             })
-            .connect(url)
-            .await?;
-        let thread = writer::WriterThread::open(&path, false).await?;
+            .connect(url);
+        // Each opens its own connections, on threads of their own: together, not in turn.
+        let (pool, readers, thread) = tokio::try_join!(
+            async { writer.await.map_err(StoreError::from) },
+            async { readers.await.map_err(StoreError::from) },
+            writer::WriterThread::open(&path, false),
+        )?;
         Ok(Self {
             inline: Arc::new(inline::InlineReaders::on_file(&path)),
             callbacks: callback::CallbackQueue::start(pool.clone(), thread.clone()),
