@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use twilio_sim::{Answer, DeviceEvent};
+use twilio_sim::{Answer, DeviceEvent, SimEvent};
 
 use callbridge::store::testing::TestDatabase;
 
@@ -158,6 +158,30 @@ async fn sim_call(app: &TestApp, call_sid: &str) -> Value {
     sim_get(&app.sim, &format!("sim/calls/{call_sid}")).await
 }
 
+/// Waits for the simulator to put `call_sid` into the conference `room`.
+async fn joined(
+    events: &mut tokio::sync::broadcast::Receiver<SimEvent>,
+    room: &str,
+    call_sid: &str,
+) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Ok(SimEvent::Conference {
+                    name,
+                    event,
+                    call_sid: Some(sid),
+                    ..
+                }) if name == room && event == "participant-join" && sid == call_sid => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("the simulator's events ended: {e}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{call_sid} never joined {room}"));
+}
+
 /// The calls callbridge had Twilio place to `number` (the browser's own call to us names the
 /// customer as its `To` too, but comes from the browser).
 async fn dialled(app: &TestApp, number: &str) -> Vec<Value> {
@@ -212,6 +236,7 @@ async fn a_browser_agent_calls_talks_and_hangs_up_on_both_backends() {
         );
 
         let device = open_device(&app, minted["token"].as_str().unwrap()).await;
+        let mut sim = app.sim.subscribe();
         let sid = connect(
             &app,
             &device,
@@ -232,7 +257,12 @@ async fn a_browser_agent_calls_talks_and_hangs_up_on_both_backends() {
         assert_eq!(leg(&talking, "agent")["call_sid"], sid);
         let customer = dialled(&app, CUSTOMER).await;
         assert_eq!(customer.len(), 1);
-        assert_eq!(customer[0]["conference"], format!("cb-{id}"));
+        // Connected is the customer's answer; joining the room follows their TwiML.
+        let room = format!("cb-{id}");
+        let customer_sid = customer[0]["sid"].as_str().unwrap().to_owned();
+        joined(&mut sim, &room, &customer_sid).await;
+        let customer = dialled(&app, CUSTOMER).await;
+        assert_eq!(customer[0]["conference"], room);
         wait_until(&app, &call_token, id, |v| {
             v["events"]
                 .as_array()
