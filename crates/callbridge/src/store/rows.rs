@@ -169,6 +169,23 @@ pub(super) const CALL_COLUMNS: &str = "id, agent_id, mode, state, reason, label,
 pub(super) const LEG_COLUMNS: &str =
     "call_id, role, call_sid, status, number, created_at, updated_at, duration_secs";
 
+/// What an insert into `call_legs` does for a leg already stored, in the SQL both backends
+/// speak: a later callback without a duration must not erase one we already have, and a late
+/// callback (Twilio does not promise order) must not move the status back. A macro, so that each
+/// backend's statements stay constants (`concat!`).
+macro_rules! leg_conflict {
+    () => {
+        "ON CONFLICT (call_sid) DO UPDATE SET \
+         status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+                  THEN excluded.status ELSE call_legs.status END, \
+         status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
+                  THEN excluded.status_rank ELSE call_legs.status_rank END, \
+         updated_at = excluded.updated_at, \
+         duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs)"
+    };
+}
+pub(super) use leg_conflict;
+
 pub(super) const EVENT_COLUMNS: &str =
     "id, call_id, source, kind, call_sid, dedupe_key, sequence_number, payload, received_at";
 

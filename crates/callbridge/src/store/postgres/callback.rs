@@ -5,14 +5,13 @@
 //! burst. Callbacks of different calls run side by side as before.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection, Postgres};
 use tokio::sync::oneshot;
 
-use super::calls::LEG_CONFLICT;
 use super::{PgStore, micros, now};
 use crate::domain::{CallId, EventId};
 use crate::store::control::retrying_lost_races;
@@ -141,24 +140,22 @@ impl PgStore {
 /// them in different orders would deadlock), the event, the conference and duration the call
 /// keeps, and the leg. Nothing is written for a call that is not stored. PostgreSQL runs each
 /// data-modifying part of a `WITH` to completion whether or not the final `SELECT` reads it.
-static CALLBACK_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WITH call AS (SELECT id FROM calls WHERE id = $1 FOR NO KEY UPDATE), \
-         event AS (INSERT INTO call_events (id, call_id, source, kind, call_sid, dedupe_key, \
-             sequence_number, payload, received_at) \
-             SELECT $2, id, $3, $4, $5, $6, $7, $8, $9 FROM call \
-             ON CONFLICT (dedupe_key) DO NOTHING RETURNING 1), \
-         kept AS (UPDATE calls SET conference_sid = COALESCE(calls.conference_sid, $10), \
-             duration_secs = COALESCE($11, calls.duration_secs), updated_at = $12 \
-             FROM call WHERE calls.id = call.id \
-             AND ($11::bigint IS NOT NULL OR ($10::text IS NOT NULL AND calls.conference_sid IS NULL))), \
-         leg AS (INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
-             created_at, updated_at, duration_secs) \
-             SELECT $13, id, $14, $15, $16, $17, $12, $12, $18 FROM call WHERE $13::text IS NOT NULL \
-             {LEG_CONFLICT}) \
-         SELECT EXISTS (SELECT 1 FROM call), EXISTS (SELECT 1 FROM event)"
-    )
-});
+const CALLBACK_SQL: &str = concat!(
+    "WITH call AS (SELECT id FROM calls WHERE id = $1 FOR NO KEY UPDATE), \
+     event AS (INSERT INTO call_events (id, call_id, source, kind, call_sid, dedupe_key, \
+         sequence_number, payload, received_at) \
+         SELECT $2, id, $3, $4, $5, $6, $7, $8, $9 FROM call \
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING 1), \
+     kept AS (UPDATE calls SET conference_sid = COALESCE(calls.conference_sid, $10), \
+         duration_secs = COALESCE($11, calls.duration_secs), updated_at = $12 \
+         FROM call WHERE calls.id = call.id \
+         AND ($11::bigint IS NOT NULL OR ($10::text IS NOT NULL AND calls.conference_sid IS NULL))), \
+     leg AS (INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
+         created_at, updated_at, duration_secs) \
+         SELECT $13, id, $14, $15, $16, $17, $12, $12, $18 FROM call WHERE $13::text IS NOT NULL ",
+    crate::store::rows::leg_conflict!(),
+    ") SELECT EXISTS (SELECT 1 FROM call), EXISTS (SELECT 1 FROM event)"
+);
 
 /// Whether [`CALLBACK_SQL`] is all of `write`: then it needs no transaction of its own.
 fn one_statement(write: &CallbackWrite) -> bool {
@@ -176,7 +173,7 @@ where
 {
     let event = &write.event;
     let leg = write.leg.as_ref();
-    let (stored, new_event): (bool, bool) = sqlx::query_as(AssertSqlSafe(CALLBACK_SQL.as_str()))
+    let (stored, new_event): (bool, bool) = sqlx::query_as(AssertSqlSafe(CALLBACK_SQL))
         .bind(write.call_id().as_uuid())
         .bind(EventId::new().as_uuid())
         .bind(event.source.as_str())

@@ -58,17 +58,6 @@ impl PgStore {
     }
 }
 
-/// What an insert into `call_legs` does for a leg already stored: a later callback without a
-/// duration must not erase one we already have, and a late callback (Twilio does not promise
-/// order) must not move the status back.
-pub(super) const LEG_CONFLICT: &str = "ON CONFLICT (call_sid) DO UPDATE SET \
-     status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-              THEN excluded.status ELSE call_legs.status END, \
-     status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-              THEN excluded.status_rank ELSE call_legs.status_rank END, \
-     updated_at = excluded.updated_at, \
-     duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs)";
-
 impl PgStore {
     /// The compare-and-swap of a call's state, inside the caller's transaction. `ended_at`
     /// keeps the first time the call reached a final state, and a final state also frees the
@@ -99,8 +88,8 @@ impl PgStore {
         Ok(query.execute(executor).await?.rows_affected() == 1)
     }
 
-    /// The leg's insert or update, inside the caller's transaction or connection
-    /// ([`LEG_CONFLICT`]).
+    /// The leg's insert or update, inside the caller's transaction or connection (see
+    /// `rows::leg_conflict`).
     pub(super) async fn upsert_leg_in<'e, E>(
         executor: E,
         leg: &LegUpdate,
@@ -110,9 +99,13 @@ impl PgStore {
         E: sqlx::Executor<'e, Database = Postgres>,
     {
         let sql = format!(
-            "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
-             created_at, updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
-             {LEG_CONFLICT} RETURNING {LEG_COLUMNS}"
+            concat!(
+                "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, \
+             created_at, updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ",
+                crate::store::rows::leg_conflict!(),
+                " RETURNING {}"
+            ),
+            LEG_COLUMNS
         );
         let row: LegRow = sqlx::query_as(AssertSqlSafe(sql))
             .bind(leg.call_sid.as_str())

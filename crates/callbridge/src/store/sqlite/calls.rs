@@ -77,16 +77,11 @@ pub(super) fn move_call_sql(from: usize) -> String {
 }
 
 /// See [`SqliteStore::upsert_leg_in`].
-pub(super) const UPSERT_LEG: &str = "INSERT INTO call_legs (call_sid, call_id, role, status, \
-    status_rank, number, created_at, updated_at, duration_secs) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
-    ON CONFLICT (call_sid) DO UPDATE SET \
-    status = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-             THEN excluded.status ELSE call_legs.status END, \
-    status_rank = CASE WHEN excluded.status_rank >= call_legs.status_rank \
-             THEN excluded.status_rank ELSE call_legs.status_rank END, \
-    updated_at = excluded.updated_at, \
-    duration_secs = COALESCE(excluded.duration_secs, call_legs.duration_secs)";
+pub(super) const UPSERT_LEG: &str = concat!(
+    "INSERT INTO call_legs (call_sid, call_id, role, status, status_rank, number, created_at, \
+     updated_at, duration_secs) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) ",
+    crate::store::rows::leg_conflict!()
+);
 
 impl SqliteStore {
     /// The compare-and-swap of a call's state, inside the caller's transaction. `ended_at`
