@@ -9,7 +9,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::{SharedStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +93,7 @@ async fn serve_with(
         .as_ref()
         .map(|a| crate::airtable::Airtable::new(a, Arc::clone(&store)))
         .transpose()?;
-    let state = AppState {
+    let state = AppState::new(Shared {
         settings: Arc::new(settings),
         store,
         metrics: crate::metrics::handle(),
@@ -101,7 +101,7 @@ async fn serve_with(
         live: crate::calls::live::LiveHub::default(),
         effects: crate::calls::effects::EffectsHandle::default(),
         airtable,
-    };
+    });
     // Both listeners stop on the same signal.
     let shutdown = shutdown.shared();
     let limits = crate::http::ConnectionLimits {

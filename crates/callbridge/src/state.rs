@@ -1,3 +1,4 @@
+use std::ops::Deref;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -5,9 +6,28 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::config::Settings;
 use crate::store::SharedStore;
 
-/// What every handler may reach; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
+/// What every handler may reach. Cloned for every request, more than once (each layer and
+/// extractor that takes the state gets its own): one shared count to bump, where a struct of
+/// handles would bump each handle's.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: SharedStore,
     pub metrics: PrometheusHandle,
@@ -21,7 +41,7 @@ pub struct AppState {
     pub airtable: Option<crate::airtable::Airtable>,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("settings", &self.settings)
