@@ -267,9 +267,8 @@ pub fn body_hash_param(url: &str) -> Option<String> {
 
 /// The URL as given, without its port and with one, in that order and without duplicates.
 fn url_variants(url: &str) -> Vec<String> {
-    library_url_variants(url)
+    variants::as_given_variants(url)
         .into_iter()
-        .filter(UrlVariant::accepted_by_check)
         .map(|v| v.url)
         .collect()
 }
@@ -747,6 +746,23 @@ mod tests {
             let i = index.index(changed.len());
             changed[i].1.push_str(&extra);
             prop_assert!(!validate(&token, &signature, url, &changed));
+        }
+
+        #[test]
+        fn check_tries_exactly_the_library_variants_it_accepts(
+            scheme in "https?",
+            host in "[a-zA-Z.]{1,12}",
+            port in prop::option::of(0u16..10000),
+            rest in "[/?#&=a-z'% ]{0,20}",
+        ) {
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let url = format!("{scheme}://{host}{port}{rest}");
+            let accepted: Vec<String> = library_url_variants(&url)
+                .into_iter()
+                .filter(UrlVariant::accepted_by_check)
+                .map(|v| v.url)
+                .collect();
+            prop_assert_eq!(url_variants(&url), accepted);
         }
 
         #[test]

@@ -70,10 +70,11 @@ impl UrlVariant {
     }
 }
 
-/// Every variant of `url` a helper library tries, the URL as given first, without duplicates
-/// (a variant written the same as an earlier one is left out).
-pub fn library_url_variants(url: &str) -> Vec<UrlVariant> {
-    let mut out = Vec::new();
+/// The variants of `url` written as given, only its port changed: the ones every helper library
+/// tries, and the only ones [`super::check`] accepts. Parsing the URL for the others costs more
+/// than the signatures themselves.
+pub(super) fn as_given_variants(url: &str) -> Vec<UrlVariant> {
+    let mut out = Vec::with_capacity(3);
     add(
         &mut out,
         url.to_owned(),
@@ -94,6 +95,13 @@ pub fn library_url_variants(url: &str) -> Vec<UrlVariant> {
             PortForm::Added,
         );
     }
+    out
+}
+
+/// Every variant of `url` a helper library tries, the URL as given first, without duplicates
+/// (a variant written the same as an earlier one is left out).
+pub fn library_url_variants(url: &str) -> Vec<UrlVariant> {
+    let mut out = as_given_variants(url);
     let Ok(mut parsed) = Url::parse(url) else {
         return out;
     };
