@@ -92,6 +92,16 @@ fn details_on(conn: &Connection, calls: &[Call], events: EventsRead) -> StoreRes
     })
 }
 
+/// A page's details, its statements (one for each call's events, and one for each kind of
+/// row) in one read transaction: one snapshot for all of them, and one take and release of the
+/// WAL's read lock, a system call each, instead of one of each per statement.
+fn page_details_on(conn: &Connection, calls: &[Call]) -> StoreResult<CallDetails> {
+    let tx = conn.unchecked_transaction().map_err(from_sqlite)?;
+    let details = details_on(&tx, calls, EventsRead::NewestOfEach)?;
+    tx.commit().map_err(from_sqlite)?;
+    Ok(details)
+}
+
 /// A page's payload of an event: a conference event's hold and mute flags, when it has them, and
 /// `{}` for anything else (see [`page_event_columns`]). `->` keeps each flag's JSON type.
 const PARTY_FLAGS: &str = "CASE WHEN source = 'conference' AND payload -> '$.Hold' IS NOT NULL \
@@ -185,14 +195,11 @@ impl CallLogStore for SqliteStore {
 
     async fn call_details(&self, calls: &[Call]) -> StoreResult<CallDetails> {
         if calls.len() <= READ_IN_PLACE {
-            return self
-                .inline
-                .read(|conn| details_on(conn, calls, EventsRead::NewestOfEach))
-                .await;
+            return self.inline.read(|conn| page_details_on(conn, calls)).await;
         }
         let calls = calls.to_vec();
         self.inline
-            .read_aside(move |conn| details_on(conn, &calls, EventsRead::NewestOfEach))
+            .read_aside(move |conn| page_details_on(conn, &calls))
             .await
     }
 
