@@ -342,7 +342,14 @@ pub async fn leave(state: &AppState, session: &DialerSession) -> Result<(), Airt
         .move_session(&session.id, PRESENT, SessionState::Left)
         .await?
     {
-        return Err(cannot(state, session, "leave: it already left").await?);
+        // Letting the customer go may have ended the campaign's last record, and the campaign,
+        // ending, closes its sessions: this one left as asked, the moment before.
+        let now = state.store.session_by_id(&session.id).await?;
+        let closed_meanwhile = session.state != SessionState::Left
+            && now.is_some_and(|now| now.state == SessionState::Left);
+        if !closed_meanwhile {
+            return Err(cannot(state, session, "leave: it already left").await?);
+        }
     }
     if let Some(sid) = twilio_leg(session) {
         hang_up(state, sid).await;
