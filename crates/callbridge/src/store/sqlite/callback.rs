@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{Connection, ToSql, TransactionBehavior};
+use rusqlite::{Connection, ToSql};
 use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::calls::{UPSERT_LEG, move_call_sql};
 use super::events::INSERT_EVENT;
-use super::native::{execute, from_sqlite};
+use super::native::{Begin, execute, in_transaction};
 use super::outbox::INSERT_OUTBOX;
 use super::recordings::UPSERT_RECORDING;
 use super::writer::WriterThread;
@@ -123,15 +123,12 @@ async fn write_together(
                 Some(i) => std::slice::from_ref(&writes[i]),
                 None => &writes[..],
             };
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(from_sqlite)?;
-            let written = chosen
-                .iter()
-                .map(|write| write_in(&tx, write))
-                .collect::<StoreResult<Vec<_>>>()?;
-            tx.commit().map_err(from_sqlite)?;
-            Ok(written)
+            in_transaction(conn, Begin::Immediate, |tx| {
+                chosen
+                    .iter()
+                    .map(|write| write_in(tx, write))
+                    .collect::<StoreResult<Vec<_>>>()
+            })
         })
         .await
 }

@@ -71,6 +71,54 @@ pub(super) fn execute(conn: &Connection, sql: &str, values: &[&dyn ToSql]) -> St
     statement.raw_execute().map_err(from_sqlite)
 }
 
+/// How a transaction of [`in_transaction`] begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Begin {
+    /// A read, whose snapshot is taken at its first statement.
+    Deferred,
+    /// A write, which takes the write lock at once rather than fail to upgrade later.
+    Immediate,
+}
+
+/// Runs `work` in one transaction, committed if it succeeds and rolled back if it fails or
+/// panics. Its `BEGIN` and `COMMIT` are kept prepared like any statement: rusqlite's own
+/// transactions parse them again every time, a cost of its own beside a callback's few
+/// statements.
+pub(super) fn in_transaction<T>(
+    conn: &Connection,
+    begin: Begin,
+    work: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    let begin = match begin {
+        Begin::Deferred => "BEGIN DEFERRED",
+        Begin::Immediate => "BEGIN IMMEDIATE",
+    };
+    run_cached(conn, begin)?;
+    let _open = RollbackUnlessDone(conn);
+    let done = work(conn)?;
+    run_cached(conn, "COMMIT")?;
+    Ok(done)
+}
+
+fn run_cached(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.raw_execute())
+        .map(drop)
+        .map_err(from_sqlite)
+}
+
+/// Rolls back its connection's transaction, if one is still open when it is dropped: the work
+/// failed, panicked, or its commit did not go through.
+struct RollbackUnlessDone<'c>(&'c Connection);
+
+impl Drop for RollbackUnlessDone<'_> {
+    fn drop(&mut self) {
+        if !self.0.is_autocommit() {
+            let _ = run_cached(self.0, "ROLLBACK");
+        }
+    }
+}
+
 /// The rows the cached statement `sql` selects with `values` bound to `$1`, `$2`, …, each
 /// decoded as `R`.
 pub(super) fn select<R: FromNative>(
@@ -86,6 +134,29 @@ pub(super) fn select<R: FromNative>(
         decoded.push(R::from_native(row).map_err(from_sqlite)?);
     }
     Ok(decoded)
+}
+
+/// Appends to `out` the rows the cached statement `sql` selects with `values` bound to `$1`,
+/// `$2`, …, each decoded as `R` and converted to `T` as it is read: the reads of a page fill
+/// one list sized for them all, rather than one list of rows per statement, grown as it goes,
+/// and a second for their conversion.
+pub(super) fn select_into<R, T>(
+    conn: &Connection,
+    sql: &str,
+    values: &[&dyn ToSql],
+    out: &mut Vec<T>,
+) -> StoreResult<()>
+where
+    R: FromNative,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let mut statement = conn.prepare_cached(sql).map_err(from_sqlite)?;
+    bind(&mut statement, values)?;
+    let mut rows = statement.raw_query();
+    while let Some(row) = rows.next().map_err(from_sqlite)? {
+        out.push(T::try_from(R::from_native(row).map_err(from_sqlite)?)?);
+    }
+    Ok(())
 }
 
 /// The one row `sql` selects, if any.
@@ -188,6 +259,47 @@ mod tests {
             matches!(missing, Err(StoreError::Database(_))),
             "{missing:?}"
         );
+    }
+
+    #[test]
+    fn a_transaction_commits_what_succeeds_and_rolls_back_what_fails() {
+        let conn = memory();
+        conn.execute_batch("CREATE TABLE t (a TEXT UNIQUE)")
+            .unwrap();
+        let count = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+                .unwrap()
+        };
+        in_transaction(&conn, Begin::Immediate, |conn| {
+            execute(conn, "INSERT INTO t VALUES ($1)", &[&"a"])
+        })
+        .unwrap();
+        assert_eq!(count(&conn), 1);
+        let failed = in_transaction(&conn, Begin::Immediate, |conn| {
+            execute(conn, "INSERT INTO t VALUES ($1)", &[&"b"])?;
+            execute(conn, "INSERT INTO t VALUES ($1)", &[&"a"])
+        });
+        assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
+        assert!(conn.is_autocommit(), "the failed transaction is still open");
+        assert_eq!(count(&conn), 1);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = in_transaction(&conn, Begin::Deferred, |conn| -> StoreResult<()> {
+                execute(conn, "INSERT INTO t VALUES ($1)", &[&"c"])?;
+                panic!("the work panicked");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert!(
+            conn.is_autocommit(),
+            "the panicked transaction is still open"
+        );
+        assert_eq!(count(&conn), 1);
+        // The kept BEGIN works again after a rollback.
+        in_transaction(&conn, Begin::Deferred, |conn| {
+            execute(conn, "INSERT INTO t VALUES ($1)", &[&"d"])
+        })
+        .unwrap();
+        assert_eq!(count(&conn), 2);
     }
 
     #[test]
