@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 use async_trait::async_trait;
 use rusqlite::{Connection, ToSql};
 
-use super::native::{from_sqlite, select, select_one};
+use super::native::{Begin, in_transaction, select, select_into, select_one};
 use super::{AgentRow, CallRow, EventRow, LegRow, RecordingRow, SqliteStore, placeholders, to_ms};
 use crate::domain::CallId;
 use crate::store::rows::{
@@ -40,7 +40,9 @@ where
         placeholders(1, keys.len())
     );
     let values: Vec<&dyn ToSql> = keys.iter().map(|key| key as &dyn ToSql).collect();
-    convert(select::<R>(conn, &sql, &values)?)
+    let mut rows = Vec::with_capacity(keys.len());
+    select_into::<R, T>(conn, &sql, &values, &mut rows)?;
+    Ok(rows)
 }
 
 /// The details of `calls`, read on one connection.
@@ -96,10 +98,9 @@ fn details_on(conn: &Connection, calls: &[Call], events: EventsRead) -> StoreRes
 /// row) in one read transaction: one snapshot for all of them, and one take and release of the
 /// WAL's read lock, a system call each, instead of one of each per statement.
 fn page_details_on(conn: &Connection, calls: &[Call]) -> StoreResult<CallDetails> {
-    let tx = conn.unchecked_transaction().map_err(from_sqlite)?;
-    let details = details_on(&tx, calls, EventsRead::NewestOfEach)?;
-    tx.commit().map_err(from_sqlite)?;
-    Ok(details)
+    in_transaction(conn, Begin::Deferred, |tx| {
+        details_on(tx, calls, EventsRead::NewestOfEach)
+    })
 }
 
 /// A page's payload of an event: a conference event's hold and mute flags, when it has them, and
@@ -115,6 +116,10 @@ enum EventsRead {
     NewestOfEach,
 }
 
+/// About how many events a call placed and ended has (its legs' progress, the conference's
+/// events): what a page's list of events is first sized for.
+const EVENTS_EXPECTED_PER_CALL: usize = 16;
+
 /// The newest events of each call, in the order of [`crate::store::rows::newest_events_sql`]:
 /// one indexed read per call, newest first, where the one statement for all would copy every
 /// row into a sorter.
@@ -129,12 +134,11 @@ fn newest_events(conn: &Connection, calls: &[Call]) -> StoreResult<Vec<CallEvent
     let mut ids: Vec<CallId> = calls.iter().map(|c| c.id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut events = Vec::new();
+    let mut events: Vec<CallEvent> = Vec::with_capacity(ids.len() * EVENTS_EXPECTED_PER_CALL);
     for id in ids {
-        let mut newest: Vec<CallEvent> =
-            convert(select::<EventRow>(conn, &SQL, &[&id.to_string()])?)?;
-        newest.sort_by_key(|event| (event.received_at, event.id));
-        events.append(&mut newest);
+        let first = events.len();
+        select_into::<EventRow, _>(conn, &SQL, &[&id.to_string()], &mut events)?;
+        events[first..].sort_by_key(|event| (event.received_at, event.id));
     }
     Ok(events)
 }
@@ -211,14 +215,14 @@ impl CallLogStore for SqliteStore {
                 // The call and its legs and events as of one moment, so a leg shown ended
                 // always comes with the duration written before it ended: in WAL mode every
                 // read of a transaction sees the database as of its first.
-                let tx = conn.unchecked_transaction().map_err(from_sqlite)?;
-                let row: Option<CallRow> = select_one(&tx, &sql, &[&id])?;
-                let Some(call) = convert_opt(row)? else {
-                    return Ok(None);
-                };
-                let details = details_on(&tx, std::slice::from_ref(&call), EventsRead::All)?;
-                tx.commit().map_err(from_sqlite)?;
-                Ok(Some((call, details)))
+                in_transaction(conn, Begin::Deferred, |tx| {
+                    let row: Option<CallRow> = select_one(tx, &sql, &[&id])?;
+                    let Some(call) = convert_opt(row)? else {
+                        return Ok(None);
+                    };
+                    let details = details_on(tx, std::slice::from_ref(&call), EventsRead::All)?;
+                    Ok(Some((call, details)))
+                })
             })
             .await
     }
