@@ -1,6 +1,8 @@
 //! The one JSON shape of a call, shared by the start endpoints, `GET /calls/{id}`, the call log
 //! and the live stream, so a client parses a call the same way wherever it meets one.
 
+mod rfc3339;
+
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -38,7 +40,9 @@ pub struct CallView {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub events_truncated: bool,
     pub recording: Option<RecordingView>,
+    #[serde(serialize_with = "rfc3339::one")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339::maybe")]
     pub ended_at: Option<DateTime<Utc>>,
     pub duration_secs: Option<i64>,
 }
@@ -70,7 +74,9 @@ pub struct LegView {
     pub status: String,
     pub number: String,
     pub duration_secs: Option<i64>,
+    #[serde(serialize_with = "rfc3339::one")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339::one")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -92,6 +98,7 @@ pub struct PartyView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EventView {
     pub id: EventId,
+    #[serde(serialize_with = "rfc3339::one")]
     pub at: DateTime<Utc>,
     pub source: EventSource,
     /// A CallStatus, a StatusCallbackEvent or a RecordingStatus.
