@@ -345,9 +345,7 @@ pub async fn leave(state: &AppState, session: &DialerSession) -> Result<(), Airt
         // Letting the customer go may have ended the campaign's last record, and the campaign,
         // ending, closes its sessions: this one left as asked, the moment before.
         let now = state.store.session_by_id(&session.id).await?;
-        let closed_meanwhile = session.state != SessionState::Left
-            && now.is_some_and(|now| now.state == SessionState::Left);
-        if !closed_meanwhile {
+        if !now.is_some_and(|now| now.state == SessionState::Left) {
             return Err(cannot(state, session, "leave: it already left").await?);
         }
     }

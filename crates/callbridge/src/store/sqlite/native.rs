@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Statement, ToSql};
+use rusqlite::{Connection, OpenFlags, Row, Statement, ToSql};
 
 use crate::store::rows::FromNative;
 use crate::store::{StoreError, StoreResult};
@@ -126,13 +126,11 @@ pub(super) fn select<R: FromNative>(
     sql: &str,
     values: &[&dyn ToSql],
 ) -> StoreResult<Vec<R>> {
-    let mut statement = conn.prepare_cached(sql).map_err(from_sqlite)?;
-    bind(&mut statement, values)?;
-    let mut rows = statement.raw_query();
     let mut decoded = Vec::new();
-    while let Some(row) = rows.next().map_err(from_sqlite)? {
+    for_each_row(conn, sql, values, |row| {
         decoded.push(R::from_native(row).map_err(from_sqlite)?);
-    }
+        Ok(())
+    })?;
     Ok(decoded)
 }
 
@@ -150,11 +148,23 @@ where
     R: FromNative,
     T: TryFrom<R, Error = StoreError>,
 {
+    for_each_row(conn, sql, values, |row| {
+        out.push(T::try_from(R::from_native(row).map_err(from_sqlite)?)?);
+        Ok(())
+    })
+}
+
+fn for_each_row(
+    conn: &Connection,
+    sql: &str,
+    values: &[&dyn ToSql],
+    mut each: impl FnMut(&Row<'_>) -> StoreResult<()>,
+) -> StoreResult<()> {
     let mut statement = conn.prepare_cached(sql).map_err(from_sqlite)?;
     bind(&mut statement, values)?;
     let mut rows = statement.raw_query();
     while let Some(row) = rows.next().map_err(from_sqlite)? {
-        out.push(T::try_from(R::from_native(row).map_err(from_sqlite)?)?);
+        each(row)?;
     }
     Ok(())
 }
