@@ -541,7 +541,15 @@ async fn a_token_names_its_agent_alone() {
     let ada_browser = browser_token(&app, &ada_token).await;
     let bob_browser = browser_token(&app, &bob_token).await;
     assert_ne!(ada_browser["identity"], bob_browser["identity"]);
-    assert!(!ada_browser["identity"].as_str().unwrap().contains("ada"));
+    // Nothing of the agent's name or address: the agent's id alone, in hex (which may well
+    // hold the letters "ada").
+    let identity = ada_browser["identity"].as_str().unwrap();
+    assert!(
+        identity
+            .strip_prefix("agent_")
+            .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{identity}"
+    );
     // The same agent gets the same identity every time.
     assert_eq!(
         browser_token(&app, &ada_token).await["identity"],
